@@ -1,0 +1,66 @@
+#pragma once
+// The configuration file (TOML) turned into an immutable Config.
+//
+// Every error names the file, line and column and the offending key, in the
+// form `FILE:LINE:COL: KEY: message` (KEY as `tls[0].address`). Unknown keys
+// are errors. Relative paths resolve against the config file's folder.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/duration.h"
+#include "ocsp_staple_exporter/common/result.h"
+
+namespace ose {
+
+/// `[global]`: defaults for every target.
+struct GlobalConfig {
+  Duration interval = std::chrono::seconds(60);  ///< probe interval
+  Duration timeout = std::chrono::seconds(10);   ///< per-probe deadline
+  int concurrency = 256;                         ///< probes in flight at once
+  /// Clock skew tolerated on thisUpdate / nextUpdate (RFC 6960 §4.2.2.1).
+  Duration skew = std::chrono::seconds(300);
+  /// How long a response without nextUpdate counts as fresh after its
+  /// thisUpdate (RFC 6960 §4.2.2.1 leaves it to the client).
+  Duration default_validity = std::chrono::hours(1);
+};
+
+/// `host:port` split; `host` has no brackets for IPv6 literals.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Parses "host:port", "[v6addr]:port". Errors (reason "address") for a
+/// missing host or port, a port outside 1..65535, an unbracketed IPv6
+/// address, or characters that cannot be in a host name.
+Result<HostPort> ParseHostPort(std::string_view address);
+
+/// One `[[tls]]` section: a TLS endpoint whose stapled response is probed.
+struct TlsTarget {
+  std::string name;         ///< unique across the file; the `target` label
+  std::string address;      ///< as written, "host:port"
+  HostPort endpoint;        ///< parsed `address`
+  std::string server_name;  ///< SNI; empty means: host when it is a name
+  std::string ca_file;      ///< absolute path or empty
+  Duration interval{};      ///< resolved against [global]
+  Duration timeout{};       ///< resolved against [global]
+};
+
+struct Config {
+  std::string file;  ///< path it was loaded from
+  GlobalConfig global;
+  std::vector<TlsTarget> tls;
+};
+
+/// Reads and validates `path`. Error reason "config"; detail holds one line
+/// per problem found, each `FILE:LINE:COL: KEY: message`.
+Result<Config> LoadConfig(const std::string& path);
+
+/// Validates TOML `text` as if read from `path` (used for messages and to
+/// resolve relative paths). Same errors as LoadConfig.
+Result<Config> ParseConfig(std::string_view text, const std::string& path);
+
+}  // namespace ose

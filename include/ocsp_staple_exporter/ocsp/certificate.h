@@ -1,0 +1,41 @@
+#pragma once
+// Certificate facts the exporter needs: loading PEM files, finding a leaf's
+// issuer, Must-Staple detection (RFC 7633) and time conversion.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/ossl_ptr.h"
+#include "ocsp_staple_exporter/common/result.h"
+
+namespace ose {
+
+/// Reads every certificate of a PEM file, in file order. Errors: reason
+/// "file" when it cannot be opened, "malformed" when it holds no
+/// certificate or a PEM block fails to parse (detail names the path and the
+/// drained OpenSSL error queue).
+Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path);
+
+/// True when `cert` carries the TLS Feature extension (id-pe-tlsfeature,
+/// 1.3.6.1.5.5.7.1.24, RFC 7633 §4) listing status_request (5): the
+/// "Must-Staple" marker. False when absent or unparsable.
+bool HasMustStaple(X509* cert);
+
+/// Returns the first of `candidates` that issued `leaf`: its subject equals
+/// the leaf's issuer name, its key identifiers agree and its key verifies
+/// the leaf's signature. Non-owning; nullptr when none did.
+X509* FindIssuer(X509* leaf, std::span<X509* const> candidates);
+
+/// Converts an ASN1_TIME (UTCTime or GeneralizedTime) to Unix seconds.
+std::optional<int64_t> Asn1TimeToUnix(const ASN1_TIME* t);
+
+/// The leaf's notAfter in Unix seconds, or nullopt when unparsable.
+std::optional<int64_t> NotAfterUnix(X509* cert);
+
+/// The subject as a one-line string (RFC 2253), for logs and reports.
+std::string SubjectString(X509* cert);
+
+}  // namespace ose

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build, the lab and the tests need.
+# Idempotent; run as root.
+set -euo pipefail
+packages=(
+  # toolchain
+  cmake g++ make pkg-config
+  # libraries
+  libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
+  libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev
+  # lab and integration tests: real servers and clients
+  openssl nginx haproxy faketime curl ca-certificates procps
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,264 @@
+#include "ocsp_staple_exporter/config/config.h"
+
+#include <arpa/inet.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace ose {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_';
+}
+
+// Collects every problem of one file, each with its source position.
+class Checker {
+ public:
+  Checker(std::string file, fs::path dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  void Fail(const toml::source_region& at, std::string_view key, std::string_view msg) {
+    std::ostringstream out;
+    out << file_ << ':' << at.begin.line << ':' << at.begin.column << ": " << key << ": "
+        << msg;
+    errors_.push_back(out.str());
+  }
+
+  // Reports every key of `t` not in `allowed`.
+  void CheckKeys(const toml::table& t, std::string_view path,
+                 std::initializer_list<std::string_view> allowed) {
+    for (auto&& [k, v] : t) {
+      bool known = false;
+      for (auto a : allowed) known = known || k.str() == a;
+      if (!known) Fail(k.source(), Join(path, k.str()), "unknown key");
+    }
+  }
+
+  static std::string Join(std::string_view path, std::string_view key) {
+    if (path.empty()) return std::string(key);
+    return std::string(path) + "." + std::string(key);
+  }
+
+  // Returns the string at t[key]; reports a type error or, when required, absence.
+  std::optional<std::string> String(const toml::table& t, std::string_view path,
+                                    std::string_view key, bool required) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) {
+      if (required) Fail(t.source(), Join(path, key), "missing required key");
+      return std::nullopt;
+    }
+    if (!n->is_string()) {
+      Fail(n->source(), Join(path, key), "must be a string");
+      return std::nullopt;
+    }
+    std::string s = n->as_string()->get();
+    if (s.empty()) {
+      Fail(n->source(), Join(path, key), "must not be empty");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<Duration> DurationAt(const toml::table& t, std::string_view path,
+                                     std::string_view key) {
+    auto s = String(t, path, key, false);
+    if (!s) return std::nullopt;
+    auto d = ParseDuration(*s);
+    if (!d) {
+      Fail(t.get(key)->source(), Join(path, key),
+           "invalid duration \"" + *s + "\" (want e.g. \"30s\", \"5m\", \"1h\")");
+      return std::nullopt;
+    }
+    if (d->count() <= 0) {
+      Fail(t.get(key)->source(), Join(path, key), "must be greater than zero");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  // A path relative to the config file's folder, which must name a readable file.
+  std::optional<std::string> FileAt(const toml::table& t, std::string_view path,
+                                    std::string_view key) {
+    auto s = String(t, path, key, false);
+    if (!s) return std::nullopt;
+    fs::path p(*s);
+    if (p.is_relative()) p = dir_ / p;
+    p = p.lexically_normal();
+    std::ifstream in(p);
+    if (!in) {
+      Fail(t.get(key)->source(), Join(path, key),
+           "cannot read file \"" + p.string() + "\"");
+      return std::nullopt;
+    }
+    return p.string();
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  fs::path dir_;
+  std::vector<std::string> errors_;
+};
+
+void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) {
+    c.Fail(node.source(), "global", "must be a table");
+    return;
+  }
+  c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity"});
+  if (auto d = c.DurationAt(*t, "global", "interval")) g.interval = *d;
+  if (auto d = c.DurationAt(*t, "global", "timeout")) g.timeout = *d;
+  if (auto d = c.DurationAt(*t, "global", "default_validity")) g.default_validity = *d;
+  if (const toml::node* n = t->get("skew")) {
+    // Zero skew is allowed: strict clocks.
+    auto s = n->value<std::string>();
+    auto d = s ? ParseDuration(*s) : std::nullopt;
+    if (!d) {
+      c.Fail(n->source(), "global.skew", "invalid duration (want e.g. \"300s\")");
+    } else {
+      g.skew = *d;
+    }
+  }
+  if (const toml::node* n = t->get("concurrency")) {
+    auto v = n->value_exact<int64_t>();
+    if (!v) {
+      c.Fail(n->source(), "global.concurrency", "must be an integer");
+    } else if (*v < 1 || *v > 100000) {
+      c.Fail(n->source(), "global.concurrency", "must be between 1 and 100000");
+    } else {
+      g.concurrency = static_cast<int>(*v);
+    }
+  }
+}
+
+}  // namespace
+
+Result<HostPort> ParseHostPort(std::string_view address) {
+  auto fail = [&](std::string why) {
+    return Error{"address", "invalid address \"" + std::string(address) + "\": " + why};
+  };
+  std::string_view host;
+  std::string_view port;
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string_view::npos) return fail("missing ']'");
+    host = address.substr(1, close - 1);
+    if (close + 1 >= address.size() || address[close + 1] != ':') {
+      return fail("want [IPv6]:PORT");
+    }
+    port = address.substr(close + 2);
+    in6_addr a6;
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) {
+      return fail("not an IPv6 address inside brackets");
+    }
+  } else {
+    size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) return fail("want HOST:PORT");
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return fail("IPv6 addresses need brackets, e.g. [::1]:443");
+    }
+    for (char ch : host) {
+      if (!IsHostChar(ch)) return fail("bad character in host");
+    }
+  }
+  if (host.empty()) return fail("missing host");
+  if (port.empty() || port.size() > 5) return fail("port must be 1-65535");
+  unsigned p = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return fail("port must be 1-65535");
+    p = p * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (p < 1 || p > 65535) return fail("port must be 1-65535");
+  return HostPort{std::string(host), static_cast<uint16_t>(p)};
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << path << ':' << e.source().begin.line << ':' << e.source().begin.column
+        << ": syntax error: " << e.description();
+    return Error{"config", out.str()};
+  }
+
+  Checker c(path, fs::absolute(fs::path(path)).parent_path());
+  Config cfg;
+  cfg.file = path;
+
+  c.CheckKeys(root, "", {"global", "tls"});
+  if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
+
+  std::map<std::string, toml::source_region> names;
+  if (const toml::node* n = root.get("tls")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      c.Fail(n->source(), "tls", "must be an array of tables ([[tls]])");
+    } else {
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const toml::table& t = *arr->get(i)->as_table();
+        std::string p = "tls[" + std::to_string(i) + "]";
+        c.CheckKeys(t, p,
+                    {"name", "address", "server_name", "ca_file", "interval", "timeout"});
+        TlsTarget target;
+        auto name = c.String(t, p, "name", true);
+        if (name) {
+          auto [it, inserted] = names.emplace(*name, t.get("name")->source());
+          if (!inserted) {
+            c.Fail(t.get("name")->source(), p + ".name",
+                   "duplicate name \"" + *name + "\" (first used at line " +
+                       std::to_string(it->second.begin.line) + ")");
+          }
+          target.name = *name;
+        }
+        if (auto addr = c.String(t, p, "address", true)) {
+          auto hp = ParseHostPort(*addr);
+          if (!hp) {
+            c.Fail(t.get("address")->source(), p + ".address", hp.error().detail);
+          } else {
+            target.address = *addr;
+            target.endpoint = hp.value();
+          }
+        }
+        if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
+        if (auto ca = c.FileAt(t, p, "ca_file")) target.ca_file = *ca;
+        target.interval = c.DurationAt(t, p, "interval").value_or(cfg.global.interval);
+        target.timeout = c.DurationAt(t, p, "timeout").value_or(cfg.global.timeout);
+        cfg.tls.push_back(std::move(target));
+      }
+    }
+  }
+
+  if (!c.errors().empty()) {
+    std::string detail;
+    for (const auto& e : c.errors()) {
+      if (!detail.empty()) detail += '\n';
+      detail += e;
+    }
+    return Error{"config", detail};
+  }
+  return cfg;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{"config", path + ": cannot open config file"};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return ParseConfig(buf.str(), path);
+}
+
+}  // namespace ose

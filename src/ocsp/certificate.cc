@@ -1,0 +1,85 @@
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <ctime>
+
+#include "ocsp_staple_exporter/common/openssl_error.h"
+
+namespace ose {
+
+Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path) {
+  BioPtr bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) {
+    DrainOpenSslErrors();
+    return Error{"file", path + ": cannot open"};
+  }
+  std::vector<X509Ptr> certs;
+  while (true) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) {
+      unsigned long err = ERR_peek_last_error();
+      if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
+        ERR_clear_error();  // normal end of file
+        break;
+      }
+      return Error{"malformed", path + ": bad certificate #" +
+                                    std::to_string(certs.size() + 1) + ": " +
+                                    DrainOpenSslErrors()};
+    }
+    certs.push_back(std::move(cert));
+  }
+  if (certs.empty()) return Error{"malformed", path + ": no PEM certificate found"};
+  return certs;
+}
+
+bool HasMustStaple(X509* cert) {
+  int crit = 0;
+  TlsFeaturePtr features(static_cast<TLS_FEATURE*>(
+      X509_get_ext_d2i(cert, NID_tlsfeature, &crit, nullptr)));
+  if (!features) {
+    DrainOpenSslErrors();
+    return false;
+  }
+  for (int i = 0; i < sk_ASN1_INTEGER_num(features.get()); ++i) {
+    long v = ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features.get(), i));
+    if (v == TLSEXT_TYPE_status_request) return true;
+  }
+  return false;
+}
+
+X509* FindIssuer(X509* leaf, std::span<X509* const> candidates) {
+  for (X509* c : candidates) {
+    if (c == nullptr || c == leaf) continue;
+    // Name, key identifiers and key usage first; then the signature itself.
+    if (X509_check_issued(c, leaf) != X509_V_OK) continue;
+    EVP_PKEY* key = X509_get0_pubkey(c);
+    if (key != nullptr && X509_verify(leaf, key) == 1) return c;
+  }
+  DrainOpenSslErrors();
+  return nullptr;
+}
+
+std::optional<int64_t> Asn1TimeToUnix(const ASN1_TIME* t) {
+  if (t == nullptr) return std::nullopt;
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) {
+    DrainOpenSslErrors();
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::optional<int64_t> NotAfterUnix(X509* cert) { return Asn1TimeToUnix(X509_get0_notAfter(cert)); }
+
+std::string SubjectString(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return "";
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace ose

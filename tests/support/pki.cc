@@ -1,0 +1,108 @@
+#include "pki.h"
+
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+
+#include <stdexcept>
+
+namespace ose::testing {
+namespace {
+
+void Check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string("test PKI: ") + what);
+}
+
+void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer != nullptr ? issuer : cert, cert, nullptr, nullptr, 0);
+  X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  Check(ext != nullptr, value);
+  Check(X509_add_ext(cert, ext.get(), -1) == 1, "add ext");
+}
+
+Asn1TimePtr Time(int64_t t) { return Asn1TimePtr(ASN1_TIME_set(nullptr, static_cast<time_t>(t))); }
+
+}  // namespace
+
+EvpPkeyPtr GenerateKey() {
+  EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  Check(key != nullptr, "keygen");
+  return key;
+}
+
+X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
+                  EVP_PKEY* issuer_key) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial);
+  Asn1TimePtr nb = Time(spec.not_before), na = Time(spec.not_after);
+  X509_set1_notBefore(cert.get(), nb.get());
+  X509_set1_notAfter(cert.get(), na.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()),
+                             -1, -1, 0);
+  X509_set_issuer_name(cert.get(),
+                       issuer != nullptr ? X509_get_subject_name(issuer) : name);
+  X509_set_pubkey(cert.get(), subject_key);
+  AddExt(cert.get(), issuer, NID_subject_key_identifier, "hash");
+  if (issuer != nullptr) AddExt(cert.get(), issuer, NID_authority_key_identifier, "keyid");
+  if (spec.ca) {
+    AddExt(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE");
+    AddExt(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+  } else {
+    AddExt(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE");
+  }
+  if (spec.must_staple) AddExt(cert.get(), issuer, NID_tlsfeature, "status_request");
+  if (spec.ocsp_signing) AddExt(cert.get(), issuer, NID_ext_key_usage, "OCSPSigning");
+  if (!spec.ocsp_url.empty()) {
+    std::string v = "OCSP;URI:" + spec.ocsp_url;
+    AddExt(cert.get(), issuer, NID_info_access, v.c_str());
+  }
+  Check(X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0, "sign cert");
+  return cert;
+}
+
+std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* issuer,
+                                  X509* signer_cert, EVP_PKEY* signer_key) {
+  OcspResponsePtr resp;
+  if (spec.response_status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+    resp.reset(OCSP_response_create(spec.response_status, nullptr));
+  } else {
+    OcspBasicRespPtr bs(OCSP_BASICRESP_new());
+    OCSP_CERTID* id = OCSP_cert_to_id(spec.cert_id_md ? spec.cert_id_md : EVP_sha1(), cert,
+                                      issuer);
+    Check(id != nullptr, "cert id");
+    OcspCertIdPtr id_owner(id);
+    Asn1TimePtr tu = Time(spec.this_update);
+    Asn1TimePtr nu = spec.next_update ? Time(*spec.next_update) : nullptr;
+    Asn1TimePtr rv = Time(spec.revoked_at);
+    Check(OCSP_basic_add1_status(bs.get(), id, spec.cert_status, spec.revocation_reason,
+                                 spec.cert_status == V_OCSP_CERTSTATUS_REVOKED ? rv.get()
+                                                                              : nullptr,
+                                 tu.get(), nu.get()) != nullptr,
+          "add status");
+    unsigned long flags = 0;
+    if (!spec.include_signer) flags |= OCSP_NOCERTS;
+    if (spec.responder_id_by_key) flags |= OCSP_RESPID_KEY;
+    Check(OCSP_basic_sign(bs.get(), signer_cert, signer_key, EVP_sha256(), nullptr, flags) == 1,
+          "sign response");
+    resp.reset(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs.get()));
+  }
+  Check(resp != nullptr, "response");
+  unsigned char* der = nullptr;
+  int len = i2d_OCSP_RESPONSE(resp.get(), &der);
+  Check(len > 0, "encode");
+  std::vector<uint8_t> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+void WritePem(const std::string& path, const std::vector<X509*>& certs) {
+  BioPtr bio(BIO_new_file(path.c_str(), "w"));
+  Check(bio != nullptr, "open pem");
+  for (X509* c : certs) Check(PEM_write_bio_X509(bio.get(), c) == 1, "write pem");
+}
+
+}  // namespace ose::testing

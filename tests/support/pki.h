@@ -1,0 +1,54 @@
+#pragma once
+// Test PKI built with the OpenSSL API: keys, certificates and OCSP
+// responses generated relative to a given "now", so nothing ever expires.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/ossl_ptr.h"
+
+namespace ose::testing {
+
+/// A fresh EC P-256 key.
+EvpPkeyPtr GenerateKey();
+
+struct CertSpec {
+  std::string common_name = "leaf.test";
+  long serial = 1;
+  int64_t not_before = 0;  ///< Unix seconds
+  int64_t not_after = 0;   ///< Unix seconds
+  bool ca = false;
+  bool must_staple = false;
+  bool ocsp_signing = false;
+  std::string ocsp_url;  ///< AIA OCSP URL, optional
+};
+
+/// Issues a certificate for `subject_key`; self-signed when `issuer` is null.
+X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
+                  EVP_PKEY* issuer_key);
+
+struct ResponseSpec {
+  int cert_status = V_OCSP_CERTSTATUS_GOOD;
+  int revocation_reason = -1;  ///< OCSP_REVOKED_STATUS_*, -1 for none
+  int64_t revoked_at = 0;
+  int64_t produced_at = 0;  ///< unused: OpenSSL stamps producedAt with the real time
+  int64_t this_update = 0;
+  std::optional<int64_t> next_update;
+  const EVP_MD* cert_id_md = nullptr;  ///< default SHA-1
+  bool include_signer = true;          ///< put the signer cert in `certs`
+  bool responder_id_by_key = false;
+  int response_status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+};
+
+/// A DER OCSPResponse about `cert` (issued by `issuer`) signed by
+/// `signer_cert` / `signer_key`. For a non-successful response_status only
+/// the status is encoded.
+std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* issuer,
+                                  X509* signer_cert, EVP_PKEY* signer_key);
+
+/// Writes PEM of `certs` to `path`.
+void WritePem(const std::string& path, const std::vector<X509*>& certs);
+
+}  // namespace ose::testing

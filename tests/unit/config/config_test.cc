@@ -1,0 +1,132 @@
+#include "ocsp_staple_exporter/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ose {
+namespace {
+
+const std::string kDir = OSE_TESTDATA_DIR "/config/";
+
+TEST(Config, ValidFileWithDefaultsAndOverrides) {
+  auto cfg = LoadConfig(kDir + "valid.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->global.interval, std::chrono::seconds(30));
+  EXPECT_EQ(cfg->global.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(cfg->global.concurrency, 16);
+  EXPECT_EQ(cfg->global.skew, std::chrono::seconds(0));
+  EXPECT_EQ(cfg->global.default_validity, std::chrono::hours(2));
+  ASSERT_EQ(cfg->tls.size(), 3u);
+  const TlsTarget& a = cfg->tls[0];
+  EXPECT_EQ(a.name, "a");
+  EXPECT_EQ(a.endpoint.host, "127.0.0.1");
+  EXPECT_EQ(a.endpoint.port, 4443);
+  EXPECT_EQ(a.server_name, "a.example.net");
+  EXPECT_EQ(a.ca_file, kDir + "ca.pem");  // relative to the config's folder
+  EXPECT_EQ(a.interval, std::chrono::seconds(10));
+  EXPECT_EQ(a.timeout, std::chrono::seconds(5));  // from [global]
+  EXPECT_EQ(cfg->tls[1].endpoint.host, "::1");
+  EXPECT_EQ(cfg->tls[1].endpoint.port, 443);
+  EXPECT_EQ(cfg->tls[1].interval, std::chrono::seconds(30));
+  EXPECT_EQ(cfg->tls[2].timeout, std::chrono::seconds(90));
+}
+
+TEST(Config, EmptyFileIsValidWithDefaults) {
+  auto cfg = ParseConfig("", "/etc/x.toml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->global.interval, std::chrono::seconds(60));
+  EXPECT_EQ(cfg->global.timeout, std::chrono::seconds(10));
+  EXPECT_EQ(cfg->global.concurrency, 256);
+  EXPECT_EQ(cfg->global.skew, std::chrono::seconds(300));
+  EXPECT_TRUE(cfg->tls.empty());
+}
+
+struct InvalidCase {
+  const char* file;
+  const char* message;  // "{f}" stands for the file's path
+};
+
+class InvalidConfig : public ::testing::TestWithParam<InvalidCase> {};
+
+TEST_P(InvalidConfig, ExactMessage) {
+  const InvalidCase& c = GetParam();
+  std::string path = kDir + c.file;
+  auto cfg = LoadConfig(path);
+  ASSERT_FALSE(cfg.ok()) << c.file << " was accepted";
+  EXPECT_EQ(cfg.error().reason, "config");
+  std::string want = c.message;
+  for (size_t pos; (pos = want.find("{f}")) != std::string::npos;) want.replace(pos, 3, path);
+  for (size_t pos; (pos = want.find("{d}")) != std::string::npos;) want.replace(pos, 3, kDir);
+  EXPECT_EQ(cfg.error().detail, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, InvalidConfig,
+    ::testing::Values(
+        InvalidCase{"invalid-unknown-global-key.toml",
+                    "{f}:3:1: global.intervall: unknown key"},
+        InvalidCase{"invalid-unknown-tls-key.toml", "{f}:4:1: tls[0].servername: unknown key"},
+        InvalidCase{"invalid-duplicate-name.toml",
+                    "{f}:6:8: tls[1].name: duplicate name \"a\" (first used at line 2)"},
+        InvalidCase{"invalid-bad-duration.toml",
+                    "{f}:2:12: global.interval: invalid duration \"30 seconds\" (want e.g. "
+                    "\"30s\", \"5m\", \"1h\")"},
+        InvalidCase{"invalid-zero-timeout.toml",
+                    "{f}:2:11: global.timeout: must be greater than zero"},
+        InvalidCase{"invalid-address-no-port.toml",
+                    "{f}:3:11: tls[0].address: invalid address \"127.0.0.1\": want HOST:PORT"},
+        InvalidCase{"invalid-address-bad-port.toml",
+                    "{f}:3:11: tls[0].address: invalid address \"127.0.0.1:70000\": port "
+                    "must be 1-65535"},
+        InvalidCase{"invalid-address-ipv6-brackets.toml",
+                    "{f}:3:11: tls[0].address: invalid address \"::1:443\": IPv6 addresses "
+                    "need brackets, e.g. [::1]:443"},
+        InvalidCase{"invalid-missing-ca-file.toml",
+                    "{f}:4:11: tls[0].ca_file: cannot read file \"{d}missing-ca.pem\""},
+        InvalidCase{"invalid-missing-name.toml", "{f}:1:1: tls[0].name: missing required key"},
+        InvalidCase{"invalid-address-not-string.toml",
+                    "{f}:3:11: tls[0].address: must be a string"},
+        InvalidCase{"invalid-concurrency.toml",
+                    "{f}:2:15: global.concurrency: must be between 1 and 100000"},
+        InvalidCase{"invalid-syntax.toml",
+                    "{f}:1:8: syntax error: Error while parsing table header: expected ']', "
+                    "saw '\\n'"},
+        InvalidCase{"invalid-tls-not-table.toml",
+                    "{f}:1:7: tls: must be an array of tables ([[tls]])"},
+        InvalidCase{"invalid-unknown-section.toml", "{f}:1:3: responders: unknown key"}));
+
+TEST(Config, AllProblemsAreReportedAtOnce) {
+  auto cfg = ParseConfig(
+      "[global]\nbogus = 1\n[[tls]]\nname = \"x\"\naddress = \"nope\"\n", "/tmp/c.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.error().detail,
+            "/tmp/c.toml:2:1: global.bogus: unknown key\n"
+            "/tmp/c.toml:5:11: tls[0].address: invalid address \"nope\": want HOST:PORT");
+}
+
+TEST(Config, MissingFile) {
+  auto cfg = LoadConfig("/nonexistent/ose.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.error().detail, "/nonexistent/ose.toml: cannot open config file");
+}
+
+TEST(ParseHostPort, Forms) {
+  auto v4 = ParseHostPort("10.0.0.1:443");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "10.0.0.1");
+  auto v6 = ParseHostPort("[2001:db8::1]:8443");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "2001:db8::1");
+  EXPECT_EQ(v6->port, 8443);
+  auto name = ParseHostPort("nats.example.net:4443");
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(name->host, "nats.example.net");
+  for (const char* bad : {":443", "host:", "host:0", "host:abc", "[::1]", "[nothost]:443",
+                          "ho st:443", "host:123456"}) {
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace ose

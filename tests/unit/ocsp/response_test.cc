@@ -1,0 +1,313 @@
+// Truth table of OCSP response verification (RFC 6960 §3.2, §4.2.2.2) over
+// responses generated relative to a fixed "now".
+#include "ocsp_staple_exporter/ocsp/response.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+#include "pki.h"
+
+namespace ose {
+namespace {
+
+using testing::CertSpec;
+using testing::GenerateKey;
+using testing::IssueCert;
+using testing::MakeResponse;
+using testing::ResponseSpec;
+
+constexpr int64_t kDay = 86400;
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_ = static_cast<int64_t>(std::time(nullptr));
+    ca_key_ = GenerateKey();
+    ca_ = IssueCert({.common_name = "Test CA", .serial = 1, .not_before = now_ - kDay,
+                     .not_after = now_ + 365 * kDay, .ca = true},
+                    ca_key_.get(), nullptr, ca_key_.get());
+    leaf_key_ = GenerateKey();
+    leaf_ = IssueCert({.common_name = "leaf.test", .serial = 4242, .not_before = now_ - kDay,
+                       .not_after = now_ + 90 * kDay, .must_staple = true},
+                      leaf_key_.get(), ca_.get(), ca_key_.get());
+  }
+
+  ResponseSpec Fresh() const {
+    ResponseSpec s;
+    s.this_update = now_ - 3600;
+    s.next_update = now_ + 3 * kDay;
+    return s;
+  }
+
+  OcspVerdict Verify(const std::vector<uint8_t>& der) {
+    return VerifyOcspResponse(der, leaf_.get(), ca_.get(), VerifyOptions{}, now_);
+  }
+
+  OcspVerdict SignedByCa(const ResponseSpec& spec) {
+    return Verify(MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get()));
+  }
+
+  // A delegated responder certificate issued by `issuer`.
+  X509Ptr Responder(EVP_PKEY* key, bool eku, X509* issuer, EVP_PKEY* issuer_key,
+                    int64_t not_after_offset = 30 * kDay) {
+    return IssueCert({.common_name = "OCSP Responder", .serial = 77,
+                      .not_before = now_ - kDay, .not_after = now_ + not_after_offset,
+                      .ocsp_signing = eku},
+                     key, issuer, issuer_key);
+  }
+
+  int64_t now_ = 0;
+  EvpPkeyPtr ca_key_, leaf_key_;
+  X509Ptr ca_, leaf_;
+};
+
+TEST_F(VerifyTest, GoodResponseSignedByIssuer) {
+  auto v = SignedByCa(Fresh());
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+  EXPECT_EQ(v.this_update, now_ - 3600);
+  EXPECT_EQ(v.next_update, now_ + 3 * kDay);
+  ASSERT_TRUE(v.produced_at.has_value());
+  EXPECT_NEAR(static_cast<double>(*v.produced_at), static_cast<double>(now_), 120);
+  EXPECT_FALSE(v.delegated_signer);
+  EXPECT_TRUE(v.signature_verified);
+}
+
+TEST_F(VerifyTest, GoodWithSha256CertIdAndResponderIdByKey) {
+  auto spec = Fresh();
+  spec.cert_id_md = EVP_sha256();
+  spec.responder_id_by_key = true;
+  spec.include_signer = false;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+}
+
+TEST_F(VerifyTest, RevokedWithReason) {
+  auto spec = Fresh();
+  spec.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+  spec.revocation_reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+  spec.revoked_at = now_ - 2 * kDay;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kRevoked) << v.detail;
+  EXPECT_EQ(v.revoked_at, now_ - 2 * kDay);
+  EXPECT_EQ(v.revocation_reason, "key_compromise");
+}
+
+TEST_F(VerifyTest, RevokedWithoutReasonIsUnspecified) {
+  auto spec = Fresh();
+  spec.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+  spec.revoked_at = now_ - 60;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kRevoked) << v.detail;
+  EXPECT_EQ(v.revocation_reason, "unspecified");
+}
+
+TEST_F(VerifyTest, Unknown) {
+  auto spec = Fresh();
+  spec.cert_status = V_OCSP_CERTSTATUS_UNKNOWN;
+  EXPECT_EQ(SignedByCa(spec).state, ResponseState::kUnknown);
+}
+
+TEST_F(VerifyTest, Expired) {
+  auto spec = Fresh();
+  spec.this_update = now_ - 3 * kDay;
+  spec.next_update = now_ - kDay;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kExpired);
+  // Authenticated times stay visible so the margin shows how late it is.
+  EXPECT_EQ(v.next_update, now_ - kDay);
+  EXPECT_TRUE(v.signature_verified);
+}
+
+TEST_F(VerifyTest, ExpiredWithinSkewIsStillValid) {
+  auto spec = Fresh();
+  spec.next_update = now_ - 200;  // skew is 300 s
+  EXPECT_EQ(SignedByCa(spec).state, ResponseState::kGood);
+  spec.next_update = now_ - 400;
+  EXPECT_EQ(SignedByCa(spec).invalid_reason, invalid_reason::kExpired);
+}
+
+TEST_F(VerifyTest, NotYetValid) {
+  auto spec = Fresh();
+  spec.this_update = now_ + 3600;
+  spec.next_update = now_ + 2 * kDay;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kNotYetValid);
+}
+
+TEST_F(VerifyTest, MissingNextUpdateUsesDefaultValidity) {
+  auto spec = Fresh();
+  spec.next_update.reset();
+  spec.this_update = now_ - 600;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+  EXPECT_FALSE(v.next_update.has_value());
+
+  spec.this_update = now_ - 3600 - 301;  // default 1 h + skew 300 s
+  v = SignedByCa(spec);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kExpired);
+
+  VerifyOptions longer;
+  longer.default_validity_seconds = 2 * 3600;
+  v = VerifyOcspResponse(MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get()),
+                         leaf_.get(), ca_.get(), longer, now_);
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+}
+
+TEST_F(VerifyTest, SignedByAKeyThatIsNotTheIssuers) {
+  // Same subject name as the CA, different key: the ResponderID byName
+  // matches the issuer, the signature must not.
+  auto rogue_key = GenerateKey();
+  auto rogue = IssueCert({.common_name = "Test CA", .serial = 9, .not_before = now_ - kDay,
+                          .not_after = now_ + kDay, .ca = true},
+                         rogue_key.get(), nullptr, rogue_key.get());
+  auto spec = Fresh();
+  spec.include_signer = false;
+  auto v = Verify(MakeResponse(spec, leaf_.get(), ca_.get(), rogue.get(), rogue_key.get()));
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kSignature);
+  EXPECT_FALSE(v.signature_verified);
+}
+
+TEST_F(VerifyTest, SignerNotFound) {
+  auto other_key = GenerateKey();
+  auto other = IssueCert({.common_name = "Somebody", .serial = 9, .not_before = now_ - kDay,
+                          .not_after = now_ + kDay},
+                         other_key.get(), nullptr, other_key.get());
+  auto spec = Fresh();
+  spec.include_signer = false;
+  auto v = Verify(MakeResponse(spec, leaf_.get(), ca_.get(), other.get(), other_key.get()));
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kSignerNotFound);
+}
+
+TEST_F(VerifyTest, DelegatedResponderWithOcspSigning) {
+  auto key = GenerateKey();
+  auto responder = Responder(key.get(), true, ca_.get(), ca_key_.get());
+  auto v = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), responder.get(), key.get()));
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+  EXPECT_TRUE(v.delegated_signer);
+}
+
+TEST_F(VerifyTest, DelegatedResponderWithoutOcspSigning) {
+  auto key = GenerateKey();
+  auto responder = Responder(key.get(), false, ca_.get(), ca_key_.get());
+  auto v = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), responder.get(), key.get()));
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kUnauthorizedSigner);
+}
+
+TEST_F(VerifyTest, DelegatedResponderIssuedByAnotherCa) {
+  auto other_ca_key = GenerateKey();
+  auto other_ca = IssueCert({.common_name = "Other CA", .serial = 2, .not_before = now_ - kDay,
+                             .not_after = now_ + kDay, .ca = true},
+                            other_ca_key.get(), nullptr, other_ca_key.get());
+  auto key = GenerateKey();
+  auto responder = Responder(key.get(), true, other_ca.get(), other_ca_key.get());
+  auto v = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), responder.get(), key.get()));
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kUnauthorizedSigner);
+}
+
+TEST_F(VerifyTest, DelegatedResponderExpired) {
+  auto key = GenerateKey();
+  auto responder = Responder(key.get(), true, ca_.get(), ca_key_.get(), -kDay / 2);
+  auto v = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), responder.get(), key.get()));
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kSignerExpired);
+}
+
+TEST_F(VerifyTest, CertIdOfAnotherSerial) {
+  auto other_key = GenerateKey();
+  auto other = IssueCert({.common_name = "other.test", .serial = 4243,
+                          .not_before = now_ - kDay, .not_after = now_ + kDay},
+                         other_key.get(), ca_.get(), ca_key_.get());
+  auto der = MakeResponse(Fresh(), other.get(), ca_.get(), ca_.get(), ca_key_.get());
+  auto v = Verify(der);
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kCertIdMismatch);
+}
+
+TEST_F(VerifyTest, CertIdOfAnotherIssuer) {
+  // The leaf's serial, but CertID hashes computed over another CA.
+  auto other_ca_key = GenerateKey();
+  auto other_ca = IssueCert({.common_name = "Test CA", .serial = 3, .not_before = now_ - kDay,
+                             .not_after = now_ + kDay, .ca = true},
+                            other_ca_key.get(), nullptr, other_ca_key.get());
+  auto der = MakeResponse(Fresh(), leaf_.get(), other_ca.get(), ca_.get(), ca_key_.get());
+  EXPECT_EQ(Verify(der).invalid_reason, invalid_reason::kCertIdMismatch);
+}
+
+TEST_F(VerifyTest, TruncatedGarbageAndEmpty) {
+  auto der = MakeResponse(Fresh(), leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
+  for (size_t cut : {size_t{1}, size_t{10}, der.size() / 2, der.size() - 1}) {
+    std::vector<uint8_t> t(der.begin(), der.begin() + static_cast<long>(cut));
+    auto v = Verify(t);
+    EXPECT_EQ(v.state, ResponseState::kInvalid) << "cut " << cut;
+    EXPECT_EQ(v.invalid_reason, invalid_reason::kMalformed) << "cut " << cut;
+  }
+  std::vector<uint8_t> garbage = {'<', 'h', 't', 'm', 'l', '>', 0, 1, 2, 3};
+  EXPECT_EQ(Verify(garbage).invalid_reason, invalid_reason::kMalformed);
+  EXPECT_EQ(Verify({}).invalid_reason, invalid_reason::kMalformed);
+  auto trailing = der;
+  trailing.push_back(0);
+  EXPECT_EQ(Verify(trailing).invalid_reason, invalid_reason::kMalformed);
+}
+
+TEST_F(VerifyTest, EveryFlippedByteIsNeverGood) {
+  // Without included certificates (which the signature does not cover, and
+  // which are not needed when the issuer signs), every byte is either DER
+  // framing or signed data or the signature itself: flipping any bit must
+  // never leave a response that reads good.
+  auto spec = Fresh();
+  spec.include_signer = false;
+  auto der = MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
+  ASSERT_EQ(Verify(der).state, ResponseState::kGood);
+  for (size_t i = 0; i < der.size(); ++i) {
+    auto t = der;
+    t[i] ^= 0x01;
+    auto v = Verify(t);
+    EXPECT_NE(v.state, ResponseState::kGood) << "flipping byte " << i << " still verified";
+    if (v.state == ResponseState::kInvalid) {
+      EXPECT_FALSE(v.invalid_reason.empty());
+    }
+  }
+}
+
+TEST_F(VerifyTest, NonSuccessfulResponseStatus) {
+  const std::pair<int, std::string_view> cases[] = {
+      {OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, invalid_reason::kMalformedRequest},
+      {OCSP_RESPONSE_STATUS_INTERNALERROR, invalid_reason::kInternalError},
+      {OCSP_RESPONSE_STATUS_TRYLATER, invalid_reason::kTryLater},
+      {OCSP_RESPONSE_STATUS_SIGREQUIRED, invalid_reason::kSigRequired},
+      {OCSP_RESPONSE_STATUS_UNAUTHORIZED, invalid_reason::kUnauthorized},
+  };
+  for (const auto& [status, reason] : cases) {
+    ResponseSpec spec;
+    spec.response_status = status;
+    auto v = SignedByCa(spec);
+    EXPECT_EQ(v.state, ResponseState::kInvalid);
+    EXPECT_EQ(v.invalid_reason, reason);
+  }
+}
+
+TEST(RevocationReasonName, AllRfc5280Codes) {
+  const char* expected[] = {"unspecified",  "key_compromise",         "ca_compromise",
+                            "affiliation_changed", "superseded", "cessation_of_operation",
+                            "certificate_hold", "unspecified", "remove_from_crl",
+                            "privilege_withdrawn", "aa_compromise"};
+  for (int code = 0; code <= 10; ++code) EXPECT_EQ(RevocationReasonName(code), expected[code]);
+  EXPECT_EQ(RevocationReasonName(-1), "unspecified");
+  EXPECT_EQ(RevocationReasonName(99), "unspecified");
+}
+
+TEST(StateName, MatchesTheSpecStateSet) {
+  EXPECT_EQ(StateName(ResponseState::kGood), "good");
+  EXPECT_EQ(StateName(ResponseState::kRevoked), "revoked");
+  EXPECT_EQ(StateName(ResponseState::kUnknown), "unknown");
+  EXPECT_EQ(StateName(ResponseState::kAbsent), "absent");
+  EXPECT_EQ(StateName(ResponseState::kInvalid), "invalid");
+}
+
+}  // namespace
+}  // namespace ose
