@@ -9,6 +9,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+
 namespace ose {
 namespace {
 
@@ -98,6 +100,20 @@ class Checker {
       return std::nullopt;
     }
     return p.string();
+  }
+
+  // A PEM file of certificates at t[key].
+  CertPool CertsAt(const toml::table& t, std::string_view path, std::string_view key,
+                   std::string& resolved) {
+    auto file = FileAt(t, path, key);
+    if (!file) return nullptr;
+    resolved = *file;
+    auto certs = LoadPemCertificates(*file);
+    if (!certs) {
+      Fail(t.get(key)->source(), Join(path, key), certs.error().detail);
+      return nullptr;
+    }
+    return std::make_shared<const std::vector<X509Ptr>>(std::move(certs).value());
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
@@ -234,7 +250,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
           }
         }
         if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
-        if (auto ca = c.FileAt(t, p, "ca_file")) target.ca_file = *ca;
+        target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
         target.interval = c.DurationAt(t, p, "interval").value_or(cfg.global.interval);
         target.timeout = c.DurationAt(t, p, "timeout").value_or(cfg.global.timeout);
         cfg.tls.push_back(std::move(target));

@@ -1,0 +1,183 @@
+#include "ocsp_staple_exporter/http/server.h"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <sstream>
+
+#include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/config/config.h"
+
+namespace ose {
+
+struct HttpServer::Impl {
+  const ResultStore& store;
+  const Collector& collector;
+  HttpHooks hooks;
+  mg_context* ctx = nullptr;
+  int port = 0;
+};
+
+namespace {
+
+void Reply(mg_connection* conn, int status, const char* content_type, const std::string& body) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            status, mg_get_response_code_text(conn, status), content_type, body.size());
+  mg_write(conn, body.data(), body.size());
+}
+
+std::string FormatTime(int64_t t) {
+  char buf[32];
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
+       "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+       ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
+       ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
+       "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
+       "<ul><li><a href=\"metrics\">Metrics</a></li><li><a href=\"-/healthy\">Health</a></li>"
+       "<li><a href=\"-/ready\">Readiness</a></li></ul>\n<h2>Targets</h2>\n";
+  h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
+       "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
+       "<th>Detail</th></tr>\n";
+  for (const auto& t : targets) {
+    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
+      << HtmlEscape(t.address) << "</td>";
+    if (!t.last) {
+      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      continue;
+    }
+    const ProbeResult& r = *t.last;
+    std::string label = StateLabel(r);
+    std::string cls = label.substr(0, label.find(':'));
+    h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
+    h << "<td>" << (r.success ? (r.staple_present ? "yes" : "no") : "") << "</td>";
+    h << "<td>" << (r.success ? (r.must_staple ? "yes" : "no") : "") << "</td>";
+    h << "<td>"
+      << (r.verdict.signature_verified && r.verdict.next_update
+              ? FormatTime(*r.verdict.next_update)
+              : "")
+      << "</td>";
+    h << "<td>" << FormatTime(r.finished_at) << "</td>";
+    h << "<td>" << HtmlEscape(r.success ? r.verdict.detail : r.detail) << "</td></tr>\n";
+  }
+  h << "</table>\n</body></html>\n";
+  return h.str();
+}
+
+int Handle(mg_connection* conn, void* data) {
+  auto* impl = static_cast<HttpServer::Impl*>(data);
+  const mg_request_info* req = mg_get_request_info(conn);
+  std::string uri = req->local_uri ? req->local_uri : "";
+  std::string method = req->request_method ? req->request_method : "";
+  bool get = method == "GET" || method == "HEAD";
+  try {
+    if (uri == "/metrics" && get) {
+      Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
+            SerializeText(impl->collector.Collect()));
+    } else if (uri == "/-/healthy" && get) {
+      Reply(conn, 200, "text/plain; charset=utf-8", "Healthy\n");
+    } else if (uri == "/-/ready" && get) {
+      if (impl->hooks.ready()) {
+        Reply(conn, 200, "text/plain; charset=utf-8", "Ready\n");
+      } else {
+        Reply(conn, 503, "text/plain; charset=utf-8", "Not ready: first probes running\n");
+      }
+    } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
+      auto r = impl->hooks.reload();
+      if (r) {
+        Reply(conn, 200, "text/plain; charset=utf-8", "Reloaded\n");
+      } else {
+        Reply(conn, 500, "text/plain; charset=utf-8",
+              "failed to reload config: " + r.error().detail + "\n");
+      }
+    } else if (uri == "/" && get) {
+      Reply(conn, 200, "text/html; charset=utf-8", LandingPage(impl->store.Snapshot()));
+    } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
+               uri == "/-/reload") {
+      Reply(conn, 405, "text/plain; charset=utf-8", "Method not allowed\n");
+    } else {
+      Reply(conn, 404, "text/plain; charset=utf-8", "Not found\n");
+    }
+  } catch (const std::exception& e) {
+    log::Error("HTTP handler failed", {{"uri", uri}, {"err", e.what()}});
+    Reply(conn, 500, "text/plain; charset=utf-8", "Internal error\n");
+  }
+  return 1;  // handled
+}
+
+int LogMessage(const mg_connection*, const char* message) {
+  log::Warn("http server", {{"err", message}});
+  return 1;
+}
+
+}  // namespace
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+HttpServer::HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks)
+    : impl_(std::make_unique<Impl>(Impl{store, collector, std::move(hooks)})) {}
+
+HttpServer::~HttpServer() {
+  if (impl_->ctx != nullptr) mg_stop(impl_->ctx);
+}
+
+Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
+  static std::once_flag init;
+  std::call_once(init, [] { mg_init_library(0); });
+  // civetweb wants "PORT" for every interface, "HOST:PORT" / "[V6]:PORT" otherwise.
+  std::string ports = options.listen_address;
+  if (!ports.empty() && ports.front() == ':') {
+    ports = ports.substr(1);
+  } else {
+    auto hp = ParseHostPort(ports);
+    if (!hp && ports.size() > 2 && ports.substr(ports.size() - 2) == ":0") {
+      hp = HostPort{ports.substr(0, ports.size() - 2), 0};
+    }
+    if (!hp) return Error{"listen", "--web.listen-address: " + hp.error().detail};
+  }
+  std::string threads = std::to_string(options.threads);
+  const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+                        "request_timeout_ms", "30000", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = LogMessage;
+  impl_->ctx = mg_start(&callbacks, nullptr, opts);
+  if (impl_->ctx == nullptr) {
+    return Error{"listen", "cannot listen on " + options.listen_address};
+  }
+  mg_set_request_handler(impl_->ctx, "/", Handle, impl_.get());
+  mg_server_port bound[4];
+  int n = mg_get_server_ports(impl_->ctx, 4, bound);
+  if (n > 0) impl_->port = bound[0].port;
+  return Ok{};
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+}  // namespace ose

@@ -1,0 +1,175 @@
+#include "ocsp_staple_exporter/metrics/collector.h"
+
+#include <openssl/crypto.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <sstream>
+
+namespace ose {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// Collects the series of one family; families without series are dropped.
+class Families {
+ public:
+  MetricFamily& Get(const std::string& name, const std::string& help, MetricType type) {
+    for (auto& f : families_) {
+      if (f.name == name) return f;
+    }
+    families_.push_back(MetricFamily{name, help, type, {}});
+    return families_.back();
+  }
+
+  void Gauge(const std::string& name, const std::string& help,
+             std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    Get(name, help, MetricType::Gauge).metric.push_back(std::move(m));
+  }
+
+  void Counter(const std::string& name, const std::string& help,
+               std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    Get(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+
+  std::vector<MetricFamily> Take() { return std::move(families_); }
+
+ private:
+  std::vector<MetricFamily> families_;
+};
+
+std::vector<ClientMetric::Label> With(std::vector<ClientMetric::Label> base, std::string name,
+                                      std::string value) {
+  base.push_back({std::move(name), std::move(value)});
+  return base;
+}
+
+int64_t SystemNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
+                                         int64_t now, bool target_label) {
+  Families f;
+  // Declare families in a stable order, so the exposition reads well.
+  f.Get("ocsp_probe_success", "1 when the last probe reached the server and got an answer.",
+        MetricType::Gauge);
+  f.Get("ocsp_probe_duration_seconds", "Duration of the last probe in seconds.",
+        MetricType::Gauge);
+  for (const TargetSnapshot& t : targets) {
+    std::vector<ClientMetric::Label> base;
+    if (target_label) base.push_back({"target", t.name});
+    if (!t.last) continue;
+    // Every reason starts at 0, so rate() and increase() see the first failure.
+    std::map<std::string, uint64_t> failures = t.failures;
+    for (auto reason : kProbeFailureReasons) failures.try_emplace(std::string(reason), 0);
+    for (const auto& [reason, count] : failures) {
+      f.Counter("ocsp_probe_failures_total", "Failed probes by reason.",
+                With(base, "reason", reason), static_cast<double>(count));
+    }
+    const ProbeResult& r = *t.last;
+    f.Gauge("ocsp_probe_success", "", base, r.success ? 1 : 0);
+    f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
+    f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
+            static_cast<double>(r.finished_at));
+    const OcspVerdict& v = r.verdict;
+    ResponseState state = r.success ? v.state : ResponseState::kAbsent;
+    for (size_t i = 0; i < std::size(kResponseStateNames); ++i) {
+      f.Gauge("ocsp_response_status",
+              "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
+              "absent, invalid is 1).",
+              With(base, "status", std::string(kResponseStateNames[i])),
+              static_cast<int>(state) == static_cast<int>(i) ? 1 : 0);
+    }
+    if (!r.success) continue;
+    f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
+            base, r.staple_present ? 1 : 0);
+    f.Gauge("ocsp_cert_must_staple",
+            "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
+            base, r.must_staple ? 1 : 0);
+    if (r.not_after) {
+      f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.",
+              base, static_cast<double>(*r.not_after));
+    }
+    if (state == ResponseState::kInvalid) {
+      f.Gauge("ocsp_response_invalid_reason",
+              "1 for the reason the OCSP response failed verification.",
+              With(base, "reason", v.invalid_reason), 1);
+    }
+    if (!v.signature_verified) continue;  // unauthenticated times are not shown
+    if (v.this_update) {
+      f.Gauge("ocsp_response_this_update_timestamp_seconds", "thisUpdate, Unix time.", base,
+              static_cast<double>(*v.this_update));
+    }
+    if (v.next_update) {
+      f.Gauge("ocsp_response_next_update_timestamp_seconds", "nextUpdate, Unix time.", base,
+              static_cast<double>(*v.next_update));
+    }
+    if (v.produced_at) {
+      f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
+              static_cast<double>(*v.produced_at));
+    }
+    if (v.valid_until) {
+      f.Gauge("ocsp_response_next_update_margin_seconds",
+              "nextUpdate (or thisUpdate + default_validity when absent) minus now, at scrape "
+              "time.",
+              base, static_cast<double>(*v.valid_until - now));
+    }
+    if (state == ResponseState::kRevoked) {
+      if (v.revoked_at) {
+        f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
+                base, static_cast<double>(*v.revoked_at));
+      }
+      f.Gauge("ocsp_response_revocation_reason",
+              "1 for the revocation reason (RFC 5280 CRLReason) of a revoked certificate.",
+              With(base, "reason", v.revocation_reason.value_or("unspecified")), 1);
+    }
+  }
+  std::vector<MetricFamily> out;
+  for (auto& fam : f.Take()) {
+    if (!fam.metric.empty()) out.push_back(std::move(fam));
+  }
+  return out;
+}
+
+Collector::Collector(const ResultStore& store, const ExporterStatus& status, NowFn now)
+    : store_(store), status_(status), now_(now ? std::move(now) : NowFn(SystemNow)) {}
+
+std::vector<MetricFamily> Collector::Collect() const {
+  std::vector<MetricFamily> out = TargetFamilies(store_.Snapshot(), now_());
+  Families f;
+  f.Gauge("ocsp_staple_exporter_build_info",
+          "A metric with a constant 1 labeled by version, revision and OpenSSL version.",
+          {{"version", OSE_VERSION},
+           {"revision", OSE_REVISION},
+           {"openssl_version", OpenSSL_version(OPENSSL_VERSION)}},
+          1);
+  f.Gauge("ocsp_staple_exporter_config_last_reload_successful",
+          "1 when the last configuration load succeeded.", {},
+          status_.last_reload_successful.load() ? 1 : 0);
+  f.Gauge("ocsp_staple_exporter_config_last_reload_success_timestamp_seconds",
+          "Unix time of the last successful configuration load.", {},
+          static_cast<double>(status_.last_reload_success_timestamp.load()));
+  for (auto& fam : f.Take()) out.push_back(std::move(fam));
+  return out;
+}
+
+std::string SerializeText(const std::vector<MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace ose

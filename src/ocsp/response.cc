@@ -190,9 +190,9 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   if (*v.this_update > now + options.skew_seconds) {
     return Invalid(v, invalid_reason::kNotYetValid, "thisUpdate is in the future");
   }
-  int64_t valid_until =
+  v.valid_until =
       v.next_update ? *v.next_update : *v.this_update + options.default_validity_seconds;
-  if (valid_until < now - options.skew_seconds) {
+  if (*v.valid_until < now - options.skew_seconds) {
     return Invalid(v, invalid_reason::kExpired,
                    v.next_update ? "nextUpdate has passed"
                                  : "no nextUpdate and thisUpdate is older than the default "

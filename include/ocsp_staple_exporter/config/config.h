@@ -6,11 +6,13 @@
 // are errors. Relative paths resolve against the config file's folder.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ocsp_staple_exporter/common/duration.h"
+#include "ocsp_staple_exporter/common/ossl_ptr.h"
 #include "ocsp_staple_exporter/common/result.h"
 
 namespace ose {
@@ -38,6 +40,9 @@ struct HostPort {
 /// address, or characters that cannot be in a host name.
 Result<HostPort> ParseHostPort(std::string_view address);
 
+/// Shared, immutable certificates loaded from a PEM file (e.g. `ca_file`).
+using CertPool = std::shared_ptr<const std::vector<X509Ptr>>;
+
 /// One `[[tls]]` section: a TLS endpoint whose stapled response is probed.
 struct TlsTarget {
   std::string name;         ///< unique across the file; the `target` label
@@ -45,6 +50,7 @@ struct TlsTarget {
   HostPort endpoint;        ///< parsed `address`
   std::string server_name;  ///< SNI; empty means: host when it is a name
   std::string ca_file;      ///< absolute path or empty
+  CertPool ca_certs;        ///< certificates of ca_file (issuer lookup); null when unset
   Duration interval{};      ///< resolved against [global]
   Duration timeout{};       ///< resolved against [global]
 };

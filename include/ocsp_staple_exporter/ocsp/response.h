@@ -77,6 +77,9 @@ struct OcspVerdict {
   std::optional<int64_t> this_update;
   std::optional<int64_t> next_update;  ///< nullopt when the response has none
   std::optional<int64_t> produced_at;
+  /// Until when the response counts as fresh: nextUpdate, or without it
+  /// thisUpdate + default_validity. Basis of the next_update margin.
+  std::optional<int64_t> valid_until;
   std::optional<int64_t> revoked_at;            ///< when kRevoked
   std::optional<std::string> revocation_reason;  ///< when kRevoked
   bool delegated_signer = false;  ///< signed by a delegated responder certificate

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
+
+#include "pki.h"
 
 namespace ose {
 namespace {
@@ -10,7 +13,20 @@ namespace {
 const std::string kDir = OSE_TESTDATA_DIR "/config/";
 
 TEST(Config, ValidFileWithDefaultsAndOverrides) {
-  auto cfg = LoadConfig(kDir + "valid.toml");
+  // valid.toml names ca.pem beside it: copy it to a folder with a fresh CA.
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ose-config-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(kDir + "valid.toml", dir / "valid.toml", fs::copy_options::overwrite_existing);
+  auto key = testing::GenerateKey();
+  int64_t now = std::time(nullptr);
+  auto ca = testing::IssueCert({.common_name = "CA", .not_before = now - 60,
+                                .not_after = now + 3600, .ca = true},
+                               key.get(), nullptr, key.get());
+  testing::WritePem((dir / "ca.pem").string(), {ca.get(), ca.get()});
+
+  auto cfg = LoadConfig((dir / "valid.toml").string());
+  fs::remove_all(dir);
   ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
   EXPECT_EQ(cfg->global.interval, std::chrono::seconds(30));
   EXPECT_EQ(cfg->global.timeout, std::chrono::seconds(5));
@@ -23,7 +39,10 @@ TEST(Config, ValidFileWithDefaultsAndOverrides) {
   EXPECT_EQ(a.endpoint.host, "127.0.0.1");
   EXPECT_EQ(a.endpoint.port, 4443);
   EXPECT_EQ(a.server_name, "a.example.net");
-  EXPECT_EQ(a.ca_file, kDir + "ca.pem");  // relative to the config's folder
+  EXPECT_EQ(a.ca_file, (dir / "ca.pem").string());  // relative to the config's folder
+  ASSERT_NE(a.ca_certs, nullptr);
+  EXPECT_EQ(a.ca_certs->size(), 2u);
+  EXPECT_EQ(cfg->tls[1].ca_certs, nullptr);
   EXPECT_EQ(a.interval, std::chrono::seconds(10));
   EXPECT_EQ(a.timeout, std::chrono::seconds(5));  // from [global]
   EXPECT_EQ(cfg->tls[1].endpoint.host, "::1");
@@ -84,6 +103,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "need brackets, e.g. [::1]:443"},
         InvalidCase{"invalid-missing-ca-file.toml",
                     "{f}:4:11: tls[0].ca_file: cannot read file \"{d}missing-ca.pem\""},
+        InvalidCase{"invalid-ca-file-not-pem.toml",
+                    "{f}:4:11: tls[0].ca_file: {d}not-a-cert.pem: no PEM certificate found"},
         InvalidCase{"invalid-missing-name.toml", "{f}:1:1: tls[0].name: missing required key"},
         InvalidCase{"invalid-address-not-string.toml",
                     "{f}:3:11: tls[0].address: must be a string"},

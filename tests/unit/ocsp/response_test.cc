@@ -68,6 +68,7 @@ TEST_F(VerifyTest, GoodResponseSignedByIssuer) {
   EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
   EXPECT_EQ(v.this_update, now_ - 3600);
   EXPECT_EQ(v.next_update, now_ + 3 * kDay);
+  EXPECT_EQ(v.valid_until, now_ + 3 * kDay);
   ASSERT_TRUE(v.produced_at.has_value());
   EXPECT_NEAR(static_cast<double>(*v.produced_at), static_cast<double>(now_), 120);
   EXPECT_FALSE(v.delegated_signer);
@@ -145,6 +146,7 @@ TEST_F(VerifyTest, MissingNextUpdateUsesDefaultValidity) {
   auto v = SignedByCa(spec);
   EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
   EXPECT_FALSE(v.next_update.has_value());
+  EXPECT_EQ(v.valid_until, now_ - 600 + 3600);
 
   spec.this_update = now_ - 3600 - 301;  // default 1 h + skew 300 s
   v = SignedByCa(spec);

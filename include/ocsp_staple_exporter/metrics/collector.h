@@ -1,0 +1,52 @@
+#pragma once
+// The /metrics view: a prometheus-cpp Collectable that builds every metric
+// family at scrape time from a snapshot of the ResultStore, so a scrape
+// never touches the network and removed targets simply disappear.
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ocsp_staple_exporter/scheduler/result_store.h"
+
+namespace ose {
+
+/// Facts about the exporter itself, updated by main (reloads).
+struct ExporterStatus {
+  std::atomic<bool> last_reload_successful{false};
+  std::atomic<int64_t> last_reload_success_timestamp{0};  ///< Unix seconds
+};
+
+/// Per-target families (`ocsp_probe_*`, `ocsp_staple_present`,
+/// `ocsp_cert_*`, `ocsp_response_*`) for `targets` at Unix time `now`.
+/// With `target_label` false the `target` label is left out (the /probe
+/// endpoint answers for one target). Targets without a result yet have no
+/// series. Times of a response are exported only when its signature
+/// verified; the state set never reads good without a verified response.
+std::vector<prometheus::MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
+                                                     int64_t now, bool target_label = true);
+
+class Collector : public prometheus::Collectable {
+ public:
+  using NowFn = std::function<int64_t()>;
+
+  /// `store` and `status` are borrowed and must outlive the collector.
+  /// `now` returns Unix seconds (injected for tests).
+  Collector(const ResultStore& store, const ExporterStatus& status, NowFn now = nullptr);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const ResultStore& store_;
+  const ExporterStatus& status_;
+  NowFn now_;
+};
+
+/// Renders families in the Prometheus text exposition format 0.0.4.
+std::string SerializeText(const std::vector<prometheus::MetricFamily>& families);
+
+}  // namespace ose

@@ -1,0 +1,52 @@
+#pragma once
+// The outcome of one probe: plain data, copied into the result store and
+// read by the metrics collector and the landing page.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ocsp_staple_exporter/ocsp/response.h"
+
+namespace ose {
+
+/// Bounded reasons a probe failed to reach its server or get an answer;
+/// label values of `ocsp_probe_failures_total{reason}`.
+namespace probe_failure {
+inline constexpr std::string_view kResolve = "resolve";
+inline constexpr std::string_view kConnect = "connect";
+inline constexpr std::string_view kTimeout = "timeout";
+inline constexpr std::string_view kTlsHandshake = "tls_handshake";
+inline constexpr std::string_view kNoCertificate = "no_certificate";
+}  // namespace probe_failure
+
+/// Every probe_failure reason, for counters that start at zero.
+inline constexpr std::string_view kProbeFailureReasons[] = {
+    probe_failure::kResolve, probe_failure::kConnect, probe_failure::kTimeout,
+    probe_failure::kTlsHandshake, probe_failure::kNoCertificate};
+
+struct ProbeResult {
+  /// True when the server was reached and answered (for TLS: the handshake
+  /// completed); `ocsp_probe_success`.
+  bool success = false;
+  std::string failure_reason;  ///< one of probe_failure::*, when !success
+  std::string detail;          ///< human-readable cause, for logs and the landing page
+  double duration_seconds = 0;
+  int64_t finished_at = 0;  ///< Unix seconds
+
+  // Facts below are meaningful only when success is true.
+  bool staple_present = false;  ///< the handshake carried a CertificateStatus
+  bool must_staple = false;     ///< leaf has TLS Feature status_request (RFC 7633)
+  std::optional<int64_t> not_after;  ///< leaf notAfter, Unix seconds
+  std::string tls_version;           ///< e.g. "TLSv1.3"
+  std::string subject;               ///< leaf subject, RFC 2253
+  /// The verified staple; state kAbsent when there was none (or when the
+  /// probe failed).
+  OcspVerdict verdict;
+};
+
+/// One word for a result, used for state-change logs: "good", "revoked",
+/// "unknown", "absent", "invalid:<reason>", or "failed:<reason>".
+std::string StateLabel(const ProbeResult& r);
+
+}  // namespace ose

@@ -1,0 +1,54 @@
+#pragma once
+// Thread-safe store of the latest result of every target. Probes write it
+// from the event loop; scrapes and the landing page read snapshots of it
+// from HTTP threads, so a scrape never waits on the network.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ocsp_staple_exporter/probe/probe_result.h"
+
+namespace ose {
+
+/// What the exporter knows of one target.
+struct TargetSnapshot {
+  std::string name;     ///< the `target` label
+  std::string kind;     ///< "tls"
+  std::string address;  ///< what is probed, for the landing page
+  std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
+  std::map<std::string, uint64_t> failures;  ///< reason -> count since start
+  uint64_t probes = 0;                       ///< probes finished since start
+};
+
+class ResultStore {
+ public:
+  /// Replaces the set of targets (at start and on reload). Targets that
+  /// stay keep their results and counters; removed targets disappear.
+  void SetTargets(const std::vector<std::pair<std::string, std::string>>& name_address,
+                  const std::string& kind);
+
+  struct Recorded {
+    bool known = false;                   ///< false: target no longer configured
+    std::optional<std::string> previous;  ///< StateLabel before; nullopt for a first result
+  };
+
+  /// Records a finished probe. Results of unknown targets (a probe that
+  /// finished after a reload removed its target) are dropped.
+  Recorded Record(const std::string& name, const ProbeResult& r);
+
+  /// Copies every target, sorted by name.
+  std::vector<TargetSnapshot> Snapshot() const;
+
+  /// True once every target has a result.
+  bool AllProbed() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, TargetSnapshot> targets_;
+};
+
+}  // namespace ose

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# A local lab of real stapling servers on 127.0.0.1 (and ::1), used by the
+# README's run command and by the integration tests.
+#
+#   scripts/lab.sh up DIR [PORT_BASE]   build a PKI, start the servers, write DIR/exporter.toml
+#   scripts/lab.sh down DIR             stop every server the lab started
+#
+# PKI (openssl CLI, dated relative to now): root CA -> issuing CA -> leaves;
+# a delegated OCSP responder certificate (id-kp-OCSPSigning) signed by the
+# issuing CA; an `openssl ca` index that the `openssl ocsp` responder serves.
+#
+# Servers (PORT_BASE = B, default 18440):
+#   B+0  openssl ocsp responder (the leaves' AIA OCSP URL)
+#   B+1  nginx, ssl_stapling on (fetches from the responder), Must-Staple cert; also on [::1]
+#   B+2  nginx, ssl_stapling_file with the revoked certificate's response (keyCompromise)
+#   B+3  nginx, no stapling, plain certificate
+#   B+4  nginx, no stapling, Must-Staple certificate (the page-worthy case)
+#   B+5  openssl s_server -status_file with an expired response
+#   B+6  openssl s_server -status_file with a response for another certificate
+#   B+7  openssl s_server -status_file with an "unknown" response (cert not in the
+#        index), leaf only without chain (issuer from ca_file)
+#   B+8  nothing listens (a probe that cannot connect)
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up|down DIR [PORT_BASE]" >&2; exit 2; }
+
+stop_all() {
+  [ -f "$dir/pids" ] || return 0
+  while read -r pid name; do
+    kill "$pid" 2>/dev/null || true
+  done < "$dir/pids"
+  # Bounded wait for them to exit, then force.
+  for _ in $(seq 1 50); do
+    alive=0
+    while read -r pid name; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$dir/pids"
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  while read -r pid name; do kill -9 "$pid" 2>/dev/null || true; done < "$dir/pids"
+  rm -f "$dir/pids"
+}
+
+if [ "$cmd" = down ]; then
+  stop_all
+  exit 0
+fi
+[ "$cmd" = up ] || { echo "unknown command $cmd" >&2; exit 2; }
+
+base=${3:-18440}
+dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
+stop_all
+rm -rf "$dir/pki" "$dir/nginx" "$dir/logs"
+mkdir -p "$dir/pki/newcerts" "$dir/nginx/tmp" "$dir/logs"
+cd "$dir/pki"
+
+ocsp_port=$base
+ocsp_url="http://127.0.0.1:$ocsp_port"
+
+# --- PKI -------------------------------------------------------------------
+touch index.txt
+echo 1000 > serial
+cat > ca.cnf <<CNF
+[ ca ]
+default_ca = issuing
+[ issuing ]
+dir = $dir/pki
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+certificate = \$dir/ca.pem
+private_key = \$dir/ca.key
+default_md = sha256
+default_days = 30
+policy = any
+copy_extensions = none
+unique_subject = no
+[ any ]
+commonName = supplied
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+[ v3_root ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ v3_issuing ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ v3_ocsp ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = OCSPSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ v3_leaf ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
+authorityInfoAccess = OCSP;URI:$ocsp_url
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ v3_leaf_must_staple ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
+authorityInfoAccess = OCSP;URI:$ocsp_url
+tlsfeature = status_request
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+export OPENSSL_CONF=$dir/pki/ca.cnf
+quiet() { "$@" > /dev/null 2>&1 || { echo "lab: failed: $*" >&2; "$@" >&2; exit 1; }; }
+
+key() { quiet openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
+
+key root
+quiet openssl req -new -x509 -key root.key -subj "/CN=OCSP Lab Root CA" -days 365 \
+  -extensions v3_root -config ca.cnf -out root.pem
+key ca
+quiet openssl req -new -key ca.key -subj "/CN=OCSP Lab Issuing CA" -out ca.csr -config ca.cnf
+quiet openssl x509 -req -in ca.csr -CA root.pem -CAkey root.key -CAcreateserial -days 180 \
+  -extfile ca.cnf -extensions v3_issuing -out ca.pem
+cat ca.pem root.pem > trusted.pem
+
+issue() {  # name extensions
+  key "$1"
+  quiet openssl req -new -key "$1.key" -subj "/CN=$1.lab.test" -out "$1.csr" -config ca.cnf
+  quiet openssl ca -batch -config ca.cnf -extensions "$2" -in "$1.csr" -out "$1.pem" -notext
+  cat "$1.pem" ca.pem > "$1-chain.pem"
+}
+issue responder v3_ocsp
+issue good v3_leaf_must_staple
+issue revoked v3_leaf_must_staple
+issue nostaple v3_leaf
+issue missing v3_leaf_must_staple
+issue expired v3_leaf_must_staple
+issue other v3_leaf
+# Signed outside `openssl ca`: absent from the index, so the responder says "unknown".
+key unknown
+quiet openssl req -new -key unknown.key -subj "/CN=unknown.lab.test" -out unknown.csr -config ca.cnf
+quiet openssl x509 -req -in unknown.csr -CA ca.pem -CAkey ca.key -set_serial 0x7777 -days 30 \
+  -extfile ca.cnf -extensions v3_leaf -out unknown.pem
+cat unknown.pem ca.pem > unknown-chain.pem
+
+quiet openssl ca -batch -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
+
+# Offline-signed responses (no server needed).
+respond() {  # cert out days [faketime offset]
+  local runner=()
+  [ -n "${4:-}" ] && runner=(faketime -f "$4")
+  quiet openssl ocsp -issuer ca.pem -cert "$1.pem" -no_nonce -reqout "$2.req"
+  quiet "${runner[@]}" openssl ocsp -index index.txt -rsigner responder.pem \
+    -rkey responder.key -CA ca.pem -reqin "$2.req" -respout "$2" -ndays "$3"
+}
+respond revoked revoked.ocsp.der 7
+respond good good.ocsp.der 7
+respond unknown unknown.ocsp.der 7
+# thisUpdate three days ago, nextUpdate two days ago.
+respond expired expired.ocsp.der 1 -3d
+
+# --- servers ---------------------------------------------------------------
+: > "$dir/pids"
+started() { echo "$1 $2" >> "$dir/pids"; }
+
+# The responder binds every interface (-port takes a number only); it only
+# ever gets traffic on 127.0.0.1. -ignore_err and -timeout keep one bad or
+# idle client from stopping or blocking it.
+openssl ocsp -index index.txt -port "$ocsp_port" -rsigner responder.pem -rkey responder.key \
+  -CA ca.pem -ndays 1 -ignore_err -timeout 5 > "$dir/logs/ocsp.log" 2>&1 &
+started $! ocsp
+
+mkdir -p "$dir/nginx/tmp"
+cat > "$dir/nginx/nginx.conf" <<CONF
+worker_processes 1;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+pid $dir/nginx/nginx.pid;
+error_log $dir/logs/nginx-error.log info;
+events { worker_connections 128; }
+http {
+  access_log $dir/logs/nginx-access.log;
+  client_body_temp_path $dir/nginx/tmp/body;
+  proxy_temp_path $dir/nginx/tmp/proxy;
+  fastcgi_temp_path $dir/nginx/tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx/tmp/uwsgi;
+  scgi_temp_path $dir/nginx/tmp/scgi;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  default_type text/plain;
+  server {  # stapling fetched from the responder
+    listen 127.0.0.1:$((base + 1)) ssl;
+    listen [::1]:$((base + 1)) ssl;
+    server_name localhost;
+    ssl_certificate $dir/pki/good-chain.pem;
+    ssl_certificate_key $dir/pki/good.key;
+    ssl_stapling on;
+    ssl_stapling_verify on;
+    ssl_trusted_certificate $dir/pki/trusted.pem;
+    return 200 "good\n";
+  }
+  server {  # a revoked certificate's response, served from a file
+    listen 127.0.0.1:$((base + 2)) ssl;
+    ssl_certificate $dir/pki/revoked-chain.pem;
+    ssl_certificate_key $dir/pki/revoked.key;
+    ssl_stapling on;
+    ssl_stapling_file $dir/pki/revoked.ocsp.der;
+    return 200 "revoked\n";
+  }
+  server {  # no stapling, plain certificate
+    listen 127.0.0.1:$((base + 3)) ssl;
+    ssl_certificate $dir/pki/nostaple-chain.pem;
+    ssl_certificate_key $dir/pki/nostaple.key;
+    return 200 "nostaple\n";
+  }
+  server {  # no stapling, Must-Staple certificate
+    listen 127.0.0.1:$((base + 4)) ssl;
+    ssl_certificate $dir/pki/missing-chain.pem;
+    ssl_certificate_key $dir/pki/missing.key;
+    return 200 "missing\n";
+  }
+}
+CONF
+nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx-error.log"
+for _ in $(seq 1 50); do [ -s "$dir/nginx/nginx.pid" ] && break; sleep 0.1; done
+[ -s "$dir/nginx/nginx.pid" ] || { echo "lab: nginx did not start" >&2; cat "$dir/logs/nginx-error.log" >&2; exit 1; }
+started "$(cat "$dir/nginx/nginx.pid")" nginx
+
+s_server() {  # port cert key status_file [chain args...]
+  local port=$1 cert=$2 key=$3 status=$4
+  shift 4
+  openssl s_server -accept "127.0.0.1:$port" -cert "$cert" -key "$key" "$@" \
+    -status_file "$status" -www -quiet > "$dir/logs/s_server-$port.log" 2>&1 < /dev/null &
+  started $! "s_server-$port"
+}
+s_server $((base + 5)) expired.pem expired.key expired.ocsp.der -cert_chain ca.pem
+s_server $((base + 6)) other.pem other.key good.ocsp.der -cert_chain ca.pem
+# Leaf only, no chain: the exporter needs ca_file to find the issuer.
+s_server $((base + 7)) unknown.pem unknown.key unknown.ocsp.der
+
+# Wait (bounded) for every port, then prime nginx: its first handshake after
+# start gets no staple, the fetch happens lazily. The responder is waited for
+# with real queries: a bare connect-and-close can wedge `openssl ocsp`.
+ok=0
+for _ in $(seq 1 50); do
+  if timeout 5 openssl ocsp -url "$ocsp_url" -issuer ca.pem -cert good.pem -no_nonce \
+      -VAfile responder.pem -timeout 2 > /dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+[ $ok = 1 ] || { echo "lab: the OCSP responder does not answer" >&2; exit 1; }
+for port in $(seq $((base + 1)) $((base + 7))); do
+  ok=0
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok=1; break; fi
+    sleep 0.1
+  done
+  [ $ok = 1 ] || { echo "lab: nothing listens on 127.0.0.1:$port" >&2; exit 1; }
+done
+for _ in 1 2; do
+  timeout 5 openssl s_client -connect "127.0.0.1:$((base + 1))" -servername localhost \
+    -status < /dev/null > /dev/null 2>&1 || true
+done
+
+cat > "$dir/exporter.toml" <<TOML
+# Written by scripts/lab.sh: every server of the lab.
+[global]
+interval = "15s"
+timeout = "5s"
+
+[[tls]]
+name = "nginx-good"
+address = "127.0.0.1:$((base + 1))"
+server_name = "localhost"
+
+[[tls]]
+name = "nginx-good-ipv6"
+address = "[::1]:$((base + 1))"
+server_name = "localhost"
+
+[[tls]]
+name = "nginx-revoked"
+address = "127.0.0.1:$((base + 2))"
+
+[[tls]]
+name = "nginx-no-staple"
+address = "127.0.0.1:$((base + 3))"
+
+[[tls]]
+name = "nginx-must-staple-missing"
+address = "127.0.0.1:$((base + 4))"
+
+[[tls]]
+name = "s_server-expired"
+address = "127.0.0.1:$((base + 5))"
+
+[[tls]]
+name = "s_server-wrong-cert"
+address = "127.0.0.1:$((base + 6))"
+
+[[tls]]
+name = "s_server-unknown"
+address = "localhost:$((base + 7))"
+ca_file = "pki/ca.pem"   # this server sends no chain: the issuer comes from here
+
+[[tls]]
+name = "nothing-listens"
+address = "127.0.0.1:$((base + 8))"
+TOML
+echo "lab: up in $dir (ports $base-$((base + 8)))"
