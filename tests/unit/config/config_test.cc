@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <string>
 
@@ -115,7 +116,15 @@ INSTANTIATE_TEST_SUITE_P(
                     "saw '\\n'"},
         InvalidCase{"invalid-tls-not-table.toml",
                     "{f}:1:7: tls: must be an array of tables ([[tls]])"},
-        InvalidCase{"invalid-unknown-section.toml", "{f}:1:3: responders: unknown key"}));
+        InvalidCase{"invalid-unknown-section.toml", "{f}:1:3: responders: unknown key"}),
+    [](const ::testing::TestParamInfo<InvalidCase>& info) {
+      std::string name = info.param.file;
+      name = name.substr(0, name.find('.'));
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name;
+    });
 
 TEST(Config, AllProblemsAreReportedAtOnce) {
   auto cfg = ParseConfig(

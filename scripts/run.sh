@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the exporter.
+#   scripts/run.sh                  start the local lab (scripts/lab.sh) and watch it
+#   scripts/run.sh CONFIG [FLAGS]   run against your own config file
+# Run as root on Debian 12. Ctrl-C stops the exporter and the lab.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh" plain
+bin=$root/build/ocsp_staple_exporter
+listen=${OSE_LISTEN:-127.0.0.1:9830}
+
+if [ $# -gt 0 ]; then
+  config=$1
+  shift
+  exec "$bin" --config.file="$config" --web.listen-address="$listen" "$@"
+fi
+
+lab=$root/lab
+"$root/scripts/lab.sh" up "$lab" "${OSE_LAB_PORT_BASE:-18440}"
+trap '"$root/scripts/lab.sh" down "$lab"' EXIT
+cat <<MSG
+
+  Lab running in $lab (PKI in $lab/pki, server logs in $lab/logs).
+  Exporter metrics:  http://$listen/metrics
+  Landing page:      http://$listen/
+  Try:               curl -s http://$listen/metrics | grep ocsp_response_status
+                     $bin probe 127.0.0.1:$(( ${OSE_LAB_PORT_BASE:-18440} + 2 ))
+  Ctrl-C stops the exporter and the lab.
+
+MSG
+"$bin" --config.file="$lab/exporter.toml" --web.listen-address="$listen"

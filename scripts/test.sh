@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every test twice: a plain build,
+# then AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+for kind in plain asan; do
+  echo "=== $kind build ==="
+  "$root/scripts/build.sh" "$kind"
+  dir=$root/build; [ "$kind" = asan ] && dir=$root/build-asan
+  echo "=== $kind tests ==="
+  ctest --test-dir "$dir" --output-on-failure --timeout 600
+done

@@ -1,0 +1,355 @@
+// The exporter binary against the real lab of scripts/lab.sh: an `openssl
+// ocsp` responder over an `openssl ca` index, nginx (stapling fetched from
+// the responder, stapling from a file, no stapling), `openssl s_server
+// -status_file` (expired staple, staple of another certificate, unknown),
+// a port nothing listens on, and a server that accepts and never answers.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace ose::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
+const std::string kExporter = OSE_EXPORTER_BIN;
+
+// Every series value of `metrics` by its full name-and-labels key.
+std::map<std::string, double> ParseSeries(const std::string& metrics) {
+  std::map<std::string, double> out;
+  std::istringstream in(metrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+  }
+  return out;
+}
+
+class LabTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("ose-lab-" + std::to_string(::getpid()))).string();
+    base_ = 21000 + (::getpid() % 900) * 10;
+    std::string out;
+    int rc = RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out);
+    ASSERT_EQ(rc, 0) << out;
+
+    // A server that accepts TCP and never speaks TLS: the kernel completes
+    // the handshake from the listen backlog.
+    hang_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(hang_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(hang_fd_, 64), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(hang_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+
+    config_ = dir_ + "/test.toml";
+    std::string lab_config = ReadFile(dir_ + "/exporter.toml");
+    WriteConfig(lab_config + "\n[[tls]]\nname = \"hangs\"\naddress = \"127.0.0.1:" +
+                std::to_string(ntohs(a.sin_port)) + "\"\ntimeout = \"1s\"\n");
+    // Probe often so states settle quickly (nginx staples from its second
+    // handshake on).
+    std::string fast = ReadFile(config_);
+    fast.replace(fast.find("interval = \"15s\""), 16, "interval = \"2s\"");
+    WriteConfig(fast);
+
+    log_ = dir_ + "/exporter.log";
+    exporter_ = new Process({kExporter, "--config.file=" + config_,
+                             "--web.listen-address=127.0.0.1:0", "--log.level=debug"},
+                            log_);
+    std::smatch m;
+    std::regex listening("msg=listening .*port=([0-9]+)");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::string log = ReadFile(log_);
+          if (!std::regex_search(log, m, listening)) return false;
+          port_ = std::stoi(m[1]);
+          return true;
+        },
+        seconds(20)))
+        << ReadFile(log_);
+  }
+
+  static void TearDownTestSuite() {
+    delete exporter_;
+    exporter_ = nullptr;
+    if (hang_fd_ >= 0) ::close(hang_fd_);
+    RunCommand("bash " + kLab + " down " + dir_);
+    if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
+  }
+
+  static void WriteConfig(const std::string& text) { std::ofstream(config_) << text; }
+
+  static std::string Url(const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  // Scrapes until every expected series has its value (bounded), then
+  // returns the last scrape.
+  static std::map<std::string, double> ScrapeUntil(
+      const std::vector<std::pair<std::string, double>>& expected) {
+    std::map<std::string, double> series;
+    WaitFor(
+        [&] {
+          series = ParseSeries(HttpGet(Url("/metrics")).body);
+          for (const auto& [k, v] : expected) {
+            auto it = series.find(k);
+            if (it == series.end() || it->second != v) return false;
+          }
+          return true;
+        },
+        seconds(60));
+    return series;
+  }
+
+  static std::string S(const std::string& metric, const std::string& target,
+                       const std::string& extra = "") {
+    return metric + "{target=\"" + target + "\"" + (extra.empty() ? "" : "," + extra) + "}";
+  }
+
+  static inline std::string dir_, config_, log_;
+  static inline int base_ = 0, port_ = 0, hang_fd_ = -1;
+  static inline Process* exporter_ = nullptr;
+};
+
+struct Want {
+  std::string target;
+  std::string status;          // the one state of the state set that is 1
+  int success;                 // ocsp_probe_success
+  int staple;                  // ocsp_staple_present; -1: no series
+  int must_staple;             // ocsp_cert_must_staple; -1: no series
+  bool times;                  // thisUpdate/nextUpdate/producedAt/margin series
+  std::string extra_series;    // one more series that must be 1 ("" for none)
+};
+
+TEST_F(LabTest, EveryTargetHasItsExactState) {
+  const std::vector<Want> wants = {
+      {"nginx-good", "good", 1, 1, 1, true, ""},
+      {"nginx-good-ipv6", "good", 1, 1, 1, true, ""},
+      {"nginx-revoked", "revoked", 1, 1, 1, true,
+       "ocsp_response_revocation_reason{target=\"nginx-revoked\",reason=\"key_compromise\"}"},
+      {"nginx-no-staple", "absent", 1, 0, 0, false, ""},
+      {"nginx-must-staple-missing", "absent", 1, 0, 1, false, ""},
+      {"s_server-expired", "invalid", 1, 1, 1, true,
+       "ocsp_response_invalid_reason{target=\"s_server-expired\",reason=\"expired\"}"},
+      {"s_server-wrong-cert", "invalid", 1, 1, 0, false,
+       "ocsp_response_invalid_reason{target=\"s_server-wrong-cert\",reason=\"cert_id_"
+       "mismatch\"}"},
+      {"s_server-unknown", "unknown", 1, 1, 0, true, ""},
+      {"nothing-listens", "absent", 0, -1, -1, false,
+       "ocsp_probe_failures_total{target=\"nothing-listens\",reason=\"connect\"}"},
+      {"hangs", "absent", 0, -1, -1, false,
+       "ocsp_probe_failures_total{target=\"hangs\",reason=\"timeout\"}"},
+  };
+  std::vector<std::pair<std::string, double>> expected;
+  for (const Want& w : wants) {
+    expected.emplace_back(S("ocsp_response_status", w.target, "status=\"" + w.status + "\""), 1);
+    expected.emplace_back(S("ocsp_probe_success", w.target), w.success);
+    if (w.staple >= 0) expected.emplace_back(S("ocsp_staple_present", w.target), w.staple);
+    if (w.must_staple >= 0) {
+      expected.emplace_back(S("ocsp_cert_must_staple", w.target), w.must_staple);
+    }
+  }
+  auto series = ScrapeUntil(expected);
+  const int64_t now = std::time(nullptr);
+
+  for (const Want& w : wants) {
+    SCOPED_TRACE(w.target);
+    // The state set: all five series present, exactly the expected one is 1.
+    for (const char* st : {"good", "revoked", "unknown", "absent", "invalid"}) {
+      std::string key = S("ocsp_response_status", w.target, std::string("status=\"") + st + "\"");
+      ASSERT_TRUE(series.count(key)) << key;
+      EXPECT_EQ(series[key], st == w.status ? 1 : 0) << key;
+    }
+    EXPECT_EQ(series[S("ocsp_probe_success", w.target)], w.success);
+    EXPECT_TRUE(series.count(S("ocsp_probe_duration_seconds", w.target)));
+    if (w.staple >= 0) {
+      EXPECT_EQ(series[S("ocsp_staple_present", w.target)], w.staple);
+    } else {
+      EXPECT_FALSE(series.count(S("ocsp_staple_present", w.target)));
+    }
+    if (w.must_staple >= 0) {
+      EXPECT_EQ(series[S("ocsp_cert_must_staple", w.target)], w.must_staple);
+      // Lab leaves are valid for 30 days.
+      double not_after = series[S("ocsp_cert_not_after_timestamp_seconds", w.target)];
+      EXPECT_NEAR(not_after, now + 30 * 86400, 2 * 86400);
+    }
+    for (const char* m : {"ocsp_response_this_update_timestamp_seconds",
+                          "ocsp_response_next_update_timestamp_seconds",
+                          "ocsp_response_produced_at_timestamp_seconds",
+                          "ocsp_response_next_update_margin_seconds"}) {
+      EXPECT_EQ(series.count(S(m, w.target)), w.times ? 1u : 0u) << m;
+    }
+    if (!w.extra_series.empty()) {
+      ASSERT_TRUE(series.count(w.extra_series)) << w.extra_series;
+      EXPECT_GE(series[w.extra_series], 1) << w.extra_series;
+    }
+    EXPECT_EQ(series.count(S("ocsp_response_revoked_at_timestamp_seconds", w.target)),
+              w.status == "revoked" ? 1u : 0u);
+  }
+
+  // Freshness figures of the good staple nginx fetched (responder: -ndays 1).
+  double margin = series[S("ocsp_response_next_update_margin_seconds", "nginx-good")];
+  EXPECT_GT(margin, 23 * 3600);
+  EXPECT_LE(margin, 24 * 3600 + 300);
+  EXPECT_NEAR(series[S("ocsp_response_this_update_timestamp_seconds", "nginx-good")], now, 600);
+  // The expired staple: nextUpdate two days ago, so a negative margin.
+  EXPECT_LT(series[S("ocsp_response_next_update_margin_seconds", "s_server-expired")],
+            -86400);
+  // Revocation time is when the lab revoked it, i.e. minutes ago at most.
+  EXPECT_NEAR(series[S("ocsp_response_revoked_at_timestamp_seconds", "nginx-revoked")], now,
+              600);
+
+  EXPECT_EQ(series["ocsp_staple_exporter_config_last_reload_successful"], 1);
+  bool build_info = false;
+  for (const auto& [k, v] : series) {
+    if (k.rfind("ocsp_staple_exporter_build_info{version=\"", 0) == 0 &&
+        k.find("openssl_version=\"OpenSSL 3.") != std::string::npos && v == 1) {
+      build_info = true;
+    }
+  }
+  EXPECT_TRUE(build_info);
+}
+
+TEST_F(LabTest, StateChangesAreLoggedOncePerChange) {
+  ScrapeUntil({{S("ocsp_response_status", "nginx-revoked", "status=\"revoked\""), 1},
+               {S("ocsp_response_status", "nothing-listens", "status=\"absent\""), 1}});
+  std::string log = ReadFile(log_);
+  EXPECT_NE(log.find("msg=\"target state changed\" target=nginx-revoked from=none to=revoked"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("msg=\"target state changed\" target=nothing-listens from=none "
+                     "to=failed:connect"),
+            std::string::npos);
+  EXPECT_NE(log.find("target=s_server-expired from=none to=invalid:expired"), std::string::npos);
+  // Probed every 2 s for a while, but its state never changed: one line.
+  size_t count = 0;
+  for (size_t pos = 0; (pos = log.find("target=nginx-revoked from=", pos)) != std::string::npos;
+       ++pos) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u);
+}
+
+TEST_F(LabTest, HealthReadinessLandingPageAndErrors) {
+  auto healthy = HttpGet(Url("/-/healthy"));
+  EXPECT_EQ(healthy.status, 200);
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(Url("/-/ready")).status == 200; }, seconds(20)));
+  auto metrics = HttpGet(Url("/metrics"));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  ScrapeUntil({{S("ocsp_response_status", "nginx-good", "status=\"good\""), 1}});
+  auto landing = HttpGet(Url("/"));
+  EXPECT_EQ(landing.status, 200);
+  EXPECT_NE(landing.body.find("href=\"metrics\""), std::string::npos);
+  EXPECT_NE(landing.body.find("<td>nginx-revoked</td>"), std::string::npos);
+  EXPECT_NE(landing.body.find("<td class=\"revoked\">revoked</td>"), std::string::npos);
+  EXPECT_NE(landing.body.find("<td class=\"good\">good</td>"), std::string::npos);
+  EXPECT_EQ(HttpGet(Url("/nope")).status, 404);
+  EXPECT_EQ(HttpGet(Url("/metricsx")).status, 404);
+  EXPECT_EQ(HttpPost(Url("/metrics")).status, 405);
+}
+
+TEST_F(LabTest, ConfigCheckFlag) {
+  std::string out;
+  EXPECT_EQ(RunCommand(kExporter + " --config.file=" + config_ + " --config.check", &out), 0) << out;
+  std::string bad = dir_ + "/bad.toml";
+  std::ofstream(bad) << "[[tls]]\nname = \"x\"\naddress = \"127.0.0.1:1\"\ncolour = \"red\"\n";
+  out.clear();
+  EXPECT_EQ(RunCommand(kExporter + " --config.file=" + bad + " --config.check", &out), 1);
+  EXPECT_NE(out.find(bad + ":4:1: tls[0].colour: unknown key"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(RunCommand(kExporter + " --bogus", &out), 1);
+  EXPECT_NE(out.find("unknown argument \"--bogus\""), std::string::npos) << out;
+}
+
+TEST_F(LabTest, ProbeCommandExitCodes) {
+  auto probe = [&](int offset, std::string* out, const std::string& extra = "") {
+    return RunCommand(kExporter + " probe 127.0.0.1:" + std::to_string(base_ + offset) +
+                          " --server-name=localhost --timeout=5s" + extra,
+                      out);
+  };
+  std::string out;
+  // nginx fetched a 1-day response: OK with the default 12 h warning margin.
+  EXPECT_TRUE(WaitFor([&] { out.clear(); return probe(1, &out) == 0; }, seconds(20))) << out;
+  EXPECT_NE(out.find("OK: 127.0.0.1:"), std::string::npos) << out;
+  EXPECT_NE(out.find("Must-Staple:    yes"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(probe(2, &out), 2) << out;
+  EXPECT_NE(out.find("certificate REVOKED (key_compromise)"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(probe(3, &out), 1) << out;  // no staple, no Must-Staple
+  out.clear();
+  EXPECT_EQ(probe(4, &out), 2) << out;  // Must-Staple without staple
+  EXPECT_NE(out.find("Must-Staple certificate served without an OCSP staple"),
+            std::string::npos);
+  out.clear();
+  EXPECT_EQ(probe(5, &out), 2) << out;  // expired staple
+  out.clear();
+  // A server that sends no chain: without --ca-file the staple cannot be
+  // verified, with it the responder's "unknown" shows.
+  EXPECT_EQ(probe(7, &out), 2) << out;
+  EXPECT_NE(out.find("invalid (issuer_unknown)"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(probe(7, &out, " --ca-file=" + dir_ + "/pki/ca.pem"), 1) << out;
+  EXPECT_NE(out.find("status unknown"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(probe(8, &out), 3) << out;  // nothing listens
+  EXPECT_NE(out.find("UNKNOWN:"), std::string::npos);
+}
+
+// Runs last in this file: changes the config of the running exporter.
+TEST_F(LabTest, ReloadKeepsOldConfigOnErrorAndAppliesGoodOnes) {
+  ScrapeUntil({{S("ocsp_response_status", "nginx-good", "status=\"good\""), 1}});
+  const std::string original = ReadFile(config_);
+
+  // A broken config: the old one keeps running.
+  WriteConfig(original + "\n[[tls]]\nname = \"nginx-good\"\naddress = \"127.0.0.1:1\"\n");
+  auto r = HttpPost(Url("/-/reload"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("duplicate name \"nginx-good\""), std::string::npos) << r.body;
+  auto series = ParseSeries(HttpGet(Url("/metrics")).body);
+  EXPECT_EQ(series["ocsp_staple_exporter_config_last_reload_successful"], 0);
+  EXPECT_EQ(series[S("ocsp_response_status", "nginx-good", "status=\"good\"")], 1);
+
+  // SIGHUP with a config that drops every target but two: the others vanish.
+  std::string smaller = "[global]\ninterval = \"2s\"\n[[tls]]\nname = \"nginx-good\"\n"
+                        "address = \"127.0.0.1:" + std::to_string(base_ + 1) +
+                        "\"\nserver_name = \"localhost\"\n[[tls]]\nname = \"new-target\"\n"
+                        "address = \"127.0.0.1:" + std::to_string(base_ + 2) + "\"\n";
+  WriteConfig(smaller);
+  exporter_->Signal(SIGHUP);
+  series = ScrapeUntil({{"ocsp_staple_exporter_config_last_reload_successful", 1},
+                        {S("ocsp_response_status", "new-target", "status=\"revoked\""), 1}});
+  EXPECT_EQ(series[S("ocsp_response_status", "nginx-good", "status=\"good\"")], 1);
+  EXPECT_FALSE(series.count(S("ocsp_probe_success", "nginx-revoked")));
+  EXPECT_FALSE(series.count(S("ocsp_probe_success", "hangs")));
+
+  // And back, over HTTP.
+  WriteConfig(original);
+  EXPECT_EQ(HttpPost(Url("/-/reload")).status, 200);
+  series = ScrapeUntil({{S("ocsp_response_status", "nginx-revoked", "status=\"revoked\""), 1}});
+  EXPECT_FALSE(series.count(S("ocsp_probe_success", "new-target")));
+  EXPECT_TRUE(exporter_->Running());
+}
+
+}  // namespace
+}  // namespace ose::testing

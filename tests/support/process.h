@@ -1,0 +1,54 @@
+#pragma once
+// Helpers for integration tests: child processes, HTTP via libcurl, files.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ose::testing {
+
+/// A child process whose stdout and stderr go to `log_path`. The destructor
+/// stops it (SIGTERM, bounded wait, then SIGKILL).
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_path);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig) const;
+  /// Sends SIGTERM and waits up to `wait`; returns the exit status or -1.
+  int Stop(std::chrono::milliseconds wait = std::chrono::seconds(10));
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+/// Runs a command to completion through /bin/sh; returns its exit code and
+/// appends its combined output to `output` when given.
+int RunCommand(const std::string& command, std::string* output = nullptr);
+
+struct HttpResponse {
+  long status = 0;  ///< 0 when the request failed
+  std::string body;
+  std::string content_type;
+};
+
+HttpResponse HttpGet(const std::string& url);
+HttpResponse HttpPost(const std::string& url);
+
+std::string ReadFile(const std::string& path);
+
+/// Polls `done` every 200 ms until it holds or `limit` passes.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+}  // namespace ose::testing
