@@ -3,7 +3,11 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <chrono>
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -154,7 +158,19 @@ int RunProbe(const Args& a) {
   return static_cast<int>(report.exit);
 }
 
+// Every probe in flight holds a socket: allow as many as the hard limit.
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      log::Warn("cannot raise the open-file limit", {{"err", std::strerror(errno)}});
+    }
+  }
+}
+
 int RunExporter(const Args& a) {
+  RaiseFileLimit();
   auto cfg = LoadConfig(a.config_file);
   if (!cfg) {
     log::Error("cannot load config", {{"file", a.config_file}, {"err", cfg.error().detail}});

@@ -97,6 +97,7 @@ void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
 
 void Scheduler::Launch(const std::shared_ptr<Entry>& e) {
   ++in_flight_;
+  if (in_flight_ > max_in_flight_.load()) max_in_flight_ = in_flight_;
   std::weak_ptr<Entry> weak = e;
   std::string name = e->target.name;
   prober_.Probe(MakeTlsRequest(e->target, global_),

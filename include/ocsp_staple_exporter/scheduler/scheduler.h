@@ -6,6 +6,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -34,8 +35,8 @@ class Scheduler {
   /// min(interval, 5s); removed ones stop (a probe in flight is dropped).
   void Apply(const Config& config);
 
-  /// Number of probes in flight right now (io thread only; for tests).
-  int InFlight() const { return in_flight_; }
+  /// Most probes ever in flight at once (any thread; for tests and bench).
+  int MaxInFlight() const { return max_in_flight_.load(); }
 
  private:
   struct Entry;
@@ -52,6 +53,7 @@ class Scheduler {
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::deque<std::weak_ptr<Entry>> waiting_;  ///< due, but over the concurrency limit
   int in_flight_ = 0;
+  std::atomic<int> max_in_flight_{0};
   std::mt19937_64 rng_;
 };
 

@@ -1,0 +1,136 @@
+// Prints speed and memory figures of the hot parts; asserts nothing.
+//   build/bench/ose_bench [targets]
+//  1. OCSP verification: responses verified per second (ECDSA P-256 issuer).
+//  2. Scrape: time to build and serialize /metrics for many targets.
+//  3. Probes in flight: memory per probe waiting on a silent server.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "ocsp_staple_exporter/metrics/collector.h"
+#include "ocsp_staple_exporter/ocsp/response.h"
+#include "ocsp_staple_exporter/scheduler/scheduler.h"
+#include "pki.h"
+
+using namespace ose;
+using Clock = std::chrono::steady_clock;
+
+static long RssKiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+static double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+int main(int argc, char** argv) {
+  const int targets = argc > 1 ? std::atoi(argv[1]) : 2000;
+  spdlog::set_level(spdlog::level::warn);
+  const int64_t now = std::time(nullptr);
+
+  // 1. Verification.
+  auto ca_key = testing::GenerateKey();
+  auto ca = testing::IssueCert({.common_name = "CA", .not_before = now - 60,
+                                .not_after = now + 86400, .ca = true},
+                               ca_key.get(), nullptr, ca_key.get());
+  auto leaf_key = testing::GenerateKey();
+  auto leaf = testing::IssueCert({.serial = 2, .not_before = now - 60, .not_after = now + 86400},
+                                 leaf_key.get(), ca.get(), ca_key.get());
+  testing::ResponseSpec spec;
+  spec.this_update = now - 60;
+  spec.next_update = now + 86400;
+  auto der = testing::MakeResponse(spec, leaf.get(), ca.get(), ca.get(), ca_key.get());
+  const int n = 20000;
+  auto t0 = Clock::now();
+  int good = 0;
+  for (int i = 0; i < n; ++i) {
+    good += VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now).state == ResponseState::kGood;
+  }
+  double s = Seconds(t0);
+  std::printf("verify: %d responses (%zu bytes) in %.3f s: %.0f/s, %.1f us each (%d good)\n", n,
+              der.size(), s, n / s, s / n * 1e6, good);
+
+  // 2. Scrape of many targets.
+  std::vector<TargetSnapshot> snaps;
+  for (int i = 0; i < targets; ++i) {
+    TargetSnapshot t;
+    t.name = "target-" + std::to_string(i);
+    ProbeResult r;
+    r.success = true;
+    r.staple_present = true;
+    r.verdict = VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now);
+    r.not_after = now + 86400;
+    t.last = r;
+    snaps.push_back(std::move(t));
+  }
+  t0 = Clock::now();
+  size_t bytes = SerializeText(TargetFamilies(snaps, now)).size();
+  std::printf("scrape: %d targets -> %zu bytes of /metrics in %.1f ms\n", targets, bytes,
+              Seconds(t0) * 1e3);
+
+  // 3. Probes in flight against a server that never answers.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(fd, 4096);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  ResultStore store;
+  TlsProber prober(io);
+  Scheduler scheduler(io, store, prober);
+  Config cfg;
+  cfg.global.concurrency = targets;
+  for (int i = 0; i < targets; ++i) {
+    TlsTarget t;
+    t.name = "t" + std::to_string(i);
+    t.address = "127.0.0.1:" + std::to_string(port);
+    t.endpoint = {"127.0.0.1", port};
+    t.interval = std::chrono::hours(1);
+    t.timeout = std::chrono::seconds(8);
+    cfg.tls.push_back(t);
+  }
+  long rss_before = RssKiB();
+  std::thread loop([&] { io.run(); });
+  scheduler.Apply(cfg);
+  t0 = Clock::now();
+  long rss_peak = rss_before;
+  while (Seconds(t0) < 7.0) {  // first probes spread over 5 s
+    rss_peak = std::max(rss_peak, RssKiB());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  int in_flight = scheduler.MaxInFlight();
+  while (!(store.Snapshot().size() == static_cast<size_t>(targets) && store.AllProbed()) &&
+         Seconds(t0) < 30) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::printf("in flight: %d probes at once on one thread, RSS %ld -> %ld KiB (%.1f KiB/probe), "
+              "all timed out after %.1f s\n",
+              in_flight, rss_before, rss_peak,
+              in_flight > 0 ? double(rss_peak - rss_before) / in_flight : 0.0, Seconds(t0));
+  work.reset();
+  io.stop();
+  loop.join();
+  ::close(fd);
+  return 0;
+}

@@ -1,0 +1,173 @@
+#include "ocsp_staple_exporter/metrics/collector.h"
+
+#include <gtest/gtest.h>
+
+namespace ose {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+
+ProbeResult Reached(ResponseState state) {
+  ProbeResult r;
+  r.success = true;
+  r.staple_present = state != ResponseState::kAbsent;
+  r.must_staple = true;
+  r.not_after = kNow + 86400;
+  r.finished_at = kNow - 5;
+  r.duration_seconds = 0.25;
+  r.verdict.state = state;
+  return r;
+}
+
+ProbeResult Verified(ResponseState state) {
+  ProbeResult r = Reached(state);
+  r.verdict.signature_verified = true;
+  r.verdict.this_update = kNow - 3600;
+  r.verdict.next_update = kNow + 7200;
+  r.verdict.valid_until = kNow + 7200;
+  r.verdict.produced_at = kNow - 3600;
+  return r;
+}
+
+TargetSnapshot Target(const std::string& name, std::optional<ProbeResult> r) {
+  TargetSnapshot t;
+  t.name = name;
+  t.kind = "tls";
+  t.last = std::move(r);
+  return t;
+}
+
+// "name{labels} value" lines of the text exposition, without comments.
+std::string Series(const std::vector<TargetSnapshot>& targets, bool label = true) {
+  std::string text = SerializeText(TargetFamilies(targets, kNow, label));
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl - pos);
+    if (!line.empty() && line[0] != '#') out += line + "\n";
+    pos = nl + 1;
+  }
+  return out;
+}
+
+TEST(Collector, GoodTargetHasEveryFigure) {
+  std::string s = Series({Target("a", Verified(ResponseState::kGood))});
+  for (const char* want : {
+           "ocsp_probe_success{target=\"a\"} 1\n",
+           "ocsp_probe_duration_seconds{target=\"a\"} 0.25\n",
+           "ocsp_probe_timestamp_seconds{target=\"a\"} 1799999995\n",
+           "ocsp_probe_failures_total{target=\"a\",reason=\"timeout\"} 0\n",
+           "ocsp_response_status{target=\"a\",status=\"good\"} 1\n",
+           "ocsp_response_status{target=\"a\",status=\"revoked\"} 0\n",
+           "ocsp_response_status{target=\"a\",status=\"unknown\"} 0\n",
+           "ocsp_response_status{target=\"a\",status=\"absent\"} 0\n",
+           "ocsp_response_status{target=\"a\",status=\"invalid\"} 0\n",
+           "ocsp_staple_present{target=\"a\"} 1\n",
+           "ocsp_cert_must_staple{target=\"a\"} 1\n",
+           "ocsp_cert_not_after_timestamp_seconds{target=\"a\"} 1800086400\n",
+           "ocsp_response_this_update_timestamp_seconds{target=\"a\"} 1799996400\n",
+           "ocsp_response_next_update_timestamp_seconds{target=\"a\"} 1800007200\n",
+           "ocsp_response_produced_at_timestamp_seconds{target=\"a\"} 1799996400\n",
+           "ocsp_response_next_update_margin_seconds{target=\"a\"} 7200\n",
+       }) {
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
+  }
+  EXPECT_EQ(s.find("revocation_reason"), std::string::npos);
+  EXPECT_EQ(s.find("revoked_at"), std::string::npos);
+  EXPECT_EQ(s.find("invalid_reason"), std::string::npos);
+}
+
+TEST(Collector, MarginIsComputedAtScrapeTime) {
+  auto t = Target("a", Verified(ResponseState::kGood));
+  auto at = [&](int64_t now) {
+    for (const auto& f : TargetFamilies({t}, now)) {
+      if (f.name == "ocsp_response_next_update_margin_seconds") return f.metric[0].gauge.value;
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(at(kNow), 7200);
+  EXPECT_EQ(at(kNow + 7200), 0);
+  EXPECT_EQ(at(kNow + 10000), -2800);
+}
+
+TEST(Collector, NoNextUpdateMeansNoSeriesButAMargin) {
+  auto r = Verified(ResponseState::kGood);
+  r.verdict.next_update.reset();
+  r.verdict.valid_until = kNow + 100;
+  std::string s = Series({Target("a", r)});
+  EXPECT_EQ(s.find("ocsp_response_next_update_timestamp_seconds"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_response_next_update_margin_seconds{target=\"a\"} 100\n"),
+            std::string::npos);
+}
+
+TEST(Collector, RevokedShowsTimeAndReason) {
+  auto r = Verified(ResponseState::kRevoked);
+  r.verdict.revoked_at = kNow - 60;
+  r.verdict.revocation_reason = "ca_compromise";
+  std::string s = Series({Target("a", r)});
+  EXPECT_NE(s.find("ocsp_response_status{target=\"a\",status=\"revoked\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_response_revoked_at_timestamp_seconds{target=\"a\"} 1799999940\n"),
+            std::string::npos);
+  EXPECT_NE(
+      s.find("ocsp_response_revocation_reason{target=\"a\",reason=\"ca_compromise\"} 1\n"),
+      std::string::npos);
+}
+
+TEST(Collector, InvalidWithoutVerifiedSignatureHidesTimes) {
+  auto r = Verified(ResponseState::kInvalid);
+  r.verdict.signature_verified = false;
+  r.verdict.invalid_reason = "signature";
+  std::string s = Series({Target("a", r)});
+  EXPECT_NE(s.find("ocsp_response_status{target=\"a\",status=\"invalid\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_response_invalid_reason{target=\"a\",reason=\"signature\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(s.find("ocsp_response_status{target=\"a\",status=\"good\"} 1"), std::string::npos);
+  EXPECT_EQ(s.find("timestamp_seconds{target=\"a\"} 1799996400"), std::string::npos);
+  EXPECT_EQ(s.find("margin"), std::string::npos);
+}
+
+TEST(Collector, FailedProbeIsAbsentWithoutHandshakeFacts) {
+  ProbeResult r;
+  r.success = false;
+  r.failure_reason = "connect";
+  r.verdict.state = ResponseState::kGood;  // must not leak through
+  TargetSnapshot t = Target("down", r);
+  t.failures["connect"] = 3;
+  std::string s = Series({t});
+  EXPECT_NE(s.find("ocsp_probe_success{target=\"down\"} 0\n"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"absent\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"good\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_probe_failures_total{target=\"down\",reason=\"connect\"} 3\n"),
+            std::string::npos);
+  EXPECT_EQ(s.find("ocsp_staple_present"), std::string::npos);
+  EXPECT_EQ(s.find("ocsp_cert_must_staple"), std::string::npos);
+}
+
+TEST(Collector, PendingTargetsHaveNoSeriesAndLabelCanBeDropped) {
+  EXPECT_EQ(Series({Target("pending", std::nullopt)}), "");
+  std::string s = Series({Target("a", Verified(ResponseState::kGood))}, false);
+  EXPECT_NE(s.find("ocsp_response_status{status=\"good\"} 1\n"), std::string::npos) << s;
+  EXPECT_EQ(s.find("target="), std::string::npos);
+}
+
+TEST(Collector, ExporterFamilies) {
+  ResultStore store;
+  ExporterStatus status;
+  status.last_reload_successful = true;
+  status.last_reload_success_timestamp = 1234;
+  Collector c(store, status, [] { return kNow; });
+  std::string s = SerializeText(c.Collect());
+  EXPECT_NE(s.find("ocsp_staple_exporter_build_info{version=\"" OSE_VERSION "\""),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_staple_exporter_config_last_reload_successful 1\n"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_staple_exporter_config_last_reload_success_timestamp_seconds 1234\n"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ose

@@ -1,0 +1,66 @@
+#include "ocsp_staple_exporter/probe/report.h"
+
+#include <gtest/gtest.h>
+
+namespace ose {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+
+ProbeResult Result(ResponseState state, bool staple, bool must_staple, int64_t margin = 86400) {
+  ProbeResult r;
+  r.success = true;
+  r.staple_present = staple;
+  r.must_staple = must_staple;
+  r.verdict.state = state;
+  if (staple) {
+    r.verdict.signature_verified = state != ResponseState::kInvalid;
+    r.verdict.valid_until = kNow + margin;
+  }
+  return r;
+}
+
+TEST(ProbeReport, ExitCodeTable) {
+  struct Case {
+    const char* name;
+    ProbeResult r;
+    ProbeExit want;
+  };
+  ProbeResult failed;
+  failed.failure_reason = "connect";
+  ProbeResult invalid = Result(ResponseState::kInvalid, true, false);
+  invalid.verdict.invalid_reason = "signature";
+  const Case cases[] = {
+      {"good", Result(ResponseState::kGood, true, true), ProbeExit::kOk},
+      {"good, little margin", Result(ResponseState::kGood, true, true, 3600), ProbeExit::kWarning},
+      {"good, expired margin but good", Result(ResponseState::kGood, true, false, 60),
+       ProbeExit::kWarning},
+      {"revoked", Result(ResponseState::kRevoked, true, false), ProbeExit::kCritical},
+      {"invalid", invalid, ProbeExit::kCritical},
+      {"unknown", Result(ResponseState::kUnknown, true, false), ProbeExit::kWarning},
+      {"absent, must-staple", Result(ResponseState::kAbsent, false, true), ProbeExit::kCritical},
+      {"absent", Result(ResponseState::kAbsent, false, false), ProbeExit::kWarning},
+      {"unreachable", failed, ProbeExit::kUnknown},
+  };
+  for (const Case& c : cases) {
+    auto rep = BuildProbeReport("h:1", c.r, kNow, 12 * 3600);
+    EXPECT_EQ(rep.exit, c.want) << c.name << "\n" << rep.text;
+  }
+}
+
+TEST(ProbeReport, FirstLineSummarises) {
+  auto r = Result(ResponseState::kRevoked, true, true);
+  r.verdict.revocation_reason = "superseded";
+  r.verdict.revoked_at = kNow - 86400;
+  auto rep = BuildProbeReport("api:443", r, kNow, 3600);
+  EXPECT_EQ(rep.text.substr(0, rep.text.find('\n')),
+            "CRITICAL: api:443: certificate REVOKED (superseded)");
+  EXPECT_NE(rep.text.find("Revoked at:     2027-01-14 08:00:00 UTC"), std::string::npos)
+      << rep.text;
+  auto ok = BuildProbeReport("api:443", Result(ResponseState::kGood, true, true, 90000), kNow,
+                             3600);
+  EXPECT_EQ(ok.text.substr(0, ok.text.find('\n')), "OK: api:443: staple good, 1d1h left");
+}
+
+}  // namespace
+}  // namespace ose
