@@ -3,10 +3,6 @@
 //  1. OCSP verification: responses verified per second (ECDSA P-256 issuer).
 //  2. Scrape: time to build and serialize /metrics for many targets.
 //  3. Probes in flight: memory per probe waiting on a silent server.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -21,6 +17,7 @@
 #include "ocsp_staple_exporter/ocsp/response.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 #include "pki.h"
+#include "silent_server.h"
 
 using namespace ose;
 using Clock = std::chrono::steady_clock;
@@ -84,15 +81,8 @@ int main(int argc, char** argv) {
               Seconds(t0) * 1e3);
 
   // 3. Probes in flight against a server that never answers.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(fd, 4096);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
+  testing::SilentServer silent;
+  const uint16_t port = silent.port();
 
   asio::io_context io;
   auto work = asio::make_work_guard(io);
@@ -131,6 +121,5 @@ int main(int argc, char** argv) {
   work.reset();
   io.stop();
   loop.join();
-  ::close(fd);
   return 0;
 }

@@ -48,7 +48,7 @@ std::string LogfmtValue(std::string_view v) {
   return out;
 }
 
-std::string FormatBody(std::string_view msg, std::initializer_list<Field> fields) {
+std::string FormatBody(std::string_view msg, const std::vector<Field>& fields) {
   std::string out;
   if (g_format.load() == Format::kJson) {
     out += "\"msg\":";
@@ -103,7 +103,7 @@ bool Setup(std::string_view level, Format format) {
 }
 
 void Log(spdlog::level::level_enum level, std::string_view msg,
-         std::initializer_list<Field> fields) {
+         const std::vector<Field>& fields) {
   try {
     auto logger = spdlog::default_logger_raw();
     if (!logger->should_log(level)) return;

@@ -112,17 +112,12 @@ void Scheduler::Finished(const std::weak_ptr<Entry>& weak, const std::string& na
     auto recorded = store_.Record(name, r);
     std::string now_label = StateLabel(r);
     if (recorded.known && recorded.previous != now_label) {
+      std::vector<log::Field> fields = {{"target", name},
+                                        {"from", recorded.previous.value_or("none")},
+                                        {"to", now_label}};
       const std::string& detail = r.success ? r.verdict.detail : r.detail;
-      if (detail.empty()) {
-        log::Info("target state changed", {{"target", name},
-                                           {"from", recorded.previous.value_or("none")},
-                                           {"to", now_label}});
-      } else {
-        log::Info("target state changed", {{"target", name},
-                                           {"from", recorded.previous.value_or("none")},
-                                           {"to", now_label},
-                                           {"detail", detail}});
-      }
+      if (!detail.empty()) fields.emplace_back("detail", detail);
+      log::Info("target state changed", fields);
     }
     log::Debug("probe finished", {{"target", name},
                                   {"state", now_label},

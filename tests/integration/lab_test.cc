@@ -3,9 +3,7 @@
 // the responder, stapling from a file, no stapling), `openssl s_server
 // -status_file` (expired staple, staple of another certificate, unknown),
 // a port nothing listens on, and a server that accepts and never answers.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "process.h"
+#include "silent_server.h"
 
 namespace ose::testing {
 namespace {
@@ -50,21 +49,13 @@ class LabTest : public ::testing::Test {
     int rc = RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out);
     ASSERT_EQ(rc, 0) << out;
 
-    // A server that accepts TCP and never speaks TLS: the kernel completes
-    // the handshake from the listen backlog.
-    hang_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(hang_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(::listen(hang_fd_, 64), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(hang_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    // A server that accepts TCP and never speaks TLS.
+    hang_ = new SilentServer();
 
     config_ = dir_ + "/test.toml";
     std::string lab_config = ReadFile(dir_ + "/exporter.toml");
     WriteConfig(lab_config + "\n[[tls]]\nname = \"hangs\"\naddress = \"127.0.0.1:" +
-                std::to_string(ntohs(a.sin_port)) + "\"\ntimeout = \"1s\"\n");
+                std::to_string(hang_->port()) + "\"\ntimeout = \"1s\"\n");
     // Probe often so states settle quickly (nginx staples from its second
     // handshake on).
     std::string fast = ReadFile(config_);
@@ -91,7 +82,8 @@ class LabTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete exporter_;
     exporter_ = nullptr;
-    if (hang_fd_ >= 0) ::close(hang_fd_);
+    delete hang_;
+    hang_ = nullptr;
     RunCommand("bash " + kLab + " down " + dir_);
     if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
   }
@@ -126,7 +118,8 @@ class LabTest : public ::testing::Test {
   }
 
   static inline std::string dir_, config_, log_;
-  static inline int base_ = 0, port_ = 0, hang_fd_ = -1;
+  static inline int base_ = 0, port_ = 0;
+  static inline SilentServer* hang_ = nullptr;
   static inline Process* exporter_ = nullptr;
 };
 

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <initializer_list>
+#include <vector>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,25 +23,25 @@ bool Setup(std::string_view level, Format format);
 
 /// Formats `msg` and `fields` as the body of one line in the configured
 /// format (without ts/level, which the pattern adds). Exposed for tests.
-std::string FormatBody(std::string_view msg, std::initializer_list<Field> fields);
+std::string FormatBody(std::string_view msg, const std::vector<Field>& fields);
 
 /// Escapes and quotes a value for logfmt when it holds spaces, quotes, '='
 /// or control characters; returns it unchanged otherwise.
 std::string LogfmtValue(std::string_view v);
 
 void Log(spdlog::level::level_enum level, std::string_view msg,
-         std::initializer_list<Field> fields = {});
+         const std::vector<Field>& fields = {});
 
-inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {
+inline void Debug(std::string_view msg, const std::vector<Field>& f = {}) {
   Log(spdlog::level::debug, msg, f);
 }
-inline void Info(std::string_view msg, std::initializer_list<Field> f = {}) {
+inline void Info(std::string_view msg, const std::vector<Field>& f = {}) {
   Log(spdlog::level::info, msg, f);
 }
-inline void Warn(std::string_view msg, std::initializer_list<Field> f = {}) {
+inline void Warn(std::string_view msg, const std::vector<Field>& f = {}) {
   Log(spdlog::level::warn, msg, f);
 }
-inline void Error(std::string_view msg, std::initializer_list<Field> f = {}) {
+inline void Error(std::string_view msg, const std::vector<Field>& f = {}) {
   Log(spdlog::level::err, msg, f);
 }
 

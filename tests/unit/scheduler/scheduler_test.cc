@@ -3,39 +3,19 @@
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <thread>
+
+#include "silent_server.h"
 
 namespace ose {
 namespace {
 
 using std::chrono::milliseconds;
 
-class Silent {  // a listening socket that never accepts
- public:
-  Silent() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 1024), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Silent() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
+using testing::SilentServer;
 
 Config ManyTargets(int n, uint16_t port, int concurrency, milliseconds interval,
                    milliseconds timeout, const std::string& prefix = "t") {
@@ -86,7 +66,7 @@ class SchedulerTest : public ::testing::Test {
 };
 
 TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
-  Silent server;
+  SilentServer server;
   scheduler_.Apply(ManyTargets(120, server.port(), 15, milliseconds(400), milliseconds(200)));
   // 120 probes of 200 ms, 15 at a time: 8 rounds, about 1.6 s.
   ASSERT_TRUE(WaitUntil([&] { return Probed(120); }, milliseconds(20000)));
@@ -101,7 +81,7 @@ TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
 }
 
 TEST_F(SchedulerTest, ThousandsInFlightOnOneThread) {
-  Silent server;
+  SilentServer server;
   // First probes spread over 5 s; a 6 s timeout keeps them all waiting at once.
   scheduler_.Apply(ManyTargets(1500, server.port(), 5000, milliseconds(60000),
                                milliseconds(6000)));
@@ -111,7 +91,7 @@ TEST_F(SchedulerTest, ThousandsInFlightOnOneThread) {
 }
 
 TEST_F(SchedulerTest, ReloadKeepsResultsOfStayingTargetsAndDropsRemovedOnes) {
-  Silent server;
+  SilentServer server;
   scheduler_.Apply(ManyTargets(4, server.port(), 10, milliseconds(300), milliseconds(100)));
   ASSERT_TRUE(WaitUntil([&] { return Probed(4); }, milliseconds(10000)));
   Config smaller = ManyTargets(2, server.port(), 10, milliseconds(300), milliseconds(100));
