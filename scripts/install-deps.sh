@@ -9,7 +9,7 @@ packages=(
   libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev
   # lab and integration tests: real servers and clients
-  openssl nginx haproxy faketime curl ca-certificates procps
+  openssl nginx haproxy faketime curl ca-certificates procps iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

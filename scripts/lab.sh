@@ -51,6 +51,13 @@ fi
 base=${3:-18440}
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 stop_all
+for port in $(seq "$base" $((base + 8))); do
+  if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
+    echo "lab: port $port is already in use (another lab? stop it with '$0 down DIR'," \
+      "or choose other ports with PORT_BASE / OSE_LAB_PORT_BASE)" >&2
+    exit 1
+  fi
+done
 rm -rf "$dir/pki" "$dir/nginx" "$dir/logs"
 mkdir -p "$dir/pki/newcerts" "$dir/nginx/tmp" "$dir/logs"
 cd "$dir/pki"
