@@ -16,9 +16,10 @@
 #   B+3  nginx, no stapling, plain certificate
 #   B+4  nginx, no stapling, Must-Staple certificate (the page-worthy case)
 #   B+5  openssl s_server -status_file with an expired response
-#   B+6  openssl s_server -status_file with a response for another certificate
+#   B+6  openssl s_server -status_file with a response for another certificate,
+#        served with an expired certificate
 #   B+7  openssl s_server -status_file with an "unknown" response (cert not in the
-#        index), leaf only without chain (issuer from ca_file)
+#        index), TLS 1.2 only, leaf only without chain (issuer from ca_file)
 #   B+8  nothing listens (a probe that cannot connect)
 set -euo pipefail
 
@@ -137,10 +138,13 @@ quiet openssl x509 -req -in ca.csr -CA root.pem -CAkey root.key -CAcreateserial 
   -extfile ca.cnf -extensions v3_issuing -out ca.pem
 cat ca.pem root.pem > trusted.pem
 
-issue() {  # name extensions
+issue() {  # name extensions [faketime offset]
+  local runner=()
+  [ -n "${3:-}" ] && runner=(faketime -f "$3")
   key "$1"
   quiet openssl req -new -key "$1.key" -subj "/CN=$1.lab.test" -out "$1.csr" -config ca.cnf
-  quiet openssl ca -batch -config ca.cnf -extensions "$2" -in "$1.csr" -out "$1.pem" -notext
+  quiet "${runner[@]}" openssl ca -batch -config ca.cnf -extensions "$2" -in "$1.csr" \
+    -out "$1.pem" -notext
   cat "$1.pem" ca.pem > "$1-chain.pem"
 }
 issue responder v3_ocsp
@@ -149,7 +153,8 @@ issue revoked v3_leaf_must_staple
 issue nostaple v3_leaf
 issue missing v3_leaf_must_staple
 issue expired v3_leaf_must_staple
-issue other v3_leaf
+# Issued 60 days ago for 30 days: an expired server certificate.
+issue other v3_leaf -60d
 # Signed outside `openssl ca`: absent from the index, so the responder says "unknown".
 key unknown
 quiet openssl req -new -key unknown.key -subj "/CN=unknown.lab.test" -out unknown.csr -config ca.cnf
@@ -248,7 +253,7 @@ s_server() {  # port cert key status_file [chain args...]
 s_server $((base + 5)) expired.pem expired.key expired.ocsp.der -cert_chain ca.pem
 s_server $((base + 6)) other.pem other.key good.ocsp.der -cert_chain ca.pem
 # Leaf only, no chain: the exporter needs ca_file to find the issuer.
-s_server $((base + 7)) unknown.pem unknown.key unknown.ocsp.der
+s_server $((base + 7)) unknown.pem unknown.key unknown.ocsp.der -tls1_2
 
 # Wait (bounded) for every port, then prime nginx: its first handshake after
 # start gets no staple, the fetch happens lazily. The responder is waited for

@@ -181,9 +181,10 @@ TEST_F(LabTest, EveryTargetHasItsExactState) {
     }
     if (w.must_staple >= 0) {
       EXPECT_EQ(series[S("ocsp_cert_must_staple", w.target)], w.must_staple);
-      // Lab leaves are valid for 30 days.
+      // Lab leaves are valid for 30 days; s_server-wrong-cert's expired 30 days ago.
       double not_after = series[S("ocsp_cert_not_after_timestamp_seconds", w.target)];
-      EXPECT_NEAR(not_after, now + 30 * 86400, 2 * 86400);
+      EXPECT_NEAR(not_after, now + (w.target == "s_server-wrong-cert" ? -30 : 30) * 86400,
+                  2 * 86400);
     }
     for (const char* m : {"ocsp_response_this_update_timestamp_seconds",
                           "ocsp_response_next_update_timestamp_seconds",
@@ -304,6 +305,16 @@ TEST_F(LabTest, ProbeCommandExitCodes) {
   out.clear();
   EXPECT_EQ(probe(7, &out, " --ca-file=" + dir_ + "/pki/ca.pem"), 1) << out;
   EXPECT_NE(out.find("status unknown"), std::string::npos) << out;
+  // That server speaks TLS 1.2 only: the staple came in a CertificateStatus
+  // message instead of a TLS 1.3 certificate extension.
+  EXPECT_NE(out.find("TLS version:    TLSv1.2"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(probe(1, &out), 0) << out;
+  EXPECT_NE(out.find("TLS version:    TLSv1.3"), std::string::npos) << out;
+  // An expired server certificate does not stop the staple from being read.
+  out.clear();
+  EXPECT_EQ(probe(6, &out), 2) << out;
+  EXPECT_NE(out.find("invalid (cert_id_mismatch)"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(probe(8, &out), 3) << out;  // nothing listens
   EXPECT_NE(out.find("UNKNOWN:"), std::string::npos);
