@@ -15,6 +15,7 @@
 
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
+#include "ocsp_staple_exporter/probe/targets.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 #include "pki.h"
 #include "silent_server.h"
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
   auto work = asio::make_work_guard(io);
   ResultStore store;
   TlsProber prober(io);
-  Scheduler scheduler(io, store, prober);
+  ResponderProber http(io, 2);
+  Scheduler scheduler(io, store);
   Config cfg;
   cfg.global.concurrency = targets;
   for (int i = 0; i < targets; ++i) {
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
   }
   long rss_before = RssKiB();
   std::thread loop([&] { io.run(); });
-  scheduler.Apply(cfg);
+  scheduler.Apply(BuildTargets(cfg, prober, http), cfg.global.concurrency, 4);
   t0 = Clock::now();
   long rss_peak = rss_before;
   while (Seconds(t0) < 7.0) {  // first probes spread over 5 s

@@ -1,6 +1,7 @@
 // ocsp_staple_exporter: command line, start-up, signals and reloads.
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <chrono>
 #include <sys/resource.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -23,6 +25,7 @@
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/probe/report.h"
 #include "ocsp_staple_exporter/probe/tls_prober.h"
+#include "ocsp_staple_exporter/probe/targets.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 
 namespace ose {
@@ -158,6 +161,55 @@ int RunProbe(const Args& a) {
   return static_cast<int>(report.exit);
 }
 
+// GET /probe: one TLS probe now, answered without the `target` label.
+Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
+                                                          const Config& cfg,
+                                                          asio::io_context& io,
+                                                          TlsProber& tls) {
+  auto hp = ParseHostPort(q.target);
+  if (!hp) return Error{"bad_request", hp.error().detail};
+  TlsTarget target;
+  target.name = q.target;
+  target.address = q.target;
+  target.endpoint = hp.value();
+  target.timeout = cfg.global.timeout;
+  if (!q.module.empty()) {
+    auto m = std::find_if(cfg.modules.begin(), cfg.modules.end(),
+                          [&](const Module& x) { return x.name == q.module; });
+    if (m == cfg.modules.end()) return Error{"bad_request", "unknown module \"" + q.module + "\""};
+    target.server_name = m->server_name;
+    target.ca_certs = m->ca_certs;
+    target.timeout = m->timeout;
+  }
+  if (q.scrape_timeout_seconds > 0) {
+    // Answer before Prometheus gives up, like blackbox_exporter's 0.5 s offset.
+    auto budget = std::chrono::milliseconds(
+        static_cast<int64_t>(std::max(0.1, q.scrape_timeout_seconds - 0.5) * 1000));
+    target.timeout = std::min(target.timeout, budget);
+  }
+  auto promise = std::make_shared<std::promise<ProbeResult>>();
+  auto future = promise->get_future();
+  TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
+  asio::post(io, [&tls, req, promise] {
+    tls.Probe(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
+  });
+  if (future.wait_for(target.timeout + std::chrono::seconds(2)) != std::future_status::ready) {
+    return Error{"internal", "probe did not finish in time"};
+  }
+  TargetSnapshot snap;
+  snap.name = q.target;
+  snap.kind = "tls";
+  snap.last = future.get();
+  std::vector<prometheus::MetricFamily> out;
+  for (auto& f : TargetFamilies({snap}, NowUnix(), /*target_label=*/false)) {
+    // Counters and the probe timestamp belong to scheduled targets only.
+    if (f.name != "ocsp_probe_failures_total" && f.name != "ocsp_probe_timestamp_seconds") {
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
 // Every probe in flight holds a socket: allow as many as the hard limit.
 void RaiseFileLimit() {
   rlimit lim{};
@@ -179,19 +231,34 @@ int RunExporter(const Args& a) {
   }
   asio::io_context io;
   auto work = asio::make_work_guard(io);
-  TlsProber prober(io);
+  TlsProber tls(io);
+  ResponderProber http_prober(io, 16);
   ResultStore store;
   ExporterStatus status;
-  Scheduler scheduler(io, store, prober);
+  Scheduler scheduler(io, store);
   Collector collector(store, status);
 
+  // The running config, swapped by reloads; read by /probe.
+  std::mutex config_mu;
+  auto current = std::make_shared<const Config>(std::move(cfg).value());
+  auto config = [&] {
+    std::lock_guard lock(config_mu);
+    return current;
+  };
+  auto apply = [&](std::shared_ptr<const Config> c) {
+    scheduler.Apply(BuildTargets(*c, tls, http_prober), c->global.concurrency,
+                    c->global.per_host_concurrency);
+    std::lock_guard lock(config_mu);
+    current = std::move(c);
+  };
   auto max_timeout = [](const Config& c) {
     auto t = c.global.timeout;
     for (const auto& x : c.tls) t = std::max(t, x.timeout);
+    for (const auto& x : c.responders) t = std::max(t, x.timeout);
     return t;
   };
   const auto start = std::chrono::steady_clock::now();
-  const auto ready_by = start + max_timeout(cfg.value()) + std::chrono::seconds(5);
+  const auto ready_by = start + max_timeout(*current) + std::chrono::seconds(5);
 
   std::mutex reload_mu;
   auto reload = [&]() -> Result<Ok> {
@@ -203,14 +270,14 @@ int RunExporter(const Args& a) {
                  {{"file", a.config_file}, {"err", next.error().detail}});
       return next.error();
     }
-    scheduler.Apply(next.value());
+    apply(std::make_shared<const Config>(std::move(next).value()));
     status.last_reload_successful = true;
     status.last_reload_success_timestamp = NowUnix();
     log::Info("config reloaded", {{"file", a.config_file}});
     return Ok{};
   };
 
-  scheduler.Apply(cfg.value());
+  apply(current);
   status.last_reload_successful = true;
   status.last_reload_success_timestamp = NowUnix();
 
@@ -219,7 +286,10 @@ int RunExporter(const Args& a) {
                               return store.AllProbed() ||
                                      std::chrono::steady_clock::now() >= ready_by;
                             },
-                            .reload = reload});
+                            .reload = reload,
+                            .probe = [&](const ProbeQuery& q) {
+                              return ProbeOnDemand(q, *config(), io, tls);
+                            }});
   auto started = http.Start(HttpServerOptions{.listen_address = a.listen});
   if (!started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});
@@ -277,7 +347,9 @@ int main(int argc, char** argv) {
       std::cerr << cfg.error().detail << "\n";
       return 1;
     }
-    std::cout << args.config_file << ": OK (" << cfg->tls.size() << " tls targets)\n";
+    std::cout << args.config_file << ": OK (" << cfg->tls.size() << " tls, "
+              << cfg->responders.size() << " responder, " << cfg->files.size() << " file targets, "
+              << cfg->modules.size() << " modules)\n";
     return 0;
   }
   return RunExporter(args);

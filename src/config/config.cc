@@ -85,14 +85,45 @@ class Checker {
     return d;
   }
 
+  std::optional<int> IntAt(const toml::table& t, std::string_view path, std::string_view key,
+                           int64_t min, int64_t max) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    auto v = n->value_exact<int64_t>();
+    if (!v) {
+      Fail(n->source(), Join(path, key), "must be an integer");
+    } else if (*v < min || *v > max) {
+      Fail(n->source(), Join(path, key),
+           "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    } else {
+      return static_cast<int>(*v);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<bool> BoolAt(const toml::table& t, std::string_view path, std::string_view key) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) {
+      Fail(n->source(), Join(path, key), "must be true or false");
+      return std::nullopt;
+    }
+    return n->as_boolean()->get();
+  }
+
+  // `p` made absolute against the config file's folder.
+  std::string Resolve(const std::string& p) const {
+    fs::path path(p);
+    if (path.is_relative()) path = dir_ / path;
+    return path.lexically_normal().string();
+  }
+
   // A path relative to the config file's folder, which must name a readable file.
   std::optional<std::string> FileAt(const toml::table& t, std::string_view path,
                                     std::string_view key) {
     auto s = String(t, path, key, false);
     if (!s) return std::nullopt;
-    fs::path p(*s);
-    if (p.is_relative()) p = dir_ / p;
-    p = p.lexically_normal();
+    fs::path p(Resolve(*s));
     std::ifstream in(p);
     if (!in) {
       Fail(t.get(key)->source(), Join(path, key),
@@ -116,6 +147,39 @@ class Checker {
     return std::make_shared<const std::vector<X509Ptr>>(std::move(certs).value());
   }
 
+  // cert_file (+ optional issuer_file) at t: the certificate and its issuer.
+  LoadedCertPtr CertAndIssuerAt(const toml::table& t, std::string_view path,
+                                std::string& cert_file, std::string& issuer_file) {
+    auto cert = FileAt(t, path, "cert_file");
+    if (!cert) {
+      if (t.get("cert_file") == nullptr) Fail(t.source(), Join(path, "cert_file"),
+                                               "missing required key");
+      return nullptr;
+    }
+    cert_file = *cert;
+    if (t.get("issuer_file") != nullptr) {
+      auto issuer = FileAt(t, path, "issuer_file");
+      if (!issuer) return nullptr;
+      issuer_file = *issuer;
+    }
+    auto loaded = LoadCertAndIssuer(cert_file, issuer_file);
+    if (!loaded) {
+      // The detail names the file; point at issuer_file when that is where
+      // the issuer was expected.
+      std::string key = loaded.error().reason == "issuer_unknown" && !issuer_file.empty()
+                            ? "issuer_file"
+                            : "cert_file";
+      Fail(t.get(key)->source(), Join(path, key), loaded.error().detail);
+      return nullptr;
+    }
+    auto out = std::make_shared<LoadedCert>();
+    out->must_staple = HasMustStaple(loaded->cert.get());
+    out->ocsp_urls = OcspUrls(loaded->cert.get());
+    out->cert = std::move(loaded->cert);
+    out->issuer = std::move(loaded->issuer);
+    return out;
+  }
+
   const std::vector<std::string>& errors() const { return errors_; }
   const std::string& file() const { return file_; }
 
@@ -131,7 +195,8 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
     c.Fail(node.source(), "global", "must be a table");
     return;
   }
-  c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity"});
+  c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity",
+                             "per_host_concurrency"});
   if (auto d = c.DurationAt(*t, "global", "interval")) g.interval = *d;
   if (auto d = c.DurationAt(*t, "global", "timeout")) g.timeout = *d;
   if (auto d = c.DurationAt(*t, "global", "default_validity")) g.default_validity = *d;
@@ -145,15 +210,9 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
       g.skew = *d;
     }
   }
-  if (const toml::node* n = t->get("concurrency")) {
-    auto v = n->value_exact<int64_t>();
-    if (!v) {
-      c.Fail(n->source(), "global.concurrency", "must be an integer");
-    } else if (*v < 1 || *v > 100000) {
-      c.Fail(n->source(), "global.concurrency", "must be between 1 and 100000");
-    } else {
-      g.concurrency = static_cast<int>(*v);
-    }
+  if (auto v = c.IntAt(*t, "global", "concurrency", 1, 100000)) g.concurrency = *v;
+  if (auto v = c.IntAt(*t, "global", "per_host_concurrency", 1, 1000)) {
+    g.per_host_concurrency = *v;
   }
 }
 
@@ -215,48 +274,116 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   Config cfg;
   cfg.file = path;
 
-  c.CheckKeys(root, "", {"global", "tls"});
+  c.CheckKeys(root, "", {"global", "tls", "responder", "file", "module"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
+  const GlobalConfig& g = cfg.global;
 
-  std::map<std::string, toml::source_region> names;
-  if (const toml::node* n = root.get("tls")) {
+  // Calls fn(table, "key[i]") for each table of the array of tables `key`.
+  auto each = [&](std::string_view key, auto&& fn) {
+    const toml::node* n = root.get(key);
+    if (n == nullptr) return;
     const toml::array* arr = n->as_array();
     if (arr == nullptr || !arr->is_array_of_tables()) {
-      c.Fail(n->source(), "tls", "must be an array of tables ([[tls]])");
-    } else {
-      for (size_t i = 0; i < arr->size(); ++i) {
-        const toml::table& t = *arr->get(i)->as_table();
-        std::string p = "tls[" + std::to_string(i) + "]";
-        c.CheckKeys(t, p,
-                    {"name", "address", "server_name", "ca_file", "interval", "timeout"});
-        TlsTarget target;
-        auto name = c.String(t, p, "name", true);
-        if (name) {
-          auto [it, inserted] = names.emplace(*name, t.get("name")->source());
-          if (!inserted) {
-            c.Fail(t.get("name")->source(), p + ".name",
-                   "duplicate name \"" + *name + "\" (first used at line " +
-                       std::to_string(it->second.begin.line) + ")");
-          }
-          target.name = *name;
-        }
-        if (auto addr = c.String(t, p, "address", true)) {
-          auto hp = ParseHostPort(*addr);
-          if (!hp) {
-            c.Fail(t.get("address")->source(), p + ".address", hp.error().detail);
-          } else {
-            target.address = *addr;
-            target.endpoint = hp.value();
-          }
-        }
-        if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
-        target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
-        target.interval = c.DurationAt(t, p, "interval").value_or(cfg.global.interval);
-        target.timeout = c.DurationAt(t, p, "timeout").value_or(cfg.global.timeout);
-        cfg.tls.push_back(std::move(target));
+      c.Fail(n->source(), key,
+             "must be an array of tables ([[" + std::string(key) + "]])");
+      return;
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      fn(*arr->get(i)->as_table(), std::string(key) + "[" + std::to_string(i) + "]");
+    }
+  };
+  // Target names are unique across the whole file: they are the `target` label.
+  std::map<std::string, toml::source_region> target_names;
+  auto unique_name = [&](const toml::table& t, const std::string& p,
+                         std::map<std::string, toml::source_region>& seen) {
+    auto name = c.String(t, p, "name", true);
+    if (!name) return std::string();
+    auto [it, inserted] = seen.emplace(*name, t.get("name")->source());
+    if (!inserted) {
+      c.Fail(t.get("name")->source(), p + ".name",
+             "duplicate name \"" + *name + "\" (first used at line " +
+                 std::to_string(it->second.begin.line) + ")");
+    }
+    return *name;
+  };
+
+  each("tls", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout"});
+    TlsTarget target;
+    target.name = unique_name(t, p, target_names);
+    if (auto addr = c.String(t, p, "address", true)) {
+      auto hp = ParseHostPort(*addr);
+      if (!hp) {
+        c.Fail(t.get("address")->source(), p + ".address", hp.error().detail);
+      } else {
+        target.address = *addr;
+        target.endpoint = hp.value();
       }
     }
-  }
+    if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
+    target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
+    target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+    target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    cfg.tls.push_back(std::move(target));
+  });
+
+  each("responder", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "cert_file", "issuer_file", "url", "method", "nonce",
+                       "interval", "timeout"});
+    ResponderTarget target;
+    target.name = unique_name(t, p, target_names);
+    target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
+    if (auto url = c.String(t, p, "url", false)) {
+      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        c.Fail(t.get("url")->source(), p + ".url", "must start with http:// or https://");
+      }
+      target.urls = {*url};
+    } else if (target.cert) {
+      target.urls = target.cert->ocsp_urls;
+      if (target.urls.empty()) {
+        c.Fail(t.get("cert_file")->source(), p + ".cert_file",
+               "the certificate names no OCSP responder (AIA); set url");
+      }
+    }
+    if (auto m = c.String(t, p, "method", false)) {
+      if (*m == "auto") {
+        target.method = HttpMethod::kAuto;
+      } else if (*m == "get") {
+        target.method = HttpMethod::kGet;
+      } else if (*m == "post") {
+        target.method = HttpMethod::kPost;
+      } else {
+        c.Fail(t.get("method")->source(), p + ".method", "must be auto, get or post");
+      }
+    }
+    target.nonce = c.BoolAt(t, p, "nonce").value_or(false);
+    target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+    target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    cfg.responders.push_back(std::move(target));
+  });
+
+  each("file", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "path", "cert_file", "issuer_file", "interval"});
+    FileTarget target;
+    target.name = unique_name(t, p, target_names);
+    // The staple file may not exist yet (that is the `absent` state): only
+    // its path is checked here.
+    if (auto path = c.String(t, p, "path", true)) target.path = c.Resolve(*path);
+    target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
+    target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+    cfg.files.push_back(std::move(target));
+  });
+
+  std::map<std::string, toml::source_region> module_names;
+  each("module", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "server_name", "ca_file", "timeout"});
+    Module m;
+    m.name = unique_name(t, p, module_names);
+    if (auto sn = c.String(t, p, "server_name", false)) m.server_name = *sn;
+    m.ca_certs = c.CertsAt(t, p, "ca_file", m.ca_file);
+    m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    cfg.modules.push_back(std::move(m));
+  });
 
   if (!c.errors().empty()) {
     std::string detail;

@@ -47,7 +47,10 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
        ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
        ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
        "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
-       "<ul><li><a href=\"metrics\">Metrics</a></li><li><a href=\"-/healthy\">Health</a></li>"
+       "<ul><li><a href=\"metrics\">Metrics</a></li>"
+       "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
+       "<input name=\"target\" placeholder=\"host:443\"> <input type=\"submit\" "
+       "value=\"Go\"></form></li><li><a href=\"-/healthy\">Health</a></li>"
        "<li><a href=\"-/ready\">Readiness</a></li></ul>\n<h2>Targets</h2>\n";
   h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
        "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
@@ -77,6 +80,35 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
   return h.str();
 }
 
+std::string QueryVar(const mg_request_info* req, const char* name) {
+  if (req->query_string == nullptr) return "";
+  char buf[1024];
+  int n = mg_get_var(req->query_string, std::strlen(req->query_string), name, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+void HandleProbe(mg_connection* conn, const mg_request_info* req, HttpServer::Impl& impl) {
+  ProbeQuery q;
+  q.target = QueryVar(req, "target");
+  q.module = QueryVar(req, "module");
+  if (const char* h = mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds")) {
+    char* end = nullptr;
+    double v = std::strtod(h, &end);
+    if (end != h && v > 0 && v < 86400) q.scrape_timeout_seconds = v;
+  }
+  if (q.target.empty()) {
+    Reply(conn, 400, "text/plain; charset=utf-8", "target parameter is missing\n");
+    return;
+  }
+  auto families = impl.hooks.probe(q);
+  if (!families) {
+    Reply(conn, families.error().reason == "bad_request" ? 400 : 500,
+          "text/plain; charset=utf-8", families.error().detail + "\n");
+    return;
+  }
+  Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", SerializeText(families.value()));
+}
+
 int Handle(mg_connection* conn, void* data) {
   auto* impl = static_cast<HttpServer::Impl*>(data);
   const mg_request_info* req = mg_get_request_info(conn);
@@ -95,6 +127,8 @@ int Handle(mg_connection* conn, void* data) {
       } else {
         Reply(conn, 503, "text/plain; charset=utf-8", "Not ready: first probes running\n");
       }
+    } else if (uri == "/probe" && get) {
+      HandleProbe(conn, req, *impl);
     } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
       auto r = impl->hooks.reload();
       if (r) {
@@ -106,7 +140,7 @@ int Handle(mg_connection* conn, void* data) {
     } else if (uri == "/" && get) {
       Reply(conn, 200, "text/html; charset=utf-8", LandingPage(impl->store.Snapshot()));
     } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
-               uri == "/-/reload") {
+               uri == "/-/reload" || uri == "/probe") {
       Reply(conn, 405, "text/plain; charset=utf-8", "Method not allowed\n");
     } else {
       Reply(conn, 404, "text/plain; charset=utf-8", "Not found\n");

@@ -73,6 +73,38 @@ std::optional<int64_t> Asn1TimeToUnix(const ASN1_TIME* t) {
 
 std::optional<int64_t> NotAfterUnix(X509* cert) { return Asn1TimeToUnix(X509_get0_notAfter(cert)); }
 
+Result<CertAndIssuer> LoadCertAndIssuer(const std::string& cert_file,
+                                        const std::string& issuer_file) {
+  auto certs = LoadPemCertificates(cert_file);
+  if (!certs) return certs.error();
+  std::vector<X509Ptr> pool;
+  if (!issuer_file.empty()) {
+    auto issuers = LoadPemCertificates(issuer_file);
+    if (!issuers) return issuers.error();
+    pool = std::move(issuers).value();
+  }
+  std::vector<X509*> candidates;
+  for (size_t i = 1; i < certs->size(); ++i) candidates.push_back(certs.value()[i].get());
+  for (const auto& c : pool) candidates.push_back(c.get());
+  X509* leaf = certs.value()[0].get();
+  X509* issuer = FindIssuer(leaf, candidates);
+  if (issuer == nullptr) {
+    return Error{"issuer_unknown", "the issuer of " + SubjectString(leaf) + " is in neither " +
+                                       cert_file +
+                                       (issuer_file.empty() ? "" : " nor " + issuer_file)};
+  }
+  return CertAndIssuer{ShareX509(leaf), ShareX509(issuer)};
+}
+
+std::vector<std::string> OcspUrls(X509* cert) {
+  std::vector<std::string> out;
+  OpensslStringStackPtr urls(X509_get1_ocsp(cert));
+  for (int i = 0; i < sk_OPENSSL_STRING_num(urls.get()); ++i) {
+    out.emplace_back(sk_OPENSSL_STRING_value(urls.get(), i));
+  }
+  return out;
+}
+
 std::string SubjectString(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio) return "";

@@ -218,4 +218,13 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   return v;
 }
 
+bool NonceMatches(std::span<const uint8_t> der, OCSP_REQUEST* request) {
+  const unsigned char* p = der.data();
+  OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  OcspBasicRespPtr bs(resp ? OCSP_response_get1_basic(resp.get()) : nullptr);
+  bool ok = bs && OCSP_check_nonce(request, bs.get()) == 1;
+  DrainOpenSslErrors();
+  return ok;
+}
+
 }  // namespace ose

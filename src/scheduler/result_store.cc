@@ -2,25 +2,20 @@
 
 namespace ose {
 
-void ResultStore::SetTargets(
-    const std::vector<std::pair<std::string, std::string>>& name_address,
-    const std::string& kind) {
+void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
   std::lock_guard lock(mu_);
   std::map<std::string, TargetSnapshot> next;
-  for (const auto& [name, address] : name_address) {
-    auto it = targets_.find(name);
+  for (const auto& info : targets) {
+    auto it = targets_.find(info.name);
     TargetSnapshot t;
-    if (it != targets_.end() && it->second.kind == kind && it->second.address == address) {
+    if (it != targets_.end() && it->second.kind == info.kind &&
+        it->second.address == info.address) {
       t = std::move(it->second);
     }
-    t.name = name;
-    t.kind = kind;
-    t.address = address;
-    next.emplace(name, std::move(t));
-  }
-  // Keep targets of other kinds (filled by other probers).
-  for (auto& [name, t] : targets_) {
-    if (t.kind != kind && !next.count(name)) next.emplace(name, std::move(t));
+    t.name = info.name;
+    t.kind = info.kind;
+    t.address = info.address;
+    next.emplace(info.name, std::move(t));
   }
   targets_ = std::move(next);
 }
@@ -36,6 +31,15 @@ ResultStore::Recorded ResultStore::Record(const std::string& name, const ProbeRe
   t.last = r;
   ++t.probes;
   if (!r.success) ++t.failures[r.failure_reason];
+  if (r.http && r.http->status != 0) {
+    auto& h = t.request_seconds;
+    if (h.buckets.empty()) h.buckets.assign(std::size(kResponderBuckets), 0);
+    for (size_t i = 0; i < std::size(kResponderBuckets); ++i) {
+      if (r.http->request_seconds <= kResponderBuckets[i]) ++h.buckets[i];
+    }
+    h.sum += r.http->request_seconds;
+    ++h.count;
+  }
   return out;
 }
 

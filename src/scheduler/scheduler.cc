@@ -10,46 +10,47 @@ namespace ose {
 using std::chrono::milliseconds;
 
 struct Scheduler::Entry {
-  Entry(asio::io_context& io, TlsTarget t) : target(std::move(t)), timer(io) {}
-  TlsTarget target;
+  Entry(asio::io_context& io, ScheduledTarget t) : target(std::move(t)), timer(io) {}
+  ScheduledTarget target;
   asio::steady_timer timer;
-  bool busy = false;  ///< in flight or waiting for a slot
+  bool busy = false;          ///< in flight or waiting for a slot
+  bool removed = false;       ///< dropped by a reload
+  int64_t not_before = 0;     ///< Unix seconds; from a responder's max-age
 };
 
-TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& global) {
-  TlsProbeRequest req;
-  req.host = target.endpoint.host;
-  req.port = target.endpoint.port;
-  req.server_name = target.server_name;
-  req.extra_issuers = target.ca_certs;
-  req.timeout = target.timeout;
-  req.verify.skew_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(global.skew).count();
-  req.verify.default_validity_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(global.default_validity).count();
-  return req;
+namespace {
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
+}  // namespace
 
-Scheduler::Scheduler(asio::io_context& io, ResultStore& store, TlsProber& prober)
-    : io_(io), store_(store), prober_(prober), rng_(std::random_device{}()) {}
+Scheduler::Scheduler(asio::io_context& io, ResultStore& store)
+    : io_(io), store_(store), rng_(std::random_device{}()) {}
 
 Scheduler::~Scheduler() {
   for (auto& [name, e] : entries_) e->timer.cancel();
 }
 
-void Scheduler::Apply(const Config& config) {
-  asio::post(io_, [this, config]() { ApplyNow(config); });
+void Scheduler::Apply(std::vector<ScheduledTarget> targets, int concurrency,
+                      int per_key_limit) {
+  asio::post(io_, [this, targets = std::move(targets), concurrency, per_key_limit]() mutable {
+    concurrency_ = concurrency;
+    per_key_limit_ = per_key_limit;
+    ApplyNow(std::move(targets));
+  });
 }
 
-void Scheduler::ApplyNow(Config config) {
-  global_ = config.global;
-  std::vector<std::pair<std::string, std::string>> names;
+void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
+  std::vector<ResultStore::TargetInfo> infos;
   std::map<std::string, std::shared_ptr<Entry>> next;
-  for (TlsTarget& t : config.tls) {
-    names.emplace_back(t.name, t.address);
+  for (ScheduledTarget& t : targets) {
+    infos.push_back({t.name, t.kind, t.address});
     auto it = entries_.find(t.name);
-    if (it != entries_.end() && it->second->target.address == t.address) {
-      // Keep its schedule; take the new options on its next probe.
+    if (it != entries_.end() && it->second->target.kind == t.kind &&
+        it->second->target.address == t.address) {
+      // Keep its schedule; the new options apply from its next probe.
       it->second->target = std::move(t);
       next.emplace(it->first, it->second);
       entries_.erase(it);
@@ -61,11 +62,15 @@ void Scheduler::ApplyNow(Config config) {
     Arm(e, milliseconds(first(rng_)));
     next.emplace(e->target.name, e);
   }
-  for (auto& [name, e] : entries_) e->timer.cancel();  // removed targets
+  for (auto& [name, e] : entries_) {  // removed targets
+    e->removed = true;
+    e->timer.cancel();
+  }
   entries_ = std::move(next);
-  store_.SetTargets(names, "tls");
-  log::Info("targets applied", {{"tls", std::to_string(entries_.size())},
-                                {"concurrency", std::to_string(global_.concurrency)}});
+  store_.SetTargets(infos);
+  log::Info("targets applied", {{"targets", std::to_string(entries_.size())},
+                                {"concurrency", std::to_string(concurrency_)}});
+  LaunchWaiting();  // limits may have grown
 }
 
 void Scheduler::Arm(const std::shared_ptr<Entry>& e, milliseconds delay) {
@@ -73,7 +78,7 @@ void Scheduler::Arm(const std::shared_ptr<Entry>& e, milliseconds delay) {
   std::weak_ptr<Entry> weak = e;
   e->timer.async_wait([this, weak](const asio::error_code& ec) {
     auto entry = weak.lock();
-    if (ec || !entry) return;  // cancelled or removed
+    if (ec || !entry || entry->removed) return;
     Fire(entry);
   });
 }
@@ -87,28 +92,41 @@ void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
     log::Debug("probe skipped, previous one still running", {{"target", e->target.name}});
     return;
   }
+  if (e->not_before > NowUnix()) {
+    log::Debug("probe skipped, responder's max-age not reached", {{"target", e->target.name}});
+    return;
+  }
   e->busy = true;
-  if (in_flight_ < global_.concurrency) {
+  if (CanLaunch(*e)) {
     Launch(e);
   } else {
     waiting_.push_back(e);
   }
 }
 
+bool Scheduler::CanLaunch(const Entry& e) const {
+  if (in_flight_ >= concurrency_) return false;
+  if (e.target.limit_key.empty()) return true;
+  auto it = key_in_flight_.find(e.target.limit_key);
+  return it == key_in_flight_.end() || it->second < per_key_limit_;
+}
+
 void Scheduler::Launch(const std::shared_ptr<Entry>& e) {
   ++in_flight_;
   if (in_flight_ > max_in_flight_.load()) max_in_flight_ = in_flight_;
-  std::weak_ptr<Entry> weak = e;
-  std::string name = e->target.name;
-  prober_.Probe(MakeTlsRequest(e->target, global_),
-                [this, weak, name](ProbeResult r) { Finished(weak, name, std::move(r)); });
+  if (!e->target.limit_key.empty()) ++key_in_flight_[e->target.limit_key];
+  e->target.start([this, e](ProbeResult r) { Finished(e, std::move(r)); });
 }
 
-void Scheduler::Finished(const std::weak_ptr<Entry>& weak, const std::string& name,
-                         ProbeResult r) {
+void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult r) {
   --in_flight_;
-  if (auto e = weak.lock()) {
-    e->busy = false;
+  if (!e->target.limit_key.empty() && --key_in_flight_[e->target.limit_key] <= 0) {
+    key_in_flight_.erase(e->target.limit_key);
+  }
+  e->busy = false;
+  e->not_before = r.not_before.value_or(0);
+  const std::string& name = e->target.name;
+  if (!e->removed) {
     auto recorded = store_.Record(name, r);
     std::string now_label = StateLabel(r);
     if (recorded.known && recorded.previous != now_label) {
@@ -123,10 +141,21 @@ void Scheduler::Finished(const std::weak_ptr<Entry>& weak, const std::string& na
                                   {"state", now_label},
                                   {"duration_seconds", std::to_string(r.duration_seconds)}});
   }
-  while (!waiting_.empty() && in_flight_ < global_.concurrency) {
-    auto next = waiting_.front().lock();
-    waiting_.pop_front();
-    if (next) Launch(next);
+  LaunchWaiting();
+}
+
+void Scheduler::LaunchWaiting() {
+  // Oldest first; entries whose key is saturated wait for their own key.
+  for (auto it = waiting_.begin(); it != waiting_.end() && in_flight_ < concurrency_;) {
+    auto e = it->lock();
+    if (!e || e->removed) {
+      it = waiting_.erase(it);
+    } else if (CanLaunch(*e)) {
+      it = waiting_.erase(it);
+      Launch(e);
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -42,6 +42,10 @@ using SslPtr = OsslPtr<SSL, SSL_free>;
 inline void FreeTlsFeature(TLS_FEATURE* f) { TLS_FEATURE_free(f); }
 using TlsFeaturePtr = OsslPtr<TLS_FEATURE, FreeTlsFeature>;
 
+/// Owner of the string stack X509_get1_ocsp / X509_get1_email return.
+using OpensslStringStackPtr = OsslPtr<STACK_OF(OPENSSL_STRING), X509_email_free>;
+using OcspRequestPtr = OsslPtr<OCSP_REQUEST, OCSP_REQUEST_free>;
+
 inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
 using X509StackPtr = OsslPtr<STACK_OF(X509), FreeX509Stack>;
 

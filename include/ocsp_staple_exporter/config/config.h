@@ -27,6 +27,8 @@ struct GlobalConfig {
   /// How long a response without nextUpdate counts as fresh after its
   /// thisUpdate (RFC 6960 §4.2.2.1 leaves it to the client).
   Duration default_validity = std::chrono::hours(1);
+  /// Requests in flight at once to one responder host (`[[responder]]`).
+  int per_host_concurrency = 4;
 };
 
 /// `host:port` split; `host` has no brackets for IPv6 literals.
@@ -55,10 +57,58 @@ struct TlsTarget {
   Duration timeout{};       ///< resolved against [global]
 };
 
+/// A certificate and its issuer, loaded once (`cert_file` / `issuer_file`).
+struct LoadedCert {
+  X509Ptr cert;
+  X509Ptr issuer;
+  bool must_staple = false;
+  std::vector<std::string> ocsp_urls;  ///< AIA id-ad-ocsp, in order
+};
+using LoadedCertPtr = std::shared_ptr<const LoadedCert>;
+
+/// How `[[responder]]` sends its request (RFC 5019 §5 / RFC 6960 App. A).
+enum class HttpMethod { kAuto, kGet, kPost };
+
+/// One `[[responder]]` section: ask an OCSP responder directly.
+struct ResponderTarget {
+  std::string name;
+  std::string cert_file;
+  std::string issuer_file;  ///< "" when cert_file holds the chain
+  LoadedCertPtr cert;
+  /// `url`, or else the certificate's AIA OCSP URLs; tried in order.
+  std::vector<std::string> urls;
+  HttpMethod method = HttpMethod::kAuto;
+  bool nonce = false;  ///< send a nonce (RFC 8954) and require it back
+  Duration interval{};
+  Duration timeout{};
+};
+
+/// One `[[file]]` section: a DER staple file a server will serve.
+struct FileTarget {
+  std::string name;
+  std::string path;  ///< absolute
+  std::string cert_file;
+  std::string issuer_file;
+  LoadedCertPtr cert;
+  Duration interval{};
+};
+
+/// One `[[module]]` section: options for /probe?target=...&module=NAME.
+struct Module {
+  std::string name;
+  std::string server_name;
+  std::string ca_file;
+  CertPool ca_certs;
+  Duration timeout{};
+};
+
 struct Config {
   std::string file;  ///< path it was loaded from
   GlobalConfig global;
   std::vector<TlsTarget> tls;
+  std::vector<ResponderTarget> responders;
+  std::vector<FileTarget> files;
+  std::vector<Module> modules;
 };
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line

@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP side (civetweb): /metrics, /-/healthy, /-/ready and the landing
-// page /, and POST /-/reload. Handlers run on civetweb's worker threads and read snapshots only.
+// page /, POST /-/reload and the multi-target GET /probe. Handlers run on civetweb's worker threads and read snapshots only.
 
 #include <functional>
 #include <memory>
@@ -19,10 +19,21 @@ struct HttpServerOptions {
   int threads = 4;
 };
 
+/// A /probe request: `target` (HOST:PORT) and `module` as given ("" when
+/// absent), and the scrape timeout Prometheus announced (seconds, 0 if none).
+struct ProbeQuery {
+  std::string target;
+  std::string module;
+  double scrape_timeout_seconds = 0;
+};
+
 /// Callbacks into the rest of the exporter; called on HTTP threads.
 struct HttpHooks {
   std::function<bool()> ready;         ///< answers GET /-/ready
   std::function<Result<Ok>()> reload;  ///< POST /-/reload; error detail is returned as 500
+  /// GET /probe: the metric families of one probe. An error with reason
+  /// "bad_request" answers 400, others 500; detail is the body.
+  std::function<Result<std::vector<prometheus::MetricFamily>>(const ProbeQuery&)> probe;
 };
 
 class HttpServer {

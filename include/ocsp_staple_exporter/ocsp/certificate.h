@@ -35,6 +35,23 @@ std::optional<int64_t> Asn1TimeToUnix(const ASN1_TIME* t);
 /// The leaf's notAfter in Unix seconds, or nullopt when unparsable.
 std::optional<int64_t> NotAfterUnix(X509* cert);
 
+/// A certificate with the issuer that signed it.
+struct CertAndIssuer {
+  X509Ptr cert;
+  X509Ptr issuer;
+};
+
+/// Loads the first certificate of `cert_file` and finds its issuer among the
+/// rest of `cert_file` and every certificate of `issuer_file` (optional,
+/// "" for none). Errors: those of LoadPemCertificates, or reason
+/// "issuer_unknown" when no candidate signed the certificate.
+Result<CertAndIssuer> LoadCertAndIssuer(const std::string& cert_file,
+                                        const std::string& issuer_file);
+
+/// The OCSP responder URLs of the Authority Information Access extension
+/// (RFC 5280 §4.2.2.1, id-ad-ocsp), in certificate order; empty if none.
+std::vector<std::string> OcspUrls(X509* cert);
+
 /// The subject as a one-line string (RFC 2253), for logs and reports.
 std::string SubjectString(X509* cert);
 

@@ -57,6 +57,8 @@ inline constexpr std::string_view kSignature = "signature";
 inline constexpr std::string_view kNotYetValid = "not_yet_valid";
 inline constexpr std::string_view kExpired = "expired";
 inline constexpr std::string_view kIssuerUnknown = "issuer_unknown";
+inline constexpr std::string_view kNonceMismatch = "nonce_mismatch";  ///< RFC 8954
+inline constexpr std::string_view kUnreadable = "unreadable";  ///< a staple file we cannot read
 }  // namespace invalid_reason
 
 /// Options of the verification.
@@ -104,5 +106,10 @@ struct OcspVerdict {
 /// The OpenSSL error queue is drained into `detail` on failure.
 OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* issuer,
                                const VerifyOptions& options, int64_t now);
+
+/// RFC 8954 / RFC 6960 §4.4.1: true when the BasicOCSPResponse in `der`
+/// echoes the nonce of `request` (OCSP_check_nonce returns 1). False for a
+/// missing or different nonce, or an unparsable response.
+bool NonceMatches(std::span<const uint8_t> der, OCSP_REQUEST* request);
 
 }  // namespace ose

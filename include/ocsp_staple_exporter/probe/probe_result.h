@@ -18,12 +18,17 @@ inline constexpr std::string_view kConnect = "connect";
 inline constexpr std::string_view kTimeout = "timeout";
 inline constexpr std::string_view kTlsHandshake = "tls_handshake";
 inline constexpr std::string_view kNoCertificate = "no_certificate";
+inline constexpr std::string_view kHttp = "http";                  ///< other HTTP transport error
+inline constexpr std::string_view kHttpStatus = "http_status";     ///< not 200 OK
+inline constexpr std::string_view kContentType = "content_type";   ///< not application/ocsp-response
+inline constexpr std::string_view kBodyTooLarge = "body_too_large";  ///< over 1 MiB
 }  // namespace probe_failure
 
 /// Every probe_failure reason, for counters that start at zero.
 inline constexpr std::string_view kProbeFailureReasons[] = {
     probe_failure::kResolve, probe_failure::kConnect, probe_failure::kTimeout,
-    probe_failure::kTlsHandshake, probe_failure::kNoCertificate};
+    probe_failure::kTlsHandshake, probe_failure::kNoCertificate, probe_failure::kHttp,
+    probe_failure::kHttpStatus,   probe_failure::kContentType,   probe_failure::kBodyTooLarge};
 
 struct ProbeResult {
   /// True when the server was reached and answered (for TLS: the handshake
@@ -43,6 +48,23 @@ struct ProbeResult {
   /// The verified staple; state kAbsent when there was none (or when the
   /// probe failed).
   OcspVerdict verdict;
+
+  /// `[[responder]]` only: the HTTP exchange that produced the answer (or
+  /// the last one tried).
+  struct Http {
+    std::string url;
+    std::string method;          ///< "GET" or "POST"
+    long status = 0;             ///< HTTP status code; 0 without a response
+    double request_seconds = 0;  ///< that request alone
+    std::optional<int64_t> max_age;  ///< Cache-Control max-age, seconds
+  };
+  std::optional<Http> http;
+
+  /// `[[file]]` only: modification time of the staple file, Unix seconds.
+  std::optional<int64_t> file_modified;
+
+  /// Earliest Unix time the next probe may run (a responder's max-age).
+  std::optional<int64_t> not_before;
 };
 
 /// One word for a result, used for state-change logs: "good", "revoked",

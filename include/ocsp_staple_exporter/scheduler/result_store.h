@@ -17,19 +17,33 @@ namespace ose {
 /// What the exporter knows of one target.
 struct TargetSnapshot {
   std::string name;     ///< the `target` label
-  std::string kind;     ///< "tls"
+  std::string kind;     ///< "tls", "responder", "file"
   std::string address;  ///< what is probed, for the landing page
   std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
   uint64_t probes = 0;                       ///< probes finished since start
+  /// `[[responder]]`: durations of HTTP requests, for a histogram.
+  struct Histogram {
+    std::vector<uint64_t> buckets;  ///< cumulative counts per kResponderBuckets bound
+    double sum = 0;
+    uint64_t count = 0;
+  } request_seconds;
 };
+
+/// Upper bounds (seconds) of `ocsp_responder_request_duration_seconds`.
+inline constexpr double kResponderBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1,    2.5,   5,    10};
 
 class ResultStore {
  public:
-  /// Replaces the set of targets (at start and on reload). Targets that
-  /// stay keep their results and counters; removed targets disappear.
-  void SetTargets(const std::vector<std::pair<std::string, std::string>>& name_address,
-                  const std::string& kind);
+  struct TargetInfo {
+    std::string name, kind, address;
+  };
+
+  /// Replaces the set of targets (at start and on reload). Targets whose
+  /// name, kind and address stay keep their results and counters; removed
+  /// targets disappear.
+  void SetTargets(const std::vector<TargetInfo>& targets);
 
   struct Recorded {
     bool known = false;                   ///< false: target no longer configured

@@ -1,57 +1,73 @@
 #pragma once
-// Runs every target's probe on its interval, with jitter, a per-probe
-// timeout (enforced by the prober) and a global limit on probes in flight.
-// All scheduling state lives on one asio::io_context thread; results go to
-// the ResultStore, which HTTP threads read.
+// Runs every target's probe on its interval, with jitter, a global limit on
+// probes in flight and a limit per shared key (a responder host). All
+// scheduling state lives on one asio::io_context thread; results go to the
+// ResultStore, which HTTP threads read. The scheduler knows nothing of what
+// a probe does: each target brings a function that starts one.
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <atomic>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
-#include "ocsp_staple_exporter/config/config.h"
-#include "ocsp_staple_exporter/probe/tls_prober.h"
+#include "ocsp_staple_exporter/probe/probe_result.h"
 #include "ocsp_staple_exporter/scheduler/result_store.h"
 
 namespace ose {
 
-/// Builds the prober request for a configured `[[tls]]` target.
-TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& global);
+/// One target as the scheduler sees it.
+struct ScheduledTarget {
+  std::string name;     ///< unique; the `target` label
+  std::string kind;     ///< "tls", "responder", "file"
+  std::string address;  ///< what is probed, for the landing page
+  std::chrono::milliseconds interval{60000};
+  /// Targets with the same non-empty key share `per_key_limit` (e.g. the
+  /// host of a responder, so it is not hammered).
+  std::string limit_key;
+  /// Starts one probe. It must call `done` exactly once, on the io thread.
+  std::function<void(std::function<void(ProbeResult)> done)> start;
+};
 
 class Scheduler {
  public:
-  /// `io`, `store` and `prober` are borrowed and must outlive the scheduler;
-  /// the scheduler must outlive the io_context's run().
-  Scheduler(asio::io_context& io, ResultStore& store, TlsProber& prober);
+  /// `io` and `store` are borrowed; the scheduler must outlive io.run().
+  Scheduler(asio::io_context& io, ResultStore& store);
   ~Scheduler();
 
-  /// Replaces the targets and the concurrency limit (at start and on
-  /// reload). Thread-safe: the change is posted to the io_context. Targets
-  /// that stay keep their schedule; new ones start within
-  /// min(interval, 5s); removed ones stop (a probe in flight is dropped).
-  void Apply(const Config& config);
+  /// Replaces the targets and the limits (at start and on reload).
+  /// Thread-safe: the change is posted to the io_context. A target whose
+  /// name, kind and address stay keeps its schedule and results; new ones
+  /// start within min(interval, 5s); removed ones stop (a probe in flight
+  /// is dropped when it ends).
+  void Apply(std::vector<ScheduledTarget> targets, int concurrency, int per_key_limit);
 
   /// Most probes ever in flight at once (any thread; for tests and bench).
   int MaxInFlight() const { return max_in_flight_.load(); }
 
  private:
   struct Entry;
-  void ApplyNow(Config config);
+  void ApplyNow(std::vector<ScheduledTarget> targets);
   void Arm(const std::shared_ptr<Entry>& e, std::chrono::milliseconds delay);
   void Fire(const std::shared_ptr<Entry>& e);
+  bool CanLaunch(const Entry& e) const;
   void Launch(const std::shared_ptr<Entry>& e);
-  void Finished(const std::weak_ptr<Entry>& weak, const std::string& name, ProbeResult r);
+  void Finished(const std::shared_ptr<Entry>& e, ProbeResult r);
+  void LaunchWaiting();
 
   asio::io_context& io_;
   ResultStore& store_;
-  TlsProber& prober_;
-  GlobalConfig global_;
+  int concurrency_ = 256;
+  int per_key_limit_ = 4;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  std::deque<std::weak_ptr<Entry>> waiting_;  ///< due, but over the concurrency limit
+  std::deque<std::weak_ptr<Entry>> waiting_;  ///< due, but over a limit
+  std::map<std::string, int> key_in_flight_;
   int in_flight_ = 0;
   std::atomic<int> max_in_flight_{0};
   std::mt19937_64 rng_;

@@ -2,6 +2,8 @@
 // accept and never answer: every probe runs into its timeout.
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 
+#include "ocsp_staple_exporter/probe/targets.h"
+
 #include <gtest/gtest.h>
 
 #include <spdlog/spdlog.h>
@@ -33,6 +35,32 @@ Config ManyTargets(int n, uint16_t port, int concurrency, milliseconds interval,
   return c;
 }
 
+// A target whose probe finishes after `delay` on the io thread, counting
+// how many of its key run at once.
+ScheduledTarget Timed(asio::io_context& io, const std::string& name, const std::string& key,
+                      milliseconds delay, std::atomic<int>& running, std::atomic<int>& peak) {
+  ScheduledTarget t;
+  t.name = name;
+  t.kind = "test";
+  t.address = name;
+  t.interval = milliseconds(200);
+  t.limit_key = key;
+  t.start = [&io, delay, &running, &peak](std::function<void(ProbeResult)> done) {
+    int now = ++running;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    auto timer = std::make_shared<asio::steady_timer>(io, delay);
+    timer->async_wait([timer, done, &running](const asio::error_code&) {
+      --running;
+      ProbeResult r;
+      r.success = true;
+      done(r);
+    });
+  };
+  return t;
+}
+
 bool WaitUntil(const std::function<bool()>& f, milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
@@ -59,15 +87,21 @@ class SchedulerTest : public ::testing::Test {
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  void Apply(const Config& c) {
+    scheduler_.Apply(BuildTargets(c, prober_, http_), c.global.concurrency,
+                     c.global.per_host_concurrency);
+  }
+
   ResultStore store_;
   TlsProber prober_{io_};
-  Scheduler scheduler_{io_, store_, prober_};
+  ResponderProber http_{io_, 2};
+  Scheduler scheduler_{io_, store_};
   std::thread thread_;
 };
 
 TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
   SilentServer server;
-  scheduler_.Apply(ManyTargets(120, server.port(), 15, milliseconds(400), milliseconds(200)));
+  Apply(ManyTargets(120, server.port(), 15, milliseconds(400), milliseconds(200)));
   // 120 probes of 200 ms, 15 at a time: 8 rounds, about 1.6 s.
   ASSERT_TRUE(WaitUntil([&] { return Probed(120); }, milliseconds(20000)));
   EXPECT_EQ(scheduler_.MaxInFlight(), 15);
@@ -83,7 +117,7 @@ TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
 TEST_F(SchedulerTest, ThousandsInFlightOnOneThread) {
   SilentServer server;
   // First probes spread over 5 s; a 6 s timeout keeps them all waiting at once.
-  scheduler_.Apply(ManyTargets(1500, server.port(), 5000, milliseconds(60000),
+  Apply(ManyTargets(1500, server.port(), 5000, milliseconds(60000),
                                milliseconds(6000)));
   ASSERT_TRUE(WaitUntil([&] { return Probed(1500); }, milliseconds(30000)));
   // All were waiting on their timeout together.
@@ -92,12 +126,12 @@ TEST_F(SchedulerTest, ThousandsInFlightOnOneThread) {
 
 TEST_F(SchedulerTest, ReloadKeepsResultsOfStayingTargetsAndDropsRemovedOnes) {
   SilentServer server;
-  scheduler_.Apply(ManyTargets(4, server.port(), 10, milliseconds(300), milliseconds(100)));
+  Apply(ManyTargets(4, server.port(), 10, milliseconds(300), milliseconds(100)));
   ASSERT_TRUE(WaitUntil([&] { return Probed(4); }, milliseconds(10000)));
   Config smaller = ManyTargets(2, server.port(), 10, milliseconds(300), milliseconds(100));
   Config added = ManyTargets(1, server.port(), 10, milliseconds(300), milliseconds(100), "new");
   smaller.tls.push_back(added.tls[0]);
-  scheduler_.Apply(smaller);
+  Apply(smaller);
   ASSERT_TRUE(WaitUntil([&] { return Probed(3); }, milliseconds(10000)));
   auto s = store_.Snapshot();
   EXPECT_EQ(s[0].name, "new0");
@@ -105,6 +139,43 @@ TEST_F(SchedulerTest, ReloadKeepsResultsOfStayingTargetsAndDropsRemovedOnes) {
   EXPECT_EQ(s[2].name, "t1");
   EXPECT_GE(s[1].probes, 1u);
   EXPECT_EQ(s[1].failures["timeout"], s[1].probes);
+}
+
+TEST_F(SchedulerTest, PerKeyLimitHolds) {
+  std::atomic<int> running_a{0}, peak_a{0}, running_b{0}, peak_b{0};
+  std::vector<ScheduledTarget> targets;
+  for (int i = 0; i < 6; ++i) {
+    targets.push_back(Timed(io_, "a" + std::to_string(i), "host-a", milliseconds(150),
+                            running_a, peak_a));
+    targets.push_back(Timed(io_, "b" + std::to_string(i), "", milliseconds(150), running_b,
+                            peak_b));
+  }
+  scheduler_.Apply(std::move(targets), 100, 2);
+  ASSERT_TRUE(WaitUntil([&] { return Probed(12); }, milliseconds(10000)));
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(peak_a.load(), 2);  // the shared key never had more than 2 at once
+  EXPECT_GT(peak_b.load(), 2);  // targets without a key are not held back
+}
+
+TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
+  std::atomic<int> calls{0};
+  ScheduledTarget t;
+  t.name = "cached";
+  t.kind = "test";
+  t.interval = milliseconds(100);
+  t.start = [&](std::function<void(ProbeResult)> done) {
+    ++calls;
+    ProbeResult r;
+    r.success = true;
+    r.not_before = std::time(nullptr) + 3600;  // responder said max-age=3600
+    done(r);
+  };
+  std::vector<ScheduledTarget> targets;
+  targets.push_back(t);
+  scheduler_.Apply(std::move(targets), 10, 2);
+  ASSERT_TRUE(WaitUntil([&] { return Probed(1); }, milliseconds(5000)));
+  std::this_thread::sleep_for(milliseconds(800));  // 8 intervals
+  EXPECT_EQ(calls.load(), 1);
 }
 
 TEST(MakeTlsRequest, TakesTargetAndGlobalOptions) {

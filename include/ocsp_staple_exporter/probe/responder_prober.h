@@ -1,0 +1,91 @@
+#pragma once
+// The responder prober: asks an OCSP responder directly over HTTP (RFC 6960
+// Appendix A, RFC 5019 §5) with libcurl, and verifies the answer exactly as
+// a staple. Requests run on a small thread pool (libcurl easy handles);
+// results are handed back on the io_context's thread.
+
+#include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/probe/probe_result.h"
+
+namespace ose {
+
+/// Largest response body accepted (1 MiB); larger is `body_too_large`.
+inline constexpr size_t kMaxResponseBytes = 1 << 20;
+
+struct ResponderProbeRequest {
+  LoadedCertPtr cert;             ///< certificate and issuer; required
+  std::vector<std::string> urls;  ///< tried in order until one answers
+  HttpMethod method = HttpMethod::kAuto;
+  bool nonce = false;
+  std::chrono::milliseconds timeout{10000};  ///< for all URLs together
+  VerifyOptions verify;
+};
+
+/// A DER OCSPRequest for one certificate (SHA-1 CertID, as RFC 5019 §2.1.1
+/// requires), with a random 32-byte nonce when `nonce` (RFC 8954). The
+/// request object is returned too, for the nonce check. Errors: reason
+/// "request".
+struct EncodedRequest {
+  OcspRequestPtr request;
+  std::vector<uint8_t> der;
+};
+Result<EncodedRequest> BuildOcspRequest(X509* cert, X509* issuer, bool nonce);
+
+/// The GET form of a request: `url` + "/" + URL-encoded base64 of the DER
+/// (RFC 6960 Appendix A.1).
+std::string OcspGetUrl(const std::string& url, std::span<const uint8_t> der);
+
+/// RFC 5019 §5: GET when the GET URL is shorter than 255 bytes (auto), or
+/// as forced.
+bool UseGet(HttpMethod method, const std::string& get_url);
+
+/// The max-age of a Cache-Control header value ("public, max-age=600"),
+/// in seconds; nullopt when absent or malformed.
+std::optional<int64_t> ParseMaxAge(std::string_view cache_control);
+
+/// The host part of a URL ("" when it does not parse), e.g. to limit the
+/// requests in flight per responder host.
+std::string UrlHost(const std::string& url);
+
+class ResponderProber {
+ public:
+  /// `threads` HTTP requests can run at once; `io` receives the callbacks.
+  ResponderProber(asio::io_context& io, size_t threads);
+  ~ResponderProber();  ///< waits for requests in flight
+  ResponderProber(const ResponderProber&) = delete;
+  ResponderProber& operator=(const ResponderProber&) = delete;
+
+  using Callback = std::function<void(ProbeResult)>;
+
+  /// Starts one probe; `done` runs exactly once, on the io_context's thread.
+  void Probe(ResponderProbeRequest request, Callback done);
+
+  /// Checks a `[[file]]` staple on the pool (file reads may block); `done`
+  /// runs on the io_context's thread.
+  void ProbeFile(FileTarget target, VerifyOptions verify, Callback done);
+
+  /// The probe itself, blocking (runs on a pool thread; exposed for tests).
+  static ProbeResult ProbeNow(const ResponderProbeRequest& request);
+
+ private:
+  asio::io_context& io_;
+  asio::thread_pool pool_;
+};
+
+/// Reads and verifies a DER staple file (`[[file]]`), blocking. A missing
+/// file is kAbsent; an unreadable one kInvalid "unreadable"; one over
+/// kMaxResponseBytes or not an OCSPResponse kInvalid "malformed".
+ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify);
+
+}  // namespace ose

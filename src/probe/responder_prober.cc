@@ -1,0 +1,359 @@
+#include "ocsp_staple_exporter/probe/responder_prober.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "ocsp_staple_exporter/common/openssl_error.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+
+namespace ose {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+struct CurlFreeDeleter {
+  void operator()(char* p) const { curl_free(p); }
+};
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Body {
+  std::string data;
+  bool too_large = false;
+};
+
+size_t WriteBody(char* ptr, size_t size, size_t n, void* user) {
+  auto* body = static_cast<Body*>(user);
+  size_t len = size * n;
+  if (body->data.size() + len > kMaxResponseBytes) {
+    body->too_large = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  body->data.append(ptr, len);
+  return len;
+}
+
+std::string_view FailureFor(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return probe_failure::kResolve;
+    case CURLE_COULDNT_CONNECT: return probe_failure::kConnect;
+    case CURLE_OPERATION_TIMEDOUT: return probe_failure::kTimeout;
+    default: return probe_failure::kHttp;
+  }
+}
+
+// One HTTP exchange. Fills r.http and, on failure, r.failure_reason/detail.
+// Returns the body when it is a usable OCSP answer.
+std::optional<std::string> Exchange(const std::string& url, const EncodedRequest& req,
+                                    HttpMethod method, std::chrono::milliseconds budget,
+                                    ProbeResult& r) {
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  r.http = ProbeResult::Http{};
+  r.http->url = url;
+  if (!curl) {
+    r.failure_reason = std::string(probe_failure::kHttp);
+    r.detail = "curl_easy_init failed";
+    return std::nullopt;
+  }
+  std::string get_url = OcspGetUrl(url, req.der);
+  bool get = UseGet(method, get_url);
+  r.http->method = get ? "GET" : "POST";
+  Body body;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  std::unique_ptr<curl_slist, CurlSlistDeleter> headers;
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, get ? get_url.c_str() : url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, budget.count())));
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
+  if (!get) {
+    headers.reset(curl_slist_append(nullptr, "Content-Type: application/ocsp-request"));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.der.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.der.size()));
+  }
+  auto start = SteadyClock::now();
+  CURLcode code = curl_easy_perform(c);
+  r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  r.http->status = status;
+  if (body.too_large) {
+    r.failure_reason = std::string(probe_failure::kBodyTooLarge);
+    r.detail = url + ": response body over " + std::to_string(kMaxResponseBytes) + " bytes";
+    return std::nullopt;
+  }
+  if (code != CURLE_OK) {
+    r.failure_reason = std::string(FailureFor(code));
+    r.detail = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(code));
+    return std::nullopt;
+  }
+  curl_header* cc = nullptr;
+  if (curl_easy_header(c, "Cache-Control", 0, CURLH_HEADER, -1, &cc) == CURLHE_OK && cc) {
+    r.http->max_age = ParseMaxAge(cc->value);
+  }
+  if (status != 200) {
+    r.failure_reason = std::string(probe_failure::kHttpStatus);
+    r.detail = url + ": HTTP " + std::to_string(status);
+    return std::nullopt;
+  }
+  char* ct = nullptr;
+  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+  std::string content_type = ct ? ct : "";
+  std::string media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  if (strcasecmp(media.c_str(), "application/ocsp-response") != 0) {
+    r.failure_reason = std::string(probe_failure::kContentType);
+    r.detail = url + ": Content-Type \"" + content_type + "\", want application/ocsp-response";
+    return std::nullopt;
+  }
+  return std::move(body.data);
+}
+
+}  // namespace
+
+Result<EncodedRequest> BuildOcspRequest(X509* cert, X509* issuer, bool nonce) {
+  EncodedRequest out;
+  out.request.reset(OCSP_REQUEST_new());
+  OcspCertIdPtr id(OCSP_cert_to_id(EVP_sha1(), cert, issuer));
+  if (!out.request || !id) {
+    return Error{"request", "cannot build CertID: " + DrainOpenSslErrors()};
+  }
+  if (OCSP_request_add0_id(out.request.get(), id.get()) == nullptr) {
+    return Error{"request", "cannot add CertID: " + DrainOpenSslErrors()};
+  }
+  id.release();  // now owned by the request
+  if (nonce && OCSP_request_add1_nonce(out.request.get(), nullptr, 32) != 1) {
+    return Error{"request", "cannot add nonce: " + DrainOpenSslErrors()};
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_OCSP_REQUEST(out.request.get(), &der);
+  if (len <= 0) return Error{"request", "cannot encode request: " + DrainOpenSslErrors()};
+  out.der.assign(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string OcspGetUrl(const std::string& url, std::span<const uint8_t> der) {
+  std::string b64(4 * ((der.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der.data(),
+                          static_cast<int>(der.size()));
+  b64.resize(static_cast<size_t>(n));
+  std::unique_ptr<char, CurlFreeDeleter> escaped(
+      curl_easy_escape(nullptr, b64.data(), static_cast<int>(b64.size())));
+  std::string out = url;
+  if (out.empty() || out.back() != '/') out += '/';
+  out += escaped ? escaped.get() : "";
+  return out;
+}
+
+bool UseGet(HttpMethod method, const std::string& get_url) {
+  switch (method) {
+    case HttpMethod::kGet: return true;
+    case HttpMethod::kPost: return false;
+    default: return get_url.size() < 255;
+  }
+}
+
+std::optional<int64_t> ParseMaxAge(std::string_view v) {
+  // Directives are comma-separated tokens; find max-age=DIGITS.
+  size_t pos = 0;
+  while (pos < v.size()) {
+    size_t end = v.find(',', pos);
+    if (end == std::string_view::npos) end = v.size();
+    std::string_view d = v.substr(pos, end - pos);
+    while (!d.empty() && d.front() == ' ') d.remove_prefix(1);
+    while (!d.empty() && d.back() == ' ') d.remove_suffix(1);
+    constexpr std::string_view kKey = "max-age=";
+    if (d.size() > kKey.size() && strncasecmp(d.data(), kKey.data(), kKey.size()) == 0) {
+      std::string_view num = d.substr(kKey.size());
+      if (num.size() > 10) return std::nullopt;
+      int64_t n = 0;
+      for (char ch : num) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        n = n * 10 + (ch - '0');
+      }
+      return n;
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+ResponderProber::ResponderProber(asio::io_context& io, size_t threads)
+    : io_(io), pool_(threads) {
+  GlobalInit();
+}
+
+ResponderProber::~ResponderProber() {
+  pool_.stop();
+  pool_.join();
+}
+
+void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callback done) {
+  asio::post(pool_, [this, target = std::move(target), verify, done = std::move(done)]() mutable {
+    ProbeResult r = ProbeStapleFile(target, verify);
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  });
+}
+
+std::string UrlHost(const std::string& url) {
+  struct UrlDeleter {
+    void operator()(CURLU* u) const { curl_url_cleanup(u); }
+  };
+  std::unique_ptr<CURLU, UrlDeleter> u(curl_url());
+  char* host = nullptr;
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
+      curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    return "";
+  }
+  std::unique_ptr<char, CurlFreeDeleter> owned(host);
+  return host;
+}
+
+void ResponderProber::Probe(ResponderProbeRequest request, Callback done) {
+  asio::post(pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
+    ProbeResult r = ProbeNow(request);
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  });
+}
+
+ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
+  auto start = SteadyClock::now();
+  ProbeResult r;
+  auto finish = [&]() {
+    r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    r.finished_at = NowUnix();
+    if (r.http && r.http->max_age && *r.http->max_age > 0) {
+      r.not_before = r.finished_at + *r.http->max_age;
+    }
+    return r;
+  };
+  X509* cert = request.cert->cert.get();
+  X509* issuer = request.cert->issuer.get();
+  r.must_staple = request.cert->must_staple;
+  r.not_after = NotAfterUnix(cert);
+  r.subject = SubjectString(cert);
+  auto req = BuildOcspRequest(cert, issuer, request.nonce);
+  if (!req) {
+    r.failure_reason = std::string(probe_failure::kHttp);
+    r.detail = req.error().detail;
+    return finish();
+  }
+  auto deadline = start + request.timeout;
+  for (const std::string& url : request.urls) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                      SteadyClock::now());
+    if (left.count() <= 0) {
+      r.failure_reason = std::string(probe_failure::kTimeout);
+      r.detail = "no time left for " + url;
+      break;
+    }
+    r.failure_reason.clear();
+    r.detail.clear();
+    auto body = Exchange(url, req.value(), request.method, left, r);
+    if (!body) continue;  // try the next URL
+    std::span<const uint8_t> der(reinterpret_cast<const uint8_t*>(body->data()), body->size());
+    r.success = true;
+    r.staple_present = true;
+    r.verdict = VerifyOcspResponse(der, cert, issuer, request.verify, NowUnix());
+    if (request.nonce && r.verdict.state != ResponseState::kInvalid &&
+        !NonceMatches(der, req->request.get())) {
+      r.verdict.state = ResponseState::kInvalid;
+      r.verdict.invalid_reason = std::string(invalid_reason::kNonceMismatch);
+      r.verdict.detail = "the response does not echo the request's nonce";
+    }
+    return finish();
+  }
+  if (r.failure_reason.empty()) {
+    r.failure_reason = std::string(probe_failure::kHttp);
+    r.detail = "no responder URL";
+  }
+  return finish();
+}
+
+ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify) {
+  auto start = SteadyClock::now();
+  ProbeResult r;
+  r.success = true;  // the file system answered; what it holds is the state
+  X509* cert = target.cert->cert.get();
+  r.must_staple = target.cert->must_staple;
+  r.not_after = NotAfterUnix(cert);
+  r.subject = SubjectString(cert);
+  auto finish = [&]() {
+    r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    r.finished_at = NowUnix();
+    return r;
+  };
+  struct stat st {};
+  if (::stat(target.path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      r.verdict.detail = target.path + ": no such file";
+      return finish();  // kAbsent
+    }
+    r.verdict.state = ResponseState::kInvalid;
+    r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
+    r.verdict.detail = target.path + ": " + std::strerror(errno);
+    return finish();
+  }
+  r.file_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
+  r.staple_present = true;
+  std::ifstream in(target.path, std::ios::binary);
+  std::string data;
+  if (in) {
+    data.resize(kMaxResponseBytes + 1);
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    data.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (!in && !in.eof()) {
+    r.verdict.state = ResponseState::kInvalid;
+    r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
+    r.verdict.detail = target.path + ": cannot read: " + std::strerror(errno);
+    return finish();
+  }
+  if (data.size() > kMaxResponseBytes) {
+    r.verdict.state = ResponseState::kInvalid;
+    r.verdict.invalid_reason = std::string(invalid_reason::kMalformed);
+    r.verdict.detail = target.path + ": larger than " + std::to_string(kMaxResponseBytes) +
+                       " bytes, not a staple";
+    return finish();
+  }
+  r.verdict = VerifyOcspResponse(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), cert,
+      target.cert->issuer.get(), verify, NowUnix());
+  if (r.verdict.state == ResponseState::kInvalid) {
+    r.verdict.detail = target.path + ": " + r.verdict.detail;
+  }
+  return finish();
+}
+
+}  // namespace ose
