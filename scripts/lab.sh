@@ -21,6 +21,8 @@
 #   B+7  openssl s_server -status_file with an "unknown" response (cert not in the
 #        index), TLS 1.2 only, leaf only without chain (issuer from ca_file)
 #   B+8  nothing listens (a probe that cannot connect)
+#   B+9  openssl ocsp responder signing with a certificate the issuing CA did not authorise
+# Staple files in DIR/staples: good, revoked, expired, garbage (and a missing one).
 set -euo pipefail
 
 cmd=${1:-}
@@ -52,7 +54,7 @@ fi
 base=${3:-18440}
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 stop_all
-for port in $(seq "$base" $((base + 8))); do
+for port in $(seq "$base" $((base + 9))); do
   if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
     echo "lab: port $port is already in use (another lab? stop it with '$0 down DIR'," \
       "or choose other ports with PORT_BASE / OSE_LAB_PORT_BASE)" >&2
@@ -148,6 +150,12 @@ issue() {  # name extensions [faketime offset]
   cat "$1.pem" ca.pem > "$1-chain.pem"
 }
 issue responder v3_ocsp
+# A responder certificate with OCSPSigning that the root signed, not the
+# issuing CA: not authorised to answer for the issuing CA's certificates.
+key rogue
+quiet openssl req -new -key rogue.key -subj "/CN=Unauthorised Responder" -out rogue.csr -config ca.cnf
+quiet openssl x509 -req -in rogue.csr -CA root.pem -CAkey root.key -set_serial 0x6666 -days 30 \
+  -extfile ca.cnf -extensions v3_ocsp -out rogue.pem
 issue good v3_leaf_must_staple
 issue revoked v3_leaf_must_staple
 issue nostaple v3_leaf
@@ -188,6 +196,9 @@ started() { echo "$1 $2" >> "$dir/pids"; }
 openssl ocsp -index index.txt -port "$ocsp_port" -rsigner responder.pem -rkey responder.key \
   -CA ca.pem -ndays 1 -ignore_err -timeout 5 > "$dir/logs/ocsp.log" 2>&1 &
 started $! ocsp
+openssl ocsp -index index.txt -port $((base + 9)) -rsigner rogue.pem -rkey rogue.key \
+  -CA ca.pem -ndays 1 -ignore_err -timeout 5 > "$dir/logs/ocsp-rogue.log" 2>&1 &
+started $! ocsp-rogue
 
 mkdir -p "$dir/nginx/tmp"
 cat > "$dir/nginx/nginx.conf" <<CONF
@@ -265,6 +276,14 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ $ok = 1 ] || { echo "lab: the OCSP responder does not answer" >&2; exit 1; }
+ok=0
+for _ in $(seq 1 50); do
+  # -VAfile of the rogue signer itself: only checks that it answers.
+  if timeout 5 openssl ocsp -url "http://127.0.0.1:$((base + 9))" -issuer ca.pem -cert good.pem \
+      -no_nonce -VAfile rogue.pem -timeout 2 > /dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+[ $ok = 1 ] || { echo "lab: the rogue OCSP responder does not answer" >&2; exit 1; }
 for port in $(seq $((base + 1)) $((base + 7))); do
   ok=0
   for _ in $(seq 1 100); do
@@ -323,4 +342,73 @@ ca_file = "pki/ca.pem"   # this server sends no chain: the issuer comes from her
 name = "nothing-listens"
 address = "127.0.0.1:$((base + 8))"
 TOML
-echo "lab: up in $dir (ports $base-$((base + 8)))"
+# Staple files as nginx ssl_stapling_file / HAProxy .ocsp would serve them.
+mkdir -p "$dir/staples"
+cp good.ocsp.der "$dir/staples/good.ocsp"
+cp revoked.ocsp.der "$dir/staples/revoked.ocsp"
+cp expired.ocsp.der "$dir/staples/expired.ocsp"
+printf '<html>502 Bad Gateway</html>\n' > "$dir/staples/garbage.ocsp"
+rm -f "$dir/staples/missing.ocsp"
+cat >> "$dir/exporter.toml" <<TOML
+
+# Responders asked directly.
+[[responder]]
+name = "responder-good"          # URL from the certificate's AIA
+cert_file = "pki/good.pem"
+issuer_file = "pki/ca.pem"
+
+[[responder]]
+name = "responder-revoked"
+cert_file = "pki/revoked-chain.pem"   # the chain holds the issuer
+
+[[responder]]
+name = "responder-unknown"
+cert_file = "pki/unknown-chain.pem"
+url = "$ocsp_url"
+method = "post"
+nonce = true
+
+[[responder]]
+name = "responder-unauthorised-signer"
+cert_file = "pki/good-chain.pem"
+url = "http://127.0.0.1:$((base + 9))"
+
+[[responder]]
+name = "responder-down"
+cert_file = "pki/good-chain.pem"
+url = "http://127.0.0.1:$((base + 8))"
+
+# Staple files.
+[[file]]
+name = "file-good"
+path = "staples/good.ocsp"
+cert_file = "pki/good-chain.pem"
+
+[[file]]
+name = "file-revoked"
+path = "staples/revoked.ocsp"
+cert_file = "pki/revoked-chain.pem"
+
+[[file]]
+name = "file-expired"
+path = "staples/expired.ocsp"
+cert_file = "pki/expired-chain.pem"
+
+[[file]]
+name = "file-missing"
+path = "staples/missing.ocsp"
+cert_file = "pki/good-chain.pem"
+
+[[file]]
+name = "file-garbage"
+path = "staples/garbage.ocsp"
+cert_file = "pki/good-chain.pem"
+
+# Options for /probe?target=...&module=lab
+[[module]]
+name = "lab"
+server_name = "localhost"
+ca_file = "pki/ca.pem"
+timeout = "3s"
+TOML
+echo "lab: up in $dir (ports $base-$((base + 9)))"

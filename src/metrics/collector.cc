@@ -4,6 +4,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
+#include <limits>
 #include <sstream>
 
 namespace ose {
@@ -38,6 +39,19 @@ class Families {
     m.label = std::move(labels);
     m.counter.value = value;
     Get(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+
+  void Histogram(const std::string& name, const std::string& help,
+                 std::vector<ClientMetric::Label> labels, const TargetSnapshot::Histogram& h) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.histogram.sample_count = h.count;
+    m.histogram.sample_sum = h.sum;
+    for (size_t i = 0; i < std::size(kResponderBuckets); ++i) {
+      m.histogram.bucket.push_back({i < h.buckets.size() ? h.buckets[i] : 0, kResponderBuckets[i]});
+    }
+    m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+    Get(name, help, MetricType::Histogram).metric.push_back(std::move(m));
   }
 
   std::vector<MetricFamily> Take() { return std::move(families_); }
@@ -93,9 +107,32 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
               With(base, "status", std::string(kResponseStateNames[i])),
               static_cast<int>(state) == static_cast<int>(i) ? 1 : 0);
     }
+    if (t.kind == "responder") {
+      if (t.request_seconds.count > 0) {
+        f.Histogram("ocsp_responder_request_duration_seconds",
+                    "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
+      }
+      if (r.http) {
+        f.Gauge("ocsp_responder_http_status_code",
+                "HTTP status of the last request to the responder (0: no response).",
+                With(base, "method", r.http->method), static_cast<double>(r.http->status));
+        if (r.http->max_age) {
+          f.Gauge("ocsp_responder_cache_max_age_seconds",
+                  "Cache-Control max-age of the last answer; the earliest re-query.", base,
+                  static_cast<double>(*r.http->max_age));
+        }
+      }
+    }
+    if (r.file_modified) {
+      f.Gauge("ocsp_file_modified_timestamp_seconds",
+              "Modification time of the staple file, Unix time.", base,
+              static_cast<double>(*r.file_modified));
+    }
     if (!r.success) continue;
-    f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
-            base, r.staple_present ? 1 : 0);
+    if (t.kind == "tls" || t.kind.empty()) {
+      f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
+              base, r.staple_present ? 1 : 0);
+    }
     f.Gauge("ocsp_cert_must_staple",
             "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
             base, r.must_staple ? 1 : 0);

@@ -8,13 +8,18 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "fake_responder.h"
 #include "process.h"
 #include "silent_server.h"
 
@@ -41,6 +46,12 @@ std::map<std::string, double> ParseSeries(const std::string& metrics) {
 }
 
 class LabTest : public ::testing::Test {
+ public:
+  static std::string S(const std::string& metric, const std::string& target,
+                       const std::string& extra = "") {
+    return metric + "{target=\"" + target + "\"" + (extra.empty() ? "" : "," + extra) + "}";
+  }
+
  protected:
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-lab-" + std::to_string(::getpid()))).string();
@@ -52,10 +63,29 @@ class LabTest : public ::testing::Test {
     // A server that accepts TCP and never speaks TLS.
     hang_ = new SilentServer();
 
+    // A responder that misbehaves, and a proxy to the real one that records
+    // what it forwards.
+    fake_ = new FakeResponder("http://127.0.0.1:" + std::to_string(base_));
+
     config_ = dir_ + "/test.toml";
     std::string lab_config = ReadFile(dir_ + "/exporter.toml");
-    WriteConfig(lab_config + "\n[[tls]]\nname = \"hangs\"\naddress = \"127.0.0.1:" +
-                std::to_string(hang_->port()) + "\"\ntimeout = \"1s\"\n");
+    std::string extra = "\n[[tls]]\nname = \"hangs\"\naddress = \"127.0.0.1:" +
+                        std::to_string(hang_->port()) + "\"\ntimeout = \"1s\"\n";
+    auto responder = [&](const std::string& name, const std::string& path,
+                         const std::string& more) {
+      extra += "\n[[responder]]\nname = \"" + name +
+               "\"\ncert_file = \"pki/good-chain.pem\"\nurl = \"" + fake_->Url(path) + "\"\n" +
+               more;
+    };
+    responder("fake-500", "/status500", "");
+    responder("fake-wrong-type", "/wrong-type", "");
+    responder("fake-oversized", "/oversized", "");
+    responder("fake-garbage", "/garbage", "");
+    responder("fake-hang", "/hang", "timeout = \"1s\"\n");
+    responder("proxy-get", "/proxy", "method = \"get\"\n");
+    extra += "\n[[responder]]\nname = \"proxy-post\"\ncert_file = \"pki/revoked-chain.pem\"\n"
+             "url = \"" + fake_->Url("/proxy") + "\"\nmethod = \"post\"\n";
+    WriteConfig(lab_config + extra);
     // Probe often so states settle quickly (nginx staples from its second
     // handshake on).
     std::string fast = ReadFile(config_);
@@ -84,8 +114,10 @@ class LabTest : public ::testing::Test {
     exporter_ = nullptr;
     delete hang_;
     hang_ = nullptr;
+    delete fake_;
+    fake_ = nullptr;
     RunCommand("bash " + kLab + " down " + dir_);
-    if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
   }
 
   static void WriteConfig(const std::string& text) { std::ofstream(config_) << text; }
@@ -112,14 +144,10 @@ class LabTest : public ::testing::Test {
     return series;
   }
 
-  static std::string S(const std::string& metric, const std::string& target,
-                       const std::string& extra = "") {
-    return metric + "{target=\"" + target + "\"" + (extra.empty() ? "" : "," + extra) + "}";
-  }
-
   static inline std::string dir_, config_, log_;
   static inline int base_ = 0, port_ = 0;
   static inline SilentServer* hang_ = nullptr;
+  static inline FakeResponder* fake_ = nullptr;
   static inline Process* exporter_ = nullptr;
 };
 
@@ -132,6 +160,62 @@ struct Want {
   bool times;                  // thisUpdate/nextUpdate/producedAt/margin series
   std::string extra_series;    // one more series that must be 1 ("" for none)
 };
+
+// Expectations of every series of a set of targets.
+std::vector<std::pair<std::string, double>> Expected(const std::vector<Want>& wants) {
+  std::vector<std::pair<std::string, double>> expected;
+  for (const Want& w : wants) {
+    expected.emplace_back(LabTest::S("ocsp_response_status", w.target,
+                                     "status=\"" + w.status + "\""),
+                          1);
+    expected.emplace_back(LabTest::S("ocsp_probe_success", w.target), w.success);
+    if (w.staple >= 0) expected.emplace_back(LabTest::S("ocsp_staple_present", w.target), w.staple);
+    if (w.must_staple >= 0) {
+      expected.emplace_back(LabTest::S("ocsp_cert_must_staple", w.target), w.must_staple);
+    }
+  }
+  return expected;
+}
+
+void CheckWants(const std::vector<Want>& wants, std::map<std::string, double>& series) {
+  using T = LabTest;
+  const int64_t now = std::time(nullptr);
+  for (const Want& w : wants) {
+    SCOPED_TRACE(w.target);
+    // The state set: all five series present, exactly the expected one is 1.
+    for (const char* st : {"good", "revoked", "unknown", "absent", "invalid"}) {
+      std::string key = T::S("ocsp_response_status", w.target, std::string("status=\"") + st + "\"");
+      ASSERT_TRUE(series.count(key)) << key;
+      EXPECT_EQ(series[key], st == w.status ? 1 : 0) << key;
+    }
+    EXPECT_EQ(series[T::S("ocsp_probe_success", w.target)], w.success);
+    EXPECT_TRUE(series.count(T::S("ocsp_probe_duration_seconds", w.target)));
+    if (w.staple >= 0) {
+      EXPECT_EQ(series[T::S("ocsp_staple_present", w.target)], w.staple);
+    } else {
+      EXPECT_FALSE(series.count(T::S("ocsp_staple_present", w.target)));
+    }
+    if (w.must_staple >= 0) {
+      EXPECT_EQ(series[T::S("ocsp_cert_must_staple", w.target)], w.must_staple);
+      // Lab leaves are valid for 30 days; s_server-wrong-cert's expired 30 days ago.
+      double not_after = series[T::S("ocsp_cert_not_after_timestamp_seconds", w.target)];
+      EXPECT_NEAR(not_after, now + (w.target == "s_server-wrong-cert" ? -30 : 30) * 86400,
+                  2 * 86400);
+    }
+    for (const char* m : {"ocsp_response_this_update_timestamp_seconds",
+                          "ocsp_response_next_update_timestamp_seconds",
+                          "ocsp_response_produced_at_timestamp_seconds",
+                          "ocsp_response_next_update_margin_seconds"}) {
+      EXPECT_EQ(series.count(T::S(m, w.target)), w.times ? 1u : 0u) << m;
+    }
+    if (!w.extra_series.empty()) {
+      ASSERT_TRUE(series.count(w.extra_series)) << w.extra_series;
+      EXPECT_GE(series[w.extra_series], 1) << w.extra_series;
+    }
+    EXPECT_EQ(series.count(T::S("ocsp_response_revoked_at_timestamp_seconds", w.target)),
+              w.status == "revoked" ? 1u : 0u);
+  }
+}
 
 TEST_F(LabTest, EveryTargetHasItsExactState) {
   const std::vector<Want> wants = {
@@ -152,53 +236,9 @@ TEST_F(LabTest, EveryTargetHasItsExactState) {
       {"hangs", "absent", 0, -1, -1, false,
        "ocsp_probe_failures_total{target=\"hangs\",reason=\"timeout\"}"},
   };
-  std::vector<std::pair<std::string, double>> expected;
-  for (const Want& w : wants) {
-    expected.emplace_back(S("ocsp_response_status", w.target, "status=\"" + w.status + "\""), 1);
-    expected.emplace_back(S("ocsp_probe_success", w.target), w.success);
-    if (w.staple >= 0) expected.emplace_back(S("ocsp_staple_present", w.target), w.staple);
-    if (w.must_staple >= 0) {
-      expected.emplace_back(S("ocsp_cert_must_staple", w.target), w.must_staple);
-    }
-  }
-  auto series = ScrapeUntil(expected);
+  auto series = ScrapeUntil(Expected(wants));
+  CheckWants(wants, series);
   const int64_t now = std::time(nullptr);
-
-  for (const Want& w : wants) {
-    SCOPED_TRACE(w.target);
-    // The state set: all five series present, exactly the expected one is 1.
-    for (const char* st : {"good", "revoked", "unknown", "absent", "invalid"}) {
-      std::string key = S("ocsp_response_status", w.target, std::string("status=\"") + st + "\"");
-      ASSERT_TRUE(series.count(key)) << key;
-      EXPECT_EQ(series[key], st == w.status ? 1 : 0) << key;
-    }
-    EXPECT_EQ(series[S("ocsp_probe_success", w.target)], w.success);
-    EXPECT_TRUE(series.count(S("ocsp_probe_duration_seconds", w.target)));
-    if (w.staple >= 0) {
-      EXPECT_EQ(series[S("ocsp_staple_present", w.target)], w.staple);
-    } else {
-      EXPECT_FALSE(series.count(S("ocsp_staple_present", w.target)));
-    }
-    if (w.must_staple >= 0) {
-      EXPECT_EQ(series[S("ocsp_cert_must_staple", w.target)], w.must_staple);
-      // Lab leaves are valid for 30 days; s_server-wrong-cert's expired 30 days ago.
-      double not_after = series[S("ocsp_cert_not_after_timestamp_seconds", w.target)];
-      EXPECT_NEAR(not_after, now + (w.target == "s_server-wrong-cert" ? -30 : 30) * 86400,
-                  2 * 86400);
-    }
-    for (const char* m : {"ocsp_response_this_update_timestamp_seconds",
-                          "ocsp_response_next_update_timestamp_seconds",
-                          "ocsp_response_produced_at_timestamp_seconds",
-                          "ocsp_response_next_update_margin_seconds"}) {
-      EXPECT_EQ(series.count(S(m, w.target)), w.times ? 1u : 0u) << m;
-    }
-    if (!w.extra_series.empty()) {
-      ASSERT_TRUE(series.count(w.extra_series)) << w.extra_series;
-      EXPECT_GE(series[w.extra_series], 1) << w.extra_series;
-    }
-    EXPECT_EQ(series.count(S("ocsp_response_revoked_at_timestamp_seconds", w.target)),
-              w.status == "revoked" ? 1u : 0u);
-  }
 
   // Freshness figures of the good staple nginx fetched (responder: -ndays 1).
   double margin = series[S("ocsp_response_next_update_margin_seconds", "nginx-good")];
@@ -221,6 +261,129 @@ TEST_F(LabTest, EveryTargetHasItsExactState) {
     }
   }
   EXPECT_TRUE(build_info);
+}
+
+TEST_F(LabTest, ResponderTargets) {
+  const std::string reason = "ocsp_response_revocation_reason{target=\"responder-revoked\","
+                             "reason=\"key_compromise\"}";
+  const std::vector<Want> wants = {
+      // AIA URL, auto method (GET: the request is short).
+      {"responder-good", "good", 1, -1, 1, true, ""},
+      {"responder-revoked", "revoked", 1, -1, 1, true, reason},
+      // POST with a nonce, which the responder echoes.
+      {"responder-unknown", "unknown", 1, -1, 0, true, ""},
+      {"responder-unauthorised-signer", "invalid", 1, -1, 1, false,
+       S("ocsp_response_invalid_reason", "responder-unauthorised-signer",
+         "reason=\"unauthorized_signer\"")},
+      {"responder-down", "absent", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "responder-down", "reason=\"connect\"")},
+      {"fake-500", "absent", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "fake-500", "reason=\"http_status\"")},
+      {"fake-wrong-type", "absent", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "fake-wrong-type", "reason=\"content_type\"")},
+      {"fake-oversized", "absent", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "fake-oversized", "reason=\"body_too_large\"")},
+      {"fake-garbage", "invalid", 1, -1, 1, false,
+       S("ocsp_response_invalid_reason", "fake-garbage", "reason=\"malformed\"")},
+      {"fake-hang", "absent", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "fake-hang", "reason=\"timeout\"")},
+      {"proxy-get", "good", 1, -1, 1, true, ""},
+      {"proxy-post", "revoked", 1, -1, 1, true, ""},
+  };
+  auto series = ScrapeUntil(Expected(wants));
+  CheckWants(wants, series);
+
+  // HTTP outcome and latency.
+  EXPECT_EQ(series[S("ocsp_responder_http_status_code", "fake-500", "method=\"GET\"")], 500);
+  EXPECT_EQ(series[S("ocsp_responder_http_status_code", "responder-good", "method=\"GET\"")],
+            200);
+  EXPECT_EQ(series[S("ocsp_responder_http_status_code", "responder-unknown",
+                     "method=\"POST\"")],
+            200);
+  EXPECT_GE(series[S("ocsp_responder_request_duration_seconds_count", "responder-good")], 1);
+  EXPECT_GE(series[S("ocsp_responder_request_duration_seconds_bucket", "responder-good",
+                     "le=\"+Inf\"")],
+            1);
+  EXPECT_EQ(series[S("ocsp_responder_cache_max_age_seconds", "proxy-get")], 3600);
+
+  // GET and POST both reached the responder's side, once each: max-age=3600
+  // holds back every later query although the interval is 2 s.
+  std::this_thread::sleep_for(seconds(5));
+  auto methods = fake_->ProxiedMethods();
+  ASSERT_EQ(methods.size(), 2u);
+  EXPECT_NE(std::find(methods.begin(), methods.end(), "GET"), methods.end());
+  EXPECT_NE(std::find(methods.begin(), methods.end(), "POST"), methods.end());
+  series = ParseSeries(HttpGet(Url("/metrics")).body);
+  EXPECT_GE(series[S("ocsp_probe_failures_total", "fake-500", "reason=\"http_status\"")], 2)
+      << "targets without max-age keep their interval";
+}
+
+TEST_F(LabTest, FileTargets) {
+  const std::vector<Want> wants = {
+      {"file-good", "good", 1, -1, 1, true, ""},
+      {"file-revoked", "revoked", 1, -1, 1, true, ""},
+      {"file-expired", "invalid", 1, -1, 1, true,
+       S("ocsp_response_invalid_reason", "file-expired", "reason=\"expired\"")},
+      {"file-missing", "absent", 1, -1, 1, false, ""},
+      {"file-garbage", "invalid", 1, -1, 1, false,
+       S("ocsp_response_invalid_reason", "file-garbage", "reason=\"malformed\"")},
+  };
+  auto series = ScrapeUntil(Expected(wants));
+  CheckWants(wants, series);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/staples/good.ocsp").c_str(), &st), 0);
+  EXPECT_EQ(series[S("ocsp_file_modified_timestamp_seconds", "file-good")],
+            static_cast<double>(st.st_mtim.tv_sec));
+  EXPECT_FALSE(series.count(S("ocsp_file_modified_timestamp_seconds", "file-missing")));
+}
+
+TEST_F(LabTest, ProbeEndpoint) {
+  auto probe = [&](const std::string& query, const std::vector<std::string>& headers = {}) {
+    return HttpGet(Url("/probe?" + query), headers);
+  };
+  // nginx stapling (retry: its first handshake may come without a staple).
+  std::map<std::string, double> series;
+  std::string target = "target=127.0.0.1:" + std::to_string(base_ + 1) + "&module=lab";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        series = ParseSeries(probe(target).body);
+        return series["ocsp_response_status{status=\"good\"}"] == 1;
+      },
+      seconds(20)));
+  EXPECT_EQ(series["ocsp_probe_success"], 1);
+  EXPECT_EQ(series["ocsp_staple_present"], 1);
+  EXPECT_EQ(series["ocsp_cert_must_staple"], 1);
+  EXPECT_TRUE(series.count("ocsp_probe_duration_seconds"));
+  EXPECT_GT(series["ocsp_response_next_update_margin_seconds"], 3600);
+  for (const auto& [k, v] : series) EXPECT_EQ(k.find("target="), std::string::npos) << k;
+
+  // A server that does not staple, without a module.
+  series = ParseSeries(probe("target=127.0.0.1:" + std::to_string(base_ + 3)).body);
+  EXPECT_EQ(series["ocsp_probe_success"], 1);
+  EXPECT_EQ(series["ocsp_staple_present"], 0);
+  EXPECT_EQ(series["ocsp_response_status{status=\"absent\"}"], 1);
+
+  // The module's ca_file finds the issuer a chain-less server does not send.
+  std::string unknown = "target=127.0.0.1:" + std::to_string(base_ + 7);
+  EXPECT_EQ(ParseSeries(probe(unknown).body)["ocsp_response_status{status=\"invalid\"}"], 1);
+  EXPECT_EQ(ParseSeries(probe(unknown + "&module=lab").body)
+                ["ocsp_response_status{status=\"unknown\"}"],
+            1);
+
+  // Prometheus' scrape timeout bounds the probe (minus 0.5 s).
+  auto t0 = std::chrono::steady_clock::now();
+  auto hung = probe("target=127.0.0.1:" + std::to_string(hang_->port()) + "&module=lab",
+                    {"X-Prometheus-Scrape-Timeout-Seconds: 1.5"});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(hung.status, 200);
+  EXPECT_EQ(ParseSeries(hung.body)["ocsp_probe_success"], 0);
+  EXPECT_LT(took, 2.5);  // the module says 3 s; the header wins
+
+  EXPECT_EQ(probe("target=127.0.0.1:1&module=nope").status, 400);
+  EXPECT_NE(probe("target=127.0.0.1:1&module=nope").body.find("unknown module \"nope\""),
+            std::string::npos);
+  EXPECT_EQ(probe("module=lab").status, 400);
+  EXPECT_EQ(probe("target=no-port").status, 400);
 }
 
 TEST_F(LabTest, StateChangesAreLoggedOncePerChange) {

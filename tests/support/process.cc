@@ -87,10 +87,14 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-HttpResponse Request(const std::string& url, bool post) {
+HttpResponse Request(const std::string& url, bool post,
+                     const std::vector<std::string>& headers = {}) {
   HttpResponse r;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return r;
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
@@ -104,12 +108,15 @@ HttpResponse Request(const std::string& url, bool post) {
     if (ct != nullptr) r.content_type = ct;
   }
   curl_easy_cleanup(curl);
+  curl_slist_free_all(list);
   return r;
 }
 
 }  // namespace
 
-HttpResponse HttpGet(const std::string& url) { return Request(url, false); }
+HttpResponse HttpGet(const std::string& url, const std::vector<std::string>& headers) {
+  return Request(url, false, headers);
+}
 HttpResponse HttpPost(const std::string& url) { return Request(url, true); }
 
 std::string ReadFile(const std::string& path) {

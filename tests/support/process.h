@@ -40,7 +40,7 @@ struct HttpResponse {
   std::string content_type;
 };
 
-HttpResponse HttpGet(const std::string& url);
+HttpResponse HttpGet(const std::string& url, const std::vector<std::string>& headers = {});
 HttpResponse HttpPost(const std::string& url);
 
 std::string ReadFile(const std::string& path);

@@ -1,0 +1,44 @@
+#pragma once
+// A misbehaving OCSP responder for tests, served by civetweb on
+// 127.0.0.1:<free port>. Paths:
+// (each path also answers below it, as GET requests append the request)
+//   /status500        HTTP 500
+//   /wrong-type       200, Content-Type text/html
+//   /oversized        200, application/ocsp-response, 2 MiB body
+//   /garbage          200, application/ocsp-response, bytes that are not DER
+//   /hang             accepts and answers nothing for 5 s
+//   /proxy/...        forwards GET (the rest of the path) or POST (the body)
+//                     to `upstream`, records the method, and adds
+//                     "Cache-Control: public, max-age=3600"
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct mg_context;
+
+namespace ose::testing {
+
+class FakeResponder {
+ public:
+  explicit FakeResponder(std::string upstream);
+  ~FakeResponder();
+  FakeResponder(const FakeResponder&) = delete;
+  FakeResponder& operator=(const FakeResponder&) = delete;
+
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const;
+  /// Methods ("GET"/"POST") of every request /proxy forwarded, in order.
+  std::vector<std::string> ProxiedMethods() const;
+
+  // Implementation details used by the C handlers.
+  const std::string upstream_;
+  mutable std::mutex mu_;
+  std::vector<std::string> methods_;
+
+ private:
+  mg_context* ctx_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace ose::testing
