@@ -83,6 +83,9 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
                                                                               : nullptr,
                                  tu.get(), nu.get()) != nullptr,
           "add status");
+    if (spec.copy_nonce_from != nullptr) {
+      Check(OCSP_copy_nonce(bs.get(), spec.copy_nonce_from) == 1, "copy nonce");
+    }
     unsigned long flags = 0;
     if (!spec.include_signer) flags |= OCSP_NOCERTS;
     if (spec.responder_id_by_key) flags |= OCSP_RESPID_KEY;

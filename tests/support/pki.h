@@ -40,6 +40,7 @@ struct ResponseSpec {
   bool include_signer = true;          ///< put the signer cert in `certs`
   bool responder_id_by_key = false;
   int response_status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+  OCSP_REQUEST* copy_nonce_from = nullptr;  ///< echo this request's nonce (RFC 8954)
 };
 
 /// A DER OCSPResponse about `cert` (issued by `issuer`) signed by

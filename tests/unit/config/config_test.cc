@@ -160,3 +160,129 @@ TEST(ParseHostPort, Forms) {
 
 }  // namespace
 }  // namespace ose
+
+namespace ose {
+namespace {
+
+// [[responder]], [[file]] and [[module]] against certificates made now.
+class SectionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    namespace fs = std::filesystem;
+    dir_ = (fs::temp_directory_path() / ("ose-sections-" + std::to_string(::getpid()))).string();
+    fs::create_directories(dir_);
+    int64_t now = std::time(nullptr);
+    auto ca_key = testing::GenerateKey();
+    auto ca = testing::IssueCert({.common_name = "CA", .not_before = now - 60,
+                                  .not_after = now + 3600, .ca = true},
+                                 ca_key.get(), nullptr, ca_key.get());
+    auto key = testing::GenerateKey();
+    auto aia = testing::IssueCert({.serial = 2, .not_before = now - 60, .not_after = now + 3600,
+                                   .must_staple = true,
+                                   .ocsp_url = "http://ocsp.example.net/a"},
+                                  key.get(), ca.get(), ca_key.get());
+    auto plain = testing::IssueCert({.serial = 3, .not_before = now - 60,
+                                     .not_after = now + 3600},
+                                    key.get(), ca.get(), ca_key.get());
+    testing::WritePem(dir_ + "/ca.pem", {ca.get()});
+    testing::WritePem(dir_ + "/aia-chain.pem", {aia.get(), ca.get()});
+    testing::WritePem(dir_ + "/aia.pem", {aia.get()});
+    testing::WritePem(dir_ + "/plain.pem", {plain.get()});
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<Config> Parse(const std::string& text) { return ParseConfig(text, dir_ + "/c.toml"); }
+  std::string F() const { return dir_ + "/c.toml"; }
+
+  std::string dir_;
+};
+
+TEST_F(SectionsTest, ValidSections) {
+  auto cfg = Parse(R"(
+[global]
+per_host_concurrency = 2
+
+[[responder]]
+name = "from-aia"
+cert_file = "aia-chain.pem"
+
+[[responder]]
+name = "override"
+cert_file = "plain.pem"
+issuer_file = "ca.pem"
+url = "http://127.0.0.1:8888"
+method = "post"
+nonce = true
+timeout = "3s"
+
+[[file]]
+name = "staple"
+path = "does-not-exist-yet.ocsp"
+cert_file = "aia.pem"
+issuer_file = "ca.pem"
+
+[[module]]
+name = "default"
+server_name = "example.net"
+ca_file = "ca.pem"
+timeout = "5s"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->global.per_host_concurrency, 2);
+  ASSERT_EQ(cfg->responders.size(), 2u);
+  EXPECT_EQ(cfg->responders[0].urls, std::vector<std::string>{"http://ocsp.example.net/a"});
+  EXPECT_TRUE(cfg->responders[0].cert->must_staple);
+  EXPECT_EQ(cfg->responders[0].method, HttpMethod::kAuto);
+  EXPECT_FALSE(cfg->responders[0].nonce);
+  EXPECT_EQ(cfg->responders[1].urls, std::vector<std::string>{"http://127.0.0.1:8888"});
+  EXPECT_EQ(cfg->responders[1].method, HttpMethod::kPost);
+  EXPECT_TRUE(cfg->responders[1].nonce);
+  EXPECT_EQ(cfg->responders[1].timeout, std::chrono::seconds(3));
+  EXPECT_FALSE(cfg->responders[1].cert->must_staple);
+  ASSERT_EQ(cfg->files.size(), 1u);
+  EXPECT_EQ(cfg->files[0].path, dir_ + "/does-not-exist-yet.ocsp");
+  ASSERT_EQ(cfg->modules.size(), 1u);
+  EXPECT_EQ(cfg->modules[0].server_name, "example.net");
+  EXPECT_EQ(cfg->modules[0].ca_certs->size(), 1u);
+}
+
+TEST_F(SectionsTest, Errors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"[[responder]]\nname = \"r\"\n", "{f}:1:1: responder[0].cert_file: missing required key"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"plain.pem\"\nissuer_file = \"ca.pem\"\n",
+       "{f}:3:13: responder[0].cert_file: the certificate names no OCSP responder (AIA); set "
+       "url"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"plain.pem\"\n",
+       "{f}:3:13: responder[0].cert_file: the issuer of CN=leaf.test is in neither {d}/plain.pem"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia.pem\"\nissuer_file = \"plain.pem\"\n",
+       "{f}:4:15: responder[0].issuer_file: the issuer of CN=leaf.test is in neither "
+       "{d}/aia.pem nor {d}/plain.pem"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia-chain.pem\"\nmethod = \"put\"\n",
+       "{f}:4:10: responder[0].method: must be auto, get or post"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia-chain.pem\"\nurl = \"ftp://x\"\n",
+       "{f}:4:7: responder[0].url: must start with http:// or https://"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia-chain.pem\"\nnonce = \"yes\"\n",
+       "{f}:4:9: responder[0].nonce: must be true or false"},
+      {"[[file]]\nname = \"f\"\ncert_file = \"aia-chain.pem\"\n",
+       "{f}:1:1: file[0].path: missing required key"},
+      {"[[tls]]\nname = \"x\"\naddress = \"h:1\"\n[[file]]\nname = \"x\"\npath = \"p\"\n"
+       "cert_file = \"aia-chain.pem\"\n",
+       "{f}:5:8: file[0].name: duplicate name \"x\" (first used at line 2)"},
+      {"[[module]]\nname = \"m\"\n[[module]]\nname = \"m\"\n",
+       "{f}:4:8: module[1].name: duplicate name \"m\" (first used at line 2)"},
+      {"[[module]]\nname = \"m\"\nservername = \"x\"\n", "{f}:3:1: module[0].servername: unknown key"},
+      {"[global]\nper_host_concurrency = 0\n",
+       "{f}:2:24: global.per_host_concurrency: must be between 1 and 1000"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto cfg = Parse(text);
+    ASSERT_FALSE(cfg.ok()) << text;
+    std::string want = message;
+    for (size_t pos; (pos = want.find("{f}")) != std::string::npos;) want.replace(pos, 3, F());
+    for (size_t pos; (pos = want.find("{d}")) != std::string::npos;) want.replace(pos, 3, dir_);
+    EXPECT_EQ(cfg.error().detail, want) << text;
+  }
+}
+
+}  // namespace
+}  // namespace ose
