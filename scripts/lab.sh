@@ -116,6 +116,14 @@ subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 authorityInfoAccess = OCSP;URI:$ocsp_url
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ v3_leaf_two_responders ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:$((base + 8)),OCSP;URI:$ocsp_url
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [ v3_leaf_must_staple ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -159,6 +167,8 @@ quiet openssl x509 -req -in rogue.csr -CA root.pem -CAkey root.key -set_serial 0
 issue good v3_leaf_must_staple
 issue revoked v3_leaf_must_staple
 issue nostaple v3_leaf
+# Two AIA OCSP URLs, the first of which is down.
+issue tworesponders v3_leaf_two_responders
 issue missing v3_leaf_must_staple
 issue expired v3_leaf_must_staple
 # Issued 60 days ago for 30 days: an expired server certificate.
@@ -367,6 +377,10 @@ cert_file = "pki/unknown-chain.pem"
 url = "$ocsp_url"
 method = "post"
 nonce = true
+
+[[responder]]
+name = "responder-second-url"    # the first AIA URL is down; the second answers
+cert_file = "pki/tworesponders-chain.pem"
 
 [[responder]]
 name = "responder-unauthorised-signer"

@@ -272,6 +272,7 @@ TEST_F(LabTest, ResponderTargets) {
       {"responder-revoked", "revoked", 1, -1, 1, true, reason},
       // POST with a nonce, which the responder echoes.
       {"responder-unknown", "unknown", 1, -1, 0, true, ""},
+      {"responder-second-url", "good", 1, -1, 0, true, ""},
       {"responder-unauthorised-signer", "invalid", 1, -1, 1, false,
        S("ocsp_response_invalid_reason", "responder-unauthorised-signer",
          "reason=\"unauthorized_signer\"")},
