@@ -7,7 +7,7 @@ packages=(
   cmake g++ make pkg-config
   # libraries
   libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
-  libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev
+  libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev nlohmann-json3-dev
   # lab and integration tests: real servers and clients
   openssl nginx haproxy faketime curl ca-certificates procps iproute2
 )
