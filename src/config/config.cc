@@ -274,24 +274,27 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   Config cfg;
   cfg.file = path;
 
-  c.CheckKeys(root, "", {"global", "tls", "responder", "file", "module"});
+  c.CheckKeys(root, "", {"global", "tls", "responder", "file", "module", "stapler"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
-  // Calls fn(table, "key[i]") for each table of the array of tables `key`.
-  auto each = [&](std::string_view key, auto&& fn) {
-    const toml::node* n = root.get(key);
+  // Calls fn(table, "key[i]") for each table of the array of tables `key`
+  // of `parent` (the root when null).
+  auto each_in = [&](const toml::table& parent, std::string_view prefix, std::string_view key,
+                     auto&& fn) {
+    const toml::node* n = parent.get(key);
     if (n == nullptr) return;
+    std::string full = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
     const toml::array* arr = n->as_array();
     if (arr == nullptr || !arr->is_array_of_tables()) {
-      c.Fail(n->source(), key,
-             "must be an array of tables ([[" + std::string(key) + "]])");
+      c.Fail(n->source(), full, "must be an array of tables ([[" + full + "]])");
       return;
     }
     for (size_t i = 0; i < arr->size(); ++i) {
-      fn(*arr->get(i)->as_table(), std::string(key) + "[" + std::to_string(i) + "]");
+      fn(*arr->get(i)->as_table(), full + "[" + std::to_string(i) + "]");
     }
   };
+  auto each = [&](std::string_view key, auto&& fn) { each_in(root, "", key, fn); };
   // Target names are unique across the whole file: they are the `target` label.
   std::map<std::string, toml::source_region> target_names;
   auto unique_name = [&](const toml::table& t, const std::string& p,
@@ -305,6 +308,24 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
                  std::to_string(it->second.begin.line) + ")");
     }
     return *name;
+  };
+
+  // URLs of a section: `url`, or the certificate's AIA OCSP URLs.
+  auto urls_of = [&](const toml::table& t, const std::string& p, const LoadedCertPtr& cert) {
+    std::vector<std::string> urls;
+    if (auto url = c.String(t, p, "url", false)) {
+      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        c.Fail(t.get("url")->source(), p + ".url", "must start with http:// or https://");
+      }
+      urls = {*url};
+    } else if (cert) {
+      urls = cert->ocsp_urls;
+      if (urls.empty()) {
+        c.Fail(t.get("cert_file")->source(), p + ".cert_file",
+               "the certificate names no OCSP responder (AIA); set url");
+      }
+    }
+    return urls;
   };
 
   each("tls", [&](const toml::table& t, const std::string& p) {
@@ -333,18 +354,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     ResponderTarget target;
     target.name = unique_name(t, p, target_names);
     target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
-    if (auto url = c.String(t, p, "url", false)) {
-      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-        c.Fail(t.get("url")->source(), p + ".url", "must start with http:// or https://");
-      }
-      target.urls = {*url};
-    } else if (target.cert) {
-      target.urls = target.cert->ocsp_urls;
-      if (target.urls.empty()) {
-        c.Fail(t.get("cert_file")->source(), p + ".cert_file",
-               "the certificate names no OCSP responder (AIA); set url");
-      }
-    }
+    target.urls = urls_of(t, p, target.cert);
     if (auto m = c.String(t, p, "method", false)) {
       if (*m == "auto") {
         target.method = HttpMethod::kAuto;
@@ -384,6 +394,53 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
     cfg.modules.push_back(std::move(m));
   });
+
+  if (const toml::node* n = root.get("stapler")) {
+    const toml::table* st = n->as_table();
+    if (st == nullptr) {
+      c.Fail(n->source(), "stapler", "must be a table ([stapler])");
+    } else {
+      StaplerConfig& sc = cfg.stapler;
+      c.CheckKeys(*st, "stapler", {"store_dir", "min_refresh", "max_refresh",
+                                   "reload_min_interval", "ready_timeout", "exit_on_fatal",
+                                   "fatal_command", "certificate"});
+      if (auto d = c.String(*st, "stapler", "store_dir", false)) sc.store_dir = c.Resolve(*d);
+      if (auto d = c.DurationAt(*st, "stapler", "min_refresh")) sc.min_refresh = *d;
+      if (auto d = c.DurationAt(*st, "stapler", "max_refresh")) sc.max_refresh = *d;
+      if (auto d = c.DurationAt(*st, "stapler", "reload_min_interval")) {
+        sc.reload_min_interval = *d;
+      }
+      if (auto d = c.DurationAt(*st, "stapler", "ready_timeout")) sc.ready_timeout = *d;
+      if (sc.min_refresh > sc.max_refresh) {
+        c.Fail(st->source(), "stapler.min_refresh", "must not exceed max_refresh");
+      }
+      sc.exit_on_fatal = c.BoolAt(*st, "stapler", "exit_on_fatal").value_or(false);
+      if (auto f = c.String(*st, "stapler", "fatal_command", false)) sc.fatal_command = *f;
+      std::map<std::string, toml::source_region> cert_names;
+      each_in(*st, "stapler", "certificate", [&](const toml::table& t, const std::string& p) {
+        c.CheckKeys(t, p, {"name", "cert_file", "issuer_file", "mode", "url", "output_file",
+                           "haproxy_socket", "reload_command", "timeout"});
+        StaplerCertificate sc_cert;
+        sc_cert.name = unique_name(t, p, cert_names);
+        sc_cert.cert = c.CertAndIssuerAt(t, p, sc_cert.cert_file, sc_cert.issuer_file);
+        if (auto m = c.String(t, p, "mode", false)) {
+          if (*m != "auto" && *m != "must" && *m != "always" && *m != "never") {
+            c.Fail(t.get("mode")->source(), p + ".mode", "must be auto, must, always or never");
+          }
+          sc_cert.mode = *m;
+        }
+        sc_cert.urls = urls_of(t, p, sc_cert.cert);
+        if (auto o = c.String(t, p, "output_file", false)) sc_cert.output_file = c.Resolve(*o);
+        if (auto h = c.String(t, p, "haproxy_socket", false)) sc_cert.haproxy_socket = c.Resolve(*h);
+        if (auto r = c.String(t, p, "reload_command", false)) sc_cert.reload_command = *r;
+        sc_cert.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+        sc.certificates.push_back(std::move(sc_cert));
+      });
+      if (!sc.certificates.empty() && sc.store_dir.empty()) {
+        c.Fail(st->source(), "stapler.store_dir", "missing required key");
+      }
+    }
+  }
 
   if (!c.errors().empty()) {
     std::string detail;

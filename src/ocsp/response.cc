@@ -174,6 +174,7 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
     }
     auto nb = Asn1TimeToUnix(X509_get0_notBefore(signer));
     auto na = Asn1TimeToUnix(X509_get0_notAfter(signer));
+    v.signer_not_after = na;
     if (!nb || !na || *nb > now + options.skew_seconds || *na < now - options.skew_seconds) {
       return Invalid(v, invalid_reason::kSignerExpired,
                      "responder certificate " + SubjectString(signer) +

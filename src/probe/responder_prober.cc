@@ -282,7 +282,9 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     r.detail.clear();
     auto body = Exchange(url, req.value(), request.method, left, r);
     if (!body) continue;  // try the next URL
-    std::span<const uint8_t> der(reinterpret_cast<const uint8_t*>(body->data()), body->size());
+    auto bytes = std::make_shared<const std::vector<uint8_t>>(body->begin(), body->end());
+    r.der = bytes;
+    std::span<const uint8_t> der(bytes->data(), bytes->size());
     r.success = true;
     r.staple_present = true;
     r.verdict = VerifyOcspResponse(der, cert, issuer, request.verify, NowUnix());

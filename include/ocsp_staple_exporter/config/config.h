@@ -102,6 +102,32 @@ struct Module {
   Duration timeout{};
 };
 
+/// One `[[stapler.certificate]]`: a certificate the engine staples.
+struct StaplerCertificate {
+  std::string name;  ///< unique among stapler certificates; the `certificate` label
+  std::string cert_file;
+  std::string issuer_file;
+  LoadedCertPtr cert;
+  std::string mode = "auto";        ///< auto | must | always | never
+  std::vector<std::string> urls;    ///< `url`, or the AIA OCSP URLs
+  std::string output_file;          ///< DER staple for nginx / HAProxy; "" for none
+  std::string haproxy_socket;       ///< HAProxy admin socket; "" for none
+  std::string reload_command;       ///< run (sh -c) after output_file changed
+  Duration timeout{};
+};
+
+/// `[stapler]`: the stapling engine.
+struct StaplerConfig {
+  std::string store_dir;             ///< absolute; required with certificates
+  Duration min_refresh = std::chrono::minutes(5);
+  Duration max_refresh = std::chrono::hours(1);
+  Duration reload_min_interval = std::chrono::seconds(10);  ///< between reload_command runs
+  Duration ready_timeout = std::chrono::seconds(30);  ///< longest /-/ready waits for first fetches
+  bool exit_on_fatal = false;
+  std::string fatal_command;         ///< run (sh -c) when a certificate turns fatal
+  std::vector<StaplerCertificate> certificates;
+};
+
 struct Config {
   std::string file;  ///< path it was loaded from
   GlobalConfig global;
@@ -109,6 +135,7 @@ struct Config {
   std::vector<ResponderTarget> responders;
   std::vector<FileTarget> files;
   std::vector<Module> modules;
+  StaplerConfig stapler;
 };
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line

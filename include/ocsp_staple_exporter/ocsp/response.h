@@ -85,6 +85,7 @@ struct OcspVerdict {
   std::optional<int64_t> revoked_at;            ///< when kRevoked
   std::optional<std::string> revocation_reason;  ///< when kRevoked
   bool delegated_signer = false;  ///< signed by a delegated responder certificate
+  std::optional<int64_t> signer_not_after;  ///< the delegated responder certificate's notAfter
   /// The signature verified, so the times above are authentic even when the
   /// response is kInvalid for freshness (expired / not_yet_valid).
   bool signature_verified = false;

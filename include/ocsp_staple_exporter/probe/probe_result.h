@@ -3,6 +3,8 @@
 // read by the metrics collector and the landing page.
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -65,6 +67,10 @@ struct ProbeResult {
 
   /// Earliest Unix time the next probe may run (a responder's max-age).
   std::optional<int64_t> not_before;
+
+  /// `[[responder]]` and the stapling engine: the DER body of the answer,
+  /// when one came (whatever its verdict).
+  std::shared_ptr<const std::vector<uint8_t>> der;
 };
 
 /// One word for a result, used for state-change logs: "good", "revoked",
