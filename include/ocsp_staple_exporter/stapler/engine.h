@@ -1,0 +1,110 @@
+#pragma once
+// The stapling engine for one certificate (StaplerCore): a state machine
+// driven with an explicit "now", so tests move the clock freely. It holds
+// the last verified response, decides with Decide() whether to serve it,
+// and asks its Effects to publish, withdraw, persist or go fatal. The asio
+// driver that runs it on timers is Stapler (stapler.h).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/probe/probe_result.h"
+#include "ocsp_staple_exporter/stapler/policy.h"
+#include "ocsp_staple_exporter/stapler/store.h"
+
+namespace ose {
+
+/// Label values of `ocsp_stapler_refresh_total{result}`.
+inline constexpr std::string_view kRefreshResults[] = {"good", "revoked", "unknown", "invalid",
+                                                       "failed"};
+
+/// A plain copy of one certificate's engine state (metrics, API, logs).
+struct StaplerCertState {
+  std::string name;
+  StaplerMode mode = StaplerMode::kAuto;
+  bool must_staple = false;
+  std::string key;               ///< store key (SHA-256 of the leaf)
+  OcspVerdict held;              ///< the held response; kAbsent when none
+  std::string held_source;       ///< "cache" or the URL it came from
+  bool attempted = false;        ///< a fetch finished or the cache answered
+  bool serving = false;          ///< a staple is published
+  bool fatal = false;
+  bool warn = false;             ///< never + Must-Staple
+  int64_t next_refresh = 0;      ///< Unix seconds; 0 when the mode fetches nothing
+  int failures_in_row = 0;
+  uint64_t successes = 0;
+  uint64_t failures = 0;
+  std::map<std::string, uint64_t> refresh_total;  ///< by kRefreshResults
+  std::string last_error;
+  int64_t last_update = 0;       ///< Unix seconds of the last fetch
+};
+
+/// What the core asks the outside world to do. Every callback is optional.
+struct StaplerEffects {
+  /// Serve `der` (a good or revoked response) from now on.
+  std::function<void(const StaplerCertState&, const std::vector<uint8_t>& der)> publish;
+  /// Stop serving: the staple is about to expire or no longer valid.
+  std::function<void(const StaplerCertState&)> withdraw;
+  /// Persist a verified response in store_dir.
+  std::function<void(const StaplerCertState&, const StoreEntry&)> persist;
+  /// The certificate entered (true) or left (false) its fail-closed state.
+  std::function<void(const StaplerCertState&, bool fatal)> fatal;
+};
+
+class StaplerCore {
+ public:
+  /// `cfg.cert` must be loaded. `effects` is copied. `jitter` returns a
+  /// uniform sample in [0, 1) (injected for tests).
+  StaplerCore(const StaplerCertificate& cfg, RefreshPolicy refresh, VerifyOptions verify,
+              StaplerEffects effects, std::function<double()> jitter);
+
+  /// Start-up: re-verifies a cache entry (a Load result). A good or revoked
+  /// entry is held and served as if just fetched; anything else is ignored
+  /// (logged by the caller) and replaced by the next fetch.
+  /// Returns an explanation when the entry was not used ("" when used or
+  /// when there was none).
+  std::string LoadCache(const Result<StoreEntry>& entry, int64_t now);
+
+  /// True when the mode fetches and the refresh time has come.
+  bool FetchDue(int64_t now) const;
+
+  /// The request to send (valid while the core lives).
+  const StaplerCertificate& config() const { return cfg_; }
+
+  /// A fetch finished (`r` from the responder prober, with r.der).
+  void OnFetched(const ProbeResult& r, int64_t now);
+
+  /// Re-evaluates serving and fatal state at `now` (withdrawal before
+  /// nextUpdate happens here).
+  void Evaluate(int64_t now);
+
+  /// Next Unix time something can change: the refresh or the withdrawal.
+  int64_t NextWake(int64_t now) const;
+
+  const StaplerCertState& state() const { return state_; }
+
+ private:
+  void Hold(const OcspVerdict& v, std::vector<uint8_t> der, const std::string& source,
+            int64_t now, std::optional<int64_t> max_age);
+
+  StaplerCertificate cfg_;
+  RefreshPolicy refresh_;
+  VerifyOptions verify_;
+  StaplerEffects effects_;
+  std::function<double()> jitter_;
+  StaplerCertState state_;
+  std::vector<uint8_t> der_;            ///< of the held response
+  std::vector<uint8_t> published_der_;  ///< what is being served
+};
+
+/// Parses a `mode` string of the config ("auto", ...); kAuto for others.
+StaplerMode ParseStaplerMode(std::string_view s);
+
+}  // namespace ose

@@ -1,0 +1,237 @@
+// The engine for one certificate with an injected clock: real responses
+// generated with the OpenSSL API, verified as the prober would, fed in.
+#include "ocsp_staple_exporter/stapler/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+
+#include "pki.h"
+
+namespace ose {
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t0_ = std::time(nullptr);
+    ca_key_ = testing::GenerateKey();
+    ca_ = testing::IssueCert({.common_name = "CA", .not_before = t0_ - kDay,
+                              .not_after = t0_ + 365 * kDay, .ca = true},
+                             ca_key_.get(), nullptr, ca_key_.get());
+    key_ = testing::GenerateKey();
+    leaf_ = testing::IssueCert({.serial = 5, .not_before = t0_ - kDay,
+                                .not_after = t0_ + 90 * kDay, .must_staple = true},
+                               key_.get(), ca_.get(), ca_key_.get());
+  }
+
+  StaplerCertificate Cert(const std::string& mode, bool must_staple = true) {
+    StaplerCertificate c;
+    c.name = "api";
+    c.mode = mode;
+    auto lc = std::make_shared<LoadedCert>();
+    lc->cert = ShareX509(leaf_.get());
+    lc->issuer = ShareX509(ca_.get());
+    lc->must_staple = must_staple;
+    c.cert = lc;
+    c.urls = {"http://ocsp.test"};
+    return c;
+  }
+
+  std::unique_ptr<StaplerCore> Core(const std::string& mode, bool must_staple = true) {
+    StaplerEffects fx;
+    fx.publish = [this](const StaplerCertState& s, const std::vector<uint8_t>& der) {
+      published_.push_back(std::string(StateName(s.held.state)));
+      last_der_ = der;
+    };
+    fx.withdraw = [this](const StaplerCertState&) { published_.push_back("withdrawn"); };
+    fx.persist = [this](const StaplerCertState&, const StoreEntry& e) {
+      persisted_.push_back(e.status);
+      last_entry_ = e;
+    };
+    fx.fatal = [this](const StaplerCertState&, bool f) { fatal_.push_back(f); };
+    return std::make_unique<StaplerCore>(Cert(mode, must_staple), RefreshPolicy{},
+                                         VerifyOptions{}, fx, [] { return 0.5; });
+  }
+
+  // A response as the responder prober returns it, verified at `now`.
+  ProbeResult Answer(int status, int64_t now, int64_t this_update, int64_t next_update,
+                     std::optional<int64_t> max_age = std::nullopt) {
+    testing::ResponseSpec spec;
+    spec.cert_status = status;
+    spec.this_update = this_update;
+    spec.next_update = next_update;
+    if (status == V_OCSP_CERTSTATUS_REVOKED) {
+      spec.revoked_at = now - 10;
+      spec.revocation_reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+    }
+    auto der = testing::MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
+    ProbeResult r;
+    r.success = true;
+    r.der = std::make_shared<const std::vector<uint8_t>>(der);
+    r.verdict = VerifyOcspResponse(der, leaf_.get(), ca_.get(), {}, now);
+    r.http = ProbeResult::Http{.url = "http://ocsp.test", .method = "GET", .status = 200,
+                               .request_seconds = 0.01, .max_age = max_age};
+    return r;
+  }
+
+  ProbeResult Failure() {
+    ProbeResult r;
+    r.failure_reason = "connect";
+    r.detail = "connection refused";
+    return r;
+  }
+
+  int64_t t0_ = 0;
+  EvpPkeyPtr ca_key_, key_;
+  X509Ptr ca_, leaf_;
+  std::vector<std::string> published_, persisted_;
+  std::vector<bool> fatal_;
+  std::vector<uint8_t> last_der_;
+  StoreEntry last_entry_;
+};
+
+TEST_F(EngineTest, GoodIsPublishedPersistedAndRefreshedAtTheClampedMidpoint) {
+  auto core = Core("must");
+  EXPECT_TRUE(core->FetchDue(t0_));
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay), t0_);
+  const auto& s = core->state();
+  EXPECT_EQ(s.held.state, ResponseState::kGood);
+  EXPECT_TRUE(s.serving);
+  EXPECT_FALSE(s.fatal);
+  EXPECT_EQ(published_, std::vector<std::string>{"good"});
+  EXPECT_EQ(persisted_, std::vector<std::string>{"good"});
+  EXPECT_EQ(last_entry_.der, last_der_);
+  EXPECT_EQ(s.next_refresh, t0_ + 3600);  // midpoint 3.5 d away, clamped to 1 h (jitter 0)
+  EXPECT_FALSE(core->FetchDue(t0_ + 3599));
+  EXPECT_TRUE(core->FetchDue(t0_ + 3600));
+  EXPECT_EQ(s.refresh_total.at("good"), 1u);
+  EXPECT_EQ(core->NextWake(t0_), t0_ + 3600);
+}
+
+TEST_F(EngineTest, RevokedReplacesAGoodStapleAtOnceAndIsFatalInMust) {
+  auto core = Core("must");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay), t0_);
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_REVOKED, t0_ + 3600, t0_ + 3500, t0_ + 8 * kDay),
+                  t0_ + 3600);
+  const auto& s = core->state();
+  EXPECT_EQ(s.held.state, ResponseState::kRevoked);
+  EXPECT_EQ(s.held.revocation_reason, "key_compromise");
+  EXPECT_TRUE(s.serving);  // the revoked response is what clients must see
+  EXPECT_EQ(published_, (std::vector<std::string>{"good", "revoked"}));
+  EXPECT_EQ(persisted_, (std::vector<std::string>{"good", "revoked"}));
+  EXPECT_TRUE(s.fatal);
+  EXPECT_EQ(fatal_, std::vector<bool>{true});
+}
+
+TEST_F(EngineTest, RevokedIsServedButNotFatalInAuto) {
+  auto core = Core("auto");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_REVOKED, t0_, t0_ - 60, t0_ + kDay), t0_);
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_FALSE(core->state().fatal);
+  EXPECT_TRUE(fatal_.empty());
+}
+
+TEST_F(EngineTest, UnknownAndErrorsNeverOverwriteAGoodStapleAndBackOff) {
+  auto core = Core("must");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + kDay), t0_);
+  int64_t t = t0_ + 3600;
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_UNKNOWN, t, t - 60, t + kDay), t);
+  EXPECT_EQ(core->state().held.state, ResponseState::kGood);
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_EQ(core->state().next_refresh, t + 60);
+  EXPECT_EQ(core->state().last_error, "responder answered unknown");
+  core->OnFetched(Failure(), t + 60);
+  EXPECT_EQ(core->state().next_refresh, t + 60 + 120);
+  core->OnFetched(Failure(), t + 180);
+  EXPECT_EQ(core->state().next_refresh, t + 180 + 240);
+  EXPECT_EQ(core->state().held.state, ResponseState::kGood);
+  EXPECT_EQ(core->state().failures_in_row, 3);
+  EXPECT_EQ(core->state().refresh_total.at("unknown"), 1u);
+  EXPECT_EQ(core->state().refresh_total.at("failed"), 2u);
+  EXPECT_EQ(published_, std::vector<std::string>{"good"});
+  EXPECT_TRUE(fatal_.empty());
+  // A later success resets the backoff.
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t + 500, t + 400, t + 7 * kDay), t + 500);
+  EXPECT_EQ(core->state().failures_in_row, 0);
+  EXPECT_EQ(core->state().next_refresh, t + 500 + 3600);
+}
+
+TEST_F(EngineTest, WithdrawnBeforeNextUpdateThenFatalInMust) {
+  auto core = Core("must");
+  int64_t next_update = t0_ + 2 * 3600;
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, next_update), t0_);
+  // The responder goes away; every fetch fails.
+  for (int64_t t = t0_ + 60; t < next_update - 400; t += 600) core->OnFetched(Failure(), t);
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_EQ(core->NextWake(next_update - 400), next_update - 300);
+  core->Evaluate(next_update - 300);
+  EXPECT_FALSE(core->state().serving);
+  EXPECT_EQ(published_.back(), "withdrawn");
+  EXPECT_TRUE(core->state().fatal);
+  // Ten years later it is still withdrawn, and shown as expired.
+  core->Evaluate(next_update + 10 * 365 * kDay);
+  EXPECT_FALSE(core->state().serving);
+  EXPECT_EQ(core->state().held.state, ResponseState::kInvalid);
+  EXPECT_EQ(core->state().held.invalid_reason, "expired");
+}
+
+TEST_F(EngineTest, AutoWithdrawsWithoutFatal) {
+  auto core = Core("auto");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 3600), t0_);
+  core->Evaluate(t0_ + 3600 - 300);
+  EXPECT_FALSE(core->state().serving);
+  EXPECT_FALSE(core->state().fatal);
+}
+
+TEST_F(EngineTest, NoStapleAtStartIsFatalOnlyAfterTheFirstAttempt) {
+  auto core = Core("always", /*must_staple=*/false);
+  core->Evaluate(t0_);
+  EXPECT_FALSE(core->state().fatal);
+  core->OnFetched(Failure(), t0_);
+  EXPECT_TRUE(core->state().fatal);
+  EXPECT_EQ(core->state().held.state, ResponseState::kAbsent);
+}
+
+TEST_F(EngineTest, ModesThatDoNotFetch) {
+  auto never = Core("never");
+  EXPECT_FALSE(never->FetchDue(t0_));
+  never->Evaluate(t0_);
+  EXPECT_TRUE(never->state().warn);  // Must-Staple in never mode
+  auto auto_plain = Core("auto", /*must_staple=*/false);
+  EXPECT_FALSE(auto_plain->FetchDue(t0_));
+  auto_plain->Evaluate(t0_);
+  EXPECT_FALSE(auto_plain->state().warn);
+  EXPECT_FALSE(auto_plain->state().fatal);
+}
+
+TEST_F(EngineTest, CacheEntriesAreReverified) {
+  auto good = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + kDay);
+  StoreEntry e;
+  e.der = *good.der;
+  e.fetched_at = t0_ - 60;
+  auto core = Core("must");
+  EXPECT_EQ(core->LoadCache(e, t0_), "");
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_EQ(core->state().held_source, "cache");
+  EXPECT_FALSE(core->state().fatal);
+
+  // Expired by the time of the restart: not used.
+  auto later = Core("must");
+  std::string why = later->LoadCache(e, t0_ + 2 * kDay);
+  EXPECT_NE(why.find("expired"), std::string::npos) << why;
+  EXPECT_FALSE(later->state().serving);
+  EXPECT_TRUE(later->FetchDue(t0_ + 2 * kDay));
+
+  // Corrupt bytes; a missing entry; an unreadable one.
+  StoreEntry corrupt;
+  corrupt.der = {0x30, 0x03, 0x0a, 0x01};
+  EXPECT_NE(Core("must")->LoadCache(corrupt, t0_).find("malformed"), std::string::npos);
+  EXPECT_EQ(Core("must")->LoadCache(Error{"missing", "x"}, t0_), "");
+  EXPECT_EQ(Core("must")->LoadCache(Error{"corrupt", "bad sidecar"}, t0_), "bad sidecar");
+}
+
+}  // namespace
+}  // namespace ose
