@@ -27,6 +27,7 @@
 #include "ocsp_staple_exporter/probe/tls_prober.h"
 #include "ocsp_staple_exporter/probe/targets.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
+#include "ocsp_staple_exporter/stapler/stapler.h"
 
 namespace ose {
 namespace {
@@ -236,7 +237,13 @@ int RunExporter(const Args& a) {
   ResultStore store;
   ExporterStatus status;
   Scheduler scheduler(io, store);
-  Collector collector(store, status);
+  int exit_code = 0;
+  Stapler stapler(io, http_prober, [&](int code) {
+    exit_code = code;
+    work.reset();
+    io.stop();
+  });
+  Collector collector(store, status, nullptr, [&] { return stapler.Snapshot(); });
 
   // The running config, swapped by reloads; read by /probe.
   std::mutex config_mu;
@@ -248,6 +255,7 @@ int RunExporter(const Args& a) {
   auto apply = [&](std::shared_ptr<const Config> c) {
     scheduler.Apply(BuildTargets(*c, tls, http_prober), c->global.concurrency,
                     c->global.per_host_concurrency);
+    stapler.Apply(*c);
     std::lock_guard lock(config_mu);
     current = std::move(c);
   };
@@ -283,13 +291,15 @@ int RunExporter(const Args& a) {
 
   HttpServer http(store, collector,
                   HttpHooks{.ready = [&] {
-                              return store.AllProbed() ||
-                                     std::chrono::steady_clock::now() >= ready_by;
+                              return (store.AllProbed() ||
+                                      std::chrono::steady_clock::now() >= ready_by) &&
+                                     stapler.Ready();
                             },
                             .reload = reload,
                             .probe = [&](const ProbeQuery& q) {
                               return ProbeOnDemand(q, *config(), io, tls);
-                            }});
+                            },
+                            .stapler_json = [&] { return StaplerJson(stapler.Snapshot()); }});
   auto started = http.Start(HttpServerOptions{.listen_address = a.listen});
   if (!started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});
@@ -314,7 +324,7 @@ int RunExporter(const Args& a) {
       };
   signals.async_wait(on_signal);
   io.run();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace
@@ -349,7 +359,8 @@ int main(int argc, char** argv) {
     }
     std::cout << args.config_file << ": OK (" << cfg->tls.size() << " tls, "
               << cfg->responders.size() << " responder, " << cfg->files.size() << " file targets, "
-              << cfg->modules.size() << " modules)\n";
+              << cfg->modules.size() << " modules, " << cfg->stapler.certificates.size()
+              << " stapled certificates)\n";
     return 0;
   }
   return RunExporter(args);

@@ -2,6 +2,8 @@
 
 #include <civetweb.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -51,7 +53,8 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
        "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
        "<input name=\"target\" placeholder=\"host:443\"> <input type=\"submit\" "
        "value=\"Go\"></form></li><li><a href=\"-/healthy\">Health</a></li>"
-       "<li><a href=\"-/ready\">Readiness</a></li></ul>\n<h2>Targets</h2>\n";
+       "<li><a href=\"-/ready\">Readiness</a></li>"
+       "<li><a href=\"api/v1/stapler\">Stapling engine (JSON)</a></li></ul>\n<h2>Targets</h2>\n";
   h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
        "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
        "<th>Detail</th></tr>\n";
@@ -127,6 +130,9 @@ int Handle(mg_connection* conn, void* data) {
       } else {
         Reply(conn, 503, "text/plain; charset=utf-8", "Not ready: first probes running\n");
       }
+    } else if (uri == "/api/v1/stapler" && get) {
+      Reply(conn, 200, "application/json",
+            impl->hooks.stapler_json ? impl->hooks.stapler_json() : "[]\n");
     } else if (uri == "/probe" && get) {
       HandleProbe(conn, req, *impl);
     } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
@@ -140,7 +146,8 @@ int Handle(mg_connection* conn, void* data) {
     } else if (uri == "/" && get) {
       Reply(conn, 200, "text/html; charset=utf-8", LandingPage(impl->store.Snapshot()));
     } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
-               uri == "/-/reload" || uri == "/probe") {
+               uri == "/-/reload" || uri == "/probe" ||
+               uri == "/api/v1/stapler") {
       Reply(conn, 405, "text/plain; charset=utf-8", "Method not allowed\n");
     } else {
       Reply(conn, 404, "text/plain; charset=utf-8", "Not found\n");
@@ -158,6 +165,37 @@ int LogMessage(const mg_connection*, const char* message) {
 }
 
 }  // namespace
+
+std::string StaplerJson(const std::vector<StaplerCertState>& certs) {
+  auto time = [](std::optional<int64_t> t) -> nlohmann::json {
+    if (!t || *t == 0) return nullptr;
+    return FormatTime(*t);
+  };
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : certs) {
+    out.push_back({{"name", c.name},
+                   {"mode", std::string(ModeName(c.mode))},
+                   {"must_staple", c.must_staple},
+                   {"key", c.key},
+                   {"status", std::string(StateName(c.held.state))},
+                   {"invalid_reason", c.held.invalid_reason},
+                   {"source", c.held_source},
+                   {"serving", c.serving},
+                   {"fatal", c.fatal},
+                   {"this_update", time(c.held.this_update)},
+                   {"next_update", time(c.held.next_update)},
+                   {"produced_at", time(c.held.produced_at)},
+                   {"revoked_at", time(c.held.revoked_at)},
+                   {"revocation_reason", c.held.revocation_reason.value_or("")},
+                   {"last_update", time(c.last_update)},
+                   {"next_refresh", time(c.next_refresh)},
+                   {"successes", c.successes},
+                   {"failures", c.failures},
+                   {"consecutive_failures", c.failures_in_row},
+                   {"last_error", c.last_error}});
+  }
+  return out.dump(2) + "\n";
+}
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;

@@ -181,11 +181,60 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
   return out;
 }
 
-Collector::Collector(const ResultStore& store, const ExporterStatus& status, NowFn now)
-    : store_(store), status_(status), now_(now ? std::move(now) : NowFn(SystemNow)) {}
+std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs) {
+  Families f;
+  for (const StaplerCertState& c : certs) {
+    std::vector<ClientMetric::Label> base{{"certificate", c.name}};
+    for (size_t i = 0; i < std::size(kStaplerModeNames); ++i) {
+      f.Gauge("ocsp_stapler_mode", "1 for the configured stapling mode.",
+              With(base, "mode", std::string(kStaplerModeNames[i])),
+              static_cast<int>(c.mode) == static_cast<int>(i) ? 1 : 0);
+    }
+    for (size_t i = 0; i < std::size(kResponseStateNames); ++i) {
+      f.Gauge("ocsp_stapler_status",
+              "State of the held staple (state set over good, revoked, unknown, absent, invalid).",
+              With(base, "status", std::string(kResponseStateNames[i])),
+              static_cast<int>(c.held.state) == static_cast<int>(i) ? 1 : 0);
+    }
+    if (c.held.signature_verified && c.held.next_update) {
+      f.Gauge("ocsp_stapler_next_update_timestamp_seconds", "nextUpdate of the held staple.",
+              base, static_cast<double>(*c.held.next_update));
+    }
+    if (c.next_refresh > 0) {
+      f.Gauge("ocsp_stapler_next_refresh_timestamp_seconds", "When the engine will fetch next.",
+              base, static_cast<double>(c.next_refresh));
+    }
+    if (c.last_update > 0) {
+      f.Gauge("ocsp_stapler_last_refresh_timestamp_seconds",
+              "When the engine last finished a fetch (or loaded its cache).", base,
+              static_cast<double>(c.last_update));
+    }
+    for (const auto& [result, n] : c.refresh_total) {
+      f.Counter("ocsp_stapler_refresh_total", "Fetch attempts by result.",
+                With(base, "result", result), static_cast<double>(n));
+    }
+    f.Gauge("ocsp_stapler_consecutive_failures", "Failed fetches since the last success.", base,
+            c.failures_in_row);
+    f.Gauge("ocsp_stapler_serving", "1 while a valid staple is published.", base,
+            c.serving ? 1 : 0);
+    f.Gauge("ocsp_stapler_fatal", "1 when the mode's fail-closed condition holds.", base,
+            c.fatal ? 1 : 0);
+  }
+  return f.Take();
+}
+
+Collector::Collector(const ResultStore& store, const ExporterStatus& status, NowFn now,
+                     StaplerFn stapler)
+    : store_(store),
+      status_(status),
+      now_(now ? std::move(now) : NowFn(SystemNow)),
+      stapler_(std::move(stapler)) {}
 
 std::vector<MetricFamily> Collector::Collect() const {
   std::vector<MetricFamily> out = TargetFamilies(store_.Snapshot(), now_());
+  if (stapler_) {
+    for (auto& fam : StaplerFamilies(stapler_())) out.push_back(std::move(fam));
+  }
   Families f;
   f.Gauge("ocsp_staple_exporter_build_info",
           "A metric with a constant 1 labeled by version, revision and OpenSSL version.",

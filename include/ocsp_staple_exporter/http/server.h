@@ -34,7 +34,15 @@ struct HttpHooks {
   /// GET /probe: the metric families of one probe. An error with reason
   /// "bad_request" answers 400, others 500; detail is the body.
   std::function<Result<std::vector<prometheus::MetricFamily>>(const ProbeQuery&)> probe;
+  /// GET /api/v1/stapler: the engine's certificates as JSON.
+  std::function<std::string()> stapler_json;
 };
+
+/// The JSON of GET /api/v1/stapler for `certs` (like HAProxy's
+/// `show ssl ocsp-updates`): a list of objects with name, mode, status,
+/// serving, fatal, times (RFC 3339), next refresh, successes, failures and
+/// last error.
+std::string StaplerJson(const std::vector<StaplerCertState>& certs);
 
 class HttpServer {
  public:

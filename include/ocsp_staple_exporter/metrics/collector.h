@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/scheduler/result_store.h"
+#include "ocsp_staple_exporter/stapler/engine.h"
 
 namespace ose {
 
@@ -30,13 +31,19 @@ struct ExporterStatus {
 std::vector<prometheus::MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
                                                      int64_t now, bool target_label = true);
 
+/// The stapling engine's families (`ocsp_stapler_*`, label `certificate`).
+std::vector<prometheus::MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs);
+
 class Collector : public prometheus::Collectable {
  public:
   using NowFn = std::function<int64_t()>;
+  using StaplerFn = std::function<std::vector<StaplerCertState>()>;
 
   /// `store` and `status` are borrowed and must outlive the collector.
-  /// `now` returns Unix seconds (injected for tests).
-  Collector(const ResultStore& store, const ExporterStatus& status, NowFn now = nullptr);
+  /// `now` returns Unix seconds (injected for tests); `stapler` returns the
+  /// engine's state (none when null).
+  Collector(const ResultStore& store, const ExporterStatus& status, NowFn now = nullptr,
+            StaplerFn stapler = nullptr);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -44,6 +51,7 @@ class Collector : public prometheus::Collectable {
   const ResultStore& store_;
   const ExporterStatus& status_;
   NowFn now_;
+  StaplerFn stapler_;
 };
 
 /// Renders families in the Prometheus text exposition format 0.0.4.
