@@ -418,6 +418,22 @@ name = "file-garbage"
 path = "staples/garbage.ocsp"
 cert_file = "pki/good-chain.pem"
 
+# The stapling engine: fetch, verify, cache and publish the good certificate's
+# staple (as nginx ssl_stapling_file / HAProxy .ocsp would read it).
+[stapler]
+store_dir = "store"
+
+[[stapler.certificate]]
+name = "lab-good"
+cert_file = "pki/good-chain.pem"
+mode = "must"
+output_file = "staples/engine-good.ocsp"
+
+[[stapler.certificate]]
+name = "lab-plain"              # no Must-Staple: auto mode leaves it alone
+cert_file = "pki/nostaple-chain.pem"
+mode = "auto"
+
 # Options for /probe?target=...&module=lab
 [[module]]
 name = "lab"

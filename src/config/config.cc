@@ -403,6 +403,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       StaplerConfig& sc = cfg.stapler;
       c.CheckKeys(*st, "stapler", {"store_dir", "min_refresh", "max_refresh",
                                    "reload_min_interval", "ready_timeout", "exit_on_fatal",
+                                   "failure_backoff",
                                    "fatal_command", "certificate"});
       if (auto d = c.String(*st, "stapler", "store_dir", false)) sc.store_dir = c.Resolve(*d);
       if (auto d = c.DurationAt(*st, "stapler", "min_refresh")) sc.min_refresh = *d;
@@ -411,6 +412,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
         sc.reload_min_interval = *d;
       }
       if (auto d = c.DurationAt(*st, "stapler", "ready_timeout")) sc.ready_timeout = *d;
+      if (auto d = c.DurationAt(*st, "stapler", "failure_backoff")) sc.failure_backoff = *d;
       if (sc.min_refresh > sc.max_refresh) {
         c.Fail(st->source(), "stapler.min_refresh", "must not exceed max_refresh");
       }

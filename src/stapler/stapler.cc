@@ -145,6 +145,8 @@ void Stapler::ApplyNow(const Config& config) {
       std::chrono::duration_cast<std::chrono::seconds>(config_.min_refresh).count();
   refresh.max_refresh =
       std::chrono::duration_cast<std::chrono::seconds>(config_.max_refresh).count();
+  refresh.backoff_base = std::max<int64_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(config_.failure_backoff).count());
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   for (const StaplerCertificate& c : config_.certificates) {
     std::string key = CertKey(c.cert->cert.get());

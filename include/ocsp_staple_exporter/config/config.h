@@ -122,6 +122,8 @@ struct StaplerConfig {
   Duration min_refresh = std::chrono::minutes(5);
   Duration max_refresh = std::chrono::hours(1);
   Duration reload_min_interval = std::chrono::seconds(10);  ///< between reload_command runs
+  /// First retry after a failed fetch; doubles per failure, capped at 1 h.
+  Duration failure_backoff = std::chrono::seconds(60);
   Duration ready_timeout = std::chrono::seconds(30);  ///< longest /-/ready waits for first fetches
   bool exit_on_fatal = false;
   std::string fatal_command;         ///< run (sh -c) when a certificate turns fatal
