@@ -246,6 +246,47 @@ timeout = "5s"
   EXPECT_EQ(cfg->modules[0].ca_certs->size(), 1u);
 }
 
+TEST_F(SectionsTest, Stapler) {
+  auto cfg = Parse(R"(
+[stapler]
+store_dir = "store"
+min_refresh = "1m"
+max_refresh = "30m"
+failure_backoff = "10s"
+exit_on_fatal = true
+fatal_command = "logger fatal"
+
+[[stapler.certificate]]
+name = "api"
+cert_file = "aia-chain.pem"
+mode = "must"
+output_file = "out/api.ocsp"
+haproxy_socket = "/run/haproxy.sock"
+reload_command = "nginx -s reload"
+
+[[stapler.certificate]]
+name = "other"
+cert_file = "plain.pem"
+issuer_file = "ca.pem"
+url = "http://127.0.0.1:1"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  const StaplerConfig& s = cfg->stapler;
+  EXPECT_EQ(s.store_dir, dir_ + "/store");
+  EXPECT_EQ(s.min_refresh, std::chrono::minutes(1));
+  EXPECT_EQ(s.max_refresh, std::chrono::minutes(30));
+  EXPECT_EQ(s.failure_backoff, std::chrono::seconds(10));
+  EXPECT_TRUE(s.exit_on_fatal);
+  EXPECT_EQ(s.fatal_command, "logger fatal");
+  ASSERT_EQ(s.certificates.size(), 2u);
+  EXPECT_EQ(s.certificates[0].mode, "must");
+  EXPECT_EQ(s.certificates[0].urls, std::vector<std::string>{"http://ocsp.example.net/a"});
+  EXPECT_EQ(s.certificates[0].output_file, dir_ + "/out/api.ocsp");
+  EXPECT_EQ(s.certificates[0].haproxy_socket, "/run/haproxy.sock");
+  EXPECT_EQ(s.certificates[1].mode, "auto");
+  EXPECT_EQ(s.certificates[1].urls, std::vector<std::string>{"http://127.0.0.1:1"});
+}
+
 TEST_F(SectionsTest, Errors) {
   const std::pair<std::string, std::string> cases[] = {
       {"[[responder]]\nname = \"r\"\n", "{f}:1:1: responder[0].cert_file: missing required key"},
@@ -273,6 +314,18 @@ TEST_F(SectionsTest, Errors) {
       {"[[module]]\nname = \"m\"\nservername = \"x\"\n", "{f}:3:1: module[0].servername: unknown key"},
       {"[global]\nper_host_concurrency = 0\n",
        "{f}:2:24: global.per_host_concurrency: must be between 1 and 1000"},
+      {"[stapler]\n[[stapler.certificate]]\nname = \"a\"\ncert_file = \"aia-chain.pem\"\n",
+       "{f}:1:1: stapler.store_dir: missing required key"},
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\nmode = \"sometimes\"\n",
+       "{f}:6:8: stapler.certificate[0].mode: must be auto, must, always or never"},
+      {"[stapler]\nstore_dir = \"s\"\nretry = \"1s\"\n", "{f}:3:1: stapler.retry: unknown key"},
+      {"[stapler]\nmin_refresh = \"2h\"\n",
+       "{f}:1:1: stapler.min_refresh: must not exceed max_refresh"},
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\n",
+       "{f}:7:8: stapler.certificate[1].name: duplicate name \"a\" (first used at line 4)"},
   };
   for (const auto& [text, message] : cases) {
     auto cfg = Parse(text);

@@ -171,3 +171,41 @@ TEST(Collector, ExporterFamilies) {
 
 }  // namespace
 }  // namespace ose
+
+namespace ose {
+namespace {
+
+TEST(Collector, StaplerFamiliesAndJson) {
+  StaplerCertState c;
+  c.name = "api";
+  c.mode = StaplerMode::kMust;
+  c.held.state = ResponseState::kRevoked;
+  c.held.signature_verified = true;
+  c.held.next_update = kNow + 3600;
+  c.held.revocation_reason = "key_compromise";
+  c.serving = true;
+  c.fatal = true;
+  c.next_refresh = kNow + 60;
+  c.refresh_total = {{"good", 3}, {"revoked", 1}, {"failed", 0}};
+  std::string s = SerializeText(StaplerFamilies({c}));
+  for (const char* want : {
+           "ocsp_stapler_mode{certificate=\"api\",mode=\"must\"} 1\n",
+           "ocsp_stapler_mode{certificate=\"api\",mode=\"auto\"} 0\n",
+           "ocsp_stapler_status{certificate=\"api\",status=\"revoked\"} 1\n",
+           "ocsp_stapler_status{certificate=\"api\",status=\"good\"} 0\n",
+           "ocsp_stapler_next_update_timestamp_seconds{certificate=\"api\"} 1800003600\n",
+           "ocsp_stapler_next_refresh_timestamp_seconds{certificate=\"api\"} 1800000060\n",
+           "ocsp_stapler_refresh_total{certificate=\"api\",result=\"good\"} 3\n",
+           "ocsp_stapler_refresh_total{certificate=\"api\",result=\"revoked\"} 1\n",
+           "ocsp_stapler_serving{certificate=\"api\"} 1\n",
+           "ocsp_stapler_fatal{certificate=\"api\"} 1\n",
+       }) {
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
+  }
+  // An unverified held response shows no nextUpdate.
+  c.held.signature_verified = false;
+  EXPECT_EQ(SerializeText(StaplerFamilies({c})).find("next_update_timestamp"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ose
