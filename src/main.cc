@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/duration.h"
 #include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/config/config.h"
@@ -118,11 +119,6 @@ Args ParseArgs(int argc, char** argv) {
   return a;
 }
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int RunProbe(const Args& a) {
   auto hp = ParseHostPort(a.target);

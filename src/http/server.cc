@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/http/server.h"
 
 #include <civetweb.h>
@@ -32,14 +33,6 @@ void Reply(mg_connection* conn, int status, const char* content_type, const std:
   mg_write(conn, body.data(), body.size());
 }
 
-std::string FormatTime(int64_t t) {
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
   std::ostringstream h;
@@ -73,10 +66,10 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
     h << "<td>" << (r.success ? (r.must_staple ? "yes" : "no") : "") << "</td>";
     h << "<td>"
       << (r.verdict.signature_verified && r.verdict.next_update
-              ? FormatTime(*r.verdict.next_update)
+              ? FormatUnixTime(*r.verdict.next_update)
               : "")
       << "</td>";
-    h << "<td>" << FormatTime(r.finished_at) << "</td>";
+    h << "<td>" << FormatUnixTime(r.finished_at) << "</td>";
     h << "<td>" << HtmlEscape(r.success ? r.verdict.detail : r.detail) << "</td></tr>\n";
   }
   h << "</table>\n</body></html>\n";
@@ -169,7 +162,7 @@ int LogMessage(const mg_connection*, const char* message) {
 std::string StaplerJson(const std::vector<StaplerCertState>& certs) {
   auto time = [](std::optional<int64_t> t) -> nlohmann::json {
     if (!t || *t == 0) return nullptr;
-    return FormatTime(*t);
+    return FormatUnixTime(*t);
   };
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : certs) {

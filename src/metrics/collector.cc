@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 
 #include <openssl/crypto.h>
@@ -66,11 +67,6 @@ std::vector<ClientMetric::Label> With(std::vector<ClientMetric::Label> base, std
   return base;
 }
 
-int64_t SystemNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -227,7 +223,7 @@ Collector::Collector(const ResultStore& store, const ExporterStatus& status, Now
                      StaplerFn stapler)
     : store_(store),
       status_(status),
-      now_(now ? std::move(now) : NowFn(SystemNow)),
+      now_(now ? std::move(now) : NowFn(NowUnix)),
       stapler_(std::move(stapler)) {}
 
 std::vector<MetricFamily> Collector::Collect() const {

@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/probe/report.h"
 
 #include <ctime>
@@ -9,13 +10,7 @@ namespace ose {
 namespace {
 
 std::string Time(std::optional<int64_t> t) {
-  if (!t) return "-";
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(*t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return t ? FormatUnixTime(*t, "%Y-%m-%d %H:%M:%S UTC") : "-";
 }
 
 const char* LevelName(ProbeExit e) {

@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/probe/responder_prober.h"
 
 #include <curl/curl.h>
@@ -29,11 +30,6 @@ struct CurlFreeDeleter {
   void operator()(char* p) const { curl_free(p); }
 };
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void GlobalInit() {
   static std::once_flag once;

@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/probe/tls_prober.h"
 
 #include <arpa/inet.h>
@@ -26,11 +27,6 @@ bool IsIpLiteral(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), &a6) == 1;
 }
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Turns a completed handshake into facts: chain, issuer, Must-Staple,
 // staple and its verdict. Pure apart from reading `ssl`.

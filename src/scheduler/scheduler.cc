@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 
 #include <asio/post.hpp>
@@ -17,14 +18,6 @@ struct Scheduler::Entry {
   bool removed = false;       ///< dropped by a reload
   int64_t not_before = 0;     ///< Unix seconds; from a responder's max-age
 };
-
-namespace {
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 Scheduler::Scheduler(asio::io_context& io, ResultStore& store)
     : io_(io), store_(store), rng_(std::random_device{}()) {}

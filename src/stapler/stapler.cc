@@ -1,3 +1,4 @@
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/stapler/stapler.h"
 
 #include <openssl/evp.h>
@@ -22,21 +23,8 @@ extern char** environ;
 namespace ose {
 namespace {
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-std::string Iso(std::optional<int64_t> t) {
-  if (!t) return "none";
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(*t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Iso(std::optional<int64_t> t) { return t ? FormatUnixTime(*t) : "none"; }
 
 }  // namespace
 

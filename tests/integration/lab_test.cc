@@ -33,17 +33,6 @@ const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
 const std::string kExporter = OSE_EXPORTER_BIN;
 
 // Every series value of `metrics` by its full name-and-labels key.
-std::map<std::string, double> ParseSeries(const std::string& metrics) {
-  std::map<std::string, double> out;
-  std::istringstream in(metrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t sp = line.rfind(' ');
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
 
 class LabTest : public ::testing::Test {
  public:
@@ -96,17 +85,8 @@ class LabTest : public ::testing::Test {
     exporter_ = new Process({kExporter, "--config.file=" + config_,
                              "--web.listen-address=127.0.0.1:0", "--log.level=debug"},
                             log_);
-    std::smatch m;
-    std::regex listening("msg=listening .*port=([0-9]+)");
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          std::string log = ReadFile(log_);
-          if (!std::regex_search(log, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        seconds(20)))
-        << ReadFile(log_);
+    port_ = WaitForListeningPort(log_, seconds(20));
+    ASSERT_GT(port_, 0) << ReadFile(log_);
   }
 
   static void TearDownTestSuite() {
@@ -133,7 +113,7 @@ class LabTest : public ::testing::Test {
     std::map<std::string, double> series;
     WaitFor(
         [&] {
-          series = ParseSeries(HttpGet(Url("/metrics")).body);
+          series = ParseMetrics(HttpGet(Url("/metrics")).body);
           for (const auto& [k, v] : expected) {
             auto it = series.find(k);
             if (it == series.end() || it->second != v) return false;
@@ -314,7 +294,7 @@ TEST_F(LabTest, ResponderTargets) {
   ASSERT_EQ(methods.size(), 2u);
   EXPECT_NE(std::find(methods.begin(), methods.end(), "GET"), methods.end());
   EXPECT_NE(std::find(methods.begin(), methods.end(), "POST"), methods.end());
-  series = ParseSeries(HttpGet(Url("/metrics")).body);
+  series = ParseMetrics(HttpGet(Url("/metrics")).body);
   EXPECT_GE(series[S("ocsp_probe_failures_total", "fake-500", "reason=\"http_status\"")], 2)
       << "targets without max-age keep their interval";
 }
@@ -347,7 +327,7 @@ TEST_F(LabTest, ProbeEndpoint) {
   std::string target = "target=127.0.0.1:" + std::to_string(base_ + 1) + "&module=lab";
   EXPECT_TRUE(WaitFor(
       [&] {
-        series = ParseSeries(probe(target).body);
+        series = ParseMetrics(probe(target).body);
         return series["ocsp_response_status{status=\"good\"}"] == 1;
       },
       seconds(20)));
@@ -359,15 +339,15 @@ TEST_F(LabTest, ProbeEndpoint) {
   for (const auto& [k, v] : series) EXPECT_EQ(k.find("target="), std::string::npos) << k;
 
   // A server that does not staple, without a module.
-  series = ParseSeries(probe("target=127.0.0.1:" + std::to_string(base_ + 3)).body);
+  series = ParseMetrics(probe("target=127.0.0.1:" + std::to_string(base_ + 3)).body);
   EXPECT_EQ(series["ocsp_probe_success"], 1);
   EXPECT_EQ(series["ocsp_staple_present"], 0);
   EXPECT_EQ(series["ocsp_response_status{status=\"absent\"}"], 1);
 
   // The module's ca_file finds the issuer a chain-less server does not send.
   std::string unknown = "target=127.0.0.1:" + std::to_string(base_ + 7);
-  EXPECT_EQ(ParseSeries(probe(unknown).body)["ocsp_response_status{status=\"invalid\"}"], 1);
-  EXPECT_EQ(ParseSeries(probe(unknown + "&module=lab").body)
+  EXPECT_EQ(ParseMetrics(probe(unknown).body)["ocsp_response_status{status=\"invalid\"}"], 1);
+  EXPECT_EQ(ParseMetrics(probe(unknown + "&module=lab").body)
                 ["ocsp_response_status{status=\"unknown\"}"],
             1);
 
@@ -377,7 +357,7 @@ TEST_F(LabTest, ProbeEndpoint) {
                     {"X-Prometheus-Scrape-Timeout-Seconds: 1.5"});
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(hung.status, 200);
-  EXPECT_EQ(ParseSeries(hung.body)["ocsp_probe_success"], 0);
+  EXPECT_EQ(ParseMetrics(hung.body)["ocsp_probe_success"], 0);
   EXPECT_LT(took, 2.5);  // the module says 3 s; the header wins
 
   EXPECT_EQ(probe("target=127.0.0.1:1&module=nope").status, 400);
@@ -494,7 +474,7 @@ TEST_F(LabTest, ReloadKeepsOldConfigOnErrorAndAppliesGoodOnes) {
   auto r = HttpPost(Url("/-/reload"));
   EXPECT_EQ(r.status, 500);
   EXPECT_NE(r.body.find("duplicate name \"nginx-good\""), std::string::npos) << r.body;
-  auto series = ParseSeries(HttpGet(Url("/metrics")).body);
+  auto series = ParseMetrics(HttpGet(Url("/metrics")).body);
   EXPECT_EQ(series["ocsp_staple_exporter_config_last_reload_successful"], 0);
   EXPECT_EQ(series[S("ocsp_response_status", "nginx-good", "status=\"good\"")], 1);
 

@@ -26,17 +26,6 @@ using std::chrono::seconds;
 const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
 const std::string kExporter = OSE_EXPORTER_BIN;
 
-std::map<std::string, double> Series(const std::string& metrics) {
-  std::map<std::string, double> out;
-  std::istringstream in(metrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t sp = line.rfind(' ');
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
 
 class StaplerTest : public ::testing::Test {
  protected:
@@ -97,17 +86,8 @@ class StaplerTest : public ::testing::Test {
     exporter_ = new Process({kExporter, "--config.file=" + config_,
                              "--web.listen-address=127.0.0.1:0"},
                             log_);
-    std::regex listening("msg=listening .*port=([0-9]+)");
-    std::smatch m;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          std::string log = ReadFile(log_);
-          if (!std::regex_search(log, m, listening)) return false;
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        seconds(20)))
-        << ReadFile(log_);
+    port_ = WaitForListeningPort(log_, seconds(20));
+    ASSERT_GT(port_, 0) << ReadFile(log_);
   }
 
   static void StopExporter() {
@@ -116,7 +96,7 @@ class StaplerTest : public ::testing::Test {
   }
 
   static std::map<std::string, double> Metrics() {
-    return Series(HttpGet("http://127.0.0.1:" + std::to_string(port_) + "/metrics").body);
+    return ParseMetrics(HttpGet("http://127.0.0.1:" + std::to_string(port_) + "/metrics").body);
   }
 
   static bool WaitMetric(const std::string& key, double value, int limit_seconds = 30) {

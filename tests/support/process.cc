@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -133,6 +134,33 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit)
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+std::map<std::string, double> ParseMetrics(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+  }
+  return out;
+}
+
+int WaitForListeningPort(const std::string& log_path, std::chrono::milliseconds limit) {
+  std::regex listening("msg=listening .*port=([0-9]+)");
+  int port = -1;
+  WaitFor(
+      [&] {
+        std::string log = ReadFile(log_path);
+        std::smatch m;
+        if (!std::regex_search(log, m, listening)) return false;
+        port = std::stoi(m[1]);
+        return true;
+      },
+      limit);
+  return port;
 }
 
 int FreePort() {

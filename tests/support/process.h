@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,13 @@ std::string ReadFile(const std::string& path);
 
 /// Polls `done` every 200 ms until it holds or `limit` passes.
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit);
+
+/// Every series of a Prometheus text exposition: "name{labels}" -> value.
+std::map<std::string, double> ParseMetrics(const std::string& text);
+
+/// Waits (bounded) for the exporter's `msg=listening ... port=N` log line
+/// in `log_path`; returns N, or -1 when it did not come within `limit`.
+int WaitForListeningPort(const std::string& log_path, std::chrono::milliseconds limit);
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
