@@ -10,6 +10,8 @@ packages=(
   libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev nlohmann-json3-dev
   # lab and integration tests: real servers and clients
   openssl nginx haproxy faketime curl ca-certificates procps iproute2
+  # alert rules, dashboards and deployment checks
+  prometheus prometheus-alertmanager yamllint systemd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+#include <curl/curl.h>
+
+#include <nlohmann/json.hpp>
+
 #include "fake_responder.h"
 #include "process.h"
 #include "silent_server.h"
@@ -462,6 +466,91 @@ TEST_F(LabTest, ProbeCommandExitCodes) {
   out.clear();
   EXPECT_EQ(probe(8, &out), 3) << out;  // nothing listens
   EXPECT_NE(out.find("UNKNOWN:"), std::string::npos);
+}
+
+// A real Prometheus scrapes the exporter with the shipped rules loaded: every
+// dashboard query, with its variables filled in, returns at least one
+// series, and the revoked lab target fires OCSPCertificateRevoked.
+TEST_F(LabTest, DashboardQueriesAndAlertsOnRealPrometheus) {
+  int prom_port = FreePort();
+  std::string prom_dir = dir_ + "/prometheus";
+  fs::create_directories(prom_dir);
+  std::ofstream(prom_dir + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      << "rule_files:\n  - " << OSE_SOURCE_DIR << "/deploy/prometheus/alerts.yml\n"
+      << "scrape_configs:\n  - job_name: ose\n    static_configs:\n      - targets: ['127.0.0.1:"
+      << port_ << "']\n";
+  Process prom({"/usr/bin/prometheus", "--config.file=" + prom_dir + "/prometheus.yml",
+                "--storage.tsdb.path=" + prom_dir + "/data",
+                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+               prom_dir + "/prometheus.log");
+  const std::string api = "http://127.0.0.1:" + std::to_string(prom_port);
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(api + "/-/ready").status == 200; }, seconds(60)))
+      << ReadFile(prom_dir + "/prometheus.log");
+
+  auto query = [&](const std::string& expr) {
+    char* q = curl_easy_escape(nullptr, expr.c_str(), static_cast<int>(expr.size()));
+    std::string url = api + "/api/v1/query?query=" + q;
+    curl_free(q);
+    auto r = HttpGet(url);
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || j["status"] != "success") return -1;
+    return static_cast<int>(j["data"]["result"].size());
+  };
+  const std::string instance = "127.0.0.1:" + std::to_string(port_);
+  auto fill = [&](std::string expr) {
+    const std::pair<std::string, std::string> vars[] = {
+        {"$__rate_interval", "1m"}, {"$instance", instance}, {"$target", ".+"}, {"$job", "ose"}};
+    for (const auto& [k, v] : vars) {
+      for (size_t pos; (pos = expr.find(k)) != std::string::npos;) expr.replace(pos, k.size(), v);
+    }
+    return expr;
+  };
+
+  auto dashboard = nlohmann::json::parse(ReadFile(OSE_SOURCE_DIR "/dashboards/ocsp_stapling.json"));
+  EXPECT_EQ(dashboard["schemaVersion"], 38);
+  std::vector<std::string> exprs;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& t : panel.value("targets", nlohmann::json::array())) {
+      EXPECT_EQ(t["datasource"]["uid"], "${datasource}") << panel["title"];
+      exprs.push_back(t["expr"]);
+    }
+  }
+  ASSERT_GE(exprs.size(), 15u);
+  std::vector<std::string> variables;
+  for (const auto& v : dashboard["templating"]["list"]) {
+    if (v["type"] != "query") continue;
+    variables.push_back(v["name"]);
+    // label_values(SELECTOR, label): the selector must find series.
+    std::string def = v["definition"];
+    std::string selector = def.substr(13, def.rfind(',') - 13);
+    exprs.push_back(selector);
+  }
+  EXPECT_EQ(variables, (std::vector<std::string>{"job", "instance", "target"}));
+  for (const auto& e : exprs) {
+    std::string filled = fill(e);
+    int n = 0;
+    EXPECT_TRUE(WaitFor([&] { return (n = query(filled)) > 0; }, seconds(60)))
+        << filled << " returned " << n;
+  }
+
+  // The shipped rules, evaluated by Prometheus itself on the lab.
+  auto firing = [&](const std::string& alert, const std::string& target) {
+    auto j = nlohmann::json::parse(HttpGet(api + "/api/v1/alerts").body, nullptr, false);
+    if (j.is_discarded()) return false;
+    for (const auto& a : j["data"]["alerts"]) {
+      if (a["labels"]["alertname"] == alert && a["labels"].value("target", "") == target &&
+          a["state"] == "firing") {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(WaitFor([&] { return firing("OCSPCertificateRevoked", "nginx-revoked"); },
+                      seconds(60)));
+  EXPECT_FALSE(firing("OCSPCertificateRevoked", "nginx-good"));
+  EXPECT_EQ(query("ocsp:must_staple_missing{target=\"nginx-must-staple-missing\"} == 1"), 1);
+  EXPECT_EQ(query("ocsp:must_staple_missing{target=\"nginx-no-staple\"}"), 0);
 }
 
 // Runs last in this file: changes the config of the running exporter.

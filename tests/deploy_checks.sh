@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Checks what ships under deploy/ and dashboards/ with the real tools:
+# promtool (rules, rule unit tests, scrape configs), yamllint, systemd-analyze,
+# the generated PrometheusRule, and the example config of the ConfigMap.
+#   tests/deploy_checks.sh PATH/TO/ocsp_staple_exporter
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(realpath "${1:?usage: $0 EXPORTER_BINARY}")
+cd "$root"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() {  # name command...
+  local name=$1
+  shift
+  if out=$("$@" 2>&1); then
+    passed=$((passed + 1))
+    echo "ok: $name"
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $name"
+    echo "$out" | sed 's/^/    /'
+  fi
+}
+
+check "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
+check "promtool test rules" promtool test rules tests/prometheus/alerts_test.yml
+check "promtool check config (static)" promtool check config --syntax-only deploy/prometheus/prometheus.yml
+check "promtool check config (/probe)" promtool check config --syntax-only deploy/prometheus/probe.yml
+check "yamllint" yamllint -s .
+sed "s|/usr/local/bin/ocsp_staple_exporter|$bin|" deploy/systemd/ocsp_staple_exporter.service \
+  > "$tmp/ocsp_staple_exporter.service"
+check "systemd-analyze verify" systemd-analyze verify "$tmp/ocsp_staple_exporter.service"
+scripts/gen-prometheusrule.sh > "$tmp/prometheusrule.yaml"
+check "PrometheusRule is generated from alerts.yml" diff -u deploy/kubernetes/prometheusrule.yaml \
+  "$tmp/prometheusrule.yaml"
+sed -n '/config.toml: |/,$p' deploy/kubernetes/configmap.yaml | tail -n +2 | sed 's/^    //' \
+  > "$tmp/config.toml"
+check "ConfigMap config passes --config.check" "$bin" --config.file="$tmp/config.toml" --config.check
+check "dashboard targets Grafana 10 (schemaVersion 38)" grep -q '"schemaVersion": 38' \
+  dashboards/ocsp_stapling.json
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
