@@ -274,7 +274,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   Config cfg;
   cfg.file = path;
 
-  c.CheckKeys(root, "", {"global", "tls", "responder", "file", "module", "stapler"});
+  c.CheckKeys(root, "",
+              {"global", "tls", "responder", "file", "module", "stapler", "alertmanager"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
@@ -394,6 +395,29 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
     cfg.modules.push_back(std::move(m));
   });
+
+  if (const toml::node* n = root.get("alertmanager")) {
+    const toml::table* am = n->as_table();
+    if (am == nullptr) {
+      c.Fail(n->source(), "alertmanager", "must be a table ([alertmanager])");
+    } else {
+      c.CheckKeys(*am, "alertmanager", {"url", "timeout", "resend_interval"});
+      if (auto url = c.String(*am, "alertmanager", "url", true)) {
+        if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+          c.Fail(am->get("url")->source(), "alertmanager.url",
+                 "must start with http:// or https://");
+        }
+        cfg.alertmanager.url = *url;
+        while (!cfg.alertmanager.url.empty() && cfg.alertmanager.url.back() == '/') {
+          cfg.alertmanager.url.pop_back();
+        }
+      }
+      if (auto d = c.DurationAt(*am, "alertmanager", "timeout")) cfg.alertmanager.timeout = *d;
+      if (auto d = c.DurationAt(*am, "alertmanager", "resend_interval")) {
+        cfg.alertmanager.resend_interval = *d;
+      }
+    }
+  }
 
   if (const toml::node* n = root.get("stapler")) {
     const toml::table* st = n->as_table();

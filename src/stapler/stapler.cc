@@ -17,6 +17,7 @@
 #include "ocsp_staple_exporter/common/file.h"
 #include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/probe/targets.h"
+#include "ocsp_staple_exporter/stapler/alertmanager.h"
 
 extern char** environ;
 
@@ -107,6 +108,8 @@ struct Stapler::Slot {
   bool removed = false;
   int64_t last_reload = 0;
   bool reload_pending = false;
+  int64_t fatal_since = 0;      ///< Unix seconds; 0 while not fatal
+  int64_t last_alert_push = 0;  ///< Unix seconds
 };
 
 Stapler::Stapler(asio::io_context& io, ResponderProber& http,
@@ -115,6 +118,7 @@ Stapler::Stapler(asio::io_context& io, ResponderProber& http,
 
 Stapler::~Stapler() {
   for (auto& [name, s] : slots_) s->timer.cancel();
+  side_effects_.join();
 }
 
 void Stapler::Apply(const Config& config) {
@@ -123,6 +127,7 @@ void Stapler::Apply(const Config& config) {
 
 void Stapler::ApplyNow(const Config& config) {
   config_ = config.stapler;
+  alertmanager_ = config.alertmanager;
   verify_ = MakeVerifyOptions(config.global);
   ready_by_ = std::chrono::steady_clock::now() + config_.ready_timeout;
   StapleStore store(config_.store_dir);
@@ -163,11 +168,20 @@ void Stapler::ApplyNow(const Config& config) {
         log::Error("cannot persist staple", {{"certificate", st.name}, {"err", r.error().detail}});
       }
     };
-    fx.fatal = [this](const StaplerCertState& st, bool fatal) {
+    fx.fatal = [this, weak](const StaplerCertState& st, bool fatal) {
+      auto s = weak.lock();
       if (!fatal) {
         log::Info("stapler no longer fatal", {{"certificate", st.name},
                                                {"status", std::string(StateName(st.held.state))}});
+        if (s) {
+          PushAlert(*s, /*resolved=*/true);
+          s->fatal_since = 0;
+        }
         return;
+      }
+      if (s) {
+        s->fatal_since = NowUnix();
+        PushAlert(*s, /*resolved=*/false);
       }
       log::Error("stapler fatal", {{"certificate", st.name},
                                    {"mode", std::string(ModeName(st.mode))},
@@ -249,6 +263,11 @@ void Stapler::Wake(const std::shared_ptr<Slot>& slot) {
   }
   core.Evaluate(now);
   if (slot->reload_pending) RunReload(*slot);
+  int64_t resend =
+      std::chrono::duration_cast<std::chrono::seconds>(alertmanager_.resend_interval).count();
+  if (slot->fatal_since != 0 && now - slot->last_alert_push >= resend) {
+    PushAlert(*slot, /*resolved=*/false);  // Alertmanager forgets alerts not re-sent
+  }
   SaveSnapshot();
   Arm(slot);
 }
@@ -260,6 +279,11 @@ void Stapler::Arm(const std::shared_ptr<Slot>& slot) {
     int64_t limit = std::chrono::duration_cast<std::chrono::seconds>(config_.reload_min_interval)
                         .count();
     wake = std::min(wake, slot->last_reload + limit);
+  }
+  if (slot->fatal_since != 0 && !alertmanager_.url.empty()) {
+    wake = std::min(wake, slot->last_alert_push + std::chrono::duration_cast<std::chrono::seconds>(
+                                                      alertmanager_.resend_interval)
+                                                      .count());
   }
   slot->timer.expires_after(std::chrono::seconds(std::max<int64_t>(1, wake - now)));
   std::weak_ptr<Slot> weak = slot;
@@ -287,8 +311,8 @@ void Stapler::Publish(Slot& slot, const std::vector<uint8_t>& der) {
   if (!slot.cfg.haproxy_socket.empty()) {
     std::string socket = slot.cfg.haproxy_socket, name = st.name;
     std::string command = HaproxySetOcspCommand(der);
-    // Blocking socket I/O: off the event loop.
-    std::thread([socket, name, command] {
+    // Blocking socket I/O: off the event loop, in order.
+    asio::post(side_effects_, [socket, name, command] {
       auto r = HaproxyCommand(socket, command, std::chrono::seconds(5));
       if (!r) {
         log::Error("HAProxy runtime API failed", {{"certificate", name}, {"err", r.error().detail}});
@@ -297,7 +321,7 @@ void Stapler::Publish(Slot& slot, const std::vector<uint8_t>& der) {
       } else {
         log::Info("staple pushed to HAProxy", {{"certificate", name}, {"socket", socket}});
       }
-    }).detach();
+    });
   }
 }
 
@@ -319,6 +343,26 @@ void Stapler::Withdraw(Slot& slot) {
               "remove it",
               {{"certificate", st.name}});
   }
+}
+
+void Stapler::PushAlert(Slot& slot, bool resolved) {
+  if (alertmanager_.url.empty()) return;
+  int64_t now = NowUnix();
+  slot.last_alert_push = now;
+  std::string json = FatalAlertJson(slot.core->state(), slot.fatal_since ? slot.fatal_since : now,
+                                    now, resolved);
+  std::string url = alertmanager_.url, name = slot.cfg.name;
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(alertmanager_.timeout);
+  asio::post(side_effects_, [url, name, json, timeout, resolved] {
+    auto r = PostAlerts(url, json, timeout);
+    if (!r) {
+      log::Error("cannot push alert to Alertmanager",
+                 {{"certificate", name}, {"err", r.error().detail}});
+    } else {
+      log::Info(resolved ? "alert resolved in Alertmanager" : "alert sent to Alertmanager",
+                {{"certificate", name}, {"alertname", "OCSPStaplerFatal"}});
+    }
+  });
 }
 
 void Stapler::RunReload(Slot& slot) {

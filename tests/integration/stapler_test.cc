@@ -15,6 +15,9 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "fake_responder.h"
 #include "process.h"
 
 namespace ose::testing {
@@ -280,6 +283,72 @@ TEST_F(StaplerTest, ExitOnFatalStopsTheProcess) {
   std::string log = ReadFile(dir_ + "/exit.log");
   EXPECT_NE(log.find("msg=\"exiting: exit_on_fatal is set\" certificate=gone"), std::string::npos)
       << log;
+}
+
+}  // namespace
+}  // namespace ose::testing
+
+namespace ose::testing {
+namespace {
+
+// Alertmanager gets OCSPStaplerFatal straight from the engine, and the
+// alert is resolved when the condition clears.
+TEST_F(StaplerTest, AlertmanagerPushAndResolve) {
+  int am_port = FreePort();
+  std::string am_dir = dir_ + "/alertmanager";
+  fs::create_directories(am_dir);
+  std::ofstream(am_dir + "/am.yml") << "route:\n  receiver: blackhole\nreceivers:\n"
+                                       "  - name: blackhole\n";
+  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + am_dir + "/am.yml",
+              "--storage.path=" + am_dir + "/data",
+              "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
+              "--cluster.listen-address="},
+             am_dir + "/am.log");
+  const std::string am_url = "http://127.0.0.1:" + std::to_string(am_port);
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(am_url + "/-/ready").status == 200; }, seconds(30)))
+      << ReadFile(am_dir + "/am.log");
+
+  // The responder answers through a switch the test controls.
+  FakeResponder fake("http://127.0.0.1:" + std::to_string(base_));
+  fake.available_ = false;
+  std::string config = dir_ + "/am.toml";
+  std::ofstream(config) << "[alertmanager]\nurl = \"" << am_url << "\"\n"
+                        << "[stapler]\nstore_dir = \"store-am\"\nfailure_backoff = \"1s\"\n"
+                        << "[[stapler.certificate]]\nname = \"paged\"\n"
+                        << "cert_file = \"pki/missing-chain.pem\"\nmode = \"must\"\n"
+                        << "url = \"" << fake.Url("/switchable") << "\"\n";
+  Process p({kExporter, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
+            dir_ + "/am-exporter.log");
+
+  auto alert = [&]() -> nlohmann::json {
+    auto j = nlohmann::json::parse(HttpGet(am_url + "/api/v2/alerts").body, nullptr, false);
+    if (j.is_discarded()) return nullptr;
+    for (const auto& a : j) {
+      if (a["labels"].value("alertname", "") == "OCSPStaplerFatal" &&
+          a["labels"].value("certificate", "") == "paged") {
+        return a;
+      }
+    }
+    return nullptr;
+  };
+  // No staple after the first attempt: fatal in must mode, and paged.
+  nlohmann::json firing;
+  ASSERT_TRUE(WaitFor([&] { return !(firing = alert()).is_null(); }, seconds(30)))
+      << ReadFile(dir_ + "/am-exporter.log");
+  EXPECT_EQ(firing["labels"]["severity"], "critical");
+  EXPECT_EQ(firing["labels"]["mode"], "must");
+  EXPECT_EQ(firing["status"]["state"], "active");
+  EXPECT_NE(firing["annotations"]["summary"].get<std::string>().find("paged"), std::string::npos);
+
+  // The responder comes back: a good staple, fatal clears, the alert resolves.
+  fake.available_ = true;
+  EXPECT_TRUE(WaitFor([&] { return alert().is_null(); }, seconds(30)))
+      << ReadFile(dir_ + "/am-exporter.log");
+  std::string log = ReadFile(dir_ + "/am-exporter.log");
+  EXPECT_NE(log.find("msg=\"alert sent to Alertmanager\" certificate=paged"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("msg=\"alert resolved in Alertmanager\" certificate=paged"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -47,14 +47,17 @@ int Handle(mg_connection* conn, void* data) {
   } else if (Under(uri, "/hang")) {
     std::this_thread::sleep_for(std::chrono::seconds(5));
     Send(conn, 500, "text/plain", "too late\n");
-  } else if (uri.rfind("/proxy", 0) == 0) {
+  } else if (Under(uri, "/switchable") && !self->available_) {
+    Send(conn, 503, "text/plain", "switched off\n");
+  } else if (uri.rfind("/proxy", 0) == 0 || Under(uri, "/switchable")) {
+    const std::string prefix = uri.rfind("/proxy", 0) == 0 ? "/proxy" : "/switchable";
     {
       std::lock_guard lock(self->mu_);
       self->methods_.push_back(method);
     }
     // civetweb decodes local_uri; forward the raw request_uri instead.
     std::string raw = req->request_uri ? req->request_uri : uri;
-    std::string rest = raw.substr(std::strlen("/proxy"));
+    std::string rest = raw.substr(prefix.size());
     std::string body;
     if (method == "POST") {
       char buf[4096];

@@ -10,7 +10,9 @@
 //   /proxy/...        forwards GET (the rest of the path) or POST (the body)
 //                     to `upstream`, records the method, and adds
 //                     "Cache-Control: public, max-age=3600"
+//   /switchable/...   as /proxy while available_, else HTTP 503
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -35,6 +37,7 @@ class FakeResponder {
   const std::string upstream_;
   mutable std::mutex mu_;
   std::vector<std::string> methods_;
+  std::atomic<bool> available_{true};
 
  private:
   mg_context* ctx_ = nullptr;

@@ -130,6 +130,13 @@ struct StaplerConfig {
   std::vector<StaplerCertificate> certificates;
 };
 
+/// `[alertmanager]`: where the stapling engine pushes fatal events.
+struct AlertmanagerConfig {
+  std::string url;  ///< base URL, e.g. http://127.0.0.1:9093; "" when unset
+  Duration timeout = std::chrono::seconds(5);
+  Duration resend_interval = std::chrono::minutes(1);  ///< while an alert fires
+};
+
 struct Config {
   std::string file;  ///< path it was loaded from
   GlobalConfig global;
@@ -138,6 +145,7 @@ struct Config {
   std::vector<FileTarget> files;
   std::vector<Module> modules;
   StaplerConfig stapler;
+  AlertmanagerConfig alertmanager;
 };
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line

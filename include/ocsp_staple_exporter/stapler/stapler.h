@@ -3,10 +3,12 @@
 // driven by asio timers on the event loop; fetches through the responder
 // prober; publishes to `output_file` (atomic DER for nginx
 // `ssl_stapling_file` / HAProxy `<cert>.ocsp`) and to a running HAProxy over
-// its runtime API; runs `reload_command` (rate-limited) and `fatal_command`.
+// its runtime API; runs `reload_command` (rate-limited) and `fatal_command`;
+// pushes fatal events to Alertmanager (`[alertmanager]`).
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -65,12 +67,17 @@ class Stapler {
   void Publish(Slot& slot, const std::vector<uint8_t>& der);
   void Withdraw(Slot& slot);
   void RunReload(Slot& slot);
+  void PushAlert(Slot& slot, bool resolved);
   void SaveSnapshot();
 
   asio::io_context& io_;
   ResponderProber& http_;
   std::function<void(int)> exit_process_;
   StaplerConfig config_;
+  AlertmanagerConfig alertmanager_;
+  /// Blocking side effects (HAProxy socket, Alertmanager), in order, off
+  /// the event loop.
+  asio::thread_pool side_effects_{1};
   VerifyOptions verify_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;
   mutable std::mutex mu_;
