@@ -36,8 +36,6 @@ using std::chrono::seconds;
 const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
 const std::string kExporter = OSE_EXPORTER_BIN;
 
-// Every series value of `metrics` by its full name-and-labels key.
-
 class LabTest : public ::testing::Test {
  public:
   static std::string S(const std::string& metric, const std::string& target,

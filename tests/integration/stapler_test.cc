@@ -29,7 +29,6 @@ using std::chrono::seconds;
 const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
 const std::string kExporter = OSE_EXPORTER_BIN;
 
-
 class StaplerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -1,6 +1,8 @@
 #pragma once
-// The HTTP side (civetweb): /metrics, /-/healthy, /-/ready and the landing
-// page /, POST /-/reload and the multi-target GET /probe. Handlers run on civetweb's worker threads and read snapshots only.
+// The HTTP side (civetweb): /metrics, /-/healthy, /-/ready, the landing
+// page /, POST /-/reload, the multi-target GET /probe and GET
+// /api/v1/stapler. Handlers run on civetweb's worker threads and read
+// snapshots only; /probe waits for its one probe on the event loop.
 
 #include <functional>
 #include <memory>
@@ -16,7 +18,8 @@ struct HttpServerOptions {
   /// Prometheus style: "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces).
   /// Port 0 picks a free port (see HttpServer::port()).
   std::string listen_address = ":9830";
-  int threads = 4;
+  /// Worker threads; each /probe request holds one until its probe ends.
+  int threads = 16;
 };
 
 /// A /probe request: `target` (HOST:PORT) and `module` as given ("" when
