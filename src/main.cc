@@ -295,7 +295,7 @@ int RunExporter(const Args& a) {
                             .probe = [&](const ProbeQuery& q) {
                               return ProbeOnDemand(q, *config(), io, tls);
                             },
-                            .stapler_json = [&] { return StaplerJson(stapler.Snapshot()); }});
+                            .stapler = [&] { return stapler.Snapshot(); }});
   auto started = http.Start(HttpServerOptions{.listen_address = a.listen});
   if (!started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});

@@ -34,7 +34,8 @@ void Reply(mg_connection* conn, int status, const char* content_type, const std:
 }
 
 
-std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
+std::string LandingPage(const std::vector<TargetSnapshot>& targets,
+                        const std::vector<StaplerCertState>& stapled) {
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
        "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
@@ -72,7 +73,24 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets) {
     h << "<td>" << FormatUnixTime(r.finished_at) << "</td>";
     h << "<td>" << HtmlEscape(r.success ? r.verdict.detail : r.detail) << "</td></tr>\n";
   }
-  h << "</table>\n</body></html>\n";
+  h << "</table>\n";
+  if (!stapled.empty()) {
+    h << "<h2>Stapling engine</h2>\n<table><tr><th>Certificate</th><th>Mode</th><th>Status</th>"
+         "<th>Serving</th><th>Fatal</th><th>nextUpdate</th><th>Next refresh</th>"
+         "<th>Last error</th></tr>\n";
+    for (const auto& c : stapled) {
+      std::string status(StateName(c.held.state));
+      h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
+        << "</td><td class=\"" << status << "\">" << status << "</td><td>"
+        << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
+        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td>"
+        << (c.held.next_update ? FormatUnixTime(*c.held.next_update) : "") << "</td><td>"
+        << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "") << "</td><td>"
+        << HtmlEscape(c.last_error) << "</td></tr>\n";
+    }
+    h << "</table>\n";
+  }
+  h << "</body></html>\n";
   return h.str();
 }
 
@@ -125,7 +143,8 @@ int Handle(mg_connection* conn, void* data) {
       }
     } else if (uri == "/api/v1/stapler" && get) {
       Reply(conn, 200, "application/json",
-            impl->hooks.stapler_json ? impl->hooks.stapler_json() : "[]\n");
+            StaplerJson(impl->hooks.stapler ? impl->hooks.stapler()
+                                            : std::vector<StaplerCertState>{}));
     } else if (uri == "/probe" && get) {
       HandleProbe(conn, req, *impl);
     } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
@@ -137,7 +156,10 @@ int Handle(mg_connection* conn, void* data) {
               "failed to reload config: " + r.error().detail + "\n");
       }
     } else if (uri == "/" && get) {
-      Reply(conn, 200, "text/html; charset=utf-8", LandingPage(impl->store.Snapshot()));
+      Reply(conn, 200, "text/html; charset=utf-8",
+            LandingPage(impl->store.Snapshot(), impl->hooks.stapler
+                                                    ? impl->hooks.stapler()
+                                                    : std::vector<StaplerCertState>{}));
     } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
                uri == "/-/reload" || uri == "/probe" ||
                uri == "/api/v1/stapler") {

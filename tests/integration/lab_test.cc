@@ -403,6 +403,13 @@ TEST_F(LabTest, HealthReadinessLandingPageAndErrors) {
   EXPECT_NE(landing.body.find("<td>nginx-revoked</td>"), std::string::npos);
   EXPECT_NE(landing.body.find("<td class=\"revoked\">revoked</td>"), std::string::npos);
   EXPECT_NE(landing.body.find("<td class=\"good\">good</td>"), std::string::npos);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return HttpGet(Url("/")).body.find("<tr><td>lab-good</td><td>must</td><td class=\"good\">"
+                                           "good</td><td>yes</td>") != std::string::npos;
+      },
+      seconds(20)))
+      << HttpGet(Url("/")).body;
   EXPECT_EQ(HttpGet(Url("/nope")).status, 404);
   EXPECT_EQ(HttpGet(Url("/metricsx")).status, 404);
   EXPECT_EQ(HttpPost(Url("/metrics")).status, 405);

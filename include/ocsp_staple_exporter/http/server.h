@@ -37,8 +37,9 @@ struct HttpHooks {
   /// GET /probe: the metric families of one probe. An error with reason
   /// "bad_request" answers 400, others 500; detail is the body.
   std::function<Result<std::vector<prometheus::MetricFamily>>(const ProbeQuery&)> probe;
-  /// GET /api/v1/stapler: the engine's certificates as JSON.
-  std::function<std::string()> stapler_json;
+  /// The stapling engine's certificates, for GET /api/v1/stapler and the
+  /// landing page (none when null).
+  std::function<std::vector<StaplerCertState>()> stapler;
 };
 
 /// The JSON of GET /api/v1/stapler for `certs` (like HAProxy's

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <random>
 
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "pki.h"
@@ -309,6 +310,53 @@ TEST(StateName, MatchesTheSpecStateSet) {
   EXPECT_EQ(StateName(ResponseState::kUnknown), "unknown");
   EXPECT_EQ(StateName(ResponseState::kAbsent), "absent");
   EXPECT_EQ(StateName(ResponseState::kInvalid), "invalid");
+}
+
+}  // namespace
+}  // namespace ose
+
+namespace ose {
+namespace {
+
+// Hostile bytes: thousands of random mutations (flips, truncations,
+// insertions, deletions) of valid responses, by a fixed seed. None may crash
+// (the suite also runs under ASan/UBSan) and, for a response without
+// included certificates, none may verify as good.
+TEST_F(VerifyTest, RandomMutationsNeverCrashNorReadGood) {
+  auto key = testing::GenerateKey();
+  auto responder = Responder(key.get(), true, ca_.get(), ca_key_.get());
+  auto bare_spec = Fresh();
+  bare_spec.include_signer = false;
+  const auto bare = MakeResponse(bare_spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
+  const auto delegated =
+      MakeResponse(Fresh(), leaf_.get(), ca_.get(), responder.get(), key.get());
+  std::mt19937 rng(20261122);
+  int good = 0;
+  for (int round = 0; round < 4000; ++round) {
+    const auto& base = round % 2 == 0 ? bare : delegated;
+    auto m = base;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !m.empty(); ++e) {
+      size_t at = rng() % m.size();
+      switch (rng() % 4) {
+        case 0: m[at] = static_cast<uint8_t>(rng()); break;
+        case 1: m.resize(at); break;
+        case 2: m.insert(m.begin() + static_cast<long>(at), static_cast<uint8_t>(rng())); break;
+        default: m.erase(m.begin() + static_cast<long>(at)); break;
+      }
+    }
+    if (m == base) continue;
+    auto v = Verify(m);
+    if (v.state == ResponseState::kInvalid) {
+      EXPECT_FALSE(v.invalid_reason.empty());
+    }
+    if (&base == &bare) {
+      EXPECT_NE(v.state, ResponseState::kGood) << "round " << round;
+    } else if (v.state == ResponseState::kGood) {
+      ++good;  // a change inside the unsigned certs field can be harmless
+    }
+  }
+  EXPECT_LT(good, 2000);
 }
 
 }  // namespace
