@@ -44,7 +44,8 @@ constexpr const char* kUsage = R"(usage:
 Exporter flags:
   --config.file          TOML configuration file (required)
   --config.check         validate the configuration and exit 0 (valid) or 1
-  --web.listen-address   address of /metrics, /probe, /-/healthy, /-/ready (default :9830)
+  --web.listen-address   address of /metrics, /probe, /-/healthy, /-/ready (default :9830,
+                         every IPv4 interface; Debian's civetweb has no IPv6)
   --log.level            debug, info, warn or error (default info)
   --log.format           logfmt or json (default logfmt)
 
@@ -299,6 +300,7 @@ int RunExporter(const Args& a) {
   auto started = http.Start(HttpServerOptions{.listen_address = a.listen});
   if (!started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});
+    std::cerr << started.error().detail << "\n";
     return 1;
   }
   log::Info("listening", {{"address", a.listen}, {"port", std::to_string(http.port())},

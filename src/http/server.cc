@@ -248,6 +248,12 @@ Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
       hp = HostPort{ports.substr(0, ports.size() - 2), 0};
     }
     if (!hp) return Error{"listen", "--web.listen-address: " + hp.error().detail};
+    if (hp->host.find(':') != std::string::npos && mg_check_feature(8) == 0) {
+      return Error{"listen",
+                   "--web.listen-address: " + options.listen_address +
+                       ": this civetweb build has no IPv6 support; listen on an IPv4 address "
+                       "or :PORT"};
+    }
   }
   std::string threads = std::to_string(options.threads);
   const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),

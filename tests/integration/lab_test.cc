@@ -424,6 +424,14 @@ TEST_F(LabTest, ConfigCheckFlag) {
   EXPECT_EQ(RunCommand(kExporter + " --config.file=" + bad + " --config.check", &out), 1);
   EXPECT_NE(out.find(bad + ":4:1: tls[0].colour: unknown key"), std::string::npos) << out;
   out.clear();
+  EXPECT_EQ(RunCommand(kExporter + " --config.file=" + config_ +
+                           " --web.listen-address=127.0.0.1:99999",
+                       &out),
+            1);
+  EXPECT_NE(out.find("invalid address \"127.0.0.1:99999\": port must be 1-65535"),
+            std::string::npos)
+      << out;
+  out.clear();
   EXPECT_EQ(RunCommand(kExporter + " --bogus", &out), 1);
   EXPECT_NE(out.find("unknown argument \"--bogus\""), std::string::npos) << out;
 }
