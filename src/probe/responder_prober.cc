@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "ocsp_staple_exporter/common/curl_ptr.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
@@ -20,15 +21,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct CurlFreeDeleter {
-  void operator()(char* p) const { curl_free(p); }
-};
 
 
 void GlobalInit() {
@@ -67,7 +59,7 @@ std::string_view FailureFor(CURLcode code) {
 std::optional<std::string> Exchange(const std::string& url, const EncodedRequest& req,
                                     HttpMethod method, std::chrono::milliseconds budget,
                                     ProbeResult& r) {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  CurlPtr curl(curl_easy_init());
   r.http = ProbeResult::Http{};
   r.http->url = url;
   if (!curl) {
@@ -80,7 +72,7 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
   r.http->method = get ? "GET" : "POST";
   Body body;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  std::unique_ptr<curl_slist, CurlSlistDeleter> headers;
+  CurlSlistPtr headers;
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, get ? get_url.c_str() : url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -151,11 +143,11 @@ Result<EncodedRequest> BuildOcspRequest(X509* cert, X509* issuer, bool nonce) {
   if (nonce && OCSP_request_add1_nonce(out.request.get(), nullptr, 32) != 1) {
     return Error{"request", "cannot add nonce: " + DrainOpenSslErrors()};
   }
-  unsigned char* der = nullptr;
-  int len = i2d_OCSP_REQUEST(out.request.get(), &der);
+  unsigned char* raw = nullptr;
+  int len = i2d_OCSP_REQUEST(out.request.get(), &raw);
+  OpensslBytesPtr der(raw);
   if (len <= 0) return Error{"request", "cannot encode request: " + DrainOpenSslErrors()};
-  out.der.assign(der, der + len);
-  OPENSSL_free(der);
+  out.der.assign(der.get(), der.get() + len);
   return out;
 }
 
@@ -164,8 +156,7 @@ std::string OcspGetUrl(const std::string& url, std::span<const uint8_t> der) {
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der.data(),
                           static_cast<int>(der.size()));
   b64.resize(static_cast<size_t>(n));
-  std::unique_ptr<char, CurlFreeDeleter> escaped(
-      curl_easy_escape(nullptr, b64.data(), static_cast<int>(b64.size())));
+  CurlStringPtr escaped(curl_easy_escape(nullptr, b64.data(), static_cast<int>(b64.size())));
   std::string out = url;
   if (out.empty() || out.back() != '/') out += '/';
   out += escaped ? escaped.get() : "";
@@ -223,16 +214,13 @@ void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callbac
 }
 
 std::string UrlHost(const std::string& url) {
-  struct UrlDeleter {
-    void operator()(CURLU* u) const { curl_url_cleanup(u); }
-  };
-  std::unique_ptr<CURLU, UrlDeleter> u(curl_url());
+  CurlUrlPtr u(curl_url());
   char* host = nullptr;
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
       curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK) {
     return "";
   }
-  std::unique_ptr<char, CurlFreeDeleter> owned(host);
+  CurlStringPtr owned(host);
   return host;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/common/curl_ptr.h"
 
 namespace ose {
 
@@ -32,15 +33,9 @@ std::string FatalAlertJson(const StaplerCertState& s, int64_t since, int64_t now
 
 Result<Ok> PostAlerts(const std::string& base_url, const std::string& json,
                       std::chrono::milliseconds timeout) {
-  struct CurlDeleter {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-  };
-  struct SlistDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-  };
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  CurlPtr curl(curl_easy_init());
   if (!curl) return Error{"alertmanager", "curl_easy_init failed"};
-  std::unique_ptr<curl_slist, SlistDeleter> headers(
+  CurlSlistPtr headers(
       curl_slist_append(nullptr, "Content-Type: application/json"));
   std::string url = base_url + "/api/v2/alerts";
   std::string sink;

@@ -94,12 +94,11 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
     resp.reset(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs.get()));
   }
   Check(resp != nullptr, "response");
-  unsigned char* der = nullptr;
-  int len = i2d_OCSP_RESPONSE(resp.get(), &der);
+  unsigned char* raw = nullptr;
+  int len = i2d_OCSP_RESPONSE(resp.get(), &raw);
+  OpensslBytesPtr der(raw);
   Check(len > 0, "encode");
-  std::vector<uint8_t> out(der, der + len);
-  OPENSSL_free(der);
-  return out;
+  return std::vector<uint8_t>(der.get(), der.get() + len);
 }
 
 void WritePem(const std::string& path, const std::vector<X509*>& certs) {

@@ -49,6 +49,12 @@ using OcspRequestPtr = OsslPtr<OCSP_REQUEST, OCSP_REQUEST_free>;
 inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
 using X509StackPtr = OsslPtr<STACK_OF(X509), FreeX509Stack>;
 
+/// Owner of a buffer OpenSSL allocated (e.g. by i2d_*): freed with OPENSSL_free.
+struct OpensslFreeDeleter {
+  void operator()(unsigned char* p) const noexcept { OPENSSL_free(p); }
+};
+using OpensslBytesPtr = std::unique_ptr<unsigned char, OpensslFreeDeleter>;
+
 /// Takes a new reference on `x` (X509_up_ref) and returns an owner of it.
 inline X509Ptr ShareX509(X509* x) {
   if (x != nullptr) X509_up_ref(x);
