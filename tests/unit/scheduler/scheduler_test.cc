@@ -116,9 +116,10 @@ TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
 
 TEST_F(SchedulerTest, ThousandsInFlightOnOneThread) {
   SilentServer server;
-  // First probes spread over 5 s; a 6 s timeout keeps them all waiting at once.
+  // First probes spread over 5 s; a 9 s timeout (slack for a loaded
+  // sanitizer run) keeps them all waiting at once.
   Apply(ManyTargets(1500, server.port(), 5000, milliseconds(60000),
-                               milliseconds(6000)));
+                               milliseconds(9000)));
   ASSERT_TRUE(WaitUntil([&] { return Probed(1500); }, milliseconds(30000)));
   // All were waiting on their timeout together.
   EXPECT_EQ(scheduler_.MaxInFlight(), 1500);
