@@ -39,7 +39,9 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
        "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+       "td.d{max-width:32em;overflow-wrap:anywhere;font-size:85%;color:#444}"
+       ".t{white-space:nowrap}"
        ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
        ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
        "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
@@ -65,13 +67,14 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
     h << "<td>" << (r.success ? (r.staple_present ? "yes" : "no") : "") << "</td>";
     h << "<td>" << (r.success ? (r.must_staple ? "yes" : "no") : "") << "</td>";
-    h << "<td>"
+    h << "<td class=\"t\">"
       << (r.verdict.signature_verified && r.verdict.next_update
               ? FormatUnixTime(*r.verdict.next_update)
               : "")
       << "</td>";
-    h << "<td>" << FormatUnixTime(r.finished_at) << "</td>";
-    h << "<td>" << HtmlEscape(r.success ? r.verdict.detail : r.detail) << "</td></tr>\n";
+    h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
+    h << "<td class=\"d\">" << HtmlEscape(r.success ? r.verdict.detail : r.detail)
+      << "</td></tr>\n";
   }
   h << "</table>\n";
   if (!stapled.empty()) {
@@ -83,10 +86,10 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
       h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
         << "</td><td class=\"" << status << "\">" << status << "</td><td>"
         << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
-        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td>"
-        << (c.held.next_update ? FormatUnixTime(*c.held.next_update) : "") << "</td><td>"
-        << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "") << "</td><td>"
-        << HtmlEscape(c.last_error) << "</td></tr>\n";
+        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"t\">"
+        << (c.held.next_update ? FormatUnixTime(*c.held.next_update) : "")
+        << "</td><td class=\"t\">" << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "")
+        << "</td><td class=\"d\">" << HtmlEscape(c.last_error) << "</td></tr>\n";
     }
     h << "</table>\n";
   }
