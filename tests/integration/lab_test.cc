@@ -397,6 +397,9 @@ TEST_F(LabTest, HealthReadinessLandingPageAndErrors) {
   auto metrics = HttpGet(Url("/metrics"));
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  // Sent gzipped to a client that accepts it (Prometheus does), decoded intact.
+  EXPECT_LT(metrics.wire_bytes * 3, static_cast<long>(metrics.body.size())) << metrics.wire_bytes;
+  EXPECT_NE(metrics.body.find("ocsp_staple_exporter_build_info"), std::string::npos);
   ScrapeUntil({{S("ocsp_response_status", "nginx-good", "status=\"good\""), 1}});
   auto landing = HttpGet(Url("/"));
   EXPECT_EQ(landing.status, 200);

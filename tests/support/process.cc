@@ -101,12 +101,16 @@ HttpResponse Request(const std::string& url, bool post,
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // like Prometheus: gzip welcome
   if (post) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
   if (curl_easy_perform(curl) == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
     char* ct = nullptr;
     curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
     if (ct != nullptr) r.content_type = ct;
+    curl_off_t wire = 0;
+    curl_easy_getinfo(curl, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+    r.wire_bytes = static_cast<long>(wire);
   }
   curl_easy_cleanup(curl);
   curl_slist_free_all(list);

@@ -37,8 +37,9 @@ int RunCommand(const std::string& command, std::string* output = nullptr);
 
 struct HttpResponse {
   long status = 0;  ///< 0 when the request failed
-  std::string body;
+  std::string body;  ///< decoded (curl undoes Content-Encoding)
   std::string content_type;
+  long wire_bytes = 0;  ///< body bytes as sent, before decoding
 };
 
 HttpResponse HttpGet(const std::string& url, const std::vector<std::string>& headers = {});
