@@ -8,11 +8,11 @@
 #include <asio/post.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 
 #include "ocsp_staple_exporter/common/curl_ptr.h"
+#include "ocsp_staple_exporter/common/file.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
@@ -313,29 +313,20 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
   }
   r.file_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
   r.staple_present = true;
-  std::ifstream in(target.path, std::ios::binary);
-  std::string data;
-  if (in) {
-    data.resize(kMaxResponseBytes + 1);
-    in.read(data.data(), static_cast<std::streamsize>(data.size()));
-    data.resize(static_cast<size_t>(in.gcount()));
-  }
-  if (!in && !in.eof()) {
+  auto data = ReadFileLimited(target.path, kMaxResponseBytes);
+  if (!data) {
     r.verdict.state = ResponseState::kInvalid;
-    r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
-    r.verdict.detail = target.path + ": cannot read: " + std::strerror(errno);
+    if (data.error().reason == "too_large") {
+      r.verdict.invalid_reason = std::string(invalid_reason::kMalformed);
+      r.verdict.detail = data.error().detail + ", not a staple";
+    } else {
+      r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
+      r.verdict.detail = data.error().detail;
+    }
     return finish();
   }
-  if (data.size() > kMaxResponseBytes) {
-    r.verdict.state = ResponseState::kInvalid;
-    r.verdict.invalid_reason = std::string(invalid_reason::kMalformed);
-    r.verdict.detail = target.path + ": larger than " + std::to_string(kMaxResponseBytes) +
-                       " bytes, not a staple";
-    return finish();
-  }
-  r.verdict = VerifyOcspResponse(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), cert,
-      target.cert->issuer.get(), verify, NowUnix());
+  r.verdict = VerifyOcspResponse(data.value(), cert, target.cert->issuer.get(), verify,
+                                 NowUnix());
   if (r.verdict.state == ResponseState::kInvalid) {
     r.verdict.detail = target.path + ": " + r.verdict.detail;
   }

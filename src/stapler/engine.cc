@@ -24,8 +24,7 @@ StaplerCore::StaplerCore(const StaplerCertificate& cfg, RefreshPolicy refresh,
   state_.must_staple = cfg_.cert->must_staple;
   state_.key = CertKey(cfg_.cert->cert.get());
   for (auto r : kRefreshResults) state_.refresh_total[std::string(r)] = 0;
-  auto d = Decide(state_.mode, state_.must_staple, {}, 0, false);
-  state_.warn = d.warn;
+  state_.warn = state_.mode == StaplerMode::kNever && state_.must_staple;
 }
 
 std::string StaplerCore::LoadCache(const Result<StoreEntry>& entry, int64_t now) {
@@ -44,8 +43,7 @@ std::string StaplerCore::LoadCache(const Result<StoreEntry>& entry, int64_t now)
 }
 
 bool StaplerCore::FetchDue(int64_t now) const {
-  return Decide(state_.mode, state_.must_staple, {}, now, false).staple &&
-         now >= state_.next_refresh;
+  return ModeStaples(state_.mode, state_.must_staple) && now >= state_.next_refresh;
 }
 
 void StaplerCore::Hold(const OcspVerdict& v, std::vector<uint8_t> der, const std::string& source,
@@ -139,7 +137,7 @@ void StaplerCore::Evaluate(int64_t now) {
 
 int64_t StaplerCore::NextWake(int64_t now) const {
   int64_t wake = now + refresh_.max_refresh;
-  if (Decide(state_.mode, state_.must_staple, {}, now, false).staple) {
+  if (ModeStaples(state_.mode, state_.must_staple)) {
     wake = std::min(wake, std::max(state_.next_refresh, now));
   }
   if (state_.held.valid_until) {

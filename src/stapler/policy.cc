@@ -6,11 +6,15 @@ namespace ose {
 
 std::string_view ModeName(StaplerMode m) { return kStaplerModeNames[static_cast<int>(m)]; }
 
+bool ModeStaples(StaplerMode mode, bool must_staple) {
+  return mode == StaplerMode::kAlways ||
+         ((mode == StaplerMode::kAuto || mode == StaplerMode::kMust) && must_staple);
+}
+
 StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held, int64_t now,
                       bool attempted) {
   StapleDecision d;
-  d.staple = mode == StaplerMode::kAlways ||
-             ((mode == StaplerMode::kAuto || mode == StaplerMode::kMust) && must_staple);
+  d.staple = ModeStaples(mode, must_staple);
   d.warn = mode == StaplerMode::kNever && must_staple;
   bool usable = held.state == ResponseState::kGood || held.state == ResponseState::kRevoked;
   bool fresh = held.valid_until && now < *held.valid_until - kWithdrawBeforeSeconds;

@@ -382,8 +382,8 @@ void Stapler::SaveSnapshot() {
   bool attempted = true;
   for (const auto& [name, s] : slots_) {
     snap.push_back(s->core->state());
-    bool staples = Decide(s->core->state().mode, s->core->state().must_staple, {}, 0, false).staple;
-    if (staples && !s->core->state().attempted) attempted = false;
+    const StaplerCertState& st = s->core->state();
+    if (ModeStaples(st.mode, st.must_staple) && !st.attempted) attempted = false;
   }
   std::lock_guard lock(mu_);
   snapshot_ = std::move(snap);

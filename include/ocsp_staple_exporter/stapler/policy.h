@@ -40,6 +40,10 @@ struct StapleDecision {
   bool warn = false;    ///< `never` on a Must-Staple certificate
 };
 
+/// Whether `mode` staples a certificate at all: always, or auto/must with
+/// Must-Staple. The engine fetches only for these.
+bool ModeStaples(StaplerMode mode, bool must_staple);
+
 /// The staple decision. `attempted`: at least one fetch has finished (or a
 /// cache entry was loaded), so a missing staple is a loss, not a start-up.
 ///  - staple: always, or auto/must with Must-Staple; never: no;
