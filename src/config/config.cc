@@ -133,6 +133,16 @@ class Checker {
     return p.string();
   }
 
+  // An http(s) URL at t[key] (required or not).
+  std::optional<std::string> UrlAt(const toml::table& t, std::string_view path,
+                                   std::string_view key, bool required) {
+    auto url = String(t, path, key, required);
+    if (url && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+      Fail(t.get(key)->source(), Join(path, key), "must start with http:// or https://");
+    }
+    return url;
+  }
+
   // A PEM file of certificates at t[key].
   CertPool CertsAt(const toml::table& t, std::string_view path, std::string_view key,
                    std::string& resolved) {
@@ -314,10 +324,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   // URLs of a section: `url`, or the certificate's AIA OCSP URLs.
   auto urls_of = [&](const toml::table& t, const std::string& p, const LoadedCertPtr& cert) {
     std::vector<std::string> urls;
-    if (auto url = c.String(t, p, "url", false)) {
-      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-        c.Fail(t.get("url")->source(), p + ".url", "must start with http:// or https://");
-      }
+    if (auto url = c.UrlAt(t, p, "url", false)) {
       urls = {*url};
     } else if (cert) {
       urls = cert->ocsp_urls;
@@ -402,11 +409,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       c.Fail(n->source(), "alertmanager", "must be a table ([alertmanager])");
     } else {
       c.CheckKeys(*am, "alertmanager", {"url", "timeout", "resend_interval"});
-      if (auto url = c.String(*am, "alertmanager", "url", true)) {
-        if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-          c.Fail(am->get("url")->source(), "alertmanager.url",
-                 "must start with http:// or https://");
-        }
+      if (auto url = c.UrlAt(*am, "alertmanager", "url", true)) {
         cfg.alertmanager.url = *url;
         while (!cfg.alertmanager.url.empty() && cfg.alertmanager.url.back() == '/') {
           cfg.alertmanager.url.pop_back();

@@ -62,6 +62,13 @@ TEST(Config, EmptyFileIsValidWithDefaults) {
   EXPECT_TRUE(cfg->tls.empty());
 }
 
+// `message` with "{f}" replaced by `file` and "{d}" by `dir`.
+std::string Expand(std::string message, const std::string& file, const std::string& dir) {
+  for (size_t pos; (pos = message.find("{f}")) != std::string::npos;) message.replace(pos, 3, file);
+  for (size_t pos; (pos = message.find("{d}")) != std::string::npos;) message.replace(pos, 3, dir);
+  return message;
+}
+
 struct InvalidCase {
   const char* file;
   const char* message;  // "{f}" stands for the file's path
@@ -75,10 +82,7 @@ TEST_P(InvalidConfig, ExactMessage) {
   auto cfg = LoadConfig(path);
   ASSERT_FALSE(cfg.ok()) << c.file << " was accepted";
   EXPECT_EQ(cfg.error().reason, "config");
-  std::string want = c.message;
-  for (size_t pos; (pos = want.find("{f}")) != std::string::npos;) want.replace(pos, 3, path);
-  for (size_t pos; (pos = want.find("{d}")) != std::string::npos;) want.replace(pos, 3, kDir);
-  EXPECT_EQ(cfg.error().detail, want);
+  EXPECT_EQ(cfg.error().detail, Expand(c.message, path, kDir));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -330,10 +334,7 @@ TEST_F(SectionsTest, Errors) {
   for (const auto& [text, message] : cases) {
     auto cfg = Parse(text);
     ASSERT_FALSE(cfg.ok()) << text;
-    std::string want = message;
-    for (size_t pos; (pos = want.find("{f}")) != std::string::npos;) want.replace(pos, 3, F());
-    for (size_t pos; (pos = want.find("{d}")) != std::string::npos;) want.replace(pos, 3, dir_);
-    EXPECT_EQ(cfg.error().detail, want) << text;
+    EXPECT_EQ(cfg.error().detail, Expand(message, F(), dir_)) << text;
   }
 }
 
