@@ -321,7 +321,18 @@ int RunExporter(const Args& a) {
         io.stop();
       };
   signals.async_wait(on_signal);
-  io.run();
+  // Last-resort guard: an exception escaping a handler is logged and the
+  // loop goes on serving; it never takes the process down.
+  while (true) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      log::Error("uncaught exception on the event loop; continuing", {{"err", e.what()}});
+    } catch (...) {
+      log::Error("uncaught exception on the event loop; continuing", {});
+    }
+  }
   return exit_code;
 }
 

@@ -1,6 +1,8 @@
 #include "ocsp_staple_exporter/common/file.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,12 +23,38 @@ Error Io(const std::string& what, const std::string& path) {
   return Error{"io", what + " " + path + ": " + std::strerror(errno)};
 }
 
+// A name no one can predict: 96 random bits from the kernel.
+std::string RandomSuffix() {
+  uint8_t bytes[12];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Ok> WriteFileAtomic(const std::string& path, std::span<const uint8_t> data) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // O_EXCL|O_NOFOLLOW on a random name in the target folder: a symlink or
+  // file planted at a predictable path is never followed or reused.
+  std::string tmp;
+  Fd f;
+  for (int attempt = 0; attempt < 8 && f.fd < 0; ++attempt) {
+    tmp = path + ".tmp." + RandomSuffix();
+    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f.fd < 0 && errno != EEXIST) break;
+  }
   {
-    Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     if (f.fd < 0) return Io("cannot create", tmp);
     size_t done = 0;
     while (done < data.size()) {
@@ -44,6 +72,8 @@ Result<Ok> WriteFileAtomic(const std::string& path, std::span<const uint8_t> dat
       ::unlink(tmp.c_str());
       return e;
     }
+    ::close(f.fd);
+    f.fd = -1;
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     Error e = Io("cannot rename onto", path);
@@ -57,10 +87,27 @@ Result<Ok> WriteFileAtomic(const std::string& path, std::span<const uint8_t> dat
 }
 
 Result<std::vector<uint8_t>> ReadFileLimited(const std::string& path, size_t max_bytes) {
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+  // refuses anything that is not a regular file before a read can block.
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
   if (f.fd < 0) {
     if (errno == ENOENT) return Error{"missing", path + ": no such file"};
+    if (errno == EISDIR) return Error{"not_regular_file", path + ": is a folder"};
     return Io("cannot open", path);
+  }
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return Io("cannot stat", path);
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a folder"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    return Error{"not_regular_file", path + ": is " + std::string(kind)};
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return Error{"too_large", path + ": larger than " + std::to_string(max_bytes) + " bytes"};
   }
   std::vector<uint8_t> out;
   uint8_t buf[65536];

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "ocsp_staple_exporter/config/cert_watch.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
@@ -172,7 +173,7 @@ class Checker {
       if (!issuer) return nullptr;
       issuer_file = *issuer;
     }
-    auto loaded = LoadCertAndIssuer(cert_file, issuer_file);
+    auto loaded = LoadCertFiles(cert_file, issuer_file);
     if (!loaded) {
       // The detail names the file; point at issuer_file when that is where
       // the issuer was expected.
@@ -182,12 +183,7 @@ class Checker {
       Fail(t.get(key)->source(), Join(path, key), loaded.error().detail);
       return nullptr;
     }
-    auto out = std::make_shared<LoadedCert>();
-    out->must_staple = HasMustStaple(loaded->cert.get());
-    out->ocsp_urls = OcspUrls(loaded->cert.get());
-    out->cert = std::move(loaded->cert);
-    out->issuer = std::move(loaded->issuer);
-    return out;
+    return loaded.value();
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
@@ -430,7 +426,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       StaplerConfig& sc = cfg.stapler;
       c.CheckKeys(*st, "stapler", {"store_dir", "min_refresh", "max_refresh",
                                    "reload_min_interval", "ready_timeout", "exit_on_fatal",
-                                   "failure_backoff",
+                                   "failure_backoff", "command_timeout",
                                    "fatal_command", "certificate"});
       if (auto d = c.String(*st, "stapler", "store_dir", false)) sc.store_dir = c.Resolve(*d);
       if (auto d = c.DurationAt(*st, "stapler", "min_refresh")) sc.min_refresh = *d;
@@ -440,12 +436,13 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       }
       if (auto d = c.DurationAt(*st, "stapler", "ready_timeout")) sc.ready_timeout = *d;
       if (auto d = c.DurationAt(*st, "stapler", "failure_backoff")) sc.failure_backoff = *d;
+      if (auto d = c.DurationAt(*st, "stapler", "command_timeout")) sc.command_timeout = *d;
       if (sc.min_refresh > sc.max_refresh) {
         c.Fail(st->source(), "stapler.min_refresh", "must not exceed max_refresh");
       }
       sc.exit_on_fatal = c.BoolAt(*st, "stapler", "exit_on_fatal").value_or(false);
       if (auto f = c.String(*st, "stapler", "fatal_command", false)) sc.fatal_command = *f;
-      std::map<std::string, toml::source_region> cert_names;
+      std::map<std::string, toml::source_region> cert_names, output_at;
       each_in(*st, "stapler", "certificate", [&](const toml::table& t, const std::string& p) {
         c.CheckKeys(t, p, {"name", "cert_file", "issuer_file", "mode", "url", "output_file",
                            "haproxy_socket", "reload_command", "timeout"});
@@ -459,7 +456,11 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
           sc_cert.mode = *m;
         }
         sc_cert.urls = urls_of(t, p, sc_cert.cert);
-        if (auto o = c.String(t, p, "output_file", false)) sc_cert.output_file = c.Resolve(*o);
+        sc_cert.urls_from_aia = t.get("url") == nullptr;
+        if (auto o = c.String(t, p, "output_file", false)) {
+          sc_cert.output_file = c.Resolve(*o);
+          output_at[sc_cert.name] = t.get("output_file")->source();
+        }
         if (auto h = c.String(t, p, "haproxy_socket", false)) sc_cert.haproxy_socket = c.Resolve(*h);
         if (auto r = c.String(t, p, "reload_command", false)) sc_cert.reload_command = *r;
         sc_cert.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
@@ -467,6 +468,44 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       });
       if (!sc.certificates.empty() && sc.store_dir.empty()) {
         c.Fail(st->source(), "stapler.store_dir", "missing required key");
+      }
+      // A published staple must never overwrite a certificate, a key bundle
+      // or another certificate's staple.
+      std::map<std::string, std::string> inputs;  // path -> what it is
+      auto note = [&](const std::string& path, const std::string& what) {
+        if (!path.empty()) inputs.emplace(fs::path(path).lexically_normal().string(), what);
+      };
+      note(fs::absolute(cfg.file).string(), "the config file");
+      for (const auto& x : cfg.tls) note(x.ca_file, "tls " + x.name + " ca_file");
+      for (const auto& x : cfg.responders) {
+        note(x.cert_file, "responder " + x.name + " cert_file");
+        note(x.issuer_file, "responder " + x.name + " issuer_file");
+      }
+      for (const auto& x : cfg.files) {
+        note(x.cert_file, "file " + x.name + " cert_file");
+        note(x.issuer_file, "file " + x.name + " issuer_file");
+      }
+      for (const auto& x : sc.certificates) {
+        note(x.cert_file, "certificate " + x.name + " cert_file");
+        note(x.issuer_file, "certificate " + x.name + " issuer_file");
+      }
+      std::map<std::string, std::string> outputs;
+      for (size_t i = 0; i < sc.certificates.size(); ++i) {
+        const auto& x = sc.certificates[i];
+        if (x.output_file.empty()) continue;
+        std::string key = "stapler.certificate[" + std::to_string(i) + "].output_file";
+        const auto& at = output_at[x.name];
+        if (auto in = inputs.find(x.output_file); in != inputs.end()) {
+          c.Fail(at, key, "\"" + x.output_file + "\" is also " + in->second +
+                              ": a staple would overwrite it");
+        } else if (auto o = outputs.find(x.output_file); o != outputs.end()) {
+          c.Fail(at, key, "\"" + x.output_file + "\" is also the output_file of certificate " +
+                              o->second);
+        } else if (x.output_file == sc.store_dir ||
+                   fs::path(x.output_file).parent_path() == fs::path(sc.store_dir)) {
+          c.Fail(at, key, "must not be inside store_dir (the engine's own cache)");
+        }
+        outputs.emplace(x.output_file, x.name);
       }
     }
   }

@@ -211,8 +211,18 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
     }
     f.Gauge("ocsp_stapler_consecutive_failures", "Failed fetches since the last success.", base,
             c.failures_in_row);
-    f.Gauge("ocsp_stapler_serving", "1 while a valid staple is published.", base,
+    f.Gauge("ocsp_stapler_serving",
+            "1 while a valid staple is published and every publisher holds it.", base,
             c.serving ? 1 : 0);
+    f.Gauge("ocsp_stapler_published_expired",
+            "1 while a publisher still holds a staple past its validity (or not valid for "
+            "this certificate) because it could not be replaced.",
+            base, c.published_expired ? 1 : 0);
+    for (const auto& [stage, n] : c.publish_errors) {
+      f.Counter("ocsp_stapler_publish_errors_total",
+                "Failed publishes by stage (write, persist, haproxy, reload).",
+                With(base, "stage", stage), static_cast<double>(n));
+    }
     f.Gauge("ocsp_stapler_fatal", "1 when the mode's fail-closed condition holds.", base,
             c.fatal ? 1 : 0);
   }

@@ -194,6 +194,19 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   v.valid_until =
       v.next_update ? *v.next_update : *v.this_update + options.default_validity_seconds;
   if (*v.valid_until < now - options.skew_seconds) {
+    // Revocation is permanent (RFC 5280 §5.3.1): an authentic revoked
+    // answer stays revoked past its nextUpdate, with a negative margin.
+    // certificateHold is temporary, so an expired hold proves nothing.
+    if (cert_status == V_OCSP_CERTSTATUS_REVOKED &&
+        reason != OCSP_REVOKED_STATUS_CERTIFICATEHOLD) {
+      v.state = ResponseState::kRevoked;
+      v.revoked_at = Asn1TimeToUnix(revtime);
+      v.revocation_reason = std::string(RevocationReasonName(reason));
+      v.expired = true;
+      v.detail = "revoked; the response's nextUpdate has passed";
+      DrainOpenSslErrors();
+      return v;
+    }
     return Invalid(v, invalid_reason::kExpired,
                    v.next_update ? "nextUpdate has passed"
                                  : "no nextUpdate and thisUpdate is older than the default "

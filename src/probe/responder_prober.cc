@@ -237,9 +237,7 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
   auto finish = [&]() {
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
     r.finished_at = NowUnix();
-    if (r.http && r.http->max_age && *r.http->max_age > 0) {
-      r.not_before = r.finished_at + *r.http->max_age;
-    }
+    r.not_before = MaxAgeDeferral(r);
     return r;
   };
   X509* cert = request.cert->cert.get();
@@ -319,6 +317,9 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
     if (data.error().reason == "too_large") {
       r.verdict.invalid_reason = std::string(invalid_reason::kMalformed);
       r.verdict.detail = data.error().detail + ", not a staple";
+    } else if (data.error().reason == "not_regular_file") {
+      r.verdict.invalid_reason = std::string(invalid_reason::kNotRegularFile);
+      r.verdict.detail = data.error().detail;
     } else {
       r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
       r.verdict.detail = data.error().detail;

@@ -207,10 +207,4 @@ void TlsProber::Probe(TlsProbeRequest request, Callback done) {
   op->Start();
 }
 
-std::string StateLabel(const ProbeResult& r) {
-  if (!r.success) return "failed:" + r.failure_reason;
-  if (r.verdict.state == ResponseState::kInvalid) return "invalid:" + r.verdict.invalid_reason;
-  return std::string(StateName(r.verdict.state));
-}
-
 }  // namespace ose

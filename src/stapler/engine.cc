@@ -1,5 +1,8 @@
 #include "ocsp_staple_exporter/stapler/engine.h"
 
+#include <algorithm>
+
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
@@ -27,17 +30,62 @@ StaplerCore::StaplerCore(const StaplerCertificate& cfg, RefreshPolicy refresh,
   state_.warn = state_.mode == StaplerMode::kNever && state_.must_staple;
 }
 
+namespace {
+
+bool Usable(ResponseState s) { return s == ResponseState::kGood || s == ResponseState::kRevoked; }
+
+std::string Iso(std::optional<int64_t> t) { return t ? FormatUnixTime(*t) : "none"; }
+
+}  // namespace
+
+std::string StaplerCore::Refusal(const OcspVerdict& v) const {
+  switch (MayReplace(state_.held, state_.newest_this_update, v)) {
+    case ReplaceVerdict::kAccept:
+      return "";
+    case ReplaceVerdict::kOlder:
+      return "answer's thisUpdate " + Iso(v.this_update) +
+             " is older than the newest held one (" + Iso(state_.newest_this_update) +
+             "): replayed or served from a stale cache";
+    case ReplaceVerdict::kAfterRevocation:
+      return std::string(StateName(v.state)) + " answer after a revocation (" +
+             state_.held.revocation_reason.value_or("unspecified") +
+             "): revocation is permanent";
+  }
+  return "refused";
+}
+
 std::string StaplerCore::LoadCache(const Result<StoreEntry>& entry, int64_t now) {
   if (!entry) return entry.error().reason == "missing" ? "" : entry.error().detail;
   OcspVerdict v = VerifyOcspResponse(entry->der, cfg_.cert->cert.get(), cfg_.cert->issuer.get(),
                                      verify_, now);
-  if (v.state != ResponseState::kGood && v.state != ResponseState::kRevoked) {
+  if (!Usable(v.state)) {
     return "cache entry is " + std::string(StateName(v.state)) +
            (v.invalid_reason.empty() ? "" : " (" + v.invalid_reason + ": " + v.detail + ")");
   }
+  if (std::string why = Refusal(v); !why.empty()) return "cache entry refused: " + why;
   state_.attempted = true;
   Hold(v, entry->der, "cache", now, std::nullopt);
   state_.last_update = entry->fetched_at;
+  Evaluate(now);
+  return "";
+}
+
+std::string StaplerCore::Offer(std::span<const uint8_t> der, const std::string& source,
+                               int64_t now) {
+  OcspVerdict v = VerifyOcspResponse(der, cfg_.cert->cert.get(), cfg_.cert->issuer.get(),
+                                     verify_, now);
+  if (!Usable(v.state)) {
+    return std::string(StateName(v.state)) +
+           (v.invalid_reason.empty() ? "" : " (" + v.invalid_reason + ": " + v.detail + ")");
+  }
+  if (std::string why = Refusal(v); !why.empty()) return why;
+  if (der_.size() == der.size() && std::equal(der.begin(), der.end(), der_.begin())) {
+    return "";  // already held
+  }
+  state_.attempted = true;
+  Hold(v, std::vector<uint8_t>(der.begin(), der.end()), source, now, std::nullopt);
+  state_.last_update = now;
+  Persist(source, now);
   Evaluate(now);
   return "";
 }
@@ -51,70 +99,82 @@ void StaplerCore::Hold(const OcspVerdict& v, std::vector<uint8_t> der, const std
   state_.held = v;
   state_.held_source = source;
   der_ = std::move(der);
+  state_.newest_this_update = std::max(state_.newest_this_update, v.this_update.value_or(0));
   state_.next_refresh = NextRefresh(refresh_, now, v.this_update.value_or(now),
                                     v.valid_until.value_or(now), v.signer_not_after,
                                     NotAfterUnix(cfg_.cert->cert.get()), max_age, jitter_());
 }
 
+void StaplerCore::Persist(const std::string& url, int64_t fetched_at) {
+  if (!effects_.persist) return;
+  StoreEntry e;
+  e.der = der_;
+  e.certificate = cfg_.name;
+  e.status = std::string(StateName(state_.held.state));
+  e.url = url;
+  e.fetched_at = fetched_at;
+  e.this_update = state_.held.this_update;
+  e.next_update = state_.held.next_update;
+  e.produced_at = state_.held.produced_at;
+  effects_.persist(state_, e);
+}
+
 void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   state_.attempted = true;
   state_.last_update = now;
-  std::string result = !r.success ? "failed" : std::string(StateName(r.verdict.state));
-  ++state_.refresh_total[result];
-  std::optional<int64_t> max_age = r.http ? r.http->max_age : std::nullopt;
   const std::string url = r.http ? r.http->url : "";
-  bool usable = r.success && r.der &&
-                (r.verdict.state == ResponseState::kGood ||
-                 r.verdict.state == ResponseState::kRevoked);
-  if (usable) {
+  bool usable = r.success && r.der && Usable(r.verdict.state);
+  std::string refusal = usable ? Refusal(r.verdict) : "";
+  std::string result = !r.success        ? "failed"
+                       : !refusal.empty() ? "stale"
+                                          : std::string(StateName(r.verdict.state));
+  ++state_.refresh_total[result];
+  if (usable && refusal.empty()) {
     // A verified answer, good or revoked, replaces what is held at once: a
-    // revocation is never hidden behind an older good staple.
+    // revocation is never hidden behind an older good staple. A responder's
+    // max-age is honoured only here, on a verified 200 answer.
     ++state_.successes;
     state_.failures_in_row = 0;
     state_.last_error.clear();
-    Hold(r.verdict, *r.der, url, now, max_age);
-    if (effects_.persist) {
-      StoreEntry e;
-      e.der = der_;
-      e.certificate = cfg_.name;
-      e.status = std::string(StateName(r.verdict.state));
-      e.url = url;
-      e.fetched_at = now;
-      e.this_update = r.verdict.this_update;
-      e.next_update = r.verdict.next_update;
-      e.produced_at = r.verdict.produced_at;
-      effects_.persist(state_, e);
-    }
+    Hold(r.verdict, *r.der, url, now, r.http ? r.http->max_age : std::nullopt);
+    Persist(url, now);
   } else {
-    // Errors, invalid and unknown answers never overwrite a good staple.
+    // Errors, invalid, unknown and refused answers never overwrite a held
+    // staple, and their max-age is ignored.
     ++state_.failures;
     ++state_.failures_in_row;
     state_.last_error = !r.success ? r.failure_reason + ": " + r.detail
+                        : !refusal.empty() ? "refused " + refusal
                         : r.verdict.state == ResponseState::kUnknown
                             ? "responder answered unknown"
                             : "invalid response (" + r.verdict.invalid_reason +
                                   "): " + r.verdict.detail;
-    bool holding = state_.held.state == ResponseState::kGood ||
-                   state_.held.state == ResponseState::kRevoked;
-    if (!holding) {
+    bool holding = Usable(state_.held.state);
+    if (!holding && refusal.empty()) {
       // Nothing usable held: show what the responder said.
       state_.held = r.success ? r.verdict : OcspVerdict{};
       state_.held_source = url;
       der_.clear();
     }
     state_.next_refresh = RetryAfterFailure(refresh_, now, state_.failures_in_row);
-    if (max_age && *max_age > 0) state_.next_refresh = std::max(state_.next_refresh, now + *max_age);
   }
   Evaluate(now);
 }
 
 void StaplerCore::Evaluate(int64_t now) {
-  // A held response past its validity is no longer a good one.
-  if ((state_.held.state == ResponseState::kGood || state_.held.state == ResponseState::kRevoked) &&
-      state_.held.valid_until && now > *state_.held.valid_until + verify_.skew_seconds) {
-    state_.held.state = ResponseState::kInvalid;
-    state_.held.invalid_reason = std::string(invalid_reason::kExpired);
-    state_.held.detail = "the held response expired";
+  // A held response past its validity is no longer a good one. A
+  // revocation stays (it is permanent), but is no longer fit to staple;
+  // certificateHold is temporary and expires like a good answer.
+  if (Usable(state_.held.state) && state_.held.valid_until &&
+      now > *state_.held.valid_until + verify_.skew_seconds) {
+    if (state_.held.state == ResponseState::kRevoked &&
+        state_.held.revocation_reason != "certificate_hold") {
+      state_.held.expired = true;
+    } else {
+      state_.held.state = ResponseState::kInvalid;
+      state_.held.invalid_reason = std::string(invalid_reason::kExpired);
+      state_.held.detail = "the held response expired";
+    }
   }
   HeldStaple held{state_.held.state, state_.held.valid_until};
   StapleDecision d = Decide(state_.mode, state_.must_staple, held, now, state_.attempted);

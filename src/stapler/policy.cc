@@ -25,6 +25,26 @@ StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held
   return d;
 }
 
+ReplaceVerdict MayReplace(const OcspVerdict& held, int64_t newest_this_update,
+                          const OcspVerdict& incoming) {
+  int64_t incoming_tu = incoming.this_update.value_or(0);
+  bool incoming_revoked = incoming.state == ResponseState::kRevoked;
+  bool incoming_hold = incoming.revocation_reason == "certificate_hold";
+  if (held.state == ResponseState::kRevoked) {
+    int64_t held_tu = held.this_update.value_or(0);
+    if (incoming_revoked) {
+      return incoming_tu >= held_tu ? ReplaceVerdict::kAccept : ReplaceVerdict::kOlder;
+    }
+    if (held.revocation_reason == "certificate_hold" && incoming_tu > held_tu) {
+      return ReplaceVerdict::kAccept;
+    }
+    return ReplaceVerdict::kAfterRevocation;
+  }
+  if (incoming_revoked && !incoming_hold) return ReplaceVerdict::kAccept;
+  if (incoming_tu < newest_this_update) return ReplaceVerdict::kOlder;
+  return ReplaceVerdict::kAccept;
+}
+
 int64_t NextRefresh(const RefreshPolicy& p, int64_t now, int64_t this_update, int64_t valid_until,
                     std::optional<int64_t> signer_not_after, std::optional<int64_t> leaf_not_after,
                     std::optional<int64_t> max_age, double jitter01) {
@@ -35,7 +55,11 @@ int64_t NextRefresh(const RefreshPolicy& p, int64_t now, int64_t this_update, in
   int64_t delay = std::clamp(midpoint - now, p.min_refresh, p.max_refresh);
   double factor = 1.0 + p.jitter * (2.0 * jitter01 - 1.0);
   int64_t next = now + static_cast<int64_t>(static_cast<double>(delay) * factor);
-  if (max_age && *max_age > 0) next = std::max(next, now + *max_age);
+  if (max_age && *max_age > 0) {
+    int64_t deferred = now + std::min(*max_age, kMaxAgeCapSeconds);
+    int64_t latest = valid_until - kWithdrawBeforeSeconds - p.backoff_base;
+    next = std::max(next, std::min(deferred, latest));
+  }
   return next;
 }
 

@@ -110,6 +110,7 @@ struct StaplerCertificate {
   LoadedCertPtr cert;
   std::string mode = "auto";        ///< auto | must | always | never
   std::vector<std::string> urls;    ///< `url`, or the AIA OCSP URLs
+  bool urls_from_aia = false;       ///< no `url`: follow the certificate's AIA on renewal
   std::string output_file;          ///< DER staple for nginx / HAProxy; "" for none
   std::string haproxy_socket;       ///< HAProxy admin socket; "" for none
   std::string reload_command;       ///< run (sh -c) after output_file changed
@@ -127,6 +128,8 @@ struct StaplerConfig {
   Duration ready_timeout = std::chrono::seconds(30);  ///< longest /-/ready waits for first fetches
   bool exit_on_fatal = false;
   std::string fatal_command;         ///< run (sh -c) when a certificate turns fatal
+  /// reload_command / fatal_command are killed (their process group) after this.
+  Duration command_timeout = std::chrono::seconds(30);
   std::vector<StaplerCertificate> certificates;
 };
 

@@ -59,6 +59,8 @@ inline constexpr std::string_view kExpired = "expired";
 inline constexpr std::string_view kIssuerUnknown = "issuer_unknown";
 inline constexpr std::string_view kNonceMismatch = "nonce_mismatch";  ///< RFC 8954
 inline constexpr std::string_view kUnreadable = "unreadable";  ///< a staple file we cannot read
+/// A staple file path that is a folder, FIFO, device or socket.
+inline constexpr std::string_view kNotRegularFile = "not_regular_file";
 }  // namespace invalid_reason
 
 /// Options of the verification.
@@ -89,6 +91,10 @@ struct OcspVerdict {
   /// The signature verified, so the times above are authentic even when the
   /// response is kInvalid for freshness (expired / not_yet_valid).
   bool signature_verified = false;
+  /// kRevoked only: the response is past its validity (nextUpdate + skew).
+  /// Revocation is permanent, so it still reads revoked (RFC 5280 §5.3.1),
+  /// but it is no longer fit to be stapled.
+  bool expired = false;
 };
 
 /// Verifies a DER-encoded OCSPResponse for `cert` issued by `issuer` at Unix
@@ -103,6 +109,8 @@ struct OcspVerdict {
 ///     that carries id-kp-OCSPSigning and is currently valid (§4.2.2.2);
 ///  5. thisUpdate <= now + skew, and nextUpdate >= now - skew (or, without
 ///     nextUpdate, thisUpdate + default_validity >= now - skew) (§4.2.2.1).
+///     Exception: an authentic `revoked` answer past its validity stays
+///     kRevoked with `expired` set, unless its reason is certificateHold.
 /// `cert` and `issuer` are borrowed and must be non-null. Never throws.
 /// The OpenSSL error queue is drained into `detail` on failure.
 OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* issuer,

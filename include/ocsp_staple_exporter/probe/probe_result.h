@@ -32,6 +32,9 @@ inline constexpr std::string_view kProbeFailureReasons[] = {
     probe_failure::kTlsHandshake, probe_failure::kNoCertificate, probe_failure::kHttp,
     probe_failure::kHttpStatus,   probe_failure::kContentType,   probe_failure::kBodyTooLarge};
 
+/// A responder's Cache-Control max-age above this is clamped (7 days).
+inline constexpr int64_t kMaxAgeCapSeconds = 7 * 86400;
+
 struct ProbeResult {
   /// True when the server was reached and answered (for TLS: the handshake
   /// completed); `ocsp_probe_success`.
@@ -72,6 +75,14 @@ struct ProbeResult {
   /// when one came (whatever its verdict).
   std::shared_ptr<const std::vector<uint8_t>> der;
 };
+
+/// Until when a responder's Cache-Control max-age (RFC 5019 §6.2) defers
+/// the next probe of a `[[responder]]` target: r.finished_at + max-age
+/// (clamped to kMaxAgeCapSeconds), but never past the answer's validity
+/// (nextUpdate, or thisUpdate + default validity). nullopt, so that nothing
+/// is deferred, when the exchange failed, was not HTTP 200, carried no
+/// positive max-age, or its answer is neither good, revoked nor unknown.
+std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r);
 
 /// One word for a result, used for state-change logs: "good", "revoked",
 /// "unknown", "absent", "invalid:<reason>", or "failed:<reason>".

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,13 @@
 namespace ose {
 
 /// Label values of `ocsp_stapler_refresh_total{result}`.
-inline constexpr std::string_view kRefreshResults[] = {"good", "revoked", "unknown", "invalid",
-                                                       "failed"};
+/// "stale": an authentic answer the engine refused to hold (older than the
+/// held one, or good after a revocation; see MayReplace).
+inline constexpr std::string_view kRefreshResults[] = {"good",    "revoked", "unknown",
+                                                       "invalid", "failed",  "stale"};
+
+/// Label values of `ocsp_stapler_publish_errors_total{stage}`.
+inline constexpr std::string_view kPublishStages[] = {"write", "persist", "haproxy", "reload"};
 
 /// A plain copy of one certificate's engine state (metrics, API, logs).
 struct StaplerCertState {
@@ -44,6 +50,14 @@ struct StaplerCertState {
   std::map<std::string, uint64_t> refresh_total;  ///< by kRefreshResults
   std::string last_error;
   int64_t last_update = 0;       ///< Unix seconds of the last fetch
+  /// Latest thisUpdate (Unix seconds) of any answer held so far; older
+  /// answers are refused (0 when none).
+  int64_t newest_this_update = 0;
+  // Filled in by the driver (Stapler), not by the core:
+  /// A publisher still holds a staple past its validity that could not be
+  /// replaced (`ocsp_stapler_published_expired`).
+  bool published_expired = false;
+  std::map<std::string, uint64_t> publish_errors;  ///< by kPublishStages
 };
 
 /// What the core asks the outside world to do. Every callback is optional.
@@ -66,11 +80,18 @@ class StaplerCore {
               StaplerEffects effects, std::function<double()> jitter);
 
   /// Start-up: re-verifies a cache entry (a Load result). A good or revoked
-  /// entry is held and served as if just fetched; anything else is ignored
-  /// (logged by the caller) and replaced by the next fetch.
-  /// Returns an explanation when the entry was not used ("" when used or
-  /// when there was none).
+  /// entry is held and served as if just fetched, subject to MayReplace
+  /// (so of several entries offered, the newest verified one wins);
+  /// anything else is ignored (logged by the caller) and replaced by the
+  /// next fetch. Returns an explanation when the entry was not used ("" when
+  /// used or when there was none).
   std::string LoadCache(const Result<StoreEntry>& entry, int64_t now);
+
+  /// Offers a response found on disk outside store_dir (the published
+  /// `output_file`), under the same rules as LoadCache. When it is adopted
+  /// it is persisted, since store_dir was behind. Returns "" when adopted,
+  /// else why not.
+  std::string Offer(std::span<const uint8_t> der, const std::string& source, int64_t now);
 
   /// True when the mode fetches and the refresh time has come.
   bool FetchDue(int64_t now) const;
@@ -90,9 +111,15 @@ class StaplerCore {
 
   const StaplerCertState& state() const { return state_; }
 
+  /// The bytes being served (empty while not serving).
+  const std::vector<uint8_t>& published() const { return published_der_; }
+
  private:
   void Hold(const OcspVerdict& v, std::vector<uint8_t> der, const std::string& source,
             int64_t now, std::optional<int64_t> max_age);
+  void Persist(const std::string& url, int64_t fetched_at);
+  /// "" when `v` (verified, good or revoked) may replace the held answer.
+  std::string Refusal(const OcspVerdict& v) const;
 
   StaplerCertificate cfg_;
   RefreshPolicy refresh_;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "ocsp_staple_exporter/ocsp/response.h"
+#include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
 
@@ -54,6 +55,28 @@ bool ModeStaples(StaplerMode mode, bool must_staple);
 StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held, int64_t now,
                       bool attempted);
 
+/// Whether a verified answer may replace the held one (the engine's
+/// monotonic freshness rule).
+enum class ReplaceVerdict {
+  kAccept,
+  kOlder,            ///< its thisUpdate is older than what the engine has held
+  kAfterRevocation,  ///< good after a revocation that is not certificateHold
+};
+
+/// The replacement rule for a verified `incoming` answer (good or revoked)
+/// against the `held` one and `newest_this_update`, the latest thisUpdate
+/// (Unix seconds) of any answer the engine accepted for this certificate
+/// (0 when none):
+///  - a held revocation (RFC 5280 §5.3.1: permanent) is replaced by a newer
+///    or equal revocation only; by `good` only when its reason is
+///    certificate_hold and the good answer's thisUpdate is later;
+///  - an authentic revocation other than certificate_hold replaces a good
+///    staple whatever its thisUpdate: revocation is never hidden;
+///  - otherwise an answer whose thisUpdate is older than
+///    `newest_this_update` is refused (a replayed or cached older answer).
+ReplaceVerdict MayReplace(const OcspVerdict& held, int64_t newest_this_update,
+                          const OcspVerdict& incoming);
+
 /// Refresh settings (`[stapler]` min_refresh / max_refresh).
 struct RefreshPolicy {
   int64_t min_refresh = 300;    ///< seconds from now
@@ -67,8 +90,11 @@ struct RefreshPolicy {
 /// and the effective end of validity (the earliest of nextUpdate, the
 /// responder certificate's notAfter and the leaf's notAfter), clamped to
 /// [now + min_refresh, now + max_refresh], then scaled by (1 + `jitter01`
-/// mapped to [-jitter, +jitter]); never before now + `max_age` when the
-/// responder sent one. `jitter01` is a uniform sample in [0, 1).
+/// mapped to [-jitter, +jitter]). A responder's `max_age` (Cache-Control,
+/// seconds; clamped to kMaxAgeCapSeconds) may defer the fetch, but never
+/// past the withdrawal point (valid_until - kWithdrawBeforeSeconds) minus
+/// one retry interval (backoff_base). `jitter01` is a uniform sample in
+/// [0, 1).
 int64_t NextRefresh(const RefreshPolicy& p, int64_t now, int64_t this_update, int64_t valid_until,
                     std::optional<int64_t> signer_not_after, std::optional<int64_t> leaf_not_after,
                     std::optional<int64_t> max_age, double jitter01);

@@ -5,6 +5,14 @@
 // `ssl_stapling_file` / HAProxy `<cert>.ocsp`) and to a running HAProxy over
 // its runtime API; runs `reload_command` (rate-limited) and `fatal_command`;
 // pushes fatal events to Alertmanager (`[alertmanager]`).
+//
+// What is on disk is what the engine believes: at start, on reload and
+// after every change the driver reconciles each publisher with the core's
+// decision. An `output_file` holds the served staple, or kTryLaterResponse
+// after a withdrawal (never nothing: nginx cannot start without the file).
+// Failed writes, persists, HAProxy pushes and reloads are counted by stage,
+// retried with backoff, and make `serving` read 0 until they succeed. A
+// renewed `cert_file` is noticed within one min_refresh.
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -17,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "ocsp_staple_exporter/common/command.h"
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/config/config.h"
 #include "ocsp_staple_exporter/probe/responder_prober.h"
@@ -33,11 +42,13 @@ Result<std::string> HaproxyCommand(const std::string& path, const std::string& c
 /// `set ssl ocsp-response <base64 DER>` for HAProxy's runtime API.
 std::string HaproxySetOcspCommand(const std::vector<uint8_t>& der);
 
-/// Runs `command` with /bin/sh -c in the background, with `env` added to
-/// the environment; the child is reaped by a detached thread. Returns
-/// false when it could not be started.
-bool RunBackground(const std::string& command,
-                   const std::vector<std::pair<std::string, std::string>>& env);
+/// What an `output_file` holds after a withdrawal: a DER OCSPResponse
+/// whose responseStatus is tryLater (RFC 6960 §4.2.1) and that has no
+/// responseBytes. nginx loads it (a missing `ssl_stapling_file` is an emerg
+/// error: `nginx -t`, reload and a cold start would fail) and staples it
+/// as is; HAProxy 2.6 loads it with a warning and staples nothing; clients
+/// read "no status now", never an expired response presented as fresh.
+inline constexpr uint8_t kTryLaterResponse[] = {0x30, 0x03, 0x0a, 0x01, 0x03};
 
 class Stapler {
  public:
@@ -62,12 +73,20 @@ class Stapler {
  private:
   struct Slot;
   void ApplyNow(const Config& config);
+  void MakeCore(const std::shared_ptr<Slot>& slot, const StaplerCertificate& c);
+  void Reconcile(Slot& slot, int64_t now);
+  void CheckRotation(const std::shared_ptr<Slot>& slot, int64_t now);
   void Wake(const std::shared_ptr<Slot>& slot);
   void Arm(const std::shared_ptr<Slot>& slot);
-  void Publish(Slot& slot, const std::vector<uint8_t>& der);
-  void Withdraw(Slot& slot);
-  void RunReload(Slot& slot);
-  void PushAlert(Slot& slot, bool resolved);
+  void Sync(const std::shared_ptr<Slot>& slot, int64_t now);
+  void SyncFile(Slot& slot, int64_t now);
+  void SyncHaproxy(const std::shared_ptr<Slot>& slot, int64_t now);
+  void SyncPersist(Slot& slot, int64_t now);
+  void RunReload(const std::shared_ptr<Slot>& slot, int64_t now);
+  void PushAlert(const std::shared_ptr<Slot>& slot, bool resolved);
+  void SendAlert(const std::shared_ptr<Slot>& slot, std::string json, bool resolved);
+  void CountError(Slot& slot, std::string_view stage);
+  RefreshPolicy Refresh() const;
   void SaveSnapshot();
 
   asio::io_context& io_;
@@ -75,9 +94,11 @@ class Stapler {
   std::function<void(int)> exit_process_;
   StaplerConfig config_;
   AlertmanagerConfig alertmanager_;
-  /// Blocking side effects (HAProxy socket, Alertmanager), in order, off
-  /// the event loop.
-  asio::thread_pool side_effects_{1};
+  CommandRunner commands_;
+  /// Blocking side effects off the event loop, each in order on its own
+  /// thread, so a black-holed Alertmanager never delays a HAProxy push.
+  asio::thread_pool haproxy_pool_{1};
+  asio::thread_pool alerts_pool_{1};
   VerifyOptions verify_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;
   mutable std::mutex mu_;

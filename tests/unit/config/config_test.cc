@@ -330,6 +330,25 @@ TEST_F(SectionsTest, Errors) {
        "cert_file = \"aia-chain.pem\"\n[[stapler.certificate]]\nname = \"a\"\n"
        "cert_file = \"aia-chain.pem\"\n",
        "{f}:7:8: stapler.certificate[1].name: duplicate name \"a\" (first used at line 4)"},
+      // A staple must never overwrite a certificate, the config or another staple.
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\noutput_file = \"aia-chain.pem\"\n",
+       "{f}:6:15: stapler.certificate[0].output_file: \"{d}/aia-chain.pem\" is also "
+       "certificate a cert_file: a staple would overwrite it"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia.pem\"\nissuer_file = \"aia-chain.pem\"\n"
+       "[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\noutput_file = \"./aia.pem\"\n",
+       "{f}:10:15: stapler.certificate[0].output_file: \"{d}/aia.pem\" is also "
+       "responder r cert_file: a staple would overwrite it"},
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\noutput_file = \"x.ocsp\"\n[[stapler.certificate]]\n"
+       "name = \"b\"\ncert_file = \"aia-chain.pem\"\noutput_file = \"x.ocsp\"\n",
+       "{f}:10:15: stapler.certificate[1].output_file: \"{d}/x.ocsp\" is also the "
+       "output_file of certificate a"},
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
+       "cert_file = \"aia-chain.pem\"\noutput_file = \"s/a.der\"\n",
+       "{f}:6:15: stapler.certificate[0].output_file: must not be inside store_dir (the "
+       "engine's own cache)"},
   };
   for (const auto& [text, message] : cases) {
     auto cfg = Parse(text);

@@ -123,6 +123,38 @@ TEST_F(VerifyTest, Expired) {
   EXPECT_TRUE(v.signature_verified);
 }
 
+// A revocation (with `reason`) whose nextUpdate passed a day ago.
+testing::ResponseSpec ExpiredRevocation(testing::ResponseSpec spec, int reason, int64_t now) {
+  spec.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+  spec.revocation_reason = reason;
+  spec.revoked_at = now - 5 * kDay;
+  spec.this_update = now - 3 * kDay;
+  spec.next_update = now - kDay;
+  return spec;
+}
+
+TEST_F(VerifyTest, ExpiredRevokedStaysRevoked) {
+  // Revocation is permanent: past nextUpdate an authentic revocation still
+  // reads revoked, marked expired, with its reason and time.
+  auto spec = ExpiredRevocation(Fresh(), OCSP_REVOKED_STATUS_KEYCOMPROMISE, now_);
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kRevoked) << v.detail;
+  EXPECT_TRUE(v.expired);
+  EXPECT_EQ(v.revocation_reason, "key_compromise");
+  EXPECT_EQ(v.revoked_at, now_ - 5 * kDay);
+  EXPECT_EQ(v.valid_until, now_ - kDay);
+  // A fresh revocation is not marked expired.
+  spec.next_update = now_ + kDay;
+  EXPECT_FALSE(SignedByCa(spec).expired);
+}
+
+TEST_F(VerifyTest, ExpiredCertificateHoldIsInvalid) {
+  // certificateHold is temporary: once expired it proves nothing.
+  auto v = SignedByCa(ExpiredRevocation(Fresh(), OCSP_REVOKED_STATUS_CERTIFICATEHOLD, now_));
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kExpired);
+}
+
 TEST_F(VerifyTest, ExpiredWithinSkewIsStillValid) {
   auto spec = Fresh();
   spec.next_update = now_ - 200;  // skew is 300 s

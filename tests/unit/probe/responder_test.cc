@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 
 #include <ctime>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -123,6 +125,38 @@ TEST(UseGet, Rfc5019Rule) {
   EXPECT_FALSE(UseGet(HttpMethod::kPost, "short"));
 }
 
+TEST(MaxAgeDeferral, CappedByValidityAndSevenDays) {
+  ProbeResult r;
+  r.success = true;
+  r.finished_at = 1'000'000;
+  r.verdict.state = ResponseState::kGood;
+  r.verdict.valid_until = r.finished_at + 3600;
+  r.http = ProbeResult::Http{.url = "http://x", .method = "GET", .status = 200,
+                             .max_age = 600};
+  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 600);
+  // Never past the answer's nextUpdate.
+  r.http->max_age = 86400;
+  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 3600);
+  // Clamped to 7 days.
+  r.verdict.valid_until = r.finished_at + 365 * 86400;
+  r.http->max_age = 100 * 86400;
+  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 7 * 86400);
+  // Ignored on non-200 answers, failures and invalid answers.
+  auto bad = r;
+  bad.http->status = 503;
+  EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
+  bad = r;
+  bad.success = false;
+  EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
+  bad = r;
+  bad.verdict.state = ResponseState::kInvalid;
+  EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
+  // An answer already past its validity defers nothing.
+  bad = r;
+  bad.verdict.valid_until = r.finished_at - 1;
+  EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
+}
+
 TEST(ParseMaxAge, Directives) {
   EXPECT_EQ(ParseMaxAge("max-age=600"), 600);
   EXPECT_EQ(ParseMaxAge("public, max-age=86400, must-revalidate"), 86400);
@@ -159,7 +193,20 @@ TEST_F(ResponderTest, StapleFiles) {
   fs::create_directories(dir_ / "a-directory");
   auto dir = ProbeStapleFile(File("a-directory"), {});
   EXPECT_EQ(dir.verdict.state, ResponseState::kInvalid);
-  EXPECT_EQ(dir.verdict.invalid_reason, "unreadable") << dir.verdict.detail;
+  EXPECT_EQ(dir.verdict.invalid_reason, "not_regular_file") << dir.verdict.detail;
+
+  // A FIFO (nobody writes to it) and a device: reported at once, never
+  // blocking the thread. Without O_NONBLOCK the FIFO open would hang here.
+  ASSERT_EQ(::mkfifo((dir_ / "a-fifo").c_str(), 0600), 0);
+  auto fifo = ProbeStapleFile(File("a-fifo"), {});
+  EXPECT_EQ(fifo.verdict.state, ResponseState::kInvalid);
+  EXPECT_EQ(fifo.verdict.invalid_reason, "not_regular_file");
+  EXPECT_NE(fifo.verdict.detail.find("a FIFO"), std::string::npos) << fifo.verdict.detail;
+  FileTarget zero = File("x");
+  zero.path = "/dev/zero";
+  auto dev = ProbeStapleFile(zero, {});
+  EXPECT_EQ(dev.verdict.invalid_reason, "not_regular_file");
+  EXPECT_NE(dev.verdict.detail.find("character device"), std::string::npos) << dev.verdict.detail;
 
   Write("garbage", "<html>502</html>");
   auto garbage = ProbeStapleFile(File("garbage"), {});

@@ -58,14 +58,15 @@ class EngineTest : public ::testing::Test {
 
   // A response as the responder prober returns it, verified at `now`.
   ProbeResult Answer(int status, int64_t now, int64_t this_update, int64_t next_update,
-                     std::optional<int64_t> max_age = std::nullopt) {
+                     std::optional<int64_t> max_age = std::nullopt,
+                     int reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE) {
     testing::ResponseSpec spec;
     spec.cert_status = status;
     spec.this_update = this_update;
     spec.next_update = next_update;
     if (status == V_OCSP_CERTSTATUS_REVOKED) {
-      spec.revoked_at = now - 10;
-      spec.revocation_reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+      spec.revoked_at = this_update - 10;
+      spec.revocation_reason = reason;
     }
     auto der = testing::MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
     ProbeResult r;
@@ -231,6 +232,124 @@ TEST_F(EngineTest, CacheEntriesAreReverified) {
   EXPECT_NE(Core("must")->LoadCache(corrupt, t0_).find("malformed"), std::string::npos);
   EXPECT_EQ(Core("must")->LoadCache(Error{"missing", "x"}, t0_), "");
   EXPECT_EQ(Core("must")->LoadCache(Error{"corrupt", "bad sidecar"}, t0_), "bad sidecar");
+}
+
+TEST_F(EngineTest, ReplayedGoodAfterRevocationIsRefused) {
+  auto core = Core("must");
+  // A good answer, then the revocation.
+  auto good = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay);
+  core->OnFetched(good, t0_);
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_REVOKED, t0_ + 60, t0_ + 30, t0_ + 7 * kDay),
+                  t0_ + 60);
+  ASSERT_TRUE(core->state().fatal);
+  // An adversary on the plain-HTTP path replays the pre-revocation good
+  // response, still within its nextUpdate; so does a fresh good one.
+  core->OnFetched(good, t0_ + 120);
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_ + 180, t0_ + 170, t0_ + 7 * kDay),
+                  t0_ + 180);
+  const auto& s = core->state();
+  EXPECT_EQ(s.held.state, ResponseState::kRevoked);
+  EXPECT_TRUE(s.fatal);
+  EXPECT_EQ(fatal_, std::vector<bool>{true});  // never cleared
+  EXPECT_EQ(published_, (std::vector<std::string>{"good", "revoked"}));
+  EXPECT_EQ(persisted_, (std::vector<std::string>{"good", "revoked"}));
+  EXPECT_EQ(s.refresh_total.at("stale"), 2u);
+  EXPECT_EQ(s.refresh_total.at("good"), 1u);
+  EXPECT_NE(s.last_error.find("revocation is permanent"), std::string::npos) << s.last_error;
+  EXPECT_EQ(s.failures_in_row, 2);  // refused answers back off like failures
+}
+
+TEST_F(EngineTest, RevocationStaysAfterItsNextUpdate) {
+  auto core = Core("must");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_REVOKED, t0_, t0_ - 60, t0_ + 3600), t0_);
+  core->Evaluate(t0_ + 2 * kDay);
+  EXPECT_EQ(core->state().held.state, ResponseState::kRevoked);
+  EXPECT_TRUE(core->state().held.expired);
+  EXPECT_FALSE(core->state().serving);  // not fit to staple any more
+  EXPECT_TRUE(core->state().fatal);
+  // A good answer later still does not clear it.
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_ + 2 * kDay, t0_ + 2 * kDay - 60,
+                         t0_ + 9 * kDay),
+                  t0_ + 2 * kDay);
+  EXPECT_EQ(core->state().held.state, ResponseState::kRevoked);
+  EXPECT_EQ(fatal_, std::vector<bool>{true});
+}
+
+TEST_F(EngineTest, CertificateHoldIsLiftedByANewerGood) {
+  auto core = Core("must");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_REVOKED, t0_, t0_ - 60, t0_ + kDay, std::nullopt,
+                         OCSP_REVOKED_STATUS_CERTIFICATEHOLD),
+                  t0_);
+  EXPECT_TRUE(core->state().fatal);
+  // An older good (replay) is refused; a newer one lifts the hold.
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 120, t0_ + kDay), t0_ + 10);
+  EXPECT_EQ(core->state().held.state, ResponseState::kRevoked);
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_ + 20, t0_ + 10, t0_ + kDay), t0_ + 20);
+  EXPECT_EQ(core->state().held.state, ResponseState::kGood);
+  EXPECT_FALSE(core->state().fatal);
+  EXPECT_EQ(fatal_, (std::vector<bool>{true, false}));
+}
+
+TEST_F(EngineTest, OlderGoodNeverReplacesANewerOne) {
+  auto core = Core("must");
+  auto older = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 3600, t0_ + 7 * kDay);
+  auto newer = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 3 * kDay);
+  core->OnFetched(newer, t0_);
+  core->OnFetched(older, t0_ + 10);
+  EXPECT_EQ(core->state().held.this_update, t0_ - 60);
+  EXPECT_EQ(last_der_, *newer.der);
+  EXPECT_EQ(published_, std::vector<std::string>{"good"});
+  EXPECT_EQ(core->state().refresh_total.at("stale"), 1u);
+  EXPECT_NE(core->state().last_error.find("older"), std::string::npos);
+}
+
+TEST_F(EngineTest, NewestVerifiedEntryWinsAtStart) {
+  // store_dir still has an older good entry (a persist failed); the
+  // published output_file holds the newer revocation. Either order of
+  // offering ends with the revocation held.
+  auto good = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 3600, t0_ + 7 * kDay);
+  auto revoked = Answer(V_OCSP_CERTSTATUS_REVOKED, t0_, t0_ - 60, t0_ + 7 * kDay);
+  StoreEntry e;
+  e.der = *good.der;
+  auto a = Core("must");
+  EXPECT_EQ(a->LoadCache(e, t0_), "");
+  EXPECT_EQ(a->Offer(*revoked.der, "output_file", t0_), "");
+  EXPECT_EQ(a->state().held.state, ResponseState::kRevoked);
+  EXPECT_EQ(persisted_.back(), "revoked");  // store_dir catches up
+  persisted_.clear();
+  StoreEntry r;
+  r.der = *revoked.der;
+  auto b = Core("must");
+  EXPECT_EQ(b->LoadCache(r, t0_), "");
+  EXPECT_NE(b->Offer(*good.der, "output_file", t0_).find("revocation"), std::string::npos);
+  EXPECT_EQ(b->state().held.state, ResponseState::kRevoked);
+  EXPECT_TRUE(persisted_.empty());
+  // Two good ones: the newer thisUpdate wins.
+  auto newer = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay);
+  auto c = Core("must");
+  e.der = *newer.der;
+  EXPECT_EQ(c->LoadCache(e, t0_), "");
+  EXPECT_NE(c->Offer(*good.der, "output_file", t0_).find("older"), std::string::npos);
+  EXPECT_EQ(c->state().held.this_update, t0_ - 60);
+  // An expired revocation in the cache is still a revocation after restart.
+  StoreEntry old_revoked;
+  old_revoked.der = *revoked.der;
+  auto d = Core("must");
+  EXPECT_EQ(d->LoadCache(old_revoked, t0_ + 30 * kDay), "");
+  EXPECT_EQ(d->state().held.state, ResponseState::kRevoked);
+  EXPECT_TRUE(d->state().fatal);
+  EXPECT_FALSE(d->state().serving);
+}
+
+TEST_F(EngineTest, MaxAgeNeverOutlivesTheStapleAndIsIgnoredOnFailures) {
+  auto core = Core("must");
+  // nextUpdate in 2 h, max-age of 30 days: refetch before withdrawal.
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7200, 30 * kDay), t0_);
+  EXPECT_EQ(core->state().next_refresh, t0_ + 7200 - 300 - 60);
+  // An unknown answer with max-age: retry after the backoff, not max-age.
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_UNKNOWN, t0_ + 100, t0_ + 90, t0_ + kDay, kDay),
+                  t0_ + 100);
+  EXPECT_EQ(core->state().next_refresh, t0_ + 100 + 60);
 }
 
 }  // namespace

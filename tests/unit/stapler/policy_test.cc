@@ -82,8 +82,57 @@ TEST(NextRefresh, MidpointClampedAndJittered) {
   EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 7 * kDay, kNow + 1800, {}, {}, 0.5), kNow + 900);
   // So does the leaf.
   EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 7 * kDay, {}, kNow + 1200, {}, 0.5), kNow + 600);
-  // A responder's max-age is the earliest refetch.
-  EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 2400, {}, {}, 7200, 0.5), kNow + 7200);
+  // A responder's max-age defers the refetch...
+  EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 7 * kDay, {}, {}, 7200, 0.5), kNow + 7200);
+  // ...but never past the withdrawal point minus one retry interval
+  // (2400 - 300 - 60), so the staple is refreshed before it is withdrawn.
+  EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 2400, {}, {}, 7200, 0.5), kNow + 2040);
+  // Values above 7 days are clamped.
+  EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 30 * kDay, {}, {}, 365 * kDay, 0.5),
+            kNow + 7 * kDay);
+  // A max-age shorter than the computed refresh changes nothing.
+  EXPECT_EQ(NextRefresh(p, kNow, kNow, kNow + 7 * kDay, {}, {}, 60, 0.5), kNow + 3600);
+}
+
+OcspVerdict Answer(S state, int64_t this_update, std::string reason = "key_compromise") {
+  OcspVerdict v;
+  v.state = state;
+  v.this_update = this_update;
+  if (state == S::kRevoked) v.revocation_reason = reason;
+  return v;
+}
+
+// The monotonic freshness rule as a truth table.
+TEST(MayReplace, FreshnessIsMonotonicAndRevocationSticky) {
+  using R = ReplaceVerdict;
+  const OcspVerdict none;
+  // Anything verified replaces nothing.
+  EXPECT_EQ(MayReplace(none, 0, Answer(S::kGood, kNow)), R::kAccept);
+  // Newer or equal good replaces good; older never.
+  auto good = Answer(S::kGood, kNow);
+  EXPECT_EQ(MayReplace(good, kNow, Answer(S::kGood, kNow + 1)), R::kAccept);
+  EXPECT_EQ(MayReplace(good, kNow, Answer(S::kGood, kNow)), R::kAccept);
+  EXPECT_EQ(MayReplace(good, kNow, Answer(S::kGood, kNow - 1)), R::kOlder);
+  // The watermark holds after the held answer expired (state invalid).
+  OcspVerdict expired = good;
+  expired.state = S::kInvalid;
+  EXPECT_EQ(MayReplace(expired, kNow, Answer(S::kGood, kNow - 1)), R::kOlder);
+  // A revocation replaces good whatever its age; a hold only when newer.
+  EXPECT_EQ(MayReplace(good, kNow, Answer(S::kRevoked, kNow - kDay)), R::kAccept);
+  EXPECT_EQ(MayReplace(good, kNow, Answer(S::kRevoked, kNow - kDay, "certificate_hold")),
+            R::kOlder);
+  // A held revocation is never replaced by good, even a newer one...
+  auto revoked = Answer(S::kRevoked, kNow);
+  EXPECT_EQ(MayReplace(revoked, kNow, Answer(S::kGood, kNow + kDay)), R::kAfterRevocation);
+  EXPECT_EQ(MayReplace(revoked, kNow, Answer(S::kGood, kNow - kDay)), R::kAfterRevocation);
+  // ...only by a newer (or equal) revocation.
+  EXPECT_EQ(MayReplace(revoked, kNow, Answer(S::kRevoked, kNow + 1)), R::kAccept);
+  EXPECT_EQ(MayReplace(revoked, kNow, Answer(S::kRevoked, kNow - 1)), R::kOlder);
+  // certificate_hold is lifted by a good answer with a later thisUpdate only.
+  auto hold = Answer(S::kRevoked, kNow, "certificate_hold");
+  EXPECT_EQ(MayReplace(hold, kNow, Answer(S::kGood, kNow + 1)), R::kAccept);
+  EXPECT_EQ(MayReplace(hold, kNow, Answer(S::kGood, kNow)), R::kAfterRevocation);
+  EXPECT_EQ(MayReplace(hold, kNow, Answer(S::kGood, kNow - 1)), R::kAfterRevocation);
 }
 
 TEST(RetryAfterFailure, ExponentialBackoffCapped) {

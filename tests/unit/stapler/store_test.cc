@@ -98,5 +98,17 @@ TEST_F(StoreTest, PurgeOnlyOldEntriesOfUnconfiguredCertificates) {
   EXPECT_TRUE(fs::exists(dir_ + "/recent.der"));
 }
 
+TEST_F(StoreTest, AFifoOrFolderEntryIsCorruptWithoutBlocking) {
+  fs::create_directories(dir_);
+  StapleStore store(dir_);
+  ASSERT_EQ(::mkfifo((fs::path(dir_) / "fifo.der").c_str(), 0600), 0);
+  auto fifo = store.Load("fifo");
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().reason, "corrupt");
+  EXPECT_NE(fifo.error().detail.find("FIFO"), std::string::npos) << fifo.error().detail;
+  fs::create_directories(fs::path(dir_) / "folder.der");
+  EXPECT_EQ(store.Load("folder").error().reason, "corrupt");
+}
+
 }  // namespace
 }  // namespace ose

@@ -1,0 +1,29 @@
+#include "ocsp_staple_exporter/probe/probe_result.h"
+
+#include <algorithm>
+
+namespace ose {
+
+std::string StateLabel(const ProbeResult& r) {
+  if (!r.success) return "failed:" + r.failure_reason;
+  if (r.verdict.state == ResponseState::kInvalid) return "invalid:" + r.verdict.invalid_reason;
+  return std::string(StateName(r.verdict.state));
+}
+
+std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r) {
+  if (!r.success || !r.http || r.http->status != 200 || !r.http->max_age ||
+      *r.http->max_age <= 0) {
+    return std::nullopt;
+  }
+  ResponseState s = r.verdict.state;
+  if (s != ResponseState::kGood && s != ResponseState::kRevoked && s != ResponseState::kUnknown) {
+    return std::nullopt;
+  }
+  if (!r.verdict.valid_until) return std::nullopt;
+  int64_t until = r.finished_at + std::min(*r.http->max_age, kMaxAgeCapSeconds);
+  until = std::min(until, *r.verdict.valid_until);
+  if (until <= r.finished_at) return std::nullopt;
+  return until;
+}
+
+}  // namespace ose
