@@ -5,39 +5,23 @@
 #include <atomic>
 #include <cstdio>
 
+#include "ocsp_staple_exporter/common/text.h"
+
 namespace ose::log {
 namespace {
 
 std::atomic<Format> g_format{Format::kLogfmt};
 
-void AppendJsonString(std::string& out, std::string_view v) {
-  out += '"';
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
+// JSON string escaping (also logfmt's quoting), with invalid UTF-8 from
+// the network replaced by U+FFFD.
+void AppendJsonString(std::string& out, std::string_view v) { out += JsonQuote(v); }
 
 }  // namespace
 
 std::string LogfmtValue(std::string_view v) {
   bool quote = v.empty();
   for (unsigned char c : v) {
-    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) {
       quote = true;
       break;
     }

@@ -1,6 +1,8 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/http/server.h"
 
+#include "ocsp_staple_exporter/common/text.h"
+
 #include <civetweb.h>
 #include <zlib.h>
 
@@ -243,10 +245,12 @@ std::string StaplerJson(const std::vector<StaplerCertState>& certs) {
                    {"consecutive_failures", c.failures_in_row},
                    {"last_error", c.last_error}});
   }
-  return out.dump(2) + "\n";
+  // Invalid UTF-8 from the network is replaced, never thrown on.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string HtmlEscape(std::string_view s) {
+std::string HtmlEscape(std::string_view raw) {
+  std::string s = ValidUtf8(raw);
   std::string out;
   out.reserve(s.size());
   for (char c : s) {

@@ -28,7 +28,9 @@ std::string FatalAlertJson(const StaplerCertState& s, int64_t since, int64_t now
                             "."}}},
       {"startsAt", FormatUnixTime(since)}};
   if (resolved) alert["endsAt"] = FormatUnixTime(now);
-  return nlohmann::json::array({alert}).dump();
+  // Names and errors may carry bytes from the network: never throw on them.
+  return nlohmann::json::array({alert}).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
 }
 
 Result<Ok> PostAlerts(const std::string& base_url, const std::string& json,

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "fake_responder.h"
 #include "process.h"
+#include "silent_server.h"
 
 namespace ose::testing {
 namespace {
@@ -66,8 +68,7 @@ class StaplerTest : public ::testing::Test {
         << "[[stapler.certificate]]\nname = \"api\"\ncert_file = \"pki/good-chain.pem\"\n"
         << "mode = \"must\"\noutput_file = \"published/api.ocsp\"\n"
         << "haproxy_socket = \"haproxy.sock\"\n"
-        << "reload_command = \"nginx -p " << dir_ << "/nginx-stapler -c " << dir_
-        << "/nginx-stapler/nginx.conf -e " << dir_ << "/nginx-stapler/error.log -s reload\"\n\n"
+        << "reload_command = \"" << Nginx("nginx-stapler") << " -s reload\"\n\n"
         << "[[stapler.certificate]]\nname = \"plain-auto\"\n"
         << "cert_file = \"pki/nostaple-chain.pem\"\nmode = \"auto\"\n";
   }
@@ -76,16 +77,17 @@ class StaplerTest : public ::testing::Test {
     StopExporter();
     delete haproxy_;
     haproxy_ = nullptr;
-    RunCommand("nginx -p " + dir_ + "/nginx-stapler -c " + dir_ +
-               "/nginx-stapler/nginx.conf -e " + dir_ + "/nginx-stapler/error.log -s stop");
+    for (const char* n : {"nginx-stapler", "nginx-replay", "nginx-wd"}) {
+      RunCommand(Nginx(n) + " -s stop");
+    }
     RunCommand("bash " + kLab + " down " + dir_);
     if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
   }
 
-  static void StartExporter() {
+  static void StartExporter(const std::string& config = config_) {
     StopExporter();
     log_ = dir_ + "/exporter-" + std::to_string(++runs_) + ".log";
-    exporter_ = new Process({kExporter, "--config.file=" + config_,
+    exporter_ = new Process({kExporter, "--config.file=" + config,
                              "--web.listen-address=127.0.0.1:0"},
                             log_);
     port_ = WaitForListeningPort(log_, seconds(20));
@@ -121,8 +123,17 @@ class StaplerTest : public ::testing::Test {
     return out;
   }
 
-  static void StartNginx() {
-    std::string d = dir_ + "/nginx-stapler";
+  // nginx with prefix DIR/<name>, as the test and reload_command call it.
+  static std::string Nginx(const std::string& name) {
+    std::string d = dir_ + "/" + name;
+    return "nginx -p " + d + " -c " + d + "/nginx.conf -e " + d + "/error.log";
+  }
+
+  // An nginx on 127.0.0.1:port serving pki/good-chain.pem with
+  // ssl_stapling_file `staple`. Returns nginx's exit code (0 when started).
+  static int StartNginx(const std::string& name, int port, const std::string& staple,
+                        std::string* out = nullptr) {
+    std::string d = dir_ + "/" + name;
     fs::create_directories(d + "/tmp");
     std::ofstream(d + "/nginx.conf")
         << "worker_processes 1;\n" << (::getuid() == 0 ? "user root;\n" : "")
@@ -131,14 +142,84 @@ class StaplerTest : public ::testing::Test {
         << "  client_body_temp_path " << d << "/tmp/body;\n  proxy_temp_path " << d
         << "/tmp/proxy;\n  fastcgi_temp_path " << d << "/tmp/fastcgi;\n  uwsgi_temp_path " << d
         << "/tmp/uwsgi;\n  scgi_temp_path " << d << "/tmp/scgi;\n  server {\n    listen 127.0.0.1:"
-        << nginx_port_ << " ssl;\n    ssl_certificate " << pki_ << "/good-chain.pem;\n"
+        << port << " ssl;\n    ssl_certificate " << pki_ << "/good-chain.pem;\n"
         << "    ssl_certificate_key " << pki_ << "/good.key;\n    ssl_stapling on;\n"
-        << "    ssl_stapling_file " << dir_ << "/published/api.ocsp;\n    return 200 \"ok\\n\";\n"
+        << "    ssl_stapling_file " << staple << ";\n    return 200 \"ok\\n\";\n"
         << "  }\n}\n";
+    return RunCommand(Nginx(name), out);
+  }
+
+  // A DER OCSP response for pki/<cert>.pem, signed offline by the lab's
+  // delegated responder from a copy of the CA index in which that serial is
+  // valid ('V') or revoked ('R', keyCompromise a day ago); nextUpdate
+  // `minutes` after thisUpdate; `shift` (faketime, e.g. "+25s") moves the
+  // signing clock.
+  static std::vector<uint8_t> Sign(const std::string& cert, char status, int minutes,
+                                   const std::string& shift = "") {
+    static int n = 0;
+    std::string base = dir_ + "/signed-" + std::to_string(++n);
+    std::string revoked = status == 'R' ? "$(date -u -d '-1 day' +%y%m%d%H%M%SZ),keyCompromise" : "";
     std::string out;
-    ASSERT_EQ(RunCommand("nginx -p " + d + " -c " + d + "/nginx.conf -e " + d + "/error.log", &out),
-              0)
-        << out;
+    int rc = RunCommand(
+        "cd " + pki_ + " && serial=$(openssl x509 -in " + cert + ".pem -noout -serial | cut -d= -f2)"
+        " && awk -F'\\t' -v OFS='\\t' -v s=$serial -v st=" + std::string(1, status) +
+        " -v r=\"" + revoked + "\" '$4==s{$1=st; $3=r} {print}' index.txt > " + base + ".idx"
+        " && openssl ocsp -issuer ca.pem -cert " + cert + ".pem -no_nonce -reqout " + base +
+        ".req && " + (shift.empty() ? "" : "faketime -f '" + shift + "' ") +
+        "openssl ocsp -index " + base + ".idx -rsigner responder.pem -rkey responder.key "
+        "-CA ca.pem -reqin " + base + ".req -respout " + base + ".der -nmin " +
+        std::to_string(minutes),
+        &out);
+    EXPECT_EQ(rc, 0) << out;
+    std::string der = ReadFile(base + ".der");
+    return std::vector<uint8_t>(der.begin(), der.end());
+  }
+
+  static std::string Str(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+  static void WriteConfig(const std::string& text) { std::ofstream(config_) << text; }
+
+  static std::string Url() { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  static std::string Log() { return ReadFile(log_); }
+
+  static bool WaitLog(const std::string& needle, int limit_seconds = 20) {
+    return WaitFor([&] { return Log().find(needle) != std::string::npos; },
+                   seconds(limit_seconds));
+  }
+
+  // A real Alertmanager on a free port (dies with the returned Process).
+  static std::unique_ptr<Process> StartAlertmanager(const std::string& name, std::string* url) {
+    int am_port = FreePort();
+    std::string am_dir = dir_ + "/" + name;
+    fs::create_directories(am_dir);
+    std::ofstream(am_dir + "/am.yml") << "route:\n  receiver: blackhole\nreceivers:\n"
+                                         "  - name: blackhole\n";
+    auto am = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/prometheus-alertmanager",
+                                 "--config.file=" + am_dir + "/am.yml",
+                                 "--storage.path=" + am_dir + "/data",
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
+                                 "--cluster.listen-address="},
+        am_dir + "/am.log");
+    *url = "http://127.0.0.1:" + std::to_string(am_port);
+    std::string u = *url;
+    EXPECT_TRUE(WaitFor([&] { return HttpGet(u + "/-/ready").status == 200; }, seconds(30)))
+        << ReadFile(am_dir + "/am.log");
+    return am;
+  }
+
+  // The alert named OCSPStaplerFatal for `certificate` in Alertmanager, or null.
+  static nlohmann::json ActiveAlert(const std::string& am_url, const std::string& certificate) {
+    auto j = nlohmann::json::parse(HttpGet(am_url + "/api/v2/alerts").body, nullptr, false);
+    if (j.is_discarded()) return nullptr;
+    for (const auto& a : j) {
+      if (a["labels"].value("alertname", "") == "OCSPStaplerFatal" &&
+          a["labels"].value("certificate", "") == certificate) {
+        return a;
+      }
+    }
+    return nullptr;
   }
 
   static inline std::string dir_, pki_, config_, log_;
@@ -178,7 +259,7 @@ TEST_F(StaplerTest, FetchPublishRestartCorruptionAndRevocation) {
   EXPECT_NE(api.body.find("\"serving\": true"), std::string::npos);
 
   // 2. nginx serves the published file.
-  StartNginx();
+  ASSERT_EQ(StartNginx("nginx-stapler", nginx_port_, dir_ + "/published/api.ocsp"), 0);
   EXPECT_TRUE(WaitFor([&] { return Handshake(nginx_port_).find("Cert Status: good") !=
                                    std::string::npos; },
                       seconds(10)));
@@ -293,20 +374,8 @@ namespace {
 // Alertmanager gets OCSPStaplerFatal straight from the engine, and the
 // alert is resolved when the condition clears.
 TEST_F(StaplerTest, AlertmanagerPushAndResolve) {
-  int am_port = FreePort();
-  std::string am_dir = dir_ + "/alertmanager";
-  fs::create_directories(am_dir);
-  std::ofstream(am_dir + "/am.yml") << "route:\n  receiver: blackhole\nreceivers:\n"
-                                       "  - name: blackhole\n";
-  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + am_dir + "/am.yml",
-              "--storage.path=" + am_dir + "/data",
-              "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-              "--cluster.listen-address="},
-             am_dir + "/am.log");
-  const std::string am_url = "http://127.0.0.1:" + std::to_string(am_port);
-  ASSERT_TRUE(WaitFor([&] { return HttpGet(am_url + "/-/ready").status == 200; }, seconds(30)))
-      << ReadFile(am_dir + "/am.log");
-
+  std::string am_url;
+  auto am = StartAlertmanager("alertmanager", &am_url);
   // The responder answers through a switch the test controls.
   FakeResponder fake("http://127.0.0.1:" + std::to_string(base_));
   fake.available_ = false;
@@ -319,17 +388,7 @@ TEST_F(StaplerTest, AlertmanagerPushAndResolve) {
   Process p({kExporter, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
             dir_ + "/am-exporter.log");
 
-  auto alert = [&]() -> nlohmann::json {
-    auto j = nlohmann::json::parse(HttpGet(am_url + "/api/v2/alerts").body, nullptr, false);
-    if (j.is_discarded()) return nullptr;
-    for (const auto& a : j) {
-      if (a["labels"].value("alertname", "") == "OCSPStaplerFatal" &&
-          a["labels"].value("certificate", "") == "paged") {
-        return a;
-      }
-    }
-    return nullptr;
-  };
+  auto alert = [&] { return ActiveAlert(am_url, "paged"); };
   // No staple after the first attempt: fatal in must mode, and paged.
   nlohmann::json firing;
   ASSERT_TRUE(WaitFor([&] { return !(firing = alert()).is_null(); }, seconds(30)))
@@ -348,6 +407,345 @@ TEST_F(StaplerTest, AlertmanagerPushAndResolve) {
       << log;
   EXPECT_NE(log.find("msg=\"alert resolved in Alertmanager\" certificate=paged"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace ose::testing
+
+namespace ose::testing {
+namespace {
+
+// The common head of the hardening tests' configs: a fast engine.
+std::string Engine(const std::string& store, const std::string& extra = "") {
+  return "[stapler]\nstore_dir = \"" + store + "\"\nmin_refresh = \"1s\"\nmax_refresh = \"2s\"\n"
+         "reload_min_interval = \"1s\"\nfailure_backoff = \"1s\"\n" + extra + "\n";
+}
+
+std::string Cert(const std::string& name, const std::string& body) {
+  return "[[stapler.certificate]]\nname = \"" + name + "\"\n" + body + "\n";
+}
+
+// #8.1: an adversary on the plain-HTTP OCSP path replays the
+// pre-revocation good response (still within its nextUpdate). It must not
+// clear fatal, reach nginx or HAProxy, or resolve the Alertmanager alert;
+// nor after a restart.
+TEST_F(StaplerTest, ReplayedGoodAfterRevocationChangesNothing) {
+  StopExporter();
+  std::string am_url;
+  auto am = StartAlertmanager("am-replay", &am_url);
+  FakeResponder fake("http://127.0.0.1:1");
+  auto good = Sign("good", 'V', 600);
+  auto revoked = Sign("good", 'R', 600);
+  fake.SetCanned("replay", Str(good));
+  std::string config = dir_ + "/replay.toml";
+  int port = FreePort();
+  std::ofstream(config) << "[alertmanager]\nurl = \"" << am_url << "\"\nresend_interval = \"1s\"\n"
+                        << Engine("store-replay")
+                        << Cert("replay", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                          "url = \"" + fake.Url("/canned/replay") + "\"\n"
+                                          "output_file = \"published/replay.ocsp\"\n"
+                                          "haproxy_socket = \"haproxy.sock\"\n"
+                                          "reload_command = \"" + Nginx("nginx-replay") +
+                                          " -s reload\"");
+  const std::string m = "{certificate=\"replay\"";
+  const std::string file = dir_ + "/published/replay.ocsp";
+  StartExporter(config);
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving" + m + "}", 1)) << Log();
+  std::string out;
+  ASSERT_EQ(StartNginx("nginx-replay", port, file, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return Handshake(port).find("Cert Status: good") != std::string::npos; },
+                      seconds(10)));
+
+  fake.SetCanned("replay", Str(revoked));
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_fatal" + m + "}", 1)) << Log();
+  EXPECT_TRUE(WaitFor([&] { return !ActiveAlert(am_url, "replay").is_null(); }, seconds(15)));
+  EXPECT_TRUE(WaitFor([&] { return Handshake(port).find("Cert Status: revoked") != std::string::npos; },
+                      seconds(15)));
+  EXPECT_TRUE(WaitFor([&] {
+    return Handshake(haproxy_port_).find("Cert Status: revoked") != std::string::npos;
+  }, seconds(15)));
+
+  // The replay: several fetches get the old good answer.
+  fake.SetCanned("replay", Str(good));
+  int hits = fake.CannedHits("replay");
+  ASSERT_TRUE(WaitFor([&] { return fake.CannedHits("replay") >= hits + 2; }, seconds(20)));
+  ASSERT_TRUE(WaitFor([&] {
+    return Metrics()["ocsp_stapler_refresh_total" + m + ",result=\"stale\"}"] >= 2;
+  }, seconds(10)));
+  auto mm = Metrics();
+  EXPECT_EQ(mm["ocsp_stapler_fatal" + m + "}"], 1);
+  EXPECT_EQ(mm["ocsp_stapler_status" + m + ",status=\"revoked\"}"], 1);
+  EXPECT_EQ(mm["ocsp_stapler_refresh_total" + m + ",result=\"good\"}"], 1);
+  EXPECT_NE(Describe(file).find("Cert Status: revoked"), std::string::npos);
+  EXPECT_NE(Log().find("revocation is permanent"), std::string::npos) << Log();
+  EXPECT_EQ(Log().find("stapler no longer fatal"), std::string::npos);
+  EXPECT_NE(Handshake(port).find("Cert Status: revoked"), std::string::npos);
+  EXPECT_NE(Handshake(haproxy_port_).find("Cert Status: revoked"), std::string::npos);
+  EXPECT_EQ(ActiveAlert(am_url, "replay")["status"]["state"], "active");
+
+  // After a restart, store_dir's revocation wins over the replayed good.
+  StartExporter(config);
+  ASSERT_TRUE(WaitFor([&] {
+    return Metrics()["ocsp_stapler_refresh_total" + m + ",result=\"stale\"}"] >= 1;
+  }, seconds(20))) << Log();
+  mm = Metrics();
+  EXPECT_EQ(mm["ocsp_stapler_fatal" + m + "}"], 1);
+  EXPECT_EQ(mm["ocsp_stapler_status" + m + ",status=\"revoked\"}"], 1);
+  EXPECT_NE(Describe(file).find("Cert Status: revoked"), std::string::npos);
+  StopExporter();
+}
+
+// #8.6: a withdrawal leaves nginx and HAProxy startable and presents
+// nothing expired as fresh. The staple's validity ends during the test
+// (signed 25 s ahead with nextUpdate 5 min later: withdrawn ~25 s from now).
+TEST_F(StaplerTest, WithdrawalKeepsNginxAndHaproxyStartable) {
+  StopExporter();
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("short", Str(Sign("good", 'V', 5, "+25s")));
+  const std::string nginx_file = dir_ + "/published/wd.ocsp";
+  const std::string hp = dir_ + "/hp2";
+  fs::create_directories(hp);
+  RunCommand("cat " + pki_ + "/good.pem " + pki_ + "/good.key " + pki_ + "/ca.pem > " + hp +
+             "/site.pem");
+  std::string config = dir_ + "/withdraw.toml";
+  std::string url = "url = \"" + fake.Url("/canned/short") + "\"\n";
+  std::ofstream(config) << Engine("store-wd")
+                        << Cert("wd-nginx", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n" +
+                                                url + "output_file = \"published/wd.ocsp\"\n"
+                                                "reload_command = \"" + Nginx("nginx-wd") +
+                                                " -s reload\"")
+                        << Cert("wd-haproxy", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n" +
+                                                  url + "output_file = \"hp2/site.pem.ocsp\"\n"
+                                                  "haproxy_socket = \"hp2/admin.sock\"");
+  StartExporter(config);
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"wd-nginx\"}", 1, 15)) << Log();
+  int nginx_port = FreePort(), hp_port = FreePort();
+  std::string out;
+  ASSERT_EQ(StartNginx("nginx-wd", nginx_port, nginx_file, &out), 0) << out;
+  std::ofstream(hp + "/haproxy.cfg")
+      << "global\n  stats socket " << hp << "/admin.sock level admin\n"
+      << "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n"
+      << "  timeout server 5s\nfrontend fe\n  bind 127.0.0.1:" << hp_port << " ssl crt " << hp
+      << "/site.pem\n  http-request return status 200 content-type text/plain string ok\n";
+  auto haproxy = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/sbin/haproxy", "-db", "-f", hp + "/haproxy.cfg"},
+      hp + "/haproxy-1.log");
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(hp + "/admin.sock"); }, seconds(10)));
+  // While valid, both serve it.
+  EXPECT_NE(Handshake(nginx_port).find("Cert Status: good"), std::string::npos);
+  EXPECT_NE(Handshake(hp_port).find("Cert Status: good"), std::string::npos);
+
+  // The validity ends: both are withdrawn.
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"wd-nginx\"}", 0, 40)) << Log();
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"wd-haproxy\"}", 0, 5)) << Log();
+  auto mm = Metrics();
+  EXPECT_EQ(mm["ocsp_stapler_published_expired{certificate=\"wd-nginx\"}"], 0);
+  EXPECT_EQ(mm["ocsp_stapler_fatal{certificate=\"wd-nginx\"}"], 1);
+  // The tryLater OCSPResponse the engine leaves after a withdrawal.
+  const std::string trylater("\x30\x03\x0a\x01\x03", 5);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(nginx_file) == trylater; }, seconds(5)));
+  EXPECT_EQ(ReadFile(hp + "/site.pem.ocsp"), trylater);
+  // nginx: config test, reload and a cold start all succeed, and clients
+  // get "try later", never the expired good response.
+  EXPECT_EQ(RunCommand(Nginx("nginx-wd") + " -t", &out), 0) << out;
+  EXPECT_EQ(RunCommand(Nginx("nginx-wd") + " -s reload", &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] {
+    std::string h = Handshake(nginx_port);
+    return h.find("trylater") != std::string::npos && h.find("Cert Status") == std::string::npos;
+  }, seconds(10))) << Handshake(nginx_port);
+  RunCommand(Nginx("nginx-wd") + " -s stop");
+  ASSERT_TRUE(WaitFor([&] { return !fs::exists(dir_ + "/nginx-wd/nginx.pid"); }, seconds(10)));
+  EXPECT_EQ(StartNginx("nginx-wd", nginx_port, nginx_file, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return Handshake(nginx_port).find("trylater") != std::string::npos; },
+                      seconds(10)));
+  // HAProxy stops stapling by itself, by its own clock, 300 s before
+  // nextUpdate (the engine's withdrawal point, give or take a second), and
+  // restarts with the placeholder beside its certificate.
+  EXPECT_TRUE(WaitFor([&] {
+    return Handshake(hp_port).find("Cert Status") == std::string::npos;
+  }, seconds(10))) << Handshake(hp_port);
+  haproxy.reset();
+  haproxy = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/sbin/haproxy", "-db", "-f", hp + "/haproxy.cfg"},
+      hp + "/haproxy-2.log");
+  EXPECT_TRUE(WaitFor([&] { return Handshake(hp_port).find("no response sent") != std::string::npos; },
+                      seconds(10))) << ReadFile(hp + "/haproxy-2.log");
+  EXPECT_TRUE(haproxy->Running());
+  StopExporter();
+}
+
+// #8.4 and #8.8: a foreign staple left on a full file system is reported
+// (published_expired), write and persist failures are counted and retried,
+// `serving` tells what nginx would read; then a read-only file system.
+TEST_F(StaplerTest, FullAndReadOnlyFileSystems) {
+  StopExporter();
+  const std::string fsdir = dir_ + "/smallfs";
+  fs::create_directories(fsdir);
+  std::string out;
+  ASSERT_EQ(RunCommand("mount -t tmpfs -o size=64k ose-test " + fsdir, &out), 0)
+      << "this test needs root and a mountable tmpfs: " << out;
+  struct Unmount {
+    std::string d;
+    ~Unmount() { RunCommand("umount " + d); }
+  } unmount{fsdir};
+  fs::create_directories(fsdir + "/store");
+  // Another certificate's staple is what nginx would read now.
+  fs::copy_file(pki_ + "/expired.ocsp.der", fsdir + "/out.ocsp");
+  RunCommand("dd if=/dev/zero of=" + fsdir + "/filler bs=1k count=200 2>/dev/null");
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("disk", Str(Sign("good", 'V', 600)));
+  std::string config = dir_ + "/disk.toml";
+  std::ofstream(config) << Engine("smallfs/store")
+                        << Cert("disk", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                        "url = \"" + fake.Url("/canned/disk") + "\"\n"
+                                        "output_file = \"smallfs/out.ocsp\"");
+  const std::string m = "{certificate=\"disk\"";
+  StartExporter(config);
+  ASSERT_TRUE(WaitFor([&] {
+    auto x = Metrics();
+    return x["ocsp_stapler_publish_errors_total" + m + ",stage=\"write\"}"] >= 2 &&
+           x["ocsp_stapler_publish_errors_total" + m + ",stage=\"persist\"}"] >= 1;
+  }, seconds(20))) << Log();
+  auto mm = Metrics();
+  EXPECT_EQ(mm["ocsp_stapler_serving" + m + "}"], 0);
+  EXPECT_EQ(mm["ocsp_stapler_published_expired" + m + "}"], 1);
+  EXPECT_EQ(mm["ocsp_stapler_status" + m + ",status=\"good\"}"], 1);
+  EXPECT_NE(Log().find("No space left on device"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("output_file holds no staple the engine can keep"), std::string::npos);
+  // Space comes back: the retry publishes and persists.
+  fs::remove(fsdir + "/filler");
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving" + m + "}", 1, 20)) << Log();
+  EXPECT_EQ(Metrics()["ocsp_stapler_published_expired" + m + "}"], 0);
+  EXPECT_NE(Describe(fsdir + "/out.ocsp").find("Cert Status: good"), std::string::npos);
+  EXPECT_TRUE(WaitFor([&] { return !fs::is_empty(fsdir + "/store"); }, seconds(10)));
+
+  // Read-only: a revocation cannot be published; serving says so.
+  ASSERT_EQ(RunCommand("mount -o remount,ro " + fsdir, &out), 0) << out;
+  double errors = Metrics()["ocsp_stapler_publish_errors_total" + m + ",stage=\"write\"}"];
+  fake.SetCanned("disk", Str(Sign("good", 'R', 600)));
+  ASSERT_TRUE(WaitFor([&] {
+    auto x = Metrics();
+    return x["ocsp_stapler_status" + m + ",status=\"revoked\"}"] == 1 &&
+           x["ocsp_stapler_publish_errors_total" + m + ",stage=\"write\"}"] > errors;
+  }, seconds(20))) << Log();
+  EXPECT_EQ(Metrics()["ocsp_stapler_serving" + m + "}"], 0);
+  EXPECT_NE(Log().find("Read-only file system"), std::string::npos);
+  ASSERT_EQ(RunCommand("mount -o remount,rw " + fsdir, &out), 0) << out;
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving" + m + "}", 1, 20)) << Log();
+  EXPECT_NE(Describe(fsdir + "/out.ocsp").find("Cert Status: revoked"), std::string::npos);
+  StopExporter();
+}
+
+// #8.5: a renewed cert_file (by rename, then in place) is noticed without
+// SIGHUP; the published staple always names the certificate on disk.
+TEST_F(StaplerTest, CertificateRotationWithoutSighup) {
+  StopExporter();
+  const std::string rot = dir_ + "/rot";
+  fs::create_directories(rot);
+  fs::copy_file(pki_ + "/nostaple-chain.pem", rot + "/cert.pem",
+                fs::copy_options::overwrite_existing);
+  std::string config = dir_ + "/rot.toml";
+  std::ofstream(config) << Engine("store-rot")
+                        << Cert("rot", "cert_file = \"rot/cert.pem\"\nmode = \"always\"\n"
+                                       "output_file = \"rot/rot.ocsp\"");
+  auto serial = [&] {
+    std::string d = Describe(rot + "/rot.ocsp");
+    std::smatch match;
+    return std::regex_search(d, match, std::regex("Serial Number: ([0-9A-F]+)")) ? match[1].str()
+                                                                                  : "";
+  };
+  StartExporter(config);
+  ASSERT_TRUE(WaitFor([&] { return serial() == "1003"; }, seconds(20))) << Log();
+  // certbot style: a new file renamed over the old one.
+  fs::copy_file(pki_ + "/missing-chain.pem", rot + "/cert.pem.new");
+  fs::rename(rot + "/cert.pem.new", rot + "/cert.pem");
+  EXPECT_TRUE(WaitFor([&] { return serial() == "1005"; }, seconds(15))) << Log();
+  EXPECT_NE(Log().find("certificate renewed on disk"), std::string::npos);
+  EXPECT_EQ(Metrics()["ocsp_stapler_serving{certificate=\"rot\"}"], 1);
+  // In place, as cp does.
+  RunCommand("cat " + pki_ + "/nostaple-chain.pem > " + rot + "/cert.pem");
+  EXPECT_TRUE(WaitFor([&] { return serial() == "1003"; }, seconds(15))) << Log();
+  StopExporter();
+}
+
+// #8.10: commands inherit no descriptor, run with default signal
+// dispositions, and are killed after command_timeout.
+TEST_F(StaplerTest, CommandsAreIsolatedAndBounded) {
+  StopExporter();
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("cmd", Str(Sign("good", 'V', 600)));
+  std::string config = dir_ + "/cmd.toml";
+  std::string probe = dir_ + "/cmd-probe";
+  std::ofstream(config) << Engine("store-cmd", "command_timeout = \"2s\"")
+                        << Cert("cmd", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                       "url = \"" + fake.Url("/canned/cmd") + "\"\n"
+                                       "output_file = \"published/cmd.ocsp\"\n"
+                                       "reload_command = \"grep -E '^Sig(Blk|Ign)' /proc/$$/status > " +
+                                       probe + ".sig; ls /proc/$$/fd > " + probe +
+                                       ".fds; exec sleep 61\"");
+  StartExporter(config);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(probe + ".fds") &&
+                                   !ReadFile(probe + ".fds").empty(); }, seconds(20))) << Log();
+  // The shell's own descriptors: stdin, stdout, stderr, and the one dash
+  // uses to save stdout around a redirection (10). The exporter's listening
+  // socket, responder connections and files would show here.
+  std::string fds = ReadFile(probe + ".fds");
+  EXPECT_TRUE(fds == "0\n1\n2\n" || fds == "0\n1\n10\n2\n") << fds;
+  // Nothing blocked or ignored (the exporter itself ignores SIGPIPE), but
+  // for glibc's two internal real-time signals (32, 33), which posix_spawn
+  // sets to SIG_IGN itself and the next exec resets.
+  std::smatch sig;
+  std::string sigs = ReadFile(probe + ".sig");
+  ASSERT_TRUE(std::regex_search(sigs, sig,
+                                std::regex("SigBlk:\t([0-9a-f]+)\nSigIgn:\t([0-9a-f]+)")))
+      << sigs;
+  EXPECT_EQ(std::stoull(sig[1].str(), nullptr, 16), 0u) << sigs;
+  EXPECT_EQ(std::stoull(sig[2].str(), nullptr, 16) & ~0x180000000ull, 0u) << sigs;
+  EXPECT_TRUE(WaitLog("msg=\"reload_command failed\" certificate=cmd exit_code=137", 15)) << Log();
+  EXPECT_GE(Metrics()["ocsp_stapler_publish_errors_total{certificate=\"cmd\",stage=\"reload\"}"], 1);
+  std::string out;
+  EXPECT_NE(RunCommand("pgrep -f '[s]leep 61'", &out), 0) << out;  // the group was killed
+  StopExporter();
+}
+
+// #8.11 and #8.12: a Content-Type of "\xff" on a `must` certificate with
+// Alertmanager set (black-holed: it accepts and never answers) neither
+// crashes nor stalls the exporter, and another certificate's HAProxy push
+// is not delayed by the hung Alertmanager.
+TEST_F(StaplerTest, HostileContentTypeAndBlackholedAlertmanager) {
+  StopExporter();
+  SilentServer am;
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("hostile", "\x30\x03\x0a\x01\x03", "\xff\xfe\x01");
+  fake.SetCanned("pushed", Str(Sign("good", 'V', 600)));
+  std::string config = dir_ + "/hostile.toml";
+  std::ofstream(config) << "[alertmanager]\nurl = \"http://127.0.0.1:" << am.port()
+                        << "\"\ntimeout = \"30s\"\nresend_interval = \"1s\"\n"
+                        << Engine("store-hostile")
+                        << Cert("hostile", "cert_file = \"pki/good-chain.pem\"\n"
+                                "mode = \"must\"\nurl = \"" + fake.Url("/canned/hostile") + "\"")
+                        << Cert("pushed", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                "url = \"" + fake.Url("/canned/pushed") + "\"\n"
+                                "haproxy_socket = \"haproxy.sock\"");
+  StartExporter(config);
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_fatal{certificate=\"hostile\"}", 1, 15)) << Log();
+  // HAProxy is fed while the alert push hangs.
+  EXPECT_TRUE(WaitLog("msg=\"staple pushed to HAProxy\" certificate=pushed", 10)) << Log();
+  auto api = HttpGet(Url() + "/api/v1/stapler");
+  ASSERT_EQ(api.status, 200);
+  auto j = nlohmann::json::parse(api.body, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << api.body;
+  bool replaced = false;
+  for (const auto& c : j) {
+    replaced = replaced || c.value("last_error", "").find("\xef\xbf\xbd") != std::string::npos;
+  }
+  EXPECT_TRUE(replaced) << api.body;
+  EXPECT_EQ(HttpGet(Url() + "/").status, 200);
+  EXPECT_EQ(HttpGet(Url() + "/metrics").status, 200);
+  EXPECT_NE(Log().find("\xef\xbf\xbd"), std::string::npos);  // U+FFFD
+  EXPECT_EQ(Log().find('\xff'), std::string::npos);
+  EXPECT_TRUE(exporter_->Running());
+  StopExporter();
 }
 
 }  // namespace

@@ -47,6 +47,20 @@ int Handle(mg_connection* conn, void* data) {
   } else if (Under(uri, "/hang")) {
     std::this_thread::sleep_for(std::chrono::seconds(5));
     Send(conn, 500, "text/plain", "too late\n");
+  } else if (uri.rfind("/canned/", 0) == 0) {
+    std::string name = uri.substr(8);
+    name = name.substr(0, name.find('/'));
+    std::unique_lock lock(self->mu_);
+    auto it = self->canned_.find(name);
+    if (it == self->canned_.end()) {
+      lock.unlock();
+      Send(conn, 404, "text/plain", "nothing canned\n");
+    } else {
+      ++it->second.hits;
+      FakeResponder::Canned c = it->second;
+      lock.unlock();
+      Send(conn, 200, c.content_type.c_str(), c.body, c.extra.c_str());
+    }
   } else if (Under(uri, "/switchable") && !self->available_) {
     Send(conn, 503, "text/plain", "switched off\n");
   } else if (uri.rfind("/proxy", 0) == 0 || Under(uri, "/switchable")) {
@@ -112,6 +126,21 @@ FakeResponder::~FakeResponder() { mg_stop(ctx_); }
 
 std::string FakeResponder::Url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void FakeResponder::SetCanned(const std::string& name, std::string body,
+                              std::string content_type, std::string extra) {
+  std::lock_guard lock(mu_);
+  Canned& c = canned_[name];
+  c.body = std::move(body);
+  c.content_type = std::move(content_type);
+  c.extra = std::move(extra);
+}
+
+int FakeResponder::CannedHits(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = canned_.find(name);
+  return it == canned_.end() ? 0 : it->second.hits;
 }
 
 std::vector<std::string> FakeResponder::ProxiedMethods() const {

@@ -11,8 +11,11 @@
 //                     to `upstream`, records the method, and adds
 //                     "Cache-Control: public, max-age=3600"
 //   /switchable/...   as /proxy while available_, else HTTP 503
+//   /canned/NAME/...  200 with the body, Content-Type and extra header lines
+//                     set by SetCanned(NAME, ...) (404 until set); counts hits
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,6 +35,20 @@ class FakeResponder {
   std::string Url(const std::string& path) const;
   /// Methods ("GET"/"POST") of every request /proxy forwarded, in order.
   std::vector<std::string> ProxiedMethods() const;
+
+  /// What /canned/NAME answers from now on. `extra` is raw header lines,
+  /// each ending in "\r\n" (e.g. "Cache-Control: max-age=60\r\n").
+  void SetCanned(const std::string& name, std::string body,
+                 std::string content_type = "application/ocsp-response",
+                 std::string extra = "");
+  /// Requests /canned/NAME answered so far.
+  int CannedHits(const std::string& name) const;
+
+  struct Canned {
+    std::string body, content_type, extra;
+    int hits = 0;
+  };
+  std::map<std::string, Canned> canned_;
 
   // Implementation details used by the C handlers.
   const std::string upstream_;

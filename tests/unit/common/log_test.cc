@@ -14,6 +14,10 @@ TEST(Log, LogfmtQuotesOnlyWhenNeeded) {
   EXPECT_EQ(log::LogfmtValue(""), "\"\"");
   EXPECT_EQ(log::LogfmtValue("k=v"), "\"k=v\"");
   EXPECT_EQ(log::LogfmtValue("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"");
+  // Control bytes are escaped; invalid UTF-8 is replaced by U+FFFD.
+  EXPECT_EQ(log::LogfmtValue("a\x1b[31m"), "\"a\\u001b[31m\"");
+  EXPECT_EQ(log::LogfmtValue("\xff"), "\"\xef\xbf\xbd\"");
+  EXPECT_EQ(log::LogfmtValue("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
 }
 
 TEST(Log, LinesAreLogfmtOrJson) {

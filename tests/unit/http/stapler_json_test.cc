@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ocsp_staple_exporter/common/text.h"
 #include "ocsp_staple_exporter/http/server.h"
+#include "ocsp_staple_exporter/stapler/alertmanager.h"
 
 namespace ose {
 namespace {
@@ -38,6 +40,26 @@ TEST(StaplerJson, ListsEveryCertificate) {
 
 TEST(HtmlEscape, EscapesMarkup) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+}
+
+// Bytes from the network (a Content-Type of "\xff", a truncated UTF-8
+// sequence) never make a JSON, HTML or Alertmanager document throw.
+TEST(HostileText, InvalidUtf8IsReplacedEverywhere) {
+  StaplerCertState c;
+  c.name = "caf\xc3\xa9";  // valid UTF-8 stays
+  c.last_error = "content_type: Content-Type \"\xff\xfe\x01\", want application/ocsp-response";
+  std::string json = StaplerJson({c});
+  auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j[0]["name"], "caf\xc3\xa9");
+  EXPECT_EQ(j[0]["last_error"],
+            "content_type: Content-Type \"\xef\xbf\xbd\xef\xbf\xbd\x01\", want "
+            "application/ocsp-response");
+  auto alert = nlohmann::json::parse(FatalAlertJson(c, 1, 2, false));
+  EXPECT_NE(alert[0]["annotations"]["description"].get<std::string>().find("\xef\xbf\xbd"),
+            std::string::npos);
+  EXPECT_EQ(HtmlEscape("a\xff<"), "a\xef\xbf\xbd&lt;");
+  EXPECT_EQ(ValidUtf8("\xe2\x82"), "\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("plain"), "plain");
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+#include "ocsp_staple_exporter/common/text.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ose {
+
+std::string JsonQuote(std::string_view s) {
+  try {
+    return nlohmann::json(std::string(s)).dump(-1, ' ', false,
+                                                nlohmann::json::error_handler_t::replace);
+  } catch (...) {
+    return "\"\"";
+  }
+}
+
+std::string ValidUtf8(std::string_view s) {
+  bool ascii = true;
+  for (unsigned char c : s) ascii = ascii && c < 0x80;
+  if (ascii) return std::string(s);
+  try {
+    return nlohmann::json::parse(JsonQuote(s)).get<std::string>();
+  } catch (...) {
+    return std::string();
+  }
+}
+
+}  // namespace ose
