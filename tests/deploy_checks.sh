@@ -32,6 +32,18 @@ check "yamllint" yamllint -s .
 sed "s|/usr/local/bin/ocsp_staple_exporter|$bin|" deploy/systemd/ocsp_staple_exporter.service \
   > "$tmp/ocsp_staple_exporter.service"
 check "systemd-analyze verify" systemd-analyze verify "$tmp/ocsp_staple_exporter.service"
+# The nginx reload path unit and its service, verified together (the path
+# unit names the service).
+cp deploy/systemd/ocsp-staple-nginx-reload.path deploy/systemd/ocsp-staple-nginx-reload.service \
+  "$tmp/"
+check "systemd-analyze verify (nginx reload path unit)" systemd-analyze verify \
+  "$tmp/ocsp-staple-nginx-reload.path" "$tmp/ocsp-staple-nginx-reload.service"
+check "path unit watches the exporter's staples folder" grep -qx \
+  'PathChanged=/var/lib/ocsp_staple_exporter/staples' deploy/systemd/ocsp-staple-nginx-reload.path
+check "path unit starts the shipped reload service" grep -qx \
+  'Unit=ocsp-staple-nginx-reload.service' deploy/systemd/ocsp-staple-nginx-reload.path
+check "exporter unit creates the staples folder" grep -q \
+  '^StateDirectory=.*ocsp_staple_exporter/staples' deploy/systemd/ocsp_staple_exporter.service
 scripts/gen-prometheusrule.sh > "$tmp/prometheusrule.yaml"
 check "PrometheusRule is generated from alerts.yml" diff -u deploy/kubernetes/prometheusrule.yaml \
   "$tmp/prometheusrule.yaml"

@@ -359,6 +359,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     target.name = unique_name(t, p, target_names);
     target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
     target.urls = urls_of(t, p, target.cert);
+    target.urls_from_aia = t.get("url") == nullptr;
     if (auto m = c.String(t, p, "method", false)) {
       if (*m == "auto") {
         target.method = HttpMethod::kAuto;

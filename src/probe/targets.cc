@@ -1,6 +1,31 @@
 #include "ocsp_staple_exporter/probe/targets.h"
 
+#include <memory>
+
+#include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/config/cert_watch.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+
 namespace ose {
+namespace {
+
+// The renewed certificate behind `watch`, or null when unchanged (or
+// unreadable: the current one stays and the failure is logged).
+LoadedCertPtr Renewed(CertWatch& watch, const std::string& target) {
+  auto c = watch.Check();
+  if (!c) {
+    log::Warn("cannot re-read renewed certificate; keeping the current one",
+              {{"target", target}, {"err", c.error().detail}});
+    return nullptr;
+  }
+  if (c.value()) {
+    log::Info("certificate renewed on disk", {{"target", target},
+                                              {"subject", SubjectString(c.value()->cert.get())}});
+  }
+  return c.value();
+}
+
+}  // namespace
 
 VerifyOptions MakeVerifyOptions(const GlobalConfig& global) {
   VerifyOptions v;
@@ -46,24 +71,43 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    .start = [&tls, req](auto done) { tls.Probe(req, std::move(done)); }});
   }
   for (const ResponderTarget& t : config.responders) {
-    ResponderProbeRequest req = MakeResponderRequest(t, config.global);
     std::string first = t.urls.empty() ? "" : t.urls.front();
+    struct State {
+      ResponderProbeRequest req;
+      CertWatch watch;
+      bool urls_from_aia;
+    };
+    auto st = std::make_shared<State>(State{MakeResponderRequest(t, config.global),
+                                            CertWatch(t.cert_file, t.issuer_file, t.cert),
+                                            t.urls_from_aia});
     out.push_back({.name = t.name,
                    .kind = "responder",
                    .address = first,
                    .interval = t.interval,
                    .limit_key = "http:" + UrlHost(first),
-                   .start = [&http, req](auto done) { http.Probe(req, std::move(done)); }});
+                   .start = [&http, st, name = t.name](auto done) {
+                     if (auto c = Renewed(st->watch, name)) {
+                       st->req.cert = c;
+                       if (st->urls_from_aia && !c->ocsp_urls.empty()) st->req.urls = c->ocsp_urls;
+                     }
+                     http.Probe(st->req, std::move(done));
+                   }});
   }
   for (const FileTarget& t : config.files) {
     VerifyOptions verify = MakeVerifyOptions(config.global);
+    struct State {
+      FileTarget target;
+      CertWatch watch;
+    };
+    auto st = std::make_shared<State>(State{t, CertWatch(t.cert_file, t.issuer_file, t.cert)});
     out.push_back({.name = t.name,
                    .kind = "file",
                    .address = t.path,
                    .interval = t.interval,
                    .limit_key = "",
-                   .start = [&http, t, verify](auto done) {
-                     http.ProbeFile(t, verify, std::move(done));
+                   .start = [&http, st, verify](auto done) {
+                     if (auto c = Renewed(st->watch, st->target.name)) st->target.cert = c;
+                     http.ProbeFile(st->target, verify, std::move(done));
                    }});
   }
   return out;

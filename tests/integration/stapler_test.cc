@@ -644,8 +644,16 @@ TEST_F(StaplerTest, CertificateRotationWithoutSighup) {
   fs::create_directories(rot);
   fs::copy_file(pki_ + "/nostaple-chain.pem", rot + "/cert.pem",
                 fs::copy_options::overwrite_existing);
+  fs::copy_file(pki_ + "/nostaple-chain.pem", rot + "/responder.pem",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(pki_ + "/good-chain.pem", rot + "/file.pem", fs::copy_options::overwrite_existing);
   std::string config = dir_ + "/rot.toml";
-  std::ofstream(config) << Engine("store-rot")
+  // [[responder]] and [[file]] targets follow their cert_file too.
+  std::ofstream(config) << "[global]\ninterval = \"1s\"\n"
+                        << "[[responder]]\nname = \"rot-r\"\ncert_file = \"rot/responder.pem\"\n"
+                        << "[[file]]\nname = \"rot-f\"\npath = \"staples/good.ocsp\"\n"
+                        << "cert_file = \"rot/file.pem\"\n"
+                        << Engine("store-rot")
                         << Cert("rot", "cert_file = \"rot/cert.pem\"\nmode = \"always\"\n"
                                        "output_file = \"rot/rot.ocsp\"");
   auto serial = [&] {
@@ -665,6 +673,58 @@ TEST_F(StaplerTest, CertificateRotationWithoutSighup) {
   // In place, as cp does.
   RunCommand("cat " + pki_ + "/nostaple-chain.pem > " + rot + "/cert.pem");
   EXPECT_TRUE(WaitFor([&] { return serial() == "1003"; }, seconds(15))) << Log();
+
+  // The responder target now asks about a revoked certificate; the staple
+  // file no longer matches its (renewed) certificate.
+  EXPECT_TRUE(WaitMetric("ocsp_response_status{target=\"rot-r\",status=\"good\"}", 1, 10));
+  EXPECT_TRUE(WaitMetric("ocsp_response_status{target=\"rot-f\",status=\"good\"}", 1, 10));
+  RunCommand("cat " + pki_ + "/revoked-chain.pem > " + rot + "/responder.pem");
+  RunCommand("cat " + pki_ + "/nostaple-chain.pem > " + rot + "/file.pem");
+  EXPECT_TRUE(WaitMetric("ocsp_response_status{target=\"rot-r\",status=\"revoked\"}", 1, 15))
+      << Log();
+  EXPECT_TRUE(WaitMetric("ocsp_response_status{target=\"rot-f\",status=\"invalid\"}", 1, 15))
+      << Log();
+  EXPECT_NE(Log().find("msg=\"certificate renewed on disk\" target=rot-r"), std::string::npos);
+  StopExporter();
+}
+
+// #8.7: a reload that changes output_file or haproxy_socket publishes the
+// held staple there at once (no fetch is due for an hour); a certificate
+// dropped by a reload stops being managed and its file is left alone.
+TEST_F(StaplerTest, ReloadMovesOutputsAtOnce) {
+  StopExporter();
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("move", Str(Sign("good", 'V', 600)));
+  std::string config = dir_ + "/move.toml";
+  auto write = [&](const std::string& outputs, bool with_dropped) {
+    std::ofstream(config)
+        << "[stapler]\nstore_dir = \"store-move\"\nmin_refresh = \"1h\"\nmax_refresh = \"1h\"\n"
+        << Cert("move", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\nurl = \"" +
+                            fake.Url("/canned/move") + "\"\n" + outputs)
+        << (with_dropped ? Cert("dropped", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                           "url = \"" + fake.Url("/canned/move") + "\"\n"
+                                           "output_file = \"published/dropped.ocsp\"")
+                         : "");
+  };
+  write("output_file = \"published/move-a.ocsp\"", true);
+  StartExporter(config);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ + "/published/move-a.ocsp") &&
+                                   fs::exists(dir_ + "/published/dropped.ocsp"); },
+                      seconds(15))) << Log();
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"move\"}", 1, 10));
+  int hits = fake.CannedHits("move");
+  write("output_file = \"published/move-b.ocsp\"\nhaproxy_socket = \"haproxy.sock\"", false);
+  ASSERT_EQ(HttpPost(Url() + "/-/reload").status, 200) << Log();
+  EXPECT_TRUE(WaitFor([&] { return fs::exists(dir_ + "/published/move-b.ocsp"); }, seconds(3)))
+      << Log();
+  EXPECT_NE(Describe(dir_ + "/published/move-b.ocsp").find("Cert Status: good"),
+            std::string::npos);
+  EXPECT_TRUE(WaitLog("msg=\"staple pushed to HAProxy\" certificate=move", 5)) << Log();
+  EXPECT_EQ(fake.CannedHits("move"), hits);  // published from what was held
+  EXPECT_TRUE(WaitLog("msg=\"certificate no longer managed; its output_file is left as it is\" "
+                      "certificate=dropped", 5));
+  EXPECT_NE(Describe(dir_ + "/published/dropped.ocsp").find("Cert Status: good"),
+            std::string::npos);
   StopExporter();
 }
 

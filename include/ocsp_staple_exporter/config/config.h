@@ -77,6 +77,7 @@ struct ResponderTarget {
   LoadedCertPtr cert;
   /// `url`, or else the certificate's AIA OCSP URLs; tried in order.
   std::vector<std::string> urls;
+  bool urls_from_aia = false;  ///< no `url`: follow the certificate's AIA on renewal
   HttpMethod method = HttpMethod::kAuto;
   bool nonce = false;  ///< send a nonce (RFC 8954) and require it back
   Duration interval{};
