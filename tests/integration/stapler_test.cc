@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -777,7 +778,7 @@ TEST_F(StaplerTest, HostileContentTypeAndBlackholedAlertmanager) {
   SilentServer am;
   FakeResponder fake("http://127.0.0.1:1");
   fake.SetCanned("hostile", "\x30\x03\x0a\x01\x03", "\xff\xfe\x01");
-  fake.SetCanned("pushed", Str(Sign("good", 'V', 600)));
+  const auto good = Str(Sign("good", 'V', 600));  // for "pushed", once the alert hangs
   std::string config = dir_ + "/hostile.toml";
   std::ofstream(config) << "[alertmanager]\nurl = \"http://127.0.0.1:" << am.port()
                         << "\"\ntimeout = \"30s\"\nresend_interval = \"1s\"\n"
@@ -789,7 +790,8 @@ TEST_F(StaplerTest, HostileContentTypeAndBlackholedAlertmanager) {
                                 "haproxy_socket = \"haproxy.sock\"");
   StartExporter(config);
   ASSERT_TRUE(WaitMetric("ocsp_stapler_fatal{certificate=\"hostile\"}", 1, 15)) << Log();
-  // HAProxy is fed while the alert push hangs.
+  // The alert push to the black hole is now in flight; HAProxy is fed anyway.
+  fake.SetCanned("pushed", good);
   EXPECT_TRUE(WaitLog("msg=\"staple pushed to HAProxy\" certificate=pushed", 10)) << Log();
   auto api = HttpGet(Url() + "/api/v1/stapler");
   ASSERT_EQ(api.status, 200);
@@ -804,6 +806,34 @@ TEST_F(StaplerTest, HostileContentTypeAndBlackholedAlertmanager) {
   EXPECT_EQ(HttpGet(Url() + "/metrics").status, 200);
   EXPECT_NE(Log().find("\xef\xbf\xbd"), std::string::npos);  // U+FFFD
   EXPECT_EQ(Log().find('\xff'), std::string::npos);
+  EXPECT_TRUE(exporter_->Running());
+  StopExporter();
+}
+
+// #8.11: while Alertmanager is slow, re-sends are coalesced (at most one in
+// flight per certificate, only the latest waiting), so no backlog floods it
+// when it recovers.
+TEST_F(StaplerTest, AlertmanagerResendsAreCoalesced) {
+  StopExporter();
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.am_delay_ms_ = 3000;
+  std::string config = dir_ + "/coalesce.toml";
+  std::ofstream(config) << "[alertmanager]\nurl = \"" << fake.Url("/am") << "\"\n"
+                        << "timeout = \"10s\"\nresend_interval = \"1s\"\n"
+                        << Engine("store-coalesce")
+                        << Cert("paged", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
+                                         "url = \"" + fake.Url("/canned/none") + "\"");
+  StartExporter(config);
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_fatal{certificate=\"paged\"}", 1, 15)) << Log();
+  // Nine seconds of one-second re-sends against a 3 s Alertmanager...
+  std::this_thread::sleep_for(seconds(9));
+  fake.am_delay_ms_ = 0;
+  // ...then it recovers: what arrives is the few sent plus one coalesced,
+  // not the nine queued.
+  std::this_thread::sleep_for(seconds(3));
+  int hits = fake.am_hits_;
+  EXPECT_GE(hits, 3);
+  EXPECT_LE(hits, 8) << "re-sends were queued, not coalesced";
   EXPECT_TRUE(exporter_->Running());
   StopExporter();
 }

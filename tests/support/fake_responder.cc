@@ -47,6 +47,13 @@ int Handle(mg_connection* conn, void* data) {
   } else if (Under(uri, "/hang")) {
     std::this_thread::sleep_for(std::chrono::seconds(5));
     Send(conn, 500, "text/plain", "too late\n");
+  } else if (uri.rfind("/am/", 0) == 0) {
+    char buf[4096];
+    while (mg_read(conn, buf, sizeof buf) > 0) {
+    }
+    ++self->am_hits_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(self->am_delay_ms_.load()));
+    Send(conn, 200, "application/json", "{}");
   } else if (uri.rfind("/canned/", 0) == 0) {
     std::string name = uri.substr(8);
     name = name.substr(0, name.find('/'));

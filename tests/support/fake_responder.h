@@ -13,6 +13,8 @@
 //   /switchable/...   as /proxy while available_, else HTTP 503
 //   /canned/NAME/...  200 with the body, Content-Type and extra header lines
 //                     set by SetCanned(NAME, ...) (404 until set); counts hits
+//   /am/...           an Alertmanager that answers 200 after am_delay_ms_,
+//                     counting requests in am_hits_
 
 #include <atomic>
 #include <map>
@@ -55,6 +57,8 @@ class FakeResponder {
   mutable std::mutex mu_;
   std::vector<std::string> methods_;
   std::atomic<bool> available_{true};
+  std::atomic<int> am_delay_ms_{0};
+  std::atomic<int> am_hits_{0};
 
  private:
   mg_context* ctx_ = nullptr;
