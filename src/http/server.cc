@@ -67,8 +67,10 @@ void Reply(mg_connection* conn, int status, const char* content_type, const std:
 }
 
 
+}  // namespace
+
 std::string LandingPage(const std::vector<TargetSnapshot>& targets,
-                        const std::vector<StaplerCertState>& stapled) {
+                        const std::vector<StaplerCertState>& stapled, int64_t now) {
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
        "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
@@ -94,7 +96,8 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
       h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
       continue;
     }
-    const ProbeResult& r = *t.last;
+    ProbeResult r = *t.last;
+    r.verdict = VerdictAt(r.verdict, now);  // as it reads now
     std::string label = StateLabel(r);
     std::string cls = label.substr(0, label.find(':'));
     h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
@@ -114,13 +117,16 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     h << "<h2>Stapling engine</h2>\n<table><tr><th>Certificate</th><th>Mode</th><th>Status</th>"
          "<th>Serving</th><th>Fatal</th><th>nextUpdate</th><th>Next refresh</th>"
          "<th>Last error</th></tr>\n";
-    for (const auto& c : stapled) {
+    for (auto c : stapled) {
+      c.held = VerdictAt(c.held, now);
       std::string status(StateName(c.held.state));
       h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
         << "</td><td class=\"" << status << "\">" << status << "</td><td>"
         << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
         << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"t\">"
-        << (c.held.next_update ? FormatUnixTime(*c.held.next_update) : "")
+        << (c.held.signature_verified && c.held.next_update
+                ? FormatUnixTime(*c.held.next_update)
+                : "")
         << "</td><td class=\"t\">" << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "")
         << "</td><td class=\"d\">" << HtmlEscape(c.last_error) << "</td></tr>\n";
     }
@@ -129,6 +135,8 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
   h << "</body></html>\n";
   return h.str();
 }
+
+namespace {
 
 std::string QueryVar(const mg_request_info* req, const char* name) {
   if (req->query_string == nullptr) return "";
@@ -180,7 +188,8 @@ int Handle(mg_connection* conn, void* data) {
     } else if (uri == "/api/v1/stapler" && get) {
       Reply(conn, 200, "application/json",
             StaplerJson(impl->hooks.stapler ? impl->hooks.stapler()
-                                            : std::vector<StaplerCertState>{}));
+                                            : std::vector<StaplerCertState>{},
+                        NowUnix()));
     } else if (uri == "/probe" && get) {
       HandleProbe(conn, req, *impl);
     } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
@@ -193,9 +202,10 @@ int Handle(mg_connection* conn, void* data) {
       }
     } else if (uri == "/" && get) {
       Reply(conn, 200, "text/html; charset=utf-8",
-            LandingPage(impl->store.Snapshot(), impl->hooks.stapler
-                                                    ? impl->hooks.stapler()
-                                                    : std::vector<StaplerCertState>{}));
+            LandingPage(impl->store.Snapshot(),
+                        impl->hooks.stapler ? impl->hooks.stapler()
+                                            : std::vector<StaplerCertState>{},
+                        NowUnix()));
     } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
                uri == "/-/reload" || uri == "/probe" ||
                uri == "/api/v1/stapler") {
@@ -217,13 +227,18 @@ int LogMessage(const mg_connection*, const char* message) {
 
 }  // namespace
 
-std::string StaplerJson(const std::vector<StaplerCertState>& certs) {
+std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now) {
   auto time = [](std::optional<int64_t> t) -> nlohmann::json {
     if (!t || *t == 0) return nullptr;
     return FormatUnixTime(*t);
   };
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& c : certs) {
+  for (auto c : certs) {
+    c.held = VerdictAt(c.held, now);  // as it reads now
+    // Times of a response whose signature did not verify are not shown.
+    auto authentic = [&](std::optional<int64_t> t) {
+      return c.held.signature_verified ? time(t) : nlohmann::json(nullptr);
+    };
     out.push_back({{"name", c.name},
                    {"mode", std::string(ModeName(c.mode))},
                    {"must_staple", c.must_staple},
@@ -233,10 +248,10 @@ std::string StaplerJson(const std::vector<StaplerCertState>& certs) {
                    {"source", c.held_source},
                    {"serving", c.serving},
                    {"fatal", c.fatal},
-                   {"this_update", time(c.held.this_update)},
-                   {"next_update", time(c.held.next_update)},
-                   {"produced_at", time(c.held.produced_at)},
-                   {"revoked_at", time(c.held.revoked_at)},
+                   {"this_update", authentic(c.held.this_update)},
+                   {"next_update", authentic(c.held.next_update)},
+                   {"produced_at", authentic(c.held.produced_at)},
+                   {"revoked_at", authentic(c.held.revoked_at)},
                    {"revocation_reason", c.held.revocation_reason.value_or("")},
                    {"last_update", time(c.last_update)},
                    {"next_refresh", time(c.next_refresh)},

@@ -94,7 +94,8 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
     f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
     f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
             static_cast<double>(r.finished_at));
-    const OcspVerdict& v = r.verdict;
+    // Freshness at scrape time, whatever the probe schedule.
+    const OcspVerdict v = VerdictAt(r.verdict, now);
     ResponseState state = r.success ? v.state : ResponseState::kAbsent;
     for (size_t i = 0; i < std::size(kResponseStateNames); ++i) {
       f.Gauge("ocsp_response_status",
@@ -177,9 +178,11 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
   return out;
 }
 
-std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs) {
+std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs,
+                                          int64_t now) {
   Families f;
-  for (const StaplerCertState& c : certs) {
+  for (StaplerCertState c : certs) {
+    c.held = VerdictAt(c.held, now);
     std::vector<ClientMetric::Label> base{{"certificate", c.name}};
     for (size_t i = 0; i < std::size(kStaplerModeNames); ++i) {
       f.Gauge("ocsp_stapler_mode", "1 for the configured stapling mode.",
@@ -239,7 +242,7 @@ Collector::Collector(const ResultStore& store, const ExporterStatus& status, Now
 std::vector<MetricFamily> Collector::Collect() const {
   std::vector<MetricFamily> out = TargetFamilies(store_.Snapshot(), now_());
   if (stapler_) {
-    for (auto& fam : StaplerFamilies(stapler_())) out.push_back(std::move(fam));
+    for (auto& fam : StaplerFamilies(stapler_(), now_())) out.push_back(std::move(fam));
   }
   Families f;
   f.Gauge("ocsp_staple_exporter_build_info",

@@ -35,18 +35,22 @@ Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path) {
 }
 
 bool HasMustStaple(X509* cert) {
-  int crit = 0;
-  TlsFeaturePtr features(static_cast<TLS_FEATURE*>(
-      X509_get_ext_d2i(cert, NID_tlsfeature, &crit, nullptr)));
-  if (!features) {
-    DrainOpenSslErrors();
-    return false;
+  // Every TLS Feature extension, not only the first: X509_get_ext_d2i
+  // gives up (NULL) when a certificate carries two.
+  bool found = false;
+  for (int i = X509_get_ext_by_NID(cert, NID_tlsfeature, -1); i >= 0 && !found;
+       i = X509_get_ext_by_NID(cert, NID_tlsfeature, i)) {
+    TlsFeaturePtr features(
+        static_cast<TLS_FEATURE*>(X509V3_EXT_d2i(X509_get_ext(cert, i))));
+    if (!features) continue;
+    for (int j = 0; j < sk_ASN1_INTEGER_num(features.get()); ++j) {
+      long v = ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features.get(), j));
+      // status_request (5, RFC 6066) or status_request_v2 (17, RFC 6961).
+      if (v == TLSEXT_TYPE_status_request || v == 17) found = true;
+    }
   }
-  for (int i = 0; i < sk_ASN1_INTEGER_num(features.get()); ++i) {
-    long v = ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features.get(), i));
-    if (v == TLSEXT_TYPE_status_request) return true;
-  }
-  return false;
+  DrainOpenSslErrors();
+  return found;
 }
 
 X509* FindIssuer(X509* leaf, std::span<X509* const> candidates) {

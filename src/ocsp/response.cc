@@ -4,6 +4,8 @@
 #include <openssl/x509v3.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -42,9 +44,12 @@ bool MatchesResponderId(X509* cert, const ASN1_OCTET_STRING* key_id, const X509_
          std::memcmp(md, ASN1_STRING_get0_data(key_id), len) == 0;
 }
 
-// Finds the SingleResponse whose CertID names `cert` issued by `issuer`,
+// Every SingleResponse whose CertID names `cert` issued by `issuer`,
 // computing our CertID with the hash algorithm each SingleResponse used.
-OCSP_SINGLERESP* FindSingle(OCSP_BASICRESP* bs, X509* cert, X509* issuer) {
+// `weak` is set when a matching one uses MD5 (RFC 6151: no longer fit).
+std::vector<OCSP_SINGLERESP*> FindSingles(OCSP_BASICRESP* bs, X509* cert, X509* issuer,
+                                          bool* weak) {
+  std::vector<OCSP_SINGLERESP*> out;
   for (int i = 0; i < OCSP_resp_count(bs); ++i) {
     OCSP_SINGLERESP* single = OCSP_resp_get0(bs, i);
     const OCSP_CERTID* theirs = OCSP_SINGLERESP_get0_id(single);
@@ -56,9 +61,43 @@ OCSP_SINGLERESP* FindSingle(OCSP_BASICRESP* bs, X509* cert, X509* issuer) {
     const EVP_MD* md = EVP_get_digestbyobj(md_oid);
     if (md == nullptr) continue;
     OcspCertIdPtr ours(OCSP_cert_to_id(md, cert, issuer));
-    if (ours && OCSP_id_cmp(ours.get(), theirs) == 0) return single;
+    if (ours && OCSP_id_cmp(ours.get(), theirs) == 0) {
+      int nid = OBJ_obj2nid(md_oid);
+      if (nid == NID_md5 || nid == NID_md4 || nid == NID_md2) *weak = true;
+      out.push_back(single);
+    }
   }
-  return nullptr;
+  return out;
+}
+
+// The first critical extension among `count` (read with `get`) that this
+// verifier does not understand (RFC 5280 §4.2: reject the response), or "".
+template <typename Get>
+std::string UnknownCritical(int count, Get get, std::initializer_list<int> known) {
+  for (int i = 0; i < count; ++i) {
+    X509_EXTENSION* ext = get(i);
+    if (ext == nullptr || X509_EXTENSION_get_critical(ext) == 0) continue;
+    int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    bool ok = false;
+    for (int k : known) ok = ok || (nid != NID_undef && nid == k);
+    if (!ok) {
+      char oid[80];
+      OBJ_obj2txt(oid, sizeof oid, X509_EXTENSION_get_object(ext), 1);
+      return oid;
+    }
+  }
+  return "";
+}
+
+// True when the response's signature algorithm hashes with MD5 (or older).
+bool WeakSignatureAlgorithm(OCSP_BASICRESP* bs) {
+  const X509_ALGOR* alg = OCSP_resp_get0_tbs_sigalg(bs);
+  if (alg == nullptr) return false;
+  const ASN1_OBJECT* obj = nullptr;
+  X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
+  int md_nid = NID_undef, pk_nid = NID_undef;
+  if (OBJ_find_sigid_algs(OBJ_obj2nid(obj), &md_nid, &pk_nid) != 1) return false;
+  return md_nid == NID_md5 || md_nid == NID_md4 || md_nid == NID_md2;
 }
 
 bool VerifySignature(OCSP_BASICRESP* bs, EVP_PKEY* key) {
@@ -114,76 +153,162 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   v.produced_at = Asn1TimeToUnix(OCSP_resp_get0_produced_at(bs.get()));
 
   // §4.1.1 / §3.2 (1): the response names the certificate we asked about.
-  OCSP_SINGLERESP* single = FindSingle(bs.get(), cert, issuer);
-  if (single == nullptr) {
+  bool weak_cert_id = false;
+  std::vector<OCSP_SINGLERESP*> singles = FindSingles(bs.get(), cert, issuer, &weak_cert_id);
+  if (singles.empty()) {
     return Invalid(v, invalid_reason::kCertIdMismatch,
                    "no SingleResponse for this certificate and issuer among " +
                        std::to_string(OCSP_resp_count(bs.get())));
   }
+  if (weak_cert_id) {
+    return Invalid(v, invalid_reason::kWeakAlgorithm, "CertID hashed with MD5");
+  }
+  if (WeakSignatureAlgorithm(bs.get())) {
+    return Invalid(v, invalid_reason::kWeakAlgorithm, "signature algorithm uses MD5");
+  }
+
+  // Several SingleResponses for our CertID (§4.2.2.3 allows a responder to
+  // say more than once): any revoked wins; good wins only when they all
+  // agree; otherwise unknown. The chosen one provides the times; among
+  // agreeing answers, the one that expires first.
+  OCSP_SINGLERESP* single = nullptr;
+  int cert_status = -1;
   int reason = -1;
   ASN1_GENERALIZEDTIME* revtime = nullptr;
   ASN1_GENERALIZEDTIME* thisupd = nullptr;
   ASN1_GENERALIZEDTIME* nextupd = nullptr;
-  int cert_status = OCSP_single_get0_status(single, &reason, &revtime, &thisupd, &nextupd);
+  bool disagree = false;
+  for (OCSP_SINGLERESP* s : singles) {
+    int r = -1;
+    ASN1_GENERALIZEDTIME *rt = nullptr, *tu = nullptr, *nu = nullptr;
+    int st = OCSP_single_get0_status(s, &r, &rt, &tu, &nu);
+    auto rank = [](int status) {
+      return status == V_OCSP_CERTSTATUS_REVOKED ? 2 : status == V_OCSP_CERTSTATUS_UNKNOWN ? 1 : 0;
+    };
+    if (single != nullptr && st != cert_status) disagree = true;
+    bool take = single == nullptr || rank(st) > rank(cert_status);
+    if (!take && st == cert_status && nu != nullptr &&
+        (nextupd == nullptr || ASN1_TIME_compare(nu, nextupd) < 0)) {
+      take = true;
+    }
+    if (take) {
+      single = s;
+      cert_status = st;
+      reason = r;
+      revtime = rt;
+      thisupd = tu;
+      nextupd = nu;
+    }
+  }
+  if (disagree && cert_status == V_OCSP_CERTSTATUS_GOOD) cert_status = V_OCSP_CERTSTATUS_UNKNOWN;
+  if (disagree && cert_status == V_OCSP_CERTSTATUS_UNKNOWN) {
+    v.detail = std::to_string(singles.size()) +
+               " SingleResponses for this certificate disagree; read as unknown";
+  }
   v.this_update = Asn1TimeToUnix(thisupd);
   v.next_update = Asn1TimeToUnix(nextupd);
   if (!v.this_update || (nextupd != nullptr && !v.next_update)) {
     return Invalid(v, invalid_reason::kMalformed, "unparsable thisUpdate or nextUpdate");
   }
+  if (v.next_update && *v.next_update < *v.this_update) {
+    return Invalid(v, invalid_reason::kMalformed, "nextUpdate is earlier than thisUpdate");
+  }
+
+  // RFC 5280 §4.2: a critical extension we do not understand rejects the
+  // response. Known: the nonce (RFC 8954) in responseExtensions; CRL
+  // references, archive cutoff, invalidity date and hold instruction in a
+  // SingleResponse.
+  OCSP_BASICRESP* b = bs.get();
+  std::string unknown =
+      UnknownCritical(OCSP_BASICRESP_get_ext_count(b),
+                      [b](int i) { return OCSP_BASICRESP_get_ext(b, i); },
+                      {NID_id_pkix_OCSP_Nonce});
+  for (OCSP_SINGLERESP* s : singles) {
+    if (!unknown.empty()) break;
+    unknown = UnknownCritical(OCSP_SINGLERESP_get_ext_count(s),
+                              [s](int i) { return OCSP_SINGLERESP_get_ext(s, i); },
+                              {NID_id_pkix_OCSP_CrlID, NID_id_pkix_OCSP_archiveCutoff,
+                               NID_invalidity_date, NID_hold_instruction_code});
+  }
+  if (!unknown.empty()) {
+    return Invalid(v, invalid_reason::kUnsupportedCriticalExtension,
+                   "unrecognised critical extension " + unknown);
+  }
 
   // §4.2.2.2: the signer is the CA itself or a responder it authorised.
+  // Every certificate matching the ResponderID is tried (a renewed
+  // responder certificate with the same name, decoys in the unsigned
+  // `certs` field) before giving up; the failure reported is the one that
+  // got furthest.
   const ASN1_OCTET_STRING* key_id = nullptr;
   const X509_NAME* name = nullptr;
   if (OCSP_resp_get0_id(bs.get(), &key_id, &name) != 1) {
     return Invalid(v, invalid_reason::kMalformed, "no ResponderID");
   }
-  X509* signer = nullptr;
-  if (MatchesResponderId(issuer, key_id, name)) {
-    signer = issuer;
-  } else {
-    const STACK_OF(X509)* certs = OCSP_resp_get0_certs(bs.get());
-    for (int i = 0; i < sk_X509_num(certs); ++i) {
-      X509* c = sk_X509_value(certs, i);
-      if (MatchesResponderId(c, key_id, name)) {
-        signer = c;
-        break;
-      }
-    }
+  std::vector<X509*> candidates;
+  if (MatchesResponderId(issuer, key_id, name)) candidates.push_back(issuer);
+  const STACK_OF(X509)* certs = OCSP_resp_get0_certs(bs.get());
+  for (int i = 0; i < sk_X509_num(certs); ++i) {
+    X509* c = sk_X509_value(certs, i);
+    if (X509_cmp(c, issuer) != 0 && MatchesResponderId(c, key_id, name)) candidates.push_back(c);
   }
-  if (signer == nullptr) {
+  if (candidates.empty()) {
     return Invalid(v, invalid_reason::kSignerNotFound,
                    "ResponderID matches neither the issuer nor an included certificate");
   }
+  std::string_view best_reason;
+  std::string best_detail;
+  int best_rank = -1;
+  auto fail = [&](int rank, std::string_view reason, std::string detail) {
+    if (rank > best_rank) {
+      best_rank = rank;
+      best_reason = reason;
+      best_detail = std::move(detail);
+    }
+    DrainOpenSslErrors();
+  };
+  X509* signer = nullptr;
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
+  for (X509* c : candidates) {
+    if (c != issuer) {
+      if (X509_check_issued(issuer, c) != X509_V_OK || issuer_key == nullptr ||
+          X509_verify(c, issuer_key) != 1) {
+        fail(0, invalid_reason::kUnauthorizedSigner,
+             "responder certificate " + SubjectString(c) +
+                 " was not issued by the certificate's issuer");
+        continue;
+      }
+      // X509_get_extension_flags caches the extensions; EXFLAG_XKUSAGE says
+      // an extendedKeyUsage is present at all.
+      uint32_t flags = X509_get_extension_flags(c);
+      if ((flags & EXFLAG_XKUSAGE) == 0 ||
+          (X509_get_extended_key_usage(c) & XKU_OCSP_SIGN) == 0) {
+        fail(1, invalid_reason::kUnauthorizedSigner,
+             "responder certificate " + SubjectString(c) + " lacks id-kp-OCSPSigning");
+        continue;
+      }
+      auto nb = Asn1TimeToUnix(X509_get0_notBefore(c));
+      auto na = Asn1TimeToUnix(X509_get0_notAfter(c));
+      if (!nb || !na || *nb > now + options.skew_seconds || *na < now - options.skew_seconds) {
+        v.signer_not_after = na;
+        fail(2, invalid_reason::kSignerExpired,
+             "responder certificate " + SubjectString(c) + " is outside its validity period");
+        continue;
+      }
+    }
+    if (!VerifySignature(bs.get(), X509_get0_pubkey(c))) {
+      fail(3, invalid_reason::kSignature, "signature does not verify with " + SubjectString(c));
+      continue;
+    }
+    signer = c;
+    break;
+  }
+  if (signer == nullptr) return Invalid(v, best_reason, best_detail);
   if (signer != issuer) {
     v.delegated_signer = true;
-    EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
-    if (X509_check_issued(issuer, signer) != X509_V_OK || issuer_key == nullptr ||
-        X509_verify(signer, issuer_key) != 1) {
-      return Invalid(v, invalid_reason::kUnauthorizedSigner,
-                     "responder certificate " + SubjectString(signer) +
-                         " was not issued by the certificate's issuer");
-    }
-    // X509_get_extension_flags caches the extensions; EXFLAG_XKUSAGE says an
-    // extendedKeyUsage is present at all.
-    uint32_t flags = X509_get_extension_flags(signer);
-    if ((flags & EXFLAG_XKUSAGE) == 0 ||
-        (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN) == 0) {
-      return Invalid(v, invalid_reason::kUnauthorizedSigner,
-                     "responder certificate " + SubjectString(signer) +
-                         " lacks id-kp-OCSPSigning");
-    }
-    auto nb = Asn1TimeToUnix(X509_get0_notBefore(signer));
-    auto na = Asn1TimeToUnix(X509_get0_notAfter(signer));
-    v.signer_not_after = na;
-    if (!nb || !na || *nb > now + options.skew_seconds || *na < now - options.skew_seconds) {
-      return Invalid(v, invalid_reason::kSignerExpired,
-                     "responder certificate " + SubjectString(signer) +
-                         " is outside its validity period");
-    }
-  }
-  if (!VerifySignature(bs.get(), X509_get0_pubkey(signer))) {
-    return Invalid(v, invalid_reason::kSignature,
-                   "signature does not verify with " + SubjectString(signer));
+    v.signer_not_after = Asn1TimeToUnix(X509_get0_notAfter(signer));
+  } else {
+    v.signer_not_after.reset();
   }
   v.signature_verified = true;
 
@@ -193,6 +318,7 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   }
   v.valid_until =
       v.next_update ? *v.next_update : *v.this_update + options.default_validity_seconds;
+  v.fresh_until = *v.valid_until + options.skew_seconds;
   if (*v.valid_until < now - options.skew_seconds) {
     // Revocation is permanent (RFC 5280 §5.3.1): an authentic revoked
     // answer stays revoked past its nextUpdate, with a negative margin.
@@ -229,6 +355,21 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
       return Invalid(v, invalid_reason::kMalformed, "bad certStatus");
   }
   DrainOpenSslErrors();
+  return v;
+}
+
+OcspVerdict VerdictAt(OcspVerdict v, int64_t now) {
+  if (!v.fresh_until || now <= *v.fresh_until) return v;
+  bool hold = v.revocation_reason == "certificate_hold";
+  if (v.state == ResponseState::kRevoked && !hold) {
+    v.expired = true;
+  } else if (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||
+             v.state == ResponseState::kRevoked) {
+    v.state = ResponseState::kInvalid;
+    v.invalid_reason = std::string(invalid_reason::kExpired);
+    v.detail = v.next_update ? "nextUpdate has passed"
+                             : "no nextUpdate and thisUpdate is older than the default validity";
+  }
   return v;
 }
 

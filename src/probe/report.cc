@@ -28,7 +28,7 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
                              int64_t warning_margin_seconds) {
   ProbeReport rep;
   std::string summary;
-  const OcspVerdict& v = r.verdict;
+  const OcspVerdict v = VerdictAt(r.verdict, now);  // as it reads now
   std::optional<int64_t> margin;
   if (v.signature_verified && v.valid_until) margin = *v.valid_until - now;
 

@@ -25,6 +25,39 @@ Asn1TimePtr Time(int64_t t) { return Asn1TimePtr(ASN1_TIME_set(nullptr, static_c
 
 }  // namespace
 
+EvpPkeyPtr GenerateRsaKey() {
+  EvpPkeyPtr key(EVP_RSA_gen(2048));
+  Check(key != nullptr, "rsa keygen");
+  return key;
+}
+
+std::string SubjectKeyIdHex(X509* cert) {
+  const ASN1_OCTET_STRING* id = X509_get0_subject_key_id(cert);
+  if (id == nullptr) return "";
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (int i = 0; i < ASN1_STRING_length(id); ++i) {
+    unsigned char b = ASN1_STRING_get0_data(id)[i];
+    if (!out.empty()) out += ':';
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+// An extension with an OID nobody knows, marked critical.
+X509ExtensionPtr UnknownCriticalExtension() {
+  ASN1_OBJECT* obj = OBJ_txt2obj("1.3.6.1.4.1.55555.1.1", 1);
+  Check(obj != nullptr, "oid");
+  ASN1_OCTET_STRING* data = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(data, reinterpret_cast<const unsigned char*>("\x05\x00"), 2);
+  X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, obj, 1, data));
+  ASN1_OBJECT_free(obj);
+  ASN1_OCTET_STRING_free(data);
+  Check(ext != nullptr, "extension");
+  return ext;
+}
+
 EvpPkeyPtr GenerateKey() {
   EvpPkeyPtr key(EVP_EC_gen("P-256"));
   Check(key != nullptr, "keygen");
@@ -46,7 +79,8 @@ X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
   X509_set_issuer_name(cert.get(),
                        issuer != nullptr ? X509_get_subject_name(issuer) : name);
   X509_set_pubkey(cert.get(), subject_key);
-  AddExt(cert.get(), issuer, NID_subject_key_identifier, "hash");
+  AddExt(cert.get(), issuer, NID_subject_key_identifier,
+         spec.subject_key_id.empty() ? "hash" : spec.subject_key_id.c_str());
   if (issuer != nullptr) AddExt(cert.get(), issuer, NID_authority_key_identifier, "keyid");
   if (spec.ca) {
     AddExt(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE");
@@ -55,6 +89,9 @@ X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
     AddExt(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE");
   }
   if (spec.must_staple) AddExt(cert.get(), issuer, NID_tlsfeature, "status_request");
+  for (const std::string& f : spec.tls_features) {
+    AddExt(cert.get(), issuer, NID_tlsfeature, f.c_str());
+  }
   if (spec.ocsp_signing) AddExt(cert.get(), issuer, NID_ext_key_usage, "OCSPSigning");
   if (!spec.ocsp_url.empty()) {
     std::string v = "OCSP;URI:" + spec.ocsp_url;
@@ -78,19 +115,33 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
     Asn1TimePtr tu = Time(spec.this_update);
     Asn1TimePtr nu = spec.next_update ? Time(*spec.next_update) : nullptr;
     Asn1TimePtr rv = Time(spec.revoked_at);
-    Check(OCSP_basic_add1_status(bs.get(), id, spec.cert_status, spec.revocation_reason,
-                                 spec.cert_status == V_OCSP_CERTSTATUS_REVOKED ? rv.get()
-                                                                              : nullptr,
-                                 tu.get(), nu.get()) != nullptr,
-          "add status");
+    std::vector<int> statuses{spec.cert_status};
+    statuses.insert(statuses.end(), spec.extra_statuses.begin(), spec.extra_statuses.end());
+    for (int status : statuses) {
+      OCSP_SINGLERESP* single = OCSP_basic_add1_status(
+          bs.get(), id, status, status == V_OCSP_CERTSTATUS_REVOKED ? spec.revocation_reason : 0,
+          status == V_OCSP_CERTSTATUS_REVOKED ? rv.get() : nullptr, tu.get(), nu.get());
+      Check(single != nullptr, "add status");
+      if (spec.critical_single_extension) {
+        Check(OCSP_SINGLERESP_add_ext(single, UnknownCriticalExtension().get(), -1) == 1,
+              "single ext");
+      }
+    }
+    if (spec.critical_response_extension) {
+      Check(OCSP_BASICRESP_add_ext(bs.get(), UnknownCriticalExtension().get(), -1) == 1,
+            "response ext");
+    }
+    for (X509* c : spec.leading_certs) Check(OCSP_basic_add1_cert(bs.get(), c) == 1, "cert");
     if (spec.copy_nonce_from != nullptr) {
       Check(OCSP_copy_nonce(bs.get(), spec.copy_nonce_from) == 1, "copy nonce");
     }
     unsigned long flags = 0;
     if (!spec.include_signer) flags |= OCSP_NOCERTS;
     if (spec.responder_id_by_key) flags |= OCSP_RESPID_KEY;
-    Check(OCSP_basic_sign(bs.get(), signer_cert, signer_key, EVP_sha256(), nullptr, flags) == 1,
+    Check(OCSP_basic_sign(bs.get(), signer_cert, signer_key,
+                          spec.sign_md ? spec.sign_md : EVP_sha256(), nullptr, flags) == 1,
           "sign response");
+    for (X509* c : spec.extra_certs) Check(OCSP_basic_add1_cert(bs.get(), c) == 1, "cert");
     resp.reset(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs.get()));
   }
   Check(resp != nullptr, "response");

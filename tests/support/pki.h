@@ -23,7 +23,20 @@ struct CertSpec {
   bool must_staple = false;
   bool ocsp_signing = false;
   std::string ocsp_url;  ///< AIA OCSP URL, optional
+  /// subjectKeyIdentifier as hex ("AB:CD:..."); default: hash of the key.
+  /// A rogue CA copies the real one's to impersonate it.
+  std::string subject_key_id;
+  /// TLS Feature extension values instead of must_staple's, e.g.
+  /// "status_request_v2" or "status_request,status_request_v2"; each string
+  /// adds one extension (two strings: two TLS Feature extensions).
+  std::vector<std::string> tls_features;
 };
+
+/// A fresh RSA-2048 key (for MD5-based signatures, which ECDSA lacks).
+EvpPkeyPtr GenerateRsaKey();
+
+/// The subjectKeyIdentifier of `cert` as hex ("AB:CD:..."); "" when none.
+std::string SubjectKeyIdHex(X509* cert);
 
 /// Issues a certificate for `subject_key`; self-signed when `issuer` is null.
 X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
@@ -41,6 +54,14 @@ struct ResponseSpec {
   bool responder_id_by_key = false;
   int response_status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
   OCSP_REQUEST* copy_nonce_from = nullptr;  ///< echo this request's nonce (RFC 8954)
+  /// More SingleResponses for the same CertID, with these certStatus values
+  /// (revoked ones with the spec's reason and time) and the spec's times.
+  std::vector<int> extra_statuses;
+  bool critical_response_extension = false;  ///< an unknown critical responseExtension
+  bool critical_single_extension = false;    ///< an unknown critical singleExtension
+  const EVP_MD* sign_md = nullptr;           ///< signature digest; default SHA-256
+  std::vector<X509*> extra_certs;  ///< appended to `certs` after the signer (decoys, renewals)
+  std::vector<X509*> leading_certs;  ///< put in `certs` before the signer
 };
 
 /// A DER OCSPResponse about `cert` (issued by `issuer`) signed by

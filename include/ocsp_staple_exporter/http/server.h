@@ -42,11 +42,19 @@ struct HttpHooks {
   std::function<std::vector<StaplerCertState>()> stapler;
 };
 
+/// The landing page `/`: links, every target and the stapling engine's
+/// certificates, as they read at Unix time `now` (VerdictAt). Times of a
+/// response whose signature did not verify are not shown; every text is
+/// HTML-escaped.
+std::string LandingPage(const std::vector<TargetSnapshot>& targets,
+                        const std::vector<StaplerCertState>& stapled, int64_t now);
+
 /// The JSON of GET /api/v1/stapler for `certs` (like HAProxy's
 /// `show ssl ocsp-updates`): a list of objects with name, mode, status,
 /// serving, fatal, times (RFC 3339), next refresh, successes, failures and
-/// last error.
-std::string StaplerJson(const std::vector<StaplerCertState>& certs);
+/// last error. Status as it reads at Unix time `now` (VerdictAt); times of a
+/// response whose signature did not verify are null.
+std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now);
 
 class HttpServer {
  public:

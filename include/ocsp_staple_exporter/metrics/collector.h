@@ -31,8 +31,10 @@ struct ExporterStatus {
 std::vector<prometheus::MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
                                                      int64_t now, bool target_label = true);
 
-/// The stapling engine's families (`ocsp_stapler_*`, label `certificate`).
-std::vector<prometheus::MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs);
+/// The stapling engine's families (`ocsp_stapler_*`, label `certificate`);
+/// the held staple's status as it reads at Unix time `now` (VerdictAt).
+std::vector<prometheus::MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs,
+                                                      int64_t now);
 
 class Collector : public prometheus::Collectable {
  public:

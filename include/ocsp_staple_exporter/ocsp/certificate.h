@@ -20,8 +20,10 @@ namespace ose {
 Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path);
 
 /// True when `cert` carries the TLS Feature extension (id-pe-tlsfeature,
-/// 1.3.6.1.5.5.7.1.24, RFC 7633 §4) listing status_request (5): the
-/// "Must-Staple" marker. False when absent or unparsable.
+/// 1.3.6.1.5.5.7.1.24, RFC 7633 §4) listing status_request (5) or
+/// status_request_v2 (17, RFC 6961): the "Must-Staple" marker. Every TLS
+/// Feature extension counts when there are several. False when absent or
+/// unparsable.
 bool HasMustStaple(X509* cert);
 
 /// Returns the first of `candidates` that issued `leaf`: its subject equals

@@ -59,6 +59,12 @@ inline constexpr std::string_view kExpired = "expired";
 inline constexpr std::string_view kIssuerUnknown = "issuer_unknown";
 inline constexpr std::string_view kNonceMismatch = "nonce_mismatch";  ///< RFC 8954
 inline constexpr std::string_view kUnreadable = "unreadable";  ///< a staple file we cannot read
+/// A critical extension (response or SingleResponse) this verifier does
+/// not understand (RFC 5280 §4.2).
+inline constexpr std::string_view kUnsupportedCriticalExtension =
+    "unsupported_critical_extension";
+/// An MD5 (or MD4/MD2) CertID or signature (RFC 6151).
+inline constexpr std::string_view kWeakAlgorithm = "weak_algorithm";
 /// A staple file path that is a folder, FIFO, device or socket.
 inline constexpr std::string_view kNotRegularFile = "not_regular_file";
 }  // namespace invalid_reason
@@ -91,6 +97,9 @@ struct OcspVerdict {
   /// The signature verified, so the times above are authentic even when the
   /// response is kInvalid for freshness (expired / not_yet_valid).
   bool signature_verified = false;
+  /// valid_until + skew (Unix seconds): past it the response reads expired
+  /// (see VerdictAt). Set whenever valid_until is.
+  std::optional<int64_t> fresh_until;
   /// kRevoked only: the response is past its validity (nextUpdate + skew).
   /// Revocation is permanent, so it still reads revoked (RFC 5280 §5.3.1),
   /// but it is no longer fit to be stapled.
@@ -115,6 +124,15 @@ struct OcspVerdict {
 /// The OpenSSL error queue is drained into `detail` on failure.
 OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* issuer,
                                const VerifyOptions& options, int64_t now);
+
+/// The verdict `v` as it reads at Unix time `now`. Freshness (RFC 6960
+/// §4.2.2.1) is evaluated when a verdict is read (scrape, /probe, landing
+/// page, JSON API, `probe`), not only when it was fetched: past
+/// `fresh_until`, a kGood or kUnknown verdict reads kInvalid with reason
+/// `expired`, and a kRevoked one stays kRevoked with `expired` set (a
+/// revocation is permanent), unless its reason is certificate_hold, which
+/// reads kInvalid (`expired`) too. Every other verdict is returned as is.
+OcspVerdict VerdictAt(OcspVerdict v, int64_t now);
 
 /// RFC 8954 / RFC 6960 §4.4.1: true when the BasicOCSPResponse in `der`
 /// echoes the nonce of `request` (OCSP_check_nonce returns 1). False for a

@@ -14,13 +14,14 @@ TEST(StaplerJson, ListsEveryCertificate) {
   c.name = "api \"x\"";
   c.mode = StaplerMode::kAlways;
   c.held.state = ResponseState::kGood;
+  c.held.signature_verified = true;
   c.held.next_update = 1'800'000'000;
   c.serving = true;
   c.successes = 4;
   c.failures = 2;
   c.failures_in_row = 1;
   c.last_error = "connect: refused";
-  auto j = nlohmann::json::parse(StaplerJson({c, StaplerCertState{}}));
+  auto j = nlohmann::json::parse(StaplerJson({c, StaplerCertState{}}, 1'700'000'000));
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[0]["name"], "api \"x\"");
@@ -35,7 +36,53 @@ TEST(StaplerJson, ListsEveryCertificate) {
   EXPECT_EQ(j[0]["consecutive_failures"], 1);
   EXPECT_EQ(j[0]["last_error"], "connect: refused");
   EXPECT_EQ(j[1]["status"], "absent");
-  EXPECT_EQ(StaplerJson({}), "[]\n");
+  EXPECT_EQ(StaplerJson({}, 0), "[]\n");
+}
+
+// Read-time truth: what the API and the landing page show is evaluated at
+// the moment they answer, and unauthenticated times are never shown.
+TEST(StaplerJson, TruthAtTheMomentItIsRead) {
+  StaplerCertState c;
+  c.name = "api";
+  c.held.state = ResponseState::kGood;
+  c.held.signature_verified = true;
+  c.held.this_update = 1'000;
+  c.held.next_update = 2'000;
+  c.held.valid_until = 2'000;
+  c.held.fresh_until = 2'300;
+  EXPECT_EQ(nlohmann::json::parse(StaplerJson({c}, 2'300))[0]["status"], "good");
+  auto late = nlohmann::json::parse(StaplerJson({c}, 2'301))[0];
+  EXPECT_EQ(late["status"], "invalid");
+  EXPECT_EQ(late["invalid_reason"], "expired");
+  std::string page = LandingPage({}, {c}, 2'301);
+  EXPECT_NE(page.find("<td class=\"invalid\">invalid</td>"), std::string::npos) << page;
+  // A signature that did not verify: no times, anywhere.
+  c.held.signature_verified = false;
+  c.held.state = ResponseState::kInvalid;
+  c.held.invalid_reason = "signature";
+  auto forged = nlohmann::json::parse(StaplerJson({c}, 1'500))[0];
+  EXPECT_TRUE(forged["next_update"].is_null());
+  EXPECT_TRUE(forged["this_update"].is_null());
+  EXPECT_TRUE(forged["produced_at"].is_null());
+  EXPECT_EQ(LandingPage({}, {c}, 1'500).find("1970-01-01T00:33:20Z"), std::string::npos);
+  TargetSnapshot t;
+  t.name = "tls";
+  t.kind = "tls";
+  ProbeResult r;
+  r.success = true;
+  r.staple_present = true;
+  r.verdict = c.held;
+  t.last = r;
+  EXPECT_EQ(LandingPage({t}, {}, 1'500).find("1970-01-01T00:33:20Z"), std::string::npos);
+  r.verdict.signature_verified = true;
+  r.verdict.state = ResponseState::kGood;
+  r.verdict.fresh_until = 2'300;
+  t.last = r;
+  std::string fresh = LandingPage({t}, {}, 1'500);
+  EXPECT_NE(fresh.find("1970-01-01T00:33:20Z"), std::string::npos) << fresh;
+  EXPECT_NE(fresh.find("<td class=\"good\">good</td>"), std::string::npos);
+  std::string stale = LandingPage({t}, {}, 2'400);
+  EXPECT_NE(stale.find("<td class=\"invalid\">invalid:expired</td>"), std::string::npos) << stale;
 }
 
 TEST(HtmlEscape, EscapesMarkup) {
@@ -48,7 +95,7 @@ TEST(HostileText, InvalidUtf8IsReplacedEverywhere) {
   StaplerCertState c;
   c.name = "caf\xc3\xa9";  // valid UTF-8 stays
   c.last_error = "content_type: Content-Type \"\xff\xfe\x01\", want application/ocsp-response";
-  std::string json = StaplerJson({c});
+  std::string json = StaplerJson({c}, 0);
   auto j = nlohmann::json::parse(json);
   EXPECT_EQ(j[0]["name"], "caf\xc3\xa9");
   EXPECT_EQ(j[0]["last_error"],

@@ -25,6 +25,7 @@ ProbeResult Verified(ResponseState state) {
   r.verdict.this_update = kNow - 3600;
   r.verdict.next_update = kNow + 7200;
   r.verdict.valid_until = kNow + 7200;
+  r.verdict.fresh_until = kNow + 7200 + 300;
   r.verdict.produced_at = kNow - 3600;
   return r;
 }
@@ -49,6 +50,43 @@ std::string Series(const std::vector<TargetSnapshot>& targets, bool label = true
     pos = nl + 1;
   }
   return out;
+}
+
+// Truth at scrape time: whatever the probe schedule (a responder deferred
+// by max-age, a slow interval), a held good or unknown past its validity
+// reads invalid (expired); a revocation stays revoked with a negative margin
+// (certificate_hold excepted).
+TEST(Collector, FreshnessIsEvaluatedAtScrapeTime) {
+  ProbeResult good = Verified(ResponseState::kGood);
+  good.verdict.valid_until = kNow - 400;
+  good.verdict.next_update = kNow - 400;
+  good.verdict.fresh_until = kNow - 100;
+  ProbeResult unknown = good;
+  unknown.verdict.state = ResponseState::kUnknown;
+  ProbeResult revoked = good;
+  revoked.verdict.state = ResponseState::kRevoked;
+  revoked.verdict.revocation_reason = "key_compromise";
+  revoked.verdict.revoked_at = kNow - 86400;
+  ProbeResult hold = revoked;
+  hold.verdict.revocation_reason = "certificate_hold";
+  std::string s = Series({Target("g", good), Target("u", unknown), Target("r", revoked),
+                          Target("h", hold)});
+  for (const char* want : {
+           "ocsp_response_status{target=\"g\",status=\"invalid\"} 1\n",
+           "ocsp_response_status{target=\"g\",status=\"good\"} 0\n",
+           "ocsp_response_invalid_reason{target=\"g\",reason=\"expired\"} 1\n",
+           "ocsp_response_status{target=\"u\",status=\"invalid\"} 1\n",
+           "ocsp_response_status{target=\"r\",status=\"revoked\"} 1\n",
+           "ocsp_response_next_update_margin_seconds{target=\"r\"} -400\n",
+           "ocsp_response_revocation_reason{target=\"r\",reason=\"key_compromise\"} 1\n",
+           "ocsp_response_status{target=\"h\",status=\"invalid\"} 1\n",
+       }) {
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
+  }
+  // Within the skew it still reads good.
+  good.verdict.fresh_until = kNow;
+  EXPECT_NE(Series({Target("g", good)}).find("ocsp_response_status{target=\"g\",status=\"good\"} 1"),
+            std::string::npos);
 }
 
 TEST(Collector, GoodTargetHasEveryFigure) {
@@ -187,7 +225,7 @@ TEST(Collector, StaplerFamiliesAndJson) {
   c.fatal = true;
   c.next_refresh = kNow + 60;
   c.refresh_total = {{"good", 3}, {"revoked", 1}, {"failed", 0}};
-  std::string s = SerializeText(StaplerFamilies({c}));
+  std::string s = SerializeText(StaplerFamilies({c}, kNow));
   for (const char* want : {
            "ocsp_stapler_mode{certificate=\"api\",mode=\"must\"} 1\n",
            "ocsp_stapler_mode{certificate=\"api\",mode=\"auto\"} 0\n",
@@ -204,7 +242,7 @@ TEST(Collector, StaplerFamiliesAndJson) {
   }
   // An unverified held response shows no nextUpdate.
   c.held.signature_verified = false;
-  EXPECT_EQ(SerializeText(StaplerFamilies({c})).find("next_update_timestamp"), std::string::npos);
+  EXPECT_EQ(SerializeText(StaplerFamilies({c}, kNow)).find("next_update_timestamp"), std::string::npos);
 }
 
 }  // namespace

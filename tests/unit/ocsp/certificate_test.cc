@@ -46,6 +46,27 @@ TEST_F(CertificateTest, MustStapleDetected) {
   EXPECT_FALSE(HasMustStaple(plain.get()));
 }
 
+// #9.7: status_request_v2 (RFC 6961) and a certificate with two TLS
+// Feature extensions (the first without status_request).
+TEST_F(CertificateTest, MustStapleV2AndTwoTlsFeatureExtensions) {
+  auto key = GenerateKey();
+  auto v2 = IssueCert({.serial = 4, .not_before = now_, .not_after = now_ + 60,
+                       .tls_features = {"status_request_v2"}},
+                      key.get(), ca_.get(), ca_key_.get());
+  EXPECT_TRUE(HasMustStaple(v2.get()));
+  auto two = IssueCert({.serial = 5, .not_before = now_, .not_after = now_ + 60,
+                        .tls_features = {"1", "status_request"}},
+                       key.get(), ca_.get(), ca_key_.get());
+  EXPECT_EQ(X509_get_ext_by_NID(two.get(), NID_tlsfeature,
+                                X509_get_ext_by_NID(two.get(), NID_tlsfeature, -1)) > 0,
+            true);
+  EXPECT_TRUE(HasMustStaple(two.get()));
+  auto other = IssueCert({.serial = 6, .not_before = now_, .not_after = now_ + 60,
+                          .tls_features = {"1"}},
+                         key.get(), ca_.get(), ca_key_.get());
+  EXPECT_FALSE(HasMustStaple(other.get()));
+}
+
 TEST_F(CertificateTest, FindIssuerChecksTheSignature) {
   auto key = GenerateKey();
   auto leaf = IssueCert({.serial = 2, .not_before = now_, .not_after = now_ + 60}, key.get(),

@@ -252,6 +252,132 @@ TEST_F(VerifyTest, DelegatedResponderExpired) {
   EXPECT_EQ(v.invalid_reason, invalid_reason::kSignerExpired);
 }
 
+// #9.4: several SingleResponses for our CertID: any revoked wins; good
+// never wins over a disagreeing entry.
+TEST_F(VerifyTest, SeveralSingleResponsesForTheSameCertificate) {
+  auto spec = Fresh();
+  spec.extra_statuses = {V_OCSP_CERTSTATUS_GOOD};
+  EXPECT_EQ(SignedByCa(spec).state, ResponseState::kGood);
+  spec.extra_statuses = {V_OCSP_CERTSTATUS_REVOKED};
+  spec.revocation_reason = OCSP_REVOKED_STATUS_SUPERSEDED;
+  spec.revoked_at = now_ - kDay;
+  auto revoked = SignedByCa(spec);
+  EXPECT_EQ(revoked.state, ResponseState::kRevoked) << revoked.detail;
+  EXPECT_EQ(revoked.revocation_reason, "superseded");
+  spec.extra_statuses = {V_OCSP_CERTSTATUS_UNKNOWN};
+  auto mixed = SignedByCa(spec);
+  EXPECT_EQ(mixed.state, ResponseState::kUnknown);
+  EXPECT_NE(mixed.detail.find("disagree"), std::string::npos) << mixed.detail;
+  // A revocation first and good after it: still revoked.
+  spec.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+  spec.extra_statuses = {V_OCSP_CERTSTATUS_GOOD, V_OCSP_CERTSTATUS_GOOD};
+  EXPECT_EQ(SignedByCa(spec).state, ResponseState::kRevoked);
+}
+
+// #9.5: every certificate matching the ResponderID is tried.
+TEST_F(VerifyTest, SignerSearchTriesEveryMatchingCertificate) {
+  auto old_key = GenerateKey(), new_key = GenerateKey(), decoy_key = GenerateKey();
+  // Old and renewed responder certificates share the name.
+  auto old_responder = Responder(old_key.get(), true, ca_.get(), ca_key_.get());
+  auto renewed = Responder(new_key.get(), true, ca_.get(), ca_key_.get());
+  // A decoy with the same name, self-issued.
+  auto decoy = IssueCert({.common_name = "OCSP Responder", .serial = 78, .not_before = now_ - kDay,
+                          .not_after = now_ + kDay, .ocsp_signing = true},
+                         decoy_key.get(), nullptr, decoy_key.get());
+  auto spec = Fresh();
+  spec.leading_certs = {decoy.get(), old_responder.get()};
+  auto v = Verify(MakeResponse(spec, leaf_.get(), ca_.get(), renewed.get(), new_key.get()));
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+  EXPECT_TRUE(v.delegated_signer);
+  // Only the old and the decoy: the failure that got furthest is reported.
+  auto only = Fresh();
+  only.include_signer = false;
+  only.leading_certs = {decoy.get(), old_responder.get()};
+  auto bad = Verify(MakeResponse(only, leaf_.get(), ca_.get(), renewed.get(), new_key.get()));
+  EXPECT_EQ(bad.state, ResponseState::kInvalid);
+  EXPECT_EQ(bad.invalid_reason, invalid_reason::kSignature) << bad.detail;
+}
+
+// #9.6: critical extensions, time order, weak algorithms.
+TEST_F(VerifyTest, UnknownCriticalExtensionsAreRefused) {
+  auto spec = Fresh();
+  spec.critical_response_extension = true;
+  auto a = SignedByCa(spec);
+  EXPECT_EQ(a.state, ResponseState::kInvalid);
+  EXPECT_EQ(a.invalid_reason, invalid_reason::kUnsupportedCriticalExtension);
+  EXPECT_NE(a.detail.find("1.3.6.1.4.1.55555.1.1"), std::string::npos) << a.detail;
+  spec = Fresh();
+  spec.critical_single_extension = true;
+  EXPECT_EQ(SignedByCa(spec).invalid_reason, invalid_reason::kUnsupportedCriticalExtension);
+  // The nonce may be critical-free or not: a known extension is fine.
+  spec = Fresh();
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  ASSERT_EQ(OCSP_request_add1_nonce(req.get(), nullptr, 16), 1);
+  spec.copy_nonce_from = req.get();
+  EXPECT_EQ(SignedByCa(spec).state, ResponseState::kGood);
+}
+
+TEST_F(VerifyTest, NextUpdateBeforeThisUpdateIsMalformed) {
+  auto spec = Fresh();
+  spec.this_update = now_ - 60;
+  spec.next_update = now_ - 120;
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kMalformed);
+  EXPECT_NE(v.detail.find("earlier than thisUpdate"), std::string::npos) << v.detail;
+}
+
+TEST_F(VerifyTest, Md5CertIdAndMd5SignatureAreWeak) {
+  auto spec = Fresh();
+  spec.cert_id_md = EVP_md5();
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kWeakAlgorithm) << v.detail;
+  // md5WithRSAEncryption by an RSA CA.
+  auto rsa_key = testing::GenerateRsaKey();
+  auto rsa_ca = IssueCert({.common_name = "RSA CA", .serial = 9, .not_before = now_ - kDay,
+                           .not_after = now_ + kDay, .ca = true},
+                          rsa_key.get(), nullptr, rsa_key.get());
+  auto rsa_leaf = IssueCert({.common_name = "rsa.test", .serial = 10, .not_before = now_ - kDay,
+                             .not_after = now_ + kDay},
+                            leaf_key_.get(), rsa_ca.get(), rsa_key.get());
+  auto md5 = Fresh();
+  md5.sign_md = EVP_md5();
+  auto der = MakeResponse(md5, rsa_leaf.get(), rsa_ca.get(), rsa_ca.get(), rsa_key.get());
+  auto w = VerifyOcspResponse(der, rsa_leaf.get(), rsa_ca.get(), {}, now_);
+  EXPECT_EQ(w.invalid_reason, invalid_reason::kWeakAlgorithm) << w.detail;
+  // The same with SHA-256 is good: the refusal is about MD5.
+  auto sha = Fresh();
+  der = MakeResponse(sha, rsa_leaf.get(), rsa_ca.get(), rsa_ca.get(), rsa_key.get());
+  EXPECT_EQ(VerifyOcspResponse(der, rsa_leaf.get(), rsa_ca.get(), {}, now_).state,
+            ResponseState::kGood);
+}
+
+// #9.8: a rogue CA and a rogue delegated responder with the real names and
+// copied key identifiers. Only the signature checks tell them apart.
+TEST_F(VerifyTest, RogueIssuerAndResponderWithCopiedNamesAndKeyIds) {
+  auto rogue_key = GenerateKey();
+  auto rogue_ca = IssueCert({.common_name = "Test CA", .serial = 1, .not_before = now_ - kDay,
+                             .not_after = now_ + 365 * kDay, .ca = true,
+                             .subject_key_id = testing::SubjectKeyIdHex(ca_.get())},
+                            rogue_key.get(), nullptr, rogue_key.get());
+  ASSERT_EQ(testing::SubjectKeyIdHex(rogue_ca.get()), testing::SubjectKeyIdHex(ca_.get()));
+  // A responder the rogue CA "authorised": name, AKI and EKU look right.
+  auto responder_key = GenerateKey();
+  auto rogue_responder = Responder(responder_key.get(), true, rogue_ca.get(), rogue_key.get());
+  ASSERT_EQ(X509_check_issued(ca_.get(), rogue_responder.get()), X509_V_OK);
+  auto v = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), rogue_responder.get(),
+                               responder_key.get()));
+  EXPECT_EQ(v.state, ResponseState::kInvalid);
+  EXPECT_EQ(v.invalid_reason, invalid_reason::kUnauthorizedSigner) << v.detail;
+  // Signed by the rogue CA itself (ResponderID = the real CA's name).
+  auto w = Verify(MakeResponse(Fresh(), leaf_.get(), ca_.get(), rogue_ca.get(), rogue_key.get()));
+  EXPECT_EQ(w.invalid_reason, invalid_reason::kSignature) << w.detail;
+  // Issuer lookup: the rogue CA in front of the real one is skipped.
+  std::vector<X509*> chain{rogue_ca.get(), ca_.get()};
+  EXPECT_EQ(FindIssuer(leaf_.get(), chain), ca_.get());
+  std::vector<X509*> rogue_only{rogue_ca.get()};
+  EXPECT_EQ(FindIssuer(leaf_.get(), rogue_only), nullptr);
+}
+
 TEST_F(VerifyTest, CertIdOfAnotherSerial) {
   auto other_key = GenerateKey();
   auto other = IssueCert({.common_name = "other.test", .serial = 4243,

@@ -30,6 +30,8 @@ TEST(ProbeReport, ExitCodeTable) {
   failed.failure_reason = "connect";
   ProbeResult invalid = Result(ResponseState::kInvalid, true, false);
   invalid.verdict.invalid_reason = "signature";
+  ProbeResult stale = Result(ResponseState::kGood, true, true, -400);
+  stale.verdict.fresh_until = kNow - 100;
   const Case cases[] = {
       {"good", Result(ResponseState::kGood, true, true), ProbeExit::kOk},
       {"good, little margin", Result(ResponseState::kGood, true, true, 3600), ProbeExit::kWarning},
@@ -41,6 +43,8 @@ TEST(ProbeReport, ExitCodeTable) {
       {"absent, must-staple", Result(ResponseState::kAbsent, false, true), ProbeExit::kCritical},
       {"absent", Result(ResponseState::kAbsent, false, false), ProbeExit::kWarning},
       {"unreachable", failed, ProbeExit::kUnknown},
+      // Read at the moment `probe` answers: past nextUpdate + skew.
+      {"good when fetched, expired now", stale, ProbeExit::kCritical},
   };
   for (const Case& c : cases) {
     auto rep = BuildProbeReport("h:1", c.r, kNow, 12 * 3600);
