@@ -440,5 +440,11 @@ name = "lab"
 server_name = "localhost"
 ca_file = "pki/ca.pem"
 timeout = "3s"
+
+# A name the lab's certificates do not carry: ocsp_tls_name_matched 0.
+[[module]]
+name = "wrong-name"
+server_name = "wrong.example"
+timeout = "3s"
 TOML
 echo "lab: up in $dir (ports $base-$((base + 9)))"

@@ -129,6 +129,12 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
     if (t.kind == "tls" || t.kind.empty()) {
       f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
               base, r.staple_present ? 1 : 0);
+      f.Gauge("ocsp_tls_chain_verified",
+              "1 when the served chain validates to the system trust store or ca_file.", base,
+              r.chain_verified ? 1 : 0);
+      f.Gauge("ocsp_tls_name_matched",
+              "1 when the leaf certificate matches the SNI name (or the IP address probed).",
+              base, r.name_matched ? 1 : 0);
     }
     f.Gauge("ocsp_cert_must_staple",
             "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",

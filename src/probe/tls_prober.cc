@@ -2,6 +2,7 @@
 #include "ocsp_staple_exporter/probe/tls_prober.h"
 
 #include <arpa/inet.h>
+#include <openssl/x509v3.h>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -28,9 +29,40 @@ bool IsIpLiteral(const std::string& host) {
 }
 
 
-// Turns a completed handshake into facts: chain, issuer, Must-Staple,
-// staple and its verdict. Pure apart from reading `ssl`.
-void CollectFacts(SSL* ssl, const TlsProbeRequest& req, ProbeResult& r) {
+// Whether the served chain validates to `system` (the default trust store)
+// or to a certificate of ca_file (a trust anchor even when not
+// self-signed, as Go's RootCAs), at the current time. The staple is
+// examined either way; this only makes trust visible.
+bool VerifyChain(SSL* ssl, X509* leaf, X509_STORE* system, const CertPool& ca_file,
+                 std::string* error) {
+  STACK_OF(X509)* served = SSL_get_peer_cert_chain(ssl);
+  auto attempt = [&](X509_STORE* store, STACK_OF(X509)* anchors) {
+    X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), store, leaf, served) != 1) return false;
+    if (anchors != nullptr) {
+      X509_STORE_CTX_set0_trusted_stack(ctx.get(), anchors);
+      X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_PARTIAL_CHAIN);
+    }
+    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
+    if (X509_verify_cert(ctx.get()) == 1) return true;
+    *error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    return false;
+  };
+  bool ok = system != nullptr && attempt(system, nullptr);
+  if (!ok && ca_file && !ca_file->empty()) {
+    X509BorrowedStackPtr anchors(sk_X509_new_null());
+    for (const auto& c : *ca_file) sk_X509_push(anchors.get(), c.get());
+    X509StorePtr empty(X509_STORE_new());
+    ok = anchors && empty && attempt(empty.get(), anchors.get());
+  }
+  if (ok) error->clear();
+  DrainOpenSslErrors();
+  return ok;
+}
+
+// Turns a completed handshake into facts: chain, trust, name, issuer,
+// Must-Staple, staple and its verdict. Pure apart from reading `ssl`.
+void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system, ProbeResult& r) {
   r.tls_version = SSL_get_version(ssl);
   X509Ptr leaf(SSL_get1_peer_certificate(ssl));
   if (!leaf) {
@@ -42,6 +74,11 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, ProbeResult& r) {
   r.subject = SubjectString(leaf.get());
   r.must_staple = HasMustStaple(leaf.get());
   r.not_after = NotAfterUnix(leaf.get());
+  r.chain_verified = VerifyChain(ssl, leaf.get(), system, req.extra_issuers, &r.chain_error);
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  r.name_matched = sni != nullptr ? X509_check_host(leaf.get(), sni, 0, 0, nullptr) == 1
+                                  : X509_check_ip_asc(leaf.get(), req.host.c_str(), 0) == 1;
+  DrainOpenSslErrors();
 
   const unsigned char* staple = nullptr;
   long len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
@@ -78,7 +115,11 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, ProbeResult& r) {
 struct TlsProber::Impl {
   asio::io_context& io;
   asio::ssl::context ctx{asio::ssl::context::tls_client};
-  explicit Impl(asio::io_context& io_ctx) : io(io_ctx) {}
+  /// The system's trust anchors, loaded once (chain verification only).
+  X509StorePtr system{X509_STORE_new()};
+  explicit Impl(asio::io_context& io_ctx) : io(io_ctx) {
+    if (system && X509_STORE_set_default_paths(system.get()) != 1) DrainOpenSslErrors();
+  }
 };
 
 namespace {
@@ -86,9 +127,10 @@ namespace {
 // One probe in flight. Owned by the handlers that reference it.
 class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
  public:
-  ProbeOp(asio::io_context& io, asio::ssl::context& ctx, TlsProbeRequest req,
-          TlsProber::Callback done)
-      : req_(std::move(req)),
+  ProbeOp(asio::io_context& io, asio::ssl::context& ctx, X509_STORE* system,
+          TlsProbeRequest req, TlsProber::Callback done)
+      : system_(system),
+        req_(std::move(req)),
         done_(std::move(done)),
         resolver_(io),
         stream_(io, ctx),
@@ -147,7 +189,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     }
     ProbeResult r;
     r.success = true;
-    CollectFacts(stream_.native_handle(), req_, r);
+    CollectFacts(stream_.native_handle(), req_, system_, r);
     Finish(std::move(r));
   }
 
@@ -176,6 +218,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     done(std::move(r));
   }
 
+  X509_STORE* system_;  ///< owned by TlsProber::Impl
   TlsProbeRequest req_;
   TlsProber::Callback done_;
   tcp::resolver resolver_;
@@ -202,8 +245,8 @@ TlsProber::TlsProber(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {
 TlsProber::~TlsProber() = default;
 
 void TlsProber::Probe(TlsProbeRequest request, Callback done) {
-  auto op = std::make_shared<ProbeOp>(impl_->io, impl_->ctx, std::move(request),
-                                      std::move(done));
+  auto op = std::make_shared<ProbeOp>(impl_->io, impl_->ctx, impl_->system.get(),
+                                      std::move(request), std::move(done));
   op->Start();
 }
 

@@ -341,11 +341,31 @@ TEST_F(LabTest, ProbeEndpoint) {
   EXPECT_GT(series["ocsp_response_next_update_margin_seconds"], 3600);
   for (const auto& [k, v] : series) EXPECT_EQ(k.find("target="), std::string::npos) << k;
 
-  // A server that does not staple, without a module.
+  // Probe trust: the module's ca_file (the issuing CA) anchors the served
+  // chain, and the leaf names "localhost".
+  EXPECT_EQ(series["ocsp_tls_chain_verified"], 1);
+  EXPECT_EQ(series["ocsp_tls_name_matched"], 1);
+  // A name the certificate does not carry: the staple is still good, and
+  // the mismatch is visible.
+  series = ParseMetrics(
+      probe("target=127.0.0.1:" + std::to_string(base_ + 1) + "&module=wrong-name").body);
+  EXPECT_EQ(series["ocsp_tls_name_matched"], 0);
+  EXPECT_EQ(series["ocsp_tls_chain_verified"], 0);  // the lab's root is in no trust store
+  EXPECT_EQ(series["ocsp_response_status{status=\"good\"}"], 1);
+
+  // A server that does not staple, without a module; no SNI, so the
+  // address probed (127.0.0.1, in the leaf's SAN) is what must match.
   series = ParseMetrics(probe("target=127.0.0.1:" + std::to_string(base_ + 3)).body);
   EXPECT_EQ(series["ocsp_probe_success"], 1);
   EXPECT_EQ(series["ocsp_staple_present"], 0);
   EXPECT_EQ(series["ocsp_response_status{status=\"absent\"}"], 1);
+  EXPECT_EQ(series["ocsp_tls_name_matched"], 1);
+  EXPECT_EQ(series["ocsp_tls_chain_verified"], 0);
+  // The expired server certificate never validates, even anchored.
+  series = ParseMetrics(
+      probe("target=127.0.0.1:" + std::to_string(base_ + 6) + "&module=lab").body);
+  EXPECT_EQ(series["ocsp_probe_success"], 1);
+  EXPECT_EQ(series["ocsp_tls_chain_verified"], 0);
 
   // The module's ca_file finds the issuer a chain-less server does not send.
   std::string unknown = "target=127.0.0.1:" + std::to_string(base_ + 7);

@@ -49,6 +49,12 @@ using OcspRequestPtr = OsslPtr<OCSP_REQUEST, OCSP_REQUEST_free>;
 inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
 using X509StackPtr = OsslPtr<STACK_OF(X509), FreeX509Stack>;
 
+/// A stack that borrows its certificates: only the stack is freed.
+inline void FreeX509StackShallow(STACK_OF(X509) * s) { sk_X509_free(s); }
+using X509BorrowedStackPtr = OsslPtr<STACK_OF(X509), FreeX509StackShallow>;
+using X509StorePtr = OsslPtr<X509_STORE, X509_STORE_free>;
+using X509StoreCtxPtr = OsslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+
 /// Owner of a buffer OpenSSL allocated (e.g. by i2d_*): freed with OPENSSL_free.
 struct OpensslFreeDeleter {
   void operator()(unsigned char* p) const noexcept { OPENSSL_free(p); }

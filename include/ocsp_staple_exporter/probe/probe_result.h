@@ -50,6 +50,14 @@ struct ProbeResult {
   std::optional<int64_t> not_after;  ///< leaf notAfter, Unix seconds
   std::string tls_version;           ///< e.g. "TLSv1.3"
   std::string subject;               ///< leaf subject, RFC 2253
+  /// TLS targets: the served chain validates to a trust anchor (the system
+  /// store, or a certificate of ca_file) at the time of the probe
+  /// (`ocsp_tls_chain_verified`); chain_error says why not.
+  bool chain_verified = false;
+  std::string chain_error;
+  /// TLS targets: the leaf matches the SNI name (RFC 6125), or the IP
+  /// address probed when no name was sent (`ocsp_tls_name_matched`).
+  bool name_matched = false;
   /// The verified staple; state kAbsent when there was none (or when the
   /// probe failed).
   OcspVerdict verdict;

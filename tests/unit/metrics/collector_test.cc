@@ -89,6 +89,18 @@ TEST(Collector, FreshnessIsEvaluatedAtScrapeTime) {
             std::string::npos);
 }
 
+TEST(Collector, ProbeTrustGaugesForTlsTargets) {
+  ProbeResult r = Verified(ResponseState::kGood);
+  r.chain_verified = true;
+  r.name_matched = false;
+  std::string s = Series({Target("a", r)});
+  EXPECT_NE(s.find("ocsp_tls_chain_verified{target=\"a\"} 1\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_tls_name_matched{target=\"a\"} 0\n"), std::string::npos) << s;
+  TargetSnapshot responder = Target("r", r);
+  responder.kind = "responder";
+  EXPECT_EQ(Series({responder}).find("ocsp_tls_"), std::string::npos);
+}
+
 TEST(Collector, GoodTargetHasEveryFigure) {
   std::string s = Series({Target("a", Verified(ResponseState::kGood))});
   for (const char* want : {
