@@ -3,8 +3,8 @@
 # Idempotent; run as root.
 set -euo pipefail
 packages=(
-  # toolchain
-  cmake g++ make pkg-config
+  # toolchain; clang with libFuzzer's runtime for scripts/fuzz.sh
+  cmake g++ make pkg-config clang libclang-rt-14-dev
   # libraries
   libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev nlohmann-json3-dev

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test twice: a plain build,
-# then AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
+# then AddressSanitizer + UndefinedBehaviorSanitizer; then fuzzes every
+# parser for a bounded time (scripts/fuzz.sh). Run as root on Debian 12.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -15,3 +16,8 @@ for kind in plain asan; do
   echo "=== $kind tests ==="
   ctest --test-dir "$dir" --output-on-failure --timeout 600
 done
+
+# Coverage-guided fuzzing of every parser of hostile input, under ASan and
+# UBSan (clang, libFuzzer), bounded: 25 s per target.
+echo "=== fuzz ==="
+"$root/scripts/fuzz.sh" 25

@@ -138,22 +138,32 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
 
 namespace {
 
-std::string QueryVar(const mg_request_info* req, const char* name) {
-  if (req->query_string == nullptr) return "";
+std::string QueryVar(const char* query_string, const char* name) {
+  if (query_string == nullptr) return "";
   char buf[1024];
-  int n = mg_get_var(req->query_string, std::strlen(req->query_string), name, buf, sizeof buf);
+  int n = mg_get_var(query_string, std::strlen(query_string), name, buf, sizeof buf);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
-void HandleProbe(mg_connection* conn, const mg_request_info* req, HttpServer::Impl& impl) {
+}  // namespace
+
+ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header) {
   ProbeQuery q;
-  q.target = QueryVar(req, "target");
-  q.module = QueryVar(req, "module");
-  if (const char* h = mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds")) {
+  q.target = QueryVar(query_string, "target");
+  q.module = QueryVar(query_string, "module");
+  if (timeout_header != nullptr) {
     char* end = nullptr;
-    double v = std::strtod(h, &end);
-    if (end != h && v > 0 && v < 86400) q.scrape_timeout_seconds = v;
+    double v = std::strtod(timeout_header, &end);
+    if (end != timeout_header && v > 0 && v < 86400) q.scrape_timeout_seconds = v;
   }
+  return q;
+}
+
+namespace {
+
+void HandleProbe(mg_connection* conn, const mg_request_info* req, HttpServer::Impl& impl) {
+  ProbeQuery q = ParseProbeQuery(req->query_string,
+                                 mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds"));
   if (q.target.empty()) {
     Reply(conn, 400, "text/plain; charset=utf-8", "target parameter is missing\n");
     return;

@@ -5,16 +5,18 @@
 
 #include <ctime>
 
+#include "ocsp_staple_exporter/common/file.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 
 namespace ose {
 
-Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path) {
-  BioPtr bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) {
-    DrainOpenSslErrors();
-    return Error{"file", path + ": cannot open"};
+Result<std::vector<X509Ptr>> ParsePemCertificates(std::span<const uint8_t> pem,
+                                                  const std::string& name) {
+  if (pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return Error{"malformed", name + ": too large"};
   }
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return Error{"malformed", name + ": " + DrainOpenSslErrors()};
   std::vector<X509Ptr> certs;
   while (true) {
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -24,14 +26,22 @@ Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path) {
         ERR_clear_error();  // normal end of file
         break;
       }
-      return Error{"malformed", path + ": bad certificate #" +
+      return Error{"malformed", name + ": bad certificate #" +
                                     std::to_string(certs.size() + 1) + ": " +
                                     DrainOpenSslErrors()};
     }
     certs.push_back(std::move(cert));
   }
-  if (certs.empty()) return Error{"malformed", path + ": no PEM certificate found"};
+  if (certs.empty()) return Error{"malformed", name + ": no PEM certificate found"};
   return certs;
+}
+
+Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path) {
+  // Bounded and regular files only: a cert_file of /dev/zero or a FIFO
+  // must not hang the exporter at start or reload.
+  auto bytes = ReadFileLimited(path, kMaxPemBytes);
+  if (!bytes) return Error{"file", bytes.error().detail};
+  return ParsePemCertificates(bytes.value(), path);
 }
 
 bool HasMustStaple(X509* cert) {

@@ -67,13 +67,15 @@ Result<StoreEntry> StapleStore::Load(const std::string& key) const {
     toml::table t = toml::parse(
         std::string_view(reinterpret_cast<const char*>(side->data()), side->size()),
         Path(key, ".toml"));
-    e.certificate = t["certificate"].value_or(std::string());
-    e.status = t["status"].value_or(std::string());
-    e.url = t["url"].value_or(std::string());
-    e.fetched_at = t["fetched_at"].value_or(int64_t{0});
-    if (auto v = t["this_update"].value<int64_t>()) e.this_update = *v;
-    if (auto v = t["next_update"].value<int64_t>()) e.next_update = *v;
-    if (auto v = t["produced_at"].value<int64_t>()) e.produced_at = *v;
+    // value_exact: a key of another type (a float of 1e96 where an integer
+    // belongs, found by fuzzing) is ignored, never converted.
+    e.certificate = t["certificate"].value_exact<std::string>().value_or("");
+    e.status = t["status"].value_exact<std::string>().value_or("");
+    e.url = t["url"].value_exact<std::string>().value_or("");
+    e.fetched_at = t["fetched_at"].value_exact<int64_t>().value_or(0);
+    if (auto v = t["this_update"].value_exact<int64_t>()) e.this_update = *v;
+    if (auto v = t["next_update"].value_exact<int64_t>()) e.next_update = *v;
+    if (auto v = t["produced_at"].value_exact<int64_t>()) e.produced_at = *v;
   } catch (const toml::parse_error& err) {
     return Error{"corrupt", Path(key, ".toml") + ":" + std::to_string(err.source().begin.line) +
                                 ": " + std::string(err.description())};

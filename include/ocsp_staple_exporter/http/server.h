@@ -30,6 +30,13 @@ struct ProbeQuery {
   double scrape_timeout_seconds = 0;
 };
 
+/// Parses a /probe request: `target` and `module` from the URL query
+/// string (percent-decoded by civetweb's mg_get_var, each at most 1023
+/// bytes; null or missing: empty), and Prometheus'
+/// X-Prometheus-Scrape-Timeout-Seconds header (`timeout_header`, may be
+/// null), kept only when it is a number in (0, 86400). Never throws.
+ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header);
+
 /// Callbacks into the rest of the exporter; called on HTTP threads.
 struct HttpHooks {
   std::function<bool()> ready;         ///< answers GET /-/ready

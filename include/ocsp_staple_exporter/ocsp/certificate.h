@@ -13,11 +13,19 @@
 
 namespace ose {
 
+/// PEM files larger than this are refused (8 MiB: a bundle of thousands).
+inline constexpr size_t kMaxPemBytes = 8 << 20;
+
 /// Reads every certificate of a PEM file, in file order. Errors: reason
-/// "file" when it cannot be opened, "malformed" when it holds no
-/// certificate or a PEM block fails to parse (detail names the path and the
-/// drained OpenSSL error queue).
+/// "file" when it cannot be read (missing, unreadable, not a regular file,
+/// over kMaxPemBytes), "malformed" when it holds no certificate or a PEM
+/// block fails to parse (detail names the path and the drained OpenSSL
+/// error queue).
 Result<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path);
+
+/// The same from bytes in memory; `name` is used in error details.
+Result<std::vector<X509Ptr>> ParsePemCertificates(std::span<const uint8_t> pem,
+                                                  const std::string& name);
 
 /// True when `cert` carries the TLS Feature extension (id-pe-tlsfeature,
 /// 1.3.6.1.5.5.7.1.24, RFC 7633 §4) listing status_request (5) or

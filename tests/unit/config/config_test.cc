@@ -330,6 +330,9 @@ TEST_F(SectionsTest, Errors) {
        "cert_file = \"aia-chain.pem\"\n[[stapler.certificate]]\nname = \"a\"\n"
        "cert_file = \"aia-chain.pem\"\n",
        "{f}:7:8: stapler.certificate[1].name: duplicate name \"a\" (first used at line 4)"},
+      // A device where a certificate is expected: refused at once, not read forever.
+      {"[[responder]]\nname = \"r\"\ncert_file = \"/dev/zero\"\n",
+       "{f}:3:13: responder[0].cert_file: /dev/zero: is a character device"},
       // A staple must never overwrite a certificate, the config or another staple.
       {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"
        "cert_file = \"aia-chain.pem\"\noutput_file = \"aia-chain.pem\"\n",

@@ -110,5 +110,20 @@ TEST_F(StoreTest, AFifoOrFolderEntryIsCorruptWithoutBlocking) {
   EXPECT_EQ(store.Load("folder").error().reason, "corrupt");
 }
 
+// Found by fuzz_store: a float far outside int64 where an integer belongs
+// was converted (undefined behaviour). Now it is ignored.
+TEST_F(StoreTest, SidecarWithFloatsWhereIntegersBelong) {
+  fs::create_directories(dir_);
+  std::ofstream(fs::path(dir_) / "k.der") << "\x30\x03\x0a\x01\x03";
+  std::ofstream(fs::path(dir_) / "k.toml")
+      << "this_update = 4555555555555555555555555555555555555555555555555555555555555555555"
+         "55555555555555555555555555555179574.740\nfetched_at = 1e300\nurl = 7\n";
+  auto e = StapleStore(dir_).Load("k");
+  ASSERT_TRUE(e) << e.error().detail;
+  EXPECT_FALSE(e->this_update.has_value());
+  EXPECT_EQ(e->fetched_at, 0);
+  EXPECT_EQ(e->url, "");
+}
+
 }  // namespace
 }  // namespace ose
