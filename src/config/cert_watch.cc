@@ -14,6 +14,7 @@ Result<LoadedCertPtr> LoadCertFiles(const std::string& cert_file,
   auto out = std::make_shared<LoadedCert>();
   out->must_staple = HasMustStaple(loaded->cert.get());
   out->ocsp_urls = OcspUrls(loaded->cert.get());
+  out->crl_urls = CrlUrls(loaded->cert.get());
   out->cert = std::move(loaded->cert);
   out->issuer = std::move(loaded->issuer);
   return LoadedCertPtr(std::move(out));

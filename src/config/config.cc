@@ -456,7 +456,19 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
           }
           sc_cert.mode = *m;
         }
-        sc_cert.urls = urls_of(t, p, sc_cert.cert);
+        // Without an OCSP URL (AIA or `url`) a certificate can never be
+        // stapled: fatal-by-design modes refuse to start (as NATS does);
+        // auto and never skip it (the engine logs it once).
+        if (auto url = c.UrlAt(t, p, "url", false)) {
+          sc_cert.urls = {*url};
+        } else if (sc_cert.cert) {
+          sc_cert.urls = sc_cert.cert->ocsp_urls;
+          if (sc_cert.urls.empty() && (sc_cert.mode == "must" || sc_cert.mode == "always")) {
+            c.Fail(t.get("cert_file")->source(), p + ".cert_file",
+                   "certificate \"" + sc_cert.name + "\" names no OCSP responder (AIA) and mode "
+                   "is " + sc_cert.mode + ": it can never be stapled; set url");
+          }
+        }
         sc_cert.urls_from_aia = t.get("url") == nullptr;
         if (auto o = c.String(t, p, "output_file", false)) {
           sc_cert.output_file = c.Resolve(*o);

@@ -139,6 +139,12 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
     f.Gauge("ocsp_cert_must_staple",
             "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
             base, r.must_staple ? 1 : 0);
+    f.Gauge("ocsp_cert_ocsp_url_present",
+            "1 when the certificate names an OCSP responder (AIA id-ad-ocsp).", base,
+            r.ocsp_url_present ? 1 : 0);
+    f.Gauge("ocsp_cert_crl_url_present",
+            "1 when the certificate has a CRL Distribution Point URI.", base,
+            r.crl_url_present ? 1 : 0);
     if (r.not_after) {
       f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.",
               base, static_cast<double>(*r.not_after));
@@ -234,6 +240,15 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
     }
     f.Gauge("ocsp_stapler_fatal", "1 when the mode's fail-closed condition holds.", base,
             c.fatal ? 1 : 0);
+    f.Gauge("ocsp_cert_ocsp_url_present",
+            "1 when the certificate names an OCSP responder (AIA id-ad-ocsp).", base,
+            c.ocsp_url_present ? 1 : 0);
+    f.Gauge("ocsp_cert_crl_url_present",
+            "1 when the certificate has a CRL Distribution Point URI.", base,
+            c.crl_url_present ? 1 : 0);
+    f.Gauge("ocsp_cert_must_staple",
+            "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
+            base, c.must_staple ? 1 : 0);
   }
   return f.Take();
 }

@@ -243,6 +243,8 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
   X509* cert = request.cert->cert.get();
   X509* issuer = request.cert->issuer.get();
   r.must_staple = request.cert->must_staple;
+  r.ocsp_url_present = !request.cert->ocsp_urls.empty();
+  r.crl_url_present = !request.cert->crl_urls.empty();
   r.not_after = NotAfterUnix(cert);
   r.subject = SubjectString(cert);
   auto req = BuildOcspRequest(cert, issuer, request.nonce);
@@ -291,6 +293,8 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
   r.success = true;  // the file system answered; what it holds is the state
   X509* cert = target.cert->cert.get();
   r.must_staple = target.cert->must_staple;
+  r.ocsp_url_present = !target.cert->ocsp_urls.empty();
+  r.crl_url_present = !target.cert->crl_urls.empty();
   r.not_after = NotAfterUnix(cert);
   r.subject = SubjectString(cert);
   auto finish = [&]() {

@@ -74,6 +74,8 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system, Prob
   r.subject = SubjectString(leaf.get());
   r.must_staple = HasMustStaple(leaf.get());
   r.not_after = NotAfterUnix(leaf.get());
+  r.ocsp_url_present = !OcspUrls(leaf.get()).empty();
+  r.crl_url_present = !CrlUrls(leaf.get()).empty();
   r.chain_verified = VerifyChain(ssl, leaf.get(), system, req.extra_issuers, &r.chain_error);
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   r.name_matched = sni != nullptr ? X509_check_host(leaf.get(), sni, 0, 0, nullptr) == 1
@@ -85,6 +87,7 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system, Prob
   if (staple == nullptr || len <= 0) {
     r.staple_present = false;
     r.verdict = OcspVerdict{};  // kAbsent
+    if (!r.ocsp_url_present) r.verdict.detail = "no OCSP URL in the certificate";
     return;
   }
   r.staple_present = true;

@@ -25,6 +25,9 @@ StaplerCore::StaplerCore(const StaplerCertificate& cfg, RefreshPolicy refresh,
   state_.name = cfg_.name;
   state_.mode = ParseStaplerMode(cfg_.mode);
   state_.must_staple = cfg_.cert->must_staple;
+  state_.ocsp_url_present = !cfg_.cert->ocsp_urls.empty();
+  state_.crl_url_present = !cfg_.cert->crl_urls.empty();
+  state_.no_ocsp_url = cfg_.urls.empty();
   state_.key = CertKey(cfg_.cert->cert.get());
   for (auto r : kRefreshResults) state_.refresh_total[std::string(r)] = 0;
   state_.warn = state_.mode == StaplerMode::kNever && state_.must_staple;
@@ -91,7 +94,8 @@ std::string StaplerCore::Offer(std::span<const uint8_t> der, const std::string& 
 }
 
 bool StaplerCore::FetchDue(int64_t now) const {
-  return ModeStaples(state_.mode, state_.must_staple) && now >= state_.next_refresh;
+  return ModeStaples(state_.mode, state_.must_staple) && !state_.no_ocsp_url &&
+         now >= state_.next_refresh;
 }
 
 void StaplerCore::Hold(const OcspVerdict& v, std::vector<uint8_t> der, const std::string& source,

@@ -227,6 +227,12 @@ void Stapler::MakeCore(const std::shared_ptr<Slot>& slot, const StaplerCertifica
                {"status", std::string(StateName(slot->core->state().held.state))},
                {"next_update", Iso(slot->core->state().held.next_update)}});
   }
+  if (slot->core->state().no_ocsp_url && ModeStaples(slot->core->state().mode,
+                                                       slot->core->state().must_staple)) {
+    log::Info("certificate names no OCSP responder and no url is set: skipped",
+              {{"certificate", c.name}, {"mode", c.mode},
+               {"must_staple", slot->core->state().must_staple ? "true" : "false"}});
+  }
   if (slot->core->state().warn) {
     log::Warn("certificate has Must-Staple but mode is never: clients will reject it",
               {{"certificate", c.name}});
@@ -599,7 +605,9 @@ void Stapler::SaveSnapshot() {
   bool attempted = true;
   for (const auto& [name, s] : slots_) {
     StaplerCertState st = s->core->state();
-    if (ModeStaples(st.mode, st.must_staple) && !st.attempted) attempted = false;
+    if (ModeStaples(st.mode, st.must_staple) && !st.no_ocsp_url && !st.attempted) {
+      attempted = false;
+    }
     // `serving` tells what the servers can read: the core's decision, and
     // every configured publisher holding it.
     st.serving = st.serving && s->file_ok && s->haproxy_ok;

@@ -179,6 +179,9 @@ void CheckWants(const std::vector<Want>& wants, std::map<std::string, double>& s
     }
     if (w.must_staple >= 0) {
       EXPECT_EQ(series[T::S("ocsp_cert_must_staple", w.target)], w.must_staple);
+      // Every lab leaf names the lab's OCSP responder and no CRL.
+      EXPECT_EQ(series[T::S("ocsp_cert_ocsp_url_present", w.target)], 1);
+      EXPECT_EQ(series[T::S("ocsp_cert_crl_url_present", w.target)], 0);
       // Lab leaves are valid for 30 days; s_server-wrong-cert's expired 30 days ago.
       double not_after = series[T::S("ocsp_cert_not_after_timestamp_seconds", w.target)];
       EXPECT_NEAR(not_after, now + (w.target == "s_server-wrong-cert" ? -30 : 30) * 86400,

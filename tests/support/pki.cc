@@ -93,6 +93,10 @@ X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
     AddExt(cert.get(), issuer, NID_tlsfeature, f.c_str());
   }
   if (spec.ocsp_signing) AddExt(cert.get(), issuer, NID_ext_key_usage, "OCSPSigning");
+  if (!spec.crl_url.empty()) {
+    std::string v = "URI:" + spec.crl_url;
+    AddExt(cert.get(), issuer, NID_crl_distribution_points, v.c_str());
+  }
   if (!spec.ocsp_url.empty()) {
     std::string v = "OCSP;URI:" + spec.ocsp_url;
     AddExt(cert.get(), issuer, NID_info_access, v.c_str());

@@ -23,6 +23,7 @@ struct CertSpec {
   bool must_staple = false;
   bool ocsp_signing = false;
   std::string ocsp_url;  ///< AIA OCSP URL, optional
+  std::string crl_url;   ///< CRL Distribution Point URI, optional
   /// subjectKeyIdentifier as hex ("AB:CD:..."); default: hash of the key.
   /// A rogue CA copies the real one's to impersonate it.
   std::string subject_key_id;

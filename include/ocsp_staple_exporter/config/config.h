@@ -63,6 +63,7 @@ struct LoadedCert {
   X509Ptr issuer;
   bool must_staple = false;
   std::vector<std::string> ocsp_urls;  ///< AIA id-ad-ocsp, in order
+  std::vector<std::string> crl_urls;   ///< CRL Distribution Points URIs, in order
 };
 using LoadedCertPtr = std::shared_ptr<const LoadedCert>;
 

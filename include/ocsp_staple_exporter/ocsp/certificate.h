@@ -62,6 +62,10 @@ Result<CertAndIssuer> LoadCertAndIssuer(const std::string& cert_file,
 /// (RFC 5280 §4.2.2.1, id-ad-ocsp), in certificate order; empty if none.
 std::vector<std::string> OcspUrls(X509* cert);
 
+/// The URIs of the CRL Distribution Points extension (RFC 5280 §4.2.1.13,
+/// fullName entries), in certificate order; empty if none.
+std::vector<std::string> CrlUrls(X509* cert);
+
 /// The subject as a one-line string (RFC 2253), for logs and reports.
 std::string SubjectString(X509* cert);
 

@@ -47,6 +47,11 @@ struct ProbeResult {
   // Facts below are meaningful only when success is true.
   bool staple_present = false;  ///< the handshake carried a CertificateStatus
   bool must_staple = false;     ///< leaf has TLS Feature status_request (RFC 7633)
+  /// The leaf names an OCSP responder (AIA id-ad-ocsp) /
+  /// a CRL Distribution Point (`ocsp_cert_ocsp_url_present`,
+  /// `ocsp_cert_crl_url_present`).
+  bool ocsp_url_present = false;
+  bool crl_url_present = false;
   std::optional<int64_t> not_after;  ///< leaf notAfter, Unix seconds
   std::string tls_version;           ///< e.g. "TLSv1.3"
   std::string subject;               ///< leaf subject, RFC 2253

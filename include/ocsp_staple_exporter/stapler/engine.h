@@ -36,6 +36,11 @@ struct StaplerCertState {
   std::string name;
   StaplerMode mode = StaplerMode::kAuto;
   bool must_staple = false;
+  bool ocsp_url_present = false;  ///< the certificate names an OCSP responder (AIA)
+  bool crl_url_present = false;   ///< the certificate has a CRL Distribution Point
+  /// Nothing to fetch from: no OCSP URL in the certificate and no `url`
+  /// (auto and never only; must and always refuse such a config).
+  bool no_ocsp_url = false;
   std::string key;               ///< store key (SHA-256 of the leaf)
   OcspVerdict held;              ///< the held response; kAbsent when none
   std::string held_source;       ///< "cache" or the URL it came from

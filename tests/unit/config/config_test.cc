@@ -273,6 +273,13 @@ name = "other"
 cert_file = "plain.pem"
 issuer_file = "ca.pem"
 url = "http://127.0.0.1:1"
+
+# No OCSP URL at all: auto accepts it (the engine skips it).
+[[stapler.certificate]]
+name = "no-url"
+cert_file = "plain.pem"
+issuer_file = "ca.pem"
+mode = "auto"
 )");
   ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
   const StaplerConfig& s = cfg->stapler;
@@ -282,7 +289,8 @@ url = "http://127.0.0.1:1"
   EXPECT_EQ(s.failure_backoff, std::chrono::seconds(10));
   EXPECT_TRUE(s.exit_on_fatal);
   EXPECT_EQ(s.fatal_command, "logger fatal");
-  ASSERT_EQ(s.certificates.size(), 2u);
+  ASSERT_EQ(s.certificates.size(), 3u);
+  EXPECT_TRUE(s.certificates[2].urls.empty());
   EXPECT_EQ(s.certificates[0].mode, "must");
   EXPECT_EQ(s.certificates[0].urls, std::vector<std::string>{"http://ocsp.example.net/a"});
   EXPECT_EQ(s.certificates[0].output_file, dir_ + "/out/api.ocsp");
@@ -297,6 +305,11 @@ TEST_F(SectionsTest, Errors) {
       {"[[responder]]\nname = \"r\"\ncert_file = \"plain.pem\"\nissuer_file = \"ca.pem\"\n",
        "{f}:3:13: responder[0].cert_file: the certificate names no OCSP responder (AIA); set "
        "url"},
+      // Issue 11.1: must/always without any OCSP URL can never staple.
+      {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"nourl\"\n"
+       "cert_file = \"plain.pem\"\nissuer_file = \"ca.pem\"\nmode = \"must\"\n",
+       "{f}:5:13: stapler.certificate[0].cert_file: certificate \"nourl\" names no OCSP "
+       "responder (AIA) and mode is must: it can never be stapled; set url"},
       {"[[responder]]\nname = \"r\"\ncert_file = \"plain.pem\"\n",
        "{f}:3:13: responder[0].cert_file: the issuer of CN=leaf.test is in neither {d}/plain.pem"},
       {"[[responder]]\nname = \"r\"\ncert_file = \"aia.pem\"\nissuer_file = \"plain.pem\"\n",

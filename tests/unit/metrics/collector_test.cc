@@ -89,6 +89,19 @@ TEST(Collector, FreshnessIsEvaluatedAtScrapeTime) {
             std::string::npos);
 }
 
+TEST(Collector, RevocationSourcesOfTheCertificate) {
+  ProbeResult r = Reached(ResponseState::kAbsent);
+  r.ocsp_url_present = false;
+  r.crl_url_present = true;
+  std::string s = Series({Target("a", r)});
+  EXPECT_NE(s.find("ocsp_cert_ocsp_url_present{target=\"a\"} 0\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_cert_crl_url_present{target=\"a\"} 1\n"), std::string::npos) << s;
+  // No OCSP URL is a normal state: absent, not invalid, no failure.
+  EXPECT_NE(s.find("ocsp_response_status{target=\"a\",status=\"absent\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_probe_success{target=\"a\"} 1\n"), std::string::npos);
+}
+
 TEST(Collector, ProbeTrustGaugesForTlsTargets) {
   ProbeResult r = Verified(ResponseState::kGood);
   r.chain_verified = true;

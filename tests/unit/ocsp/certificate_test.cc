@@ -46,6 +46,20 @@ TEST_F(CertificateTest, MustStapleDetected) {
   EXPECT_FALSE(HasMustStaple(plain.get()));
 }
 
+// Issue 11.1: which revocation sources a certificate names.
+TEST_F(CertificateTest, OcspAndCrlUrls) {
+  auto key = GenerateKey();
+  auto both = IssueCert({.serial = 7, .not_before = now_, .not_after = now_ + 60,
+                         .ocsp_url = "http://ocsp.test/", .crl_url = "http://crl.test/ca.crl"},
+                        key.get(), ca_.get(), ca_key_.get());
+  EXPECT_EQ(OcspUrls(both.get()), std::vector<std::string>{"http://ocsp.test/"});
+  EXPECT_EQ(CrlUrls(both.get()), std::vector<std::string>{"http://crl.test/ca.crl"});
+  auto none = IssueCert({.serial = 8, .not_before = now_, .not_after = now_ + 60}, key.get(),
+                        ca_.get(), ca_key_.get());
+  EXPECT_TRUE(OcspUrls(none.get()).empty());
+  EXPECT_TRUE(CrlUrls(none.get()).empty());
+}
+
 // #9.7: status_request_v2 (RFC 6961) and a certificate with two TLS
 // Feature extensions (the first without status_request).
 TEST_F(CertificateTest, MustStapleV2AndTwoTlsFeatureExtensions) {

@@ -196,6 +196,21 @@ TEST_F(EngineTest, NoStapleAtStartIsFatalOnlyAfterTheFirstAttempt) {
   EXPECT_EQ(core->state().held.state, ResponseState::kAbsent);
 }
 
+// Issue 11.1: auto skips a Must-Staple certificate that names no OCSP
+// responder (no `url` either): nothing to fetch, not fatal.
+TEST_F(EngineTest, AutoSkipsACertificateWithoutOcspUrl) {
+  StaplerCertificate c = Cert("auto");
+  c.urls.clear();
+  StaplerEffects fx;
+  StaplerCore core(c, RefreshPolicy{}, VerifyOptions{}, fx, [] { return 0.5; });
+  EXPECT_TRUE(core.state().no_ocsp_url);
+  EXPECT_FALSE(core.state().ocsp_url_present);
+  EXPECT_FALSE(core.FetchDue(t0_));
+  core.Evaluate(t0_ + 3600);
+  EXPECT_FALSE(core.state().fatal);
+  EXPECT_FALSE(core.state().serving);
+}
+
 TEST_F(EngineTest, ModesThatDoNotFetch) {
   auto never = Core("never");
   EXPECT_FALSE(never->FetchDue(t0_));
