@@ -68,6 +68,21 @@ std::vector<ClientMetric::Label> With(std::vector<ClientMetric::Label> base, std
 }
 
 
+// What a certificate says about its revocation: Must-Staple and which
+// sources it names (for targets, label `target`; for the stapling engine,
+// label `certificate`).
+void CertificateFacts(Families& f, const std::vector<ClientMetric::Label>& base,
+                      bool must_staple, bool ocsp_url, bool crl_url) {
+  f.Gauge("ocsp_cert_must_staple",
+          "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).", base,
+          must_staple ? 1 : 0);
+  f.Gauge("ocsp_cert_ocsp_url_present",
+          "1 when the certificate names an OCSP responder (AIA id-ad-ocsp).", base,
+          ocsp_url ? 1 : 0);
+  f.Gauge("ocsp_cert_crl_url_present", "1 when the certificate has a CRL Distribution Point URI.",
+          base, crl_url ? 1 : 0);
+}
+
 }  // namespace
 
 std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
@@ -136,15 +151,7 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
               "1 when the leaf certificate matches the SNI name (or the IP address probed).",
               base, r.name_matched ? 1 : 0);
     }
-    f.Gauge("ocsp_cert_must_staple",
-            "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
-            base, r.must_staple ? 1 : 0);
-    f.Gauge("ocsp_cert_ocsp_url_present",
-            "1 when the certificate names an OCSP responder (AIA id-ad-ocsp).", base,
-            r.ocsp_url_present ? 1 : 0);
-    f.Gauge("ocsp_cert_crl_url_present",
-            "1 when the certificate has a CRL Distribution Point URI.", base,
-            r.crl_url_present ? 1 : 0);
+    CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
     if (r.not_after) {
       f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.",
               base, static_cast<double>(*r.not_after));
@@ -240,15 +247,7 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
     }
     f.Gauge("ocsp_stapler_fatal", "1 when the mode's fail-closed condition holds.", base,
             c.fatal ? 1 : 0);
-    f.Gauge("ocsp_cert_ocsp_url_present",
-            "1 when the certificate names an OCSP responder (AIA id-ad-ocsp).", base,
-            c.ocsp_url_present ? 1 : 0);
-    f.Gauge("ocsp_cert_crl_url_present",
-            "1 when the certificate has a CRL Distribution Point URI.", base,
-            c.crl_url_present ? 1 : 0);
-    f.Gauge("ocsp_cert_must_staple",
-            "1 when the leaf certificate has the TLS Feature status_request (Must-Staple).",
-            base, c.must_staple ? 1 : 0);
+    CertificateFacts(f, base, c.must_staple, c.ocsp_url_present, c.crl_url_present);
   }
   return f.Take();
 }
