@@ -741,7 +741,7 @@ TEST_F(StaplerTest, CommandsAreIsolatedAndBounded) {
                         << Cert("cmd", "cert_file = \"pki/good-chain.pem\"\nmode = \"must\"\n"
                                        "url = \"" + fake.Url("/canned/cmd") + "\"\n"
                                        "output_file = \"published/cmd.ocsp\"\n"
-                                       "reload_command = \"grep -E '^Sig(Blk|Ign)' /proc/$$/status > " +
+                                       "reload_command = \"grep -E '^Sig(Blk|Ign)' /proc/self/status > " +
                                        probe + ".sig; ls /proc/$$/fd > " + probe +
                                        ".fds; exec sleep 61\"");
   StartExporter(config);
@@ -752,9 +752,11 @@ TEST_F(StaplerTest, CommandsAreIsolatedAndBounded) {
   // socket, responder connections and files would show here.
   std::string fds = ReadFile(probe + ".fds");
   EXPECT_TRUE(fds == "0\n1\n2\n" || fds == "0\n1\n10\n2\n") << fds;
-  // Nothing blocked or ignored (the exporter itself ignores SIGPIPE), but
-  // for glibc's two internal real-time signals (32, 33), which posix_spawn
-  // sets to SIG_IGN itself and the next exec resets.
+  // What the command's programs inherit (grep reads its own status: the
+  // shell itself blocks signals for moments while it forks): nothing
+  // blocked or ignored (the exporter itself ignores SIGPIPE), but for
+  // glibc's two internal real-time signals (32, 33), which posix_spawn sets
+  // to SIG_IGN itself.
   std::smatch sig;
   std::string sigs = ReadFile(probe + ".sig");
   ASSERT_TRUE(std::regex_search(sigs, sig,
