@@ -317,6 +317,7 @@ timeout = "5s"
 name = "nginx-good"
 address = "127.0.0.1:$((base + 1))"
 server_name = "localhost"
+ca_file = "pki/root.pem"   # the lab's root: ocsp_tls_chain_verified 1
 
 [[tls]]
 name = "nginx-good-ipv6"

@@ -179,6 +179,12 @@ void CheckWants(const std::vector<Want>& wants, std::map<std::string, double>& s
     }
     if (w.must_staple >= 0) {
       EXPECT_EQ(series[T::S("ocsp_cert_must_staple", w.target)], w.must_staple);
+      // Only nginx-good is given the lab's root as a trust anchor.
+      if (w.target == "nginx-good" || w.target == "nginx-good-ipv6") {
+        EXPECT_EQ(series[T::S("ocsp_tls_chain_verified", w.target)],
+                  w.target == "nginx-good" ? 1 : 0);
+        EXPECT_EQ(series[T::S("ocsp_tls_name_matched", w.target)], 1);
+      }
       // Every lab leaf names the lab's OCSP responder and no CRL.
       EXPECT_EQ(series[T::S("ocsp_cert_ocsp_url_present", w.target)], 1);
       EXPECT_EQ(series[T::S("ocsp_cert_crl_url_present", w.target)], 0);
