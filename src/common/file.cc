@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -109,18 +110,26 @@ Result<std::vector<uint8_t>> ReadFileLimited(const std::string& path, size_t max
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     return Error{"too_large", path + ": larger than " + std::to_string(max_bytes) + " bytes"};
   }
-  std::vector<uint8_t> out;
-  uint8_t buf[65536];
+  // Read straight into the heap: this runs on HTTP worker threads (a
+  // reload) whose stacks are small; a 64 KiB stack buffer overflowed them
+  // under ASan. The file may grow while read: never past max_bytes.
+  std::vector<uint8_t> out(static_cast<size_t>(st.st_size) + 1);
+  size_t used = 0;
   while (true) {
-    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (used == out.size()) {
+      if (out.size() > max_bytes) break;
+      out.resize(std::min(out.size() * 2, max_bytes + 1));
+    }
+    ssize_t n = ::read(f.fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Io("cannot read", path);
     if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      return Error{"too_large", path + ": larger than " + std::to_string(max_bytes) + " bytes"};
-    }
-    out.insert(out.end(), buf, buf + n);
+    used += static_cast<size_t>(n);
   }
+  if (used > max_bytes) {
+    return Error{"too_large", path + ": larger than " + std::to_string(max_bytes) + " bytes"};
+  }
+  out.resize(used);
   return out;
 }
 

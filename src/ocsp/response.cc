@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/common/openssl_error.h"
+#include "ocsp_staple_exporter/ocsp/extensions.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
@@ -70,24 +71,6 @@ std::vector<OCSP_SINGLERESP*> FindSingles(OCSP_BASICRESP* bs, X509* cert, X509* 
   return out;
 }
 
-// The first critical extension among `count` (read with `get`) that this
-// verifier does not understand (RFC 5280 §4.2: reject the response), or "".
-template <typename Get>
-std::string UnknownCritical(int count, Get get, std::initializer_list<int> known) {
-  for (int i = 0; i < count; ++i) {
-    X509_EXTENSION* ext = get(i);
-    if (ext == nullptr || X509_EXTENSION_get_critical(ext) == 0) continue;
-    int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
-    bool ok = false;
-    for (int k : known) ok = ok || (nid != NID_undef && nid == k);
-    if (!ok) {
-      char oid[80];
-      OBJ_obj2txt(oid, sizeof oid, X509_EXTENSION_get_object(ext), 1);
-      return oid;
-    }
-  }
-  return "";
-}
 
 // True when the response's signature algorithm hashes with MD5 (or older).
 bool WeakSignatureAlgorithm(OCSP_BASICRESP* bs) {
@@ -220,12 +203,12 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   // SingleResponse.
   OCSP_BASICRESP* b = bs.get();
   std::string unknown =
-      UnknownCritical(OCSP_BASICRESP_get_ext_count(b),
+      UnknownCriticalExtension(OCSP_BASICRESP_get_ext_count(b),
                       [b](int i) { return OCSP_BASICRESP_get_ext(b, i); },
                       {NID_id_pkix_OCSP_Nonce});
   for (OCSP_SINGLERESP* s : singles) {
     if (!unknown.empty()) break;
-    unknown = UnknownCritical(OCSP_SINGLERESP_get_ext_count(s),
+    unknown = UnknownCriticalExtension(OCSP_SINGLERESP_get_ext_count(s),
                               [s](int i) { return OCSP_SINGLERESP_get_ext(s, i); },
                               {NID_id_pkix_OCSP_CrlID, NID_id_pkix_OCSP_archiveCutoff,
                                NID_invalidity_date, NID_hold_instruction_code});

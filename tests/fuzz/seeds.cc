@@ -100,6 +100,23 @@ int main(int argc, char** argv) {
   try_later.response_status = OCSP_RESPONSE_STATUS_TRYLATER;
   Put(ocsp, "try-later", MakeResponse(try_later, leaf.get(), ca.get(), ca.get(), ca_key.get()));
 
+  // CRLs: full, delta, expired.
+  fs::path crls = out / "crl";
+  CrlSpec crl;
+  crl.this_update = now - 3600;
+  crl.next_update = now + 7 * day;
+  crl.crl_number = 12;
+  crl.revoked = {{.serial = 7, .revoked_at = now - day, .reason = 1},
+                 {.serial = 99, .revoked_at = now - day, .reason = 8}};
+  Put(crls, "full", MakeCrl(crl, ca.get(), ca_key.get()));
+  CrlSpec delta = crl;
+  delta.delta_base = 11;
+  Put(crls, "delta", MakeCrl(delta, ca.get(), ca_key.get()));
+  CrlSpec expired = crl;
+  expired.this_update = now - 10 * day;
+  expired.next_update = now - day;
+  Put(crls, "expired", MakeCrl(expired, ca.get(), ca_key.get()));
+
   // Certificates, PEM and DER.
   fs::path certs = out / "certificate";
   Put(certs, "chain.pem", Pem({leaf.get(), ca.get()}, out / "tmp.pem"));

@@ -88,6 +88,7 @@ X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
   } else {
     AddExt(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE");
   }
+  if (!spec.key_usage.empty()) AddExt(cert.get(), issuer, NID_key_usage, spec.key_usage.c_str());
   if (spec.must_staple) AddExt(cert.get(), issuer, NID_tlsfeature, "status_request");
   for (const std::string& f : spec.tls_features) {
     AddExt(cert.get(), issuer, NID_tlsfeature, f.c_str());
@@ -153,6 +154,51 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
   int len = i2d_OCSP_RESPONSE(resp.get(), &raw);
   OpensslBytesPtr der(raw);
   Check(len > 0, "encode");
+  return std::vector<uint8_t>(der.get(), der.get() + len);
+}
+
+std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer_key) {
+  OsslPtr<X509_CRL, X509_CRL_free> crl(X509_CRL_new());
+  Check(crl != nullptr, "crl");
+  X509_CRL_set_version(crl.get(), 1);
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer));
+  Asn1TimePtr tu = Time(spec.this_update);
+  X509_CRL_set1_lastUpdate(crl.get(), tu.get());
+  if (spec.next_update) {
+    Asn1TimePtr nu = Time(*spec.next_update);
+    X509_CRL_set1_nextUpdate(crl.get(), nu.get());
+  }
+  for (const auto& e : spec.revoked) {
+    X509_REVOKED* r = X509_REVOKED_new();
+    Asn1IntegerPtr serial(ASN1_INTEGER_new());
+    ASN1_INTEGER_set(serial.get(), e.serial);
+    X509_REVOKED_set_serialNumber(r, serial.get());
+    Asn1TimePtr at = Time(e.revoked_at);
+    X509_REVOKED_set_revocationDate(r, at.get());
+    if (e.reason >= 0) {
+      Asn1EnumeratedPtr code(ASN1_ENUMERATED_new());
+      ASN1_ENUMERATED_set(code.get(), e.reason);
+      X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, code.get(), 0, 0);
+    }
+    Check(X509_CRL_add0_revoked(crl.get(), r) == 1, "add revoked");
+  }
+  Asn1IntegerPtr number(ASN1_INTEGER_new());
+  ASN1_INTEGER_set(number.get(), spec.crl_number);
+  X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0);
+  if (spec.delta_base) {
+    Asn1IntegerPtr base(ASN1_INTEGER_new());
+    ASN1_INTEGER_set(base.get(), *spec.delta_base);
+    X509_CRL_add1_ext_i2d(crl.get(), NID_delta_crl, base.get(), 1, 0);
+  }
+  if (spec.critical_unknown_extension) {
+    Check(X509_CRL_add_ext(crl.get(), UnknownCriticalExtension().get(), -1) == 1, "crl ext");
+  }
+  X509_CRL_sort(crl.get());
+  Check(X509_CRL_sign(crl.get(), issuer_key, spec.md ? spec.md : EVP_sha256()) > 0, "sign crl");
+  unsigned char* raw = nullptr;
+  int len = i2d_X509_CRL(crl.get(), &raw);
+  OpensslBytesPtr der(raw);
+  Check(len > 0, "encode crl");
   return std::vector<uint8_t>(der.get(), der.get() + len);
 }
 

@@ -31,6 +31,8 @@ struct CertSpec {
   /// "status_request_v2" or "status_request,status_request_v2"; each string
   /// adds one extension (two strings: two TLS Feature extensions).
   std::vector<std::string> tls_features;
+  /// keyUsage for a non-CA certificate, e.g. "digitalSignature" (none when empty).
+  std::string key_usage;
 };
 
 /// A fresh RSA-2048 key (for MD5-based signatures, which ECDSA lacks).
@@ -70,6 +72,24 @@ struct ResponseSpec {
 /// the status is encoded.
 std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* issuer,
                                   X509* signer_cert, EVP_PKEY* signer_key);
+
+struct CrlSpec {
+  int64_t this_update = 0;
+  std::optional<int64_t> next_update;
+  long crl_number = 1;
+  std::optional<long> delta_base;  ///< set: a delta CRL (deltaCRLIndicator)
+  struct Entry {
+    long serial = 0;
+    int64_t revoked_at = 0;
+    int reason = -1;  ///< CRLReason code; -1 for none
+  };
+  std::vector<Entry> revoked;
+  bool critical_unknown_extension = false;
+  const EVP_MD* md = nullptr;  ///< default SHA-256
+};
+
+/// A DER X.509 v2 CRL issued by `issuer`, signed with `issuer_key`.
+std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer_key);
 
 /// Writes PEM of `certs` to `path`.
 void WritePem(const std::string& path, const std::vector<X509*>& certs);

@@ -35,6 +35,7 @@ using OcspBasicRespPtr = OsslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free>;
 using OcspCertIdPtr = OsslPtr<OCSP_CERTID, OCSP_CERTID_free>;
 using Asn1TimePtr = OsslPtr<ASN1_TIME, ASN1_TIME_free>;
 using Asn1IntegerPtr = OsslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using Asn1EnumeratedPtr = OsslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
 using BignumPtr = OsslPtr<BIGNUM, BN_free>;
 using SslCtxPtr = OsslPtr<SSL_CTX, SSL_CTX_free>;
 using SslPtr = OsslPtr<SSL, SSL_free>;

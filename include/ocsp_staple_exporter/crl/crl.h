@@ -1,0 +1,87 @@
+#pragma once
+// Parsing and verification of X.509 CRLs (RFC 5280 §5, §6.3), the
+// building block of `[[crl]]` targets and CRL revocation for leaves
+// (issue 11, in progress: the targets are not wired yet).
+//
+// Like VerifyOcspResponse, a pure function of (bytes, issuer, options,
+// now): no I/O, no clock, never throws. A CRL that fails any check is
+// CrlState::kInvalid with a bounded reason and never reports a serial as
+// good.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "ocsp_staple_exporter/common/ossl_ptr.h"
+#include "ocsp_staple_exporter/ocsp/response.h"
+
+namespace ose {
+
+using X509CrlPtr = OsslPtr<X509_CRL, X509_CRL_free>;
+
+/// The state set exported as `ocsp_crl_status{status}`.
+enum class CrlState {
+  kValid,    ///< verified and within thisUpdate..nextUpdate (± skew)
+  kExpired,  ///< verified, but nextUpdate + skew has passed
+  kInvalid,  ///< failed a check; see invalid_reason
+  kAbsent,   ///< nothing fetched yet, or nothing at the URL
+};
+inline constexpr std::string_view kCrlStateNames[] = {"valid", "expired", "invalid", "absent"};
+std::string_view CrlStateName(CrlState s);
+
+/// Bounded reasons of `ocsp_crl_invalid_reason{reason}`.
+namespace crl_invalid {
+inline constexpr std::string_view kMalformed = "malformed";  ///< neither DER nor PEM X509_CRL
+inline constexpr std::string_view kIssuerMismatch = "issuer_mismatch";
+inline constexpr std::string_view kNotCrlSigner = "issuer_not_crl_signer";  ///< no cRLSign
+inline constexpr std::string_view kSignature = "signature";
+inline constexpr std::string_view kNotYetValid = "not_yet_valid";
+inline constexpr std::string_view kUnsupportedCriticalExtension = "unsupported_critical_extension";
+inline constexpr std::string_view kWeakAlgorithm = "weak_algorithm";  ///< MD5-based signature
+}  // namespace crl_invalid
+
+struct CrlVerdict {
+  CrlState state = CrlState::kAbsent;
+  std::string invalid_reason;  ///< one of crl_invalid::*, when kInvalid
+  std::string detail;
+  std::optional<int64_t> this_update;  ///< Unix seconds
+  std::optional<int64_t> next_update;  ///< Unix seconds; nullopt when absent
+  std::optional<std::string> crl_number;       ///< decimal, RFC 5280 §5.2.3
+  std::optional<std::string> base_crl_number;  ///< delta CRLs (§5.2.4)
+  size_t revoked_certificates = 0;
+  bool signature_verified = false;
+};
+
+/// A parsed CRL with its verdict. `crl` is null when unparsable.
+struct ParsedCrl {
+  X509CrlPtr crl;
+  CrlVerdict verdict;
+};
+
+/// Parses `data` (DER, or PEM "X509 CRL") and verifies it against `issuer`
+/// (borrowed, non-null) at Unix time `now` (RFC 5280 §6.3.3): the CRL's
+/// issuer name equals the issuer's subject; the issuer's keyUsage, when
+/// present, allows cRLSign; the signature verifies with the issuer's key
+/// and is not MD5-based; no critical extension other than those understood
+/// (CRL number, delta CRL indicator, issuing distribution point, authority
+/// key identifier) in the CRL or an entry; thisUpdate <= now + skew; and
+/// nextUpdate >= now - skew, else kExpired (the CRL is authentic, only
+/// stale). The OpenSSL error queue is drained into `detail`.
+ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
+                    int64_t now);
+
+/// What a verified CRL says about a certificate.
+struct CrlEntryStatus {
+  bool revoked = false;
+  std::optional<int64_t> revoked_at;     ///< revocationDate, Unix seconds
+  std::string reason = "unspecified";    ///< RevocationReasonName of the entry's reason code
+};
+
+/// Looks `cert`'s serial up in `crl` (which must have verified: callers
+/// check the verdict first). A certificate listed with reason
+/// removeFromCRL is not revoked.
+CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert);
+
+}  // namespace ose

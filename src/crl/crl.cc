@@ -1,0 +1,144 @@
+#include "ocsp_staple_exporter/crl/crl.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ocsp_staple_exporter/common/openssl_error.h"
+#include "ocsp_staple_exporter/ocsp/extensions.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+
+namespace ose {
+namespace {
+
+ParsedCrl Invalid(ParsedCrl p, std::string_view reason, std::string detail) {
+  p.verdict.state = CrlState::kInvalid;
+  p.verdict.invalid_reason = std::string(reason);
+  std::string queue = DrainOpenSslErrors();
+  p.verdict.detail = queue.empty() ? std::move(detail) : detail + ": " + queue;
+  return p;
+}
+
+std::optional<std::string> IntegerExtension(X509_CRL* crl, int nid) {
+  int crit = 0;
+  Asn1IntegerPtr n(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, nid, &crit, nullptr)));
+  if (!n) return std::nullopt;
+  BignumPtr bn(ASN1_INTEGER_to_BN(n.get(), nullptr));
+  if (!bn) return std::nullopt;
+  char* dec = BN_bn2dec(bn.get());
+  if (dec == nullptr) return std::nullopt;
+  std::string out(dec);
+  OPENSSL_free(dec);
+  return out;
+}
+
+
+}  // namespace
+
+std::string_view CrlStateName(CrlState s) { return kCrlStateNames[static_cast<int>(s)]; }
+
+ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
+                    int64_t now) {
+  ParsedCrl p;
+  if (data.empty()) return Invalid(std::move(p), crl_invalid::kMalformed, "empty CRL");
+  const unsigned char* d = data.data();
+  p.crl.reset(d2i_X509_CRL(nullptr, &d, static_cast<long>(data.size())));
+  if (p.crl && d != data.data() + data.size()) {
+    return Invalid(std::move(p), crl_invalid::kMalformed,
+                   std::to_string(data.data() + data.size() - d) + " trailing bytes");
+  }
+  if (!p.crl && data.size() < (1u << 31)) {
+    DrainOpenSslErrors();
+    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    if (bio) p.crl.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  }
+  if (!p.crl) return Invalid(std::move(p), crl_invalid::kMalformed, "not a DER or PEM X.509 CRL");
+  X509_CRL* crl = p.crl.get();
+  CrlVerdict& v = p.verdict;
+  v.this_update = Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
+  if (X509_CRL_get0_nextUpdate(crl) != nullptr) {
+    v.next_update = Asn1TimeToUnix(X509_CRL_get0_nextUpdate(crl));
+    if (!v.next_update) {
+      return Invalid(std::move(p), crl_invalid::kMalformed, "unparsable nextUpdate");
+    }
+  }
+  if (!v.this_update) return Invalid(std::move(p), crl_invalid::kMalformed, "unparsable thisUpdate");
+  if (v.next_update && *v.next_update < *v.this_update) {
+    return Invalid(std::move(p), crl_invalid::kMalformed, "nextUpdate is earlier than thisUpdate");
+  }
+  v.crl_number = IntegerExtension(crl, NID_crl_number);
+  v.base_crl_number = IntegerExtension(crl, NID_delta_crl);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  v.revoked_certificates = static_cast<size_t>(std::max(0, sk_X509_REVOKED_num(revoked)));
+  DrainOpenSslErrors();
+
+  // §6.3.3 (b): the issuer named is the CA we check against.
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0) {
+    return Invalid(std::move(p), crl_invalid::kIssuerMismatch,
+                   "CRL issuer is not " + SubjectString(issuer));
+  }
+  // §4.2.1.3: keyUsage, when present, must allow cRLSign.
+  uint32_t flags = X509_get_extension_flags(issuer);
+  if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(issuer) & KU_CRL_SIGN) == 0) {
+    return Invalid(std::move(p), crl_invalid::kNotCrlSigner,
+                   SubjectString(issuer) + " may not sign CRLs (keyUsage lacks cRLSign)");
+  }
+  int sig_nid = X509_CRL_get_signature_nid(crl), md_nid = NID_undef, pk_nid = NID_undef;
+  if (OBJ_find_sigid_algs(sig_nid, &md_nid, &pk_nid) == 1 &&
+      (md_nid == NID_md5 || md_nid == NID_md4 || md_nid == NID_md2)) {
+    return Invalid(std::move(p), crl_invalid::kWeakAlgorithm, "signature algorithm uses MD5");
+  }
+  std::string unknown = UnknownCriticalExtension(
+      X509_CRL_get_ext_count(crl), [crl](int i) { return X509_CRL_get_ext(crl, i); },
+      {NID_crl_number, NID_delta_crl, NID_issuing_distribution_point,
+       NID_authority_key_identifier});
+  for (int i = 0; unknown.empty() && i < sk_X509_REVOKED_num(revoked); ++i) {
+    X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    unknown = UnknownCriticalExtension(X509_REVOKED_get_ext_count(r),
+                              [r](int j) { return X509_REVOKED_get_ext(r, j); },
+                              {NID_crl_reason, NID_invalidity_date, NID_certificate_issuer});
+  }
+  if (!unknown.empty()) {
+    return Invalid(std::move(p), crl_invalid::kUnsupportedCriticalExtension,
+                   "unrecognised critical extension " + unknown);
+  }
+  EVP_PKEY* key = X509_get0_pubkey(issuer);
+  if (key == nullptr || X509_CRL_verify(crl, key) != 1) {
+    return Invalid(std::move(p), crl_invalid::kSignature,
+                   "signature does not verify with " + SubjectString(issuer));
+  }
+  v.signature_verified = true;
+  if (*v.this_update > now + options.skew_seconds) {
+    return Invalid(std::move(p), crl_invalid::kNotYetValid, "thisUpdate is in the future");
+  }
+  if (v.next_update && *v.next_update < now - options.skew_seconds) {
+    v.state = CrlState::kExpired;
+    v.detail = "nextUpdate has passed";
+  } else {
+    v.state = CrlState::kValid;
+  }
+  DrainOpenSslErrors();
+  return p;
+}
+
+CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert) {
+  CrlEntryStatus s;
+  if (!crl.crl) return s;
+  X509_REVOKED* entry = nullptr;
+  if (X509_CRL_get0_by_serial(crl.crl.get(), &entry, X509_get0_serialNumber(cert)) <= 0 ||
+      entry == nullptr) {
+    DrainOpenSslErrors();
+    return s;
+  }
+  int crit = 0;
+  Asn1EnumeratedPtr reason(
+      static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &crit, nullptr)));
+  int code = reason ? static_cast<int>(ASN1_ENUMERATED_get(reason.get())) : -1;
+  DrainOpenSslErrors();
+  if (code == OCSP_REVOKED_STATUS_REMOVEFROMCRL) return s;  // §5.3.1: no longer revoked
+  s.revoked = true;
+  s.revoked_at = Asn1TimeToUnix(X509_REVOKED_get0_revocationDate(entry));
+  s.reason = std::string(RevocationReasonName(code));
+  return s;
+}
+
+}  // namespace ose
