@@ -20,4 +20,8 @@ std::string FormatUnixTime(int64_t t, const char* format) {
   return std::string(buf, n);
 }
 
+std::string FormatUnixTimeOrNone(std::optional<int64_t> t) {
+  return t ? FormatUnixTime(*t) : "none";
+}
+
 }  // namespace ose

@@ -37,8 +37,6 @@ namespace {
 
 bool Usable(ResponseState s) { return s == ResponseState::kGood || s == ResponseState::kRevoked; }
 
-std::string Iso(std::optional<int64_t> t) { return t ? FormatUnixTime(*t) : "none"; }
-
 }  // namespace
 
 std::string StaplerCore::Refusal(const OcspVerdict& v) const {
@@ -46,8 +44,8 @@ std::string StaplerCore::Refusal(const OcspVerdict& v) const {
     case ReplaceVerdict::kAccept:
       return "";
     case ReplaceVerdict::kOlder:
-      return "answer's thisUpdate " + Iso(v.this_update) +
-             " is older than the newest held one (" + Iso(state_.newest_this_update) +
+      return "answer's thisUpdate " + FormatUnixTimeOrNone(v.this_update) +
+             " is older than the newest held one (" + FormatUnixTimeOrNone(state_.newest_this_update) +
              "): replayed or served from a stale cache";
     case ReplaceVerdict::kAfterRevocation:
       return std::string(StateName(v.state)) + " answer after a revocation (" +
@@ -169,17 +167,7 @@ void StaplerCore::Evaluate(int64_t now) {
   // A held response past its validity is no longer a good one. A
   // revocation stays (it is permanent), but is no longer fit to staple;
   // certificateHold is temporary and expires like a good answer.
-  if (Usable(state_.held.state) && state_.held.valid_until &&
-      now > *state_.held.valid_until + verify_.skew_seconds) {
-    if (state_.held.state == ResponseState::kRevoked &&
-        state_.held.revocation_reason != "certificate_hold") {
-      state_.held.expired = true;
-    } else {
-      state_.held.state = ResponseState::kInvalid;
-      state_.held.invalid_reason = std::string(invalid_reason::kExpired);
-      state_.held.detail = "the held response expired";
-    }
-  }
+  state_.held = VerdictAt(std::move(state_.held), now);
   HeldStaple held{state_.held.state, state_.held.valid_until};
   StapleDecision d = Decide(state_.mode, state_.must_staple, held, now, state_.attempted);
   state_.warn = d.warn;

@@ -11,14 +11,17 @@ bool ModeStaples(StaplerMode mode, bool must_staple) {
          ((mode == StaplerMode::kAuto || mode == StaplerMode::kMust) && must_staple);
 }
 
+bool Servable(const HeldStaple& held, int64_t now) {
+  bool usable = held.state == ResponseState::kGood || held.state == ResponseState::kRevoked;
+  return usable && held.valid_until && now < *held.valid_until - kWithdrawBeforeSeconds;
+}
+
 StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held, int64_t now,
                       bool attempted) {
   StapleDecision d;
   d.staple = ModeStaples(mode, must_staple);
   d.warn = mode == StaplerMode::kNever && must_staple;
-  bool usable = held.state == ResponseState::kGood || held.state == ResponseState::kRevoked;
-  bool fresh = held.valid_until && now < *held.valid_until - kWithdrawBeforeSeconds;
-  d.serve = d.staple && usable && fresh;
+  d.serve = d.staple && Servable(held, now);
   bool fail_closed = mode == StaplerMode::kMust || mode == StaplerMode::kAlways;
   d.fatal = fail_closed && d.staple && attempted &&
             (held.state == ResponseState::kRevoked || !d.serve);

@@ -21,8 +21,10 @@
 namespace ose {
 namespace {
 
-
-std::string Iso(std::optional<int64_t> t) { return t ? FormatUnixTime(*t) : "none"; }
+bool IsTryLaterPlaceholder(std::span<const uint8_t> bytes) {
+  std::span<const uint8_t> placeholder(kTryLaterResponse);
+  return std::equal(bytes.begin(), bytes.end(), placeholder.begin(), placeholder.end());
+}
 
 }  // namespace
 
@@ -150,27 +152,20 @@ void Stapler::MakeCore(const std::shared_ptr<Slot>& slot, const StaplerCertifica
   fx.publish = [](const StaplerCertState& st, const std::vector<uint8_t>&) {
     log::Info("staple published", {{"certificate", st.name},
                                    {"status", std::string(StateName(st.held.state))},
-                                   {"next_update", Iso(st.held.next_update)}});
+                                   {"next_update", FormatUnixTimeOrNone(st.held.next_update)}});
   };
   fx.withdraw = [](const StaplerCertState& st) {
     log::Warn("staple withdrawn", {{"certificate", st.name},
                                    {"status", std::string(StateName(st.held.state))},
-                                   {"next_update", Iso(st.held.next_update)}});
+                                   {"next_update", FormatUnixTimeOrNone(st.held.next_update)}});
   };
-  fx.persist = [this, weak](const StaplerCertState& st, const StoreEntry& e) {
+  fx.persist = [this, weak](const StaplerCertState&, const StoreEntry& e) {
     auto s = weak.lock();
     if (!s) return;
-    auto r = StapleStore(config_.store_dir).Save(st.key, e);
-    if (r) {
-      s->persist_pending.reset();
-      s->persist_failures = 0;
-      return;
-    }
-    CountError(*s, "persist");
+    // A newer entry replaces one still waiting for a retry; write it now.
     s->persist_pending = e;
-    ++s->persist_failures;
-    s->persist_retry_at = RetryAfterFailure(Refresh(), NowUnix(), s->persist_failures);
-    log::Error("cannot persist staple", {{"certificate", st.name}, {"err", r.error().detail}});
+    s->persist_retry_at = 0;
+    SyncPersist(*s, NowUnix());
   };
   fx.fatal = [this, weak](const StaplerCertState& st, bool fatal) {
     auto s = weak.lock();
@@ -225,7 +220,7 @@ void Stapler::MakeCore(const std::shared_ptr<Slot>& slot, const StaplerCertifica
     log::Info("staple loaded from store_dir",
               {{"certificate", c.name},
                {"status", std::string(StateName(slot->core->state().held.state))},
-               {"next_update", Iso(slot->core->state().held.next_update)}});
+               {"next_update", FormatUnixTimeOrNone(slot->core->state().held.next_update)}});
   }
   if (slot->core->state().no_ocsp_url && ModeStaples(slot->core->state().mode,
                                                        slot->core->state().must_staple)) {
@@ -246,8 +241,7 @@ void Stapler::Reconcile(Slot& slot, int64_t now) {
   if (slot.cfg.output_file.empty() || !ModeStaples(st.mode, st.must_staple)) return;
   auto disk = ReadFileLimited(slot.cfg.output_file, 1 << 20);
   if (!disk) return;
-  std::span<const uint8_t> placeholder(kTryLaterResponse);
-  if (std::equal(disk->begin(), disk->end(), placeholder.begin(), placeholder.end())) return;
+  if (IsTryLaterPlaceholder(disk.value())) return;
   std::string why = slot.core->Offer(disk.value(), "output_file", now);
   if (why.empty()) {
     if (slot.core->state().held_source == "output_file") {
@@ -354,9 +348,9 @@ void Stapler::Wake(const std::shared_ptr<Slot>& slot) {
                 {{"certificate", st.name},
                  {"result", !r.success ? "failed" : std::string(StateName(r.verdict.state))},
                  {"status", std::string(StateName(st.held.state))},
-                 {"this_update", Iso(st.held.this_update)},
-                 {"next_update", Iso(st.held.next_update)},
-                 {"next_refresh", Iso(st.next_refresh)},
+                 {"this_update", FormatUnixTimeOrNone(st.held.this_update)},
+                 {"next_update", FormatUnixTimeOrNone(st.held.next_update)},
+                 {"next_refresh", FormatUnixTimeOrNone(st.next_refresh)},
                  {"serving", st.serving ? "true" : "false"},
                  {"err", st.last_error}});
       Sync(s, t);
@@ -441,7 +435,7 @@ void Stapler::SyncFile(Slot& slot, int64_t now) {
       slot.file_retry_at = RetryAfterFailure(Refresh(), now, slot.file_failures);
       log::Error("cannot write output_file",
                  {{"certificate", st.name}, {"err", w.error().detail},
-                  {"retry_at", Iso(slot.file_retry_at)}});
+                  {"retry_at", FormatUnixTimeOrNone(slot.file_retry_at)}});
     }
   } else if (same) {
     slot.file_ok = true;
@@ -451,14 +445,10 @@ void Stapler::SyncFile(Slot& slot, int64_t now) {
   // stands behind (past its validity, another certificate's, or corrupt).
   slot.published_expired = false;
   if (!same && disk) {
-    std::span<const uint8_t> placeholder(kTryLaterResponse);
-    bool is_placeholder =
-        std::equal(disk->begin(), disk->end(), placeholder.begin(), placeholder.end());
     OcspVerdict v = VerifyOcspResponse(disk.value(), slot.cfg.cert->cert.get(),
                                        slot.cfg.cert->issuer.get(), verify_, now);
-    bool fresh = (v.state == ResponseState::kGood || v.state == ResponseState::kRevoked) &&
-                 !v.expired && v.valid_until && now < *v.valid_until - kWithdrawBeforeSeconds;
-    slot.published_expired = !is_placeholder && !fresh;
+    slot.published_expired =
+        !IsTryLaterPlaceholder(disk.value()) && !Servable({v.state, v.valid_until}, now);
   }
 }
 
@@ -506,7 +496,7 @@ void Stapler::SyncHaproxy(const std::shared_ptr<Slot>& slot, int64_t now) {
         ++s->haproxy_failures;
         s->haproxy_retry_at = RetryAfterFailure(Refresh(), t, s->haproxy_failures);
         log::Error("HAProxy runtime API failed",
-                   {{"certificate", name}, {"err", err}, {"retry_at", Iso(s->haproxy_retry_at)}});
+                   {{"certificate", name}, {"err", err}, {"retry_at", FormatUnixTimeOrNone(s->haproxy_retry_at)}});
       }
       SyncHaproxy(s, t);  // a newer staple may have come meanwhile
       SaveSnapshot();
@@ -521,8 +511,10 @@ void Stapler::SyncPersist(Slot& slot, int64_t now) {
   auto r = StapleStore(config_.store_dir).Save(st.key, *slot.persist_pending);
   if (r) {
     slot.persist_pending.reset();
+    if (slot.persist_failures > 0) {
+      log::Info("staple persisted after earlier failures", {{"certificate", st.name}});
+    }
     slot.persist_failures = 0;
-    log::Info("staple persisted after earlier failures", {{"certificate", st.name}});
     return;
   }
   CountError(slot, "persist");

@@ -34,6 +34,10 @@ struct HeldStaple {
   std::optional<int64_t> valid_until;            ///< nextUpdate (or default validity)
 };
 
+/// Whether `held` may be served at `now`: good or revoked, and now before
+/// valid_until - kWithdrawBeforeSeconds.
+bool Servable(const HeldStaple& held, int64_t now);
+
 struct StapleDecision {
   bool staple = false;  ///< the mode wants this certificate stapled (fetch it)
   bool serve = false;   ///< publish the held response now
