@@ -8,9 +8,9 @@ packages=(
   # libraries
   libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev nlohmann-json3-dev
-  zlib1g-dev
+  zlib1g-dev libc-ares-dev
   # lab and integration tests: real servers and clients
-  openssl nginx haproxy faketime curl ca-certificates procps iproute2
+  openssl nginx haproxy faketime curl ca-certificates procps iproute2 dnsmasq-base
   # alert rules, dashboards and deployment checks
   prometheus prometheus-alertmanager yamllint systemd
 )

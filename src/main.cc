@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ocsp_staple_exporter/common/clock.h"
@@ -162,7 +163,6 @@ int RunProbe(const Args& a) {
 // GET /probe: one TLS probe now, answered without the `target` label.
 Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
                                                           const Config& cfg,
-                                                          asio::io_context& io,
                                                           TlsProber& tls) {
   auto hp = ParseHostPort(q.target);
   if (!hp) return Error{"bad_request", hp.error().detail};
@@ -188,9 +188,7 @@ Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
   auto promise = std::make_shared<std::promise<ProbeResult>>();
   auto future = promise->get_future();
   TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
-  asio::post(io, [&tls, req, promise] {
-    tls.Probe(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
-  });
+  tls.Probe(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
   if (future.wait_for(target.timeout + std::chrono::seconds(2)) != std::future_status::ready) {
     return Error{"internal", "probe did not finish in time"};
   }
@@ -229,11 +227,14 @@ int RunExporter(const Args& a) {
   }
   asio::io_context io;
   auto work = asio::make_work_guard(io);
-  TlsProber tls(io);
+  // Handshakes on every core; scheduling, results and the stapler on `io`.
+  const int probe_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  TlsProber tls(io, DnsOptions{.servers = cfg->global.dns_servers}, probe_threads);
   ResponderProber http_prober(io, 16);
   ResultStore store;
   ExporterStatus status;
   Scheduler scheduler(io, store);
+  status.scheduler = &scheduler.stats();
   int exit_code = 0;
   Stapler stapler(io, http_prober, [&](int code) {
     exit_code = code;
@@ -250,6 +251,7 @@ int RunExporter(const Args& a) {
     return current;
   };
   auto apply = [&](std::shared_ptr<const Config> c) {
+    tls.SetDnsServers(c->global.dns_servers);
     scheduler.Apply(BuildTargets(*c, tls, http_prober), c->global.concurrency,
                     c->global.per_host_concurrency);
     stapler.Apply(*c);
@@ -294,7 +296,7 @@ int RunExporter(const Args& a) {
                             },
                             .reload = reload,
                             .probe = [&](const ProbeQuery& q) {
-                              return ProbeOnDemand(q, *config(), io, tls);
+                              return ProbeOnDemand(q, *config(), tls);
                             },
                             .stapler = [&] { return stapler.Snapshot(); }});
   auto started = http.Start(HttpServerOptions{.listen_address = a.listen});

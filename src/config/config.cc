@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -202,7 +204,7 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
     return;
   }
   c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity",
-                             "per_host_concurrency"});
+                             "per_host_concurrency", "dns_servers"});
   if (auto d = c.DurationAt(*t, "global", "interval")) g.interval = *d;
   if (auto d = c.DurationAt(*t, "global", "timeout")) g.timeout = *d;
   if (auto d = c.DurationAt(*t, "global", "default_validity")) g.default_validity = *d;
@@ -220,9 +222,58 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
   if (auto v = c.IntAt(*t, "global", "per_host_concurrency", 1, 1000)) {
     g.per_host_concurrency = *v;
   }
+  if (const toml::node* n = t->get("dns_servers")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+      c.Fail(n->source(), "global.dns_servers", "must be an array of \"IP[:port]\" strings");
+      return;
+    }
+    for (const toml::node& e : *a) {
+      auto s = e.value_exact<std::string>();
+      auto ok = s ? ValidateDnsServer(*s) : Result<Ok>(Error{"config", "must be a string"});
+      if (!ok) {
+        c.Fail(e.source(), "global.dns_servers", ok.error().detail);
+      } else {
+        g.dns_servers.push_back(*s);
+      }
+    }
+  }
 }
 
 }  // namespace
+
+Result<Ok> ValidateDnsServer(const std::string& entry) {
+  auto bad = [&](const std::string& why) {
+    return Error{"config", "dns_servers entry \"" + entry + "\": " + why};
+  };
+  std::string ip = entry;
+  std::string port;
+  if (!entry.empty() && entry.front() == '[') {
+    auto close = entry.find(']');
+    if (close == std::string::npos) return bad("missing ']'");
+    ip = entry.substr(1, close - 1);
+    std::string rest = entry.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("expected ':' and a port after ']'");
+      port = rest.substr(1);
+    }
+  } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
+    ip = entry.substr(0, entry.find(':'));
+    port = entry.substr(entry.find(':') + 1);
+  }
+  in_addr a4;
+  in6_addr a6;
+  if (inet_pton(AF_INET, ip.c_str(), &a4) != 1 && inet_pton(AF_INET6, ip.c_str(), &a6) != 1) {
+    return bad("not an IP address (IP, IP:port or [IPv6]:port)");
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      return bad("port must be 1-65535");
+    }
+  }
+  return Ok{};
+}
 
 Result<HostPort> ParseHostPort(std::string_view address) {
   auto fail = [&](std::string why) {

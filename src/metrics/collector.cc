@@ -277,6 +277,29 @@ std::vector<MetricFamily> Collector::Collect() const {
   f.Gauge("ocsp_staple_exporter_config_last_reload_success_timestamp_seconds",
           "Unix time of the last successful configuration load.", {},
           static_cast<double>(status_.last_reload_success_timestamp.load()));
+  if (const SchedulerStats* s = status_.scheduler) {
+    ClientMetric lag;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < std::size(SchedulerStats::kLagBuckets); ++i) {
+      cumulative += s->lag_buckets[i].load();
+      lag.histogram.bucket.push_back({cumulative, SchedulerStats::kLagBuckets[i]});
+    }
+    lag.histogram.sample_count = s->lag_count.load();
+    lag.histogram.bucket.push_back(
+        {lag.histogram.sample_count, std::numeric_limits<double>::infinity()});
+    lag.histogram.sample_sum = s->lag_sum.load();
+    f.Get("ocsp_staple_exporter_scheduling_lag_seconds",
+          "Seconds from when a scheduled probe was due until it started (waiting for a "
+          "concurrency slot included).",
+          MetricType::Histogram)
+        .metric.push_back(std::move(lag));
+    f.Gauge("ocsp_staple_exporter_probes_in_flight", "Scheduled probes running now.", {},
+            s->in_flight.load());
+    f.Counter("ocsp_staple_exporter_probes_skipped_total",
+              "Scheduled runs skipped because the target's previous probe had not finished "
+              "(its interval is shorter than its probe takes, or slots are short).",
+              {}, static_cast<double>(s->skipped_busy.load()));
+  }
   for (auto& fam : f.Take()) out.push_back(std::move(fam));
   return out;
 }

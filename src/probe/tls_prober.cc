@@ -5,15 +5,22 @@
 #include <openssl/x509v3.h>
 
 #include <asio/connect.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <span>
 #include <stdexcept>
+#include <thread>
+#include <atomic>
 
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
+#include "ocsp_staple_exporter/probe/dns_resolver.h"
+#include "ocsp_staple_exporter/probe/verify_cache.h"
 
 namespace ose {
 namespace {
@@ -60,37 +67,31 @@ bool VerifyChain(SSL* ssl, X509* leaf, X509_STORE* system, const CertPool& ca_fi
   return ok;
 }
 
-// Turns a completed handshake into facts: chain, trust, name, issuer,
-// Must-Staple, staple and its verdict. Pure apart from reading `ssl`.
-void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system, ProbeResult& r) {
-  r.tls_version = SSL_get_version(ssl);
-  X509Ptr leaf(SSL_get1_peer_certificate(ssl));
-  if (!leaf) {
-    r.success = false;
-    r.failure_reason = std::string(probe_failure::kNoCertificate);
-    r.detail = "server sent no certificate";
-    return;
-  }
-  r.subject = SubjectString(leaf.get());
-  r.must_staple = HasMustStaple(leaf.get());
-  r.not_after = NotAfterUnix(leaf.get());
-  r.ocsp_url_present = !OcspUrls(leaf.get()).empty();
-  r.crl_url_present = !CrlUrls(leaf.get()).empty();
-  r.chain_verified = VerifyChain(ssl, leaf.get(), system, req.extra_issuers, &r.chain_error);
+// Verifies what a completed handshake carries: chain, trust, name, issuer,
+// Must-Staple, staple and its verdict at `now`. Pure apart from reading `ssl`.
+HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
+                               X509_STORE* system, int64_t now) {
+  HandshakeFacts f;
+  f.subject = SubjectString(leaf);
+  f.must_staple = HasMustStaple(leaf);
+  f.not_after = NotAfterUnix(leaf);
+  f.ocsp_url_present = !OcspUrls(leaf).empty();
+  f.crl_url_present = !CrlUrls(leaf).empty();
+  f.chain_verified = VerifyChain(ssl, leaf, system, req.extra_issuers, &f.chain_error);
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  r.name_matched = sni != nullptr ? X509_check_host(leaf.get(), sni, 0, 0, nullptr) == 1
-                                  : X509_check_ip_asc(leaf.get(), req.host.c_str(), 0) == 1;
+  f.name_matched = sni != nullptr ? X509_check_host(leaf, sni, 0, 0, nullptr) == 1
+                                  : X509_check_ip_asc(leaf, req.host.c_str(), 0) == 1;
   DrainOpenSslErrors();
 
   const unsigned char* staple = nullptr;
   long len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
   if (staple == nullptr || len <= 0) {
-    r.staple_present = false;
-    r.verdict = OcspVerdict{};  // kAbsent
-    if (!r.ocsp_url_present) r.verdict.detail = "no OCSP URL in the certificate";
-    return;
+    f.staple_present = false;
+    f.verdict = OcspVerdict{};  // kAbsent
+    if (!f.ocsp_url_present) f.verdict.detail = "no OCSP URL in the certificate";
+    return f;
   }
-  r.staple_present = true;
+  f.staple_present = true;
 
   // Issuer: first in the chain the server sent, then in ca_file.
   std::vector<X509*> candidates;
@@ -100,29 +101,197 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system, Prob
   if (req.extra_issuers) {
     for (const auto& c : *req.extra_issuers) candidates.push_back(c.get());
   }
-  X509* issuer = FindIssuer(leaf.get(), candidates);
+  X509* issuer = FindIssuer(leaf, candidates);
   if (issuer == nullptr) {
-    r.verdict.state = ResponseState::kInvalid;
-    r.verdict.invalid_reason = std::string(invalid_reason::kIssuerUnknown);
-    r.verdict.detail =
+    f.verdict.state = ResponseState::kInvalid;
+    f.verdict.invalid_reason = std::string(invalid_reason::kIssuerUnknown);
+    f.verdict.detail =
         "issuer of the leaf is neither in the served chain nor in ca_file; cannot verify "
         "the staple";
+    return f;
+  }
+  f.verdict = VerifyOcspResponse(std::span<const uint8_t>(staple, static_cast<size_t>(len)),
+                                 leaf, issuer, req.verify, now);
+  return f;
+}
+
+// The digest of everything VerifyHandshake reads: the served chain (leaf
+// first) and staple as DER, the name checked, the ca_file pool (by
+// address; the cache pins it) and the verification options.
+InputDigest HandshakeDigest(SSL* ssl, X509* leaf, const TlsProbeRequest& req) {
+  thread_local std::vector<unsigned char> buf;
+  InputHasher h;
+  auto add_cert = [&](X509* x) {
+    int n = i2d_X509(x, nullptr);
+    if (n <= 0) return h.AddInt(-1);
+    buf.resize(static_cast<size_t>(n));
+    unsigned char* p = buf.data();
+    i2d_X509(x, &p);
+    h.Add(buf.data(), buf.size());
+  };
+  h.Add("tls-v1");
+  add_cert(leaf);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  const int n = chain != nullptr ? sk_X509_num(chain) : 0;
+  h.AddInt(n);
+  for (int i = 0; i < n; ++i) add_cert(sk_X509_value(chain, i));
+  const unsigned char* staple = nullptr;
+  long len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
+  h.AddInt(staple != nullptr ? len : -1);
+  if (staple != nullptr && len > 0) h.Add(staple, static_cast<size_t>(len));
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  h.Add(sni != nullptr ? std::string_view("sni:") : std::string_view("ip:"));
+  h.Add(sni != nullptr ? std::string_view(sni) : std::string_view(req.host));
+  h.AddInt(static_cast<int64_t>(reinterpret_cast<uintptr_t>(req.extra_issuers.get())));
+  h.AddInt(req.verify.skew_seconds);
+  h.AddInt(req.verify.default_validity_seconds);
+  return h.Finish();
+}
+
+// Until when facts verified at `now` hold apart from the clock checks
+// VerdictAt repeats: see verify_cache.h.
+int64_t FactsLifetime(SSL* ssl, const HandshakeFacts& f, const TlsProbeRequest& req,
+                      int64_t now) {
+  int64_t until = now + 3600;
+  auto bound = [&](std::optional<int64_t> t) {
+    if (t && *t > now) until = std::min(until, *t);
+    if (t && *t <= now) until = std::min(until, now + 60);  // already past: recheck soon
+  };
+  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      X509* x = sk_X509_value(chain, i);
+      bound(Asn1TimeToUnix(X509_get0_notAfter(x)));
+      auto nb = Asn1TimeToUnix(X509_get0_notBefore(x));
+      if (nb && *nb > now) until = std::min(until, *nb);
+    }
+  }
+  if (req.extra_issuers) {
+    for (const auto& c : *req.extra_issuers) bound(NotAfterUnix(c.get()));
+  }
+  bound(f.verdict.signer_not_after);
+  if (f.verdict.invalid_reason == invalid_reason::kNotYetValid && f.verdict.this_update) {
+    until = std::min(until, std::max(now + 1, *f.verdict.this_update - req.verify.skew_seconds));
+  }
+  return std::max(until, now + 1);
+}
+
+// Turns a completed handshake into facts, verifying only inputs not seen
+// (within their lifetime) before.
+void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
+                  VerificationCache& cache, ProbeResult& r) {
+  r.tls_version = SSL_get_version(ssl);
+  X509Ptr leaf(SSL_get1_peer_certificate(ssl));
+  if (!leaf) {
+    r.success = false;
+    r.failure_reason = std::string(probe_failure::kNoCertificate);
+    r.detail = "server sent no certificate";
     return;
   }
-  r.verdict = VerifyOcspResponse(std::span<const uint8_t>(staple, static_cast<size_t>(len)),
-                                 leaf.get(), issuer, req.verify, NowUnix());
+  const int64_t now = NowUnix();
+  const InputDigest key = HandshakeDigest(ssl, leaf.get(), req);
+  std::optional<HandshakeFacts> facts = cache.Find(key, now);
+  if (!facts) {
+    facts = VerifyHandshake(ssl, leaf.get(), req, system, now);
+    cache.Insert(key, *facts, FactsLifetime(ssl, *facts, req, now), req.extra_issuers);
+  }
+  HandshakeFacts& f = *facts;
+  r.subject = std::move(f.subject);
+  r.must_staple = f.must_staple;
+  r.not_after = f.not_after;
+  r.ocsp_url_present = f.ocsp_url_present;
+  r.crl_url_present = f.crl_url_present;
+  r.chain_verified = f.chain_verified;
+  r.chain_error = std::move(f.chain_error);
+  r.name_matched = f.name_matched;
+  r.staple_present = f.staple_present;
+  r.verdict = std::move(f.verdict);
+}
+
+// The system trust store, held in memory. X509_STORE_set_default_paths
+// would add OpenSSL 3's "store" lookup, which opens and lists the whole
+// certificate directory on every verification whose issuer is not in it
+// (a private CA): 16% of a probe's CPU in getdents64. The bundle file
+// (SSL_CERT_FILE, else OpenSSL's default, on Debian ca-certificates.crt)
+// is read once; only when it cannot be read is the hashed directory used.
+X509StorePtr LoadSystemTrust() {
+  X509StorePtr store(X509_STORE_new());
+  if (!store) return store;
+  const char* env = std::getenv(X509_get_default_cert_file_env());
+  const char* file = env != nullptr && *env != '\0' ? env : X509_get_default_cert_file();
+  if (X509_STORE_load_file(store.get(), file) != 1) {
+    DrainOpenSslErrors();
+    const char* denv = std::getenv(X509_get_default_cert_dir_env());
+    const char* dir = denv != nullptr && *denv != '\0' ? denv : X509_get_default_cert_dir();
+    if (X509_STORE_load_path(store.get(), dir) != 1) DrainOpenSslErrors();
+  }
+  return store;
 }
 
 }  // namespace
 
-struct TlsProber::Impl {
+// One event loop that runs probes: its SSL_CTX and resolver are used from
+// its thread only.
+struct ProbeLoop {
+  ProbeLoop(asio::io_context& loop_io, DnsOptions dns_options)
+      : io(loop_io), dns(loop_io, std::move(dns_options)) {
+    SSL_CTX* c = ctx.native_handle();
+    if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
+      throw std::runtime_error("SSL_CTX_set_min_proto_version: " + DrainOpenSslErrors());
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);  // every probe a full handshake
+    // Thousands of probes wait on slow servers: free idle record buffers.
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  }
   asio::io_context& io;
   asio::ssl::context ctx{asio::ssl::context::tls_client};
-  /// The system's trust anchors, loaded once (chain verification only).
-  X509StorePtr system{X509_STORE_new()};
-  explicit Impl(asio::io_context& io_ctx) : io(io_ctx) {
-    if (system && X509_STORE_set_default_paths(system.get()) != 1) DrainOpenSslErrors();
+  DnsResolver dns;
+};
+
+// A loop with a thread of its own.
+struct WorkerLoop {
+  explicit WorkerLoop(const DnsOptions& dns) : loop(io, dns) {}
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  ProbeLoop loop;
+  std::thread thread;
+};
+
+struct TlsProber::Impl {
+  Impl(asio::io_context& home_io, DnsOptions dns, int threads) : home(home_io) {
+    if (threads <= 0) {
+      inline_loop = std::make_unique<ProbeLoop>(home_io, dns);
+      return;
+    }
+    for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<WorkerLoop>(dns));
+    for (auto& w : workers) {
+      w->thread = std::thread([io = &w->io] {
+        // Probes turn failures into data; this only guards the loop.
+        while (true) {
+          try {
+            io->run();
+            return;
+          } catch (const std::exception&) {
+          }
+        }
+      });
+    }
   }
+  ~Impl() {
+    for (auto& w : workers) {
+      w->work.reset();
+      w->io.stop();
+      if (w->thread.joinable()) w->thread.join();
+    }
+  }
+  asio::io_context& home;
+  /// The system's trust anchors, loaded once (chain verification only);
+  /// X509_STORE is safe to share between threads for verification.
+  X509StorePtr system = LoadSystemTrust();
+  VerificationCache cache;  ///< shared by every loop (it locks)
+  std::unique_ptr<ProbeLoop> inline_loop;  ///< threads == 0: probes run on home
+  std::vector<std::unique_ptr<WorkerLoop>> workers;
+  std::atomic<size_t> next{0};
 };
 
 namespace {
@@ -131,11 +300,13 @@ namespace {
 class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
  public:
   ProbeOp(asio::io_context& io, asio::ssl::context& ctx, X509_STORE* system,
-          TlsProbeRequest req, TlsProber::Callback done)
+          VerificationCache& cache, DnsResolver& dns, TlsProbeRequest req,
+          TlsProber::Callback done)
       : system_(system),
+        cache_(cache),
+        dns_(dns),
         req_(std::move(req)),
         done_(std::move(done)),
-        resolver_(io),
         stream_(io, ctx),
         timer_(io),
         start_(SteadyClock::now()) {}
@@ -147,22 +318,21 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
       if (ec || self->finished_) return;
       // Finish now; handlers still pending see finished_ and return.
       self->timed_out_ = true;
-      self->resolver_.cancel();
       self->Fail(probe_failure::kTimeout, "");
     });
-    resolver_.async_resolve(
-        req_.host, std::to_string(req_.port),
-        [self](const asio::error_code& ec, tcp::resolver::results_type results) {
-          self->OnResolved(ec, std::move(results));
-        });
+    phase_ = "resolving";
+    dns_.Resolve(req_.host, req_.port,
+                 [self](Result<std::vector<tcp::endpoint>> r) { self->OnResolved(std::move(r)); });
   }
 
  private:
-  void OnResolved(const asio::error_code& ec, tcp::resolver::results_type results) {
+  void OnResolved(Result<std::vector<tcp::endpoint>> endpoints) {
     if (finished_) return;
-    if (ec) return Fail(probe_failure::kResolve, "resolve " + req_.host + ": " + ec.message());
+    if (!endpoints) return Fail(probe_failure::kResolve, endpoints.error().detail);
+    endpoints_ = std::move(endpoints).value();
+    phase_ = "connecting";
     auto self = shared_from_this();
-    asio::async_connect(stream_.lowest_layer(), results,
+    asio::async_connect(stream_.lowest_layer(), endpoints_,
                         [self](const asio::error_code& ec2, const tcp::endpoint&) {
                           self->OnConnected(ec2);
                         });
@@ -178,6 +348,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
       return Fail(probe_failure::kTlsHandshake, "cannot set SNI: " + DrainOpenSslErrors());
     }
     SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
+    phase_ = "in the TLS handshake";
     auto self = shared_from_this();
     stream_.async_handshake(asio::ssl::stream_base::client,
                             [self](const asio::error_code& ec2) { self->OnHandshake(ec2); });
@@ -192,7 +363,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     }
     ProbeResult r;
     r.success = true;
-    CollectFacts(stream_.native_handle(), req_, system_, r);
+    CollectFacts(stream_.native_handle(), req_, system_, cache_, r);
     Finish(std::move(r));
   }
 
@@ -200,7 +371,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     ProbeResult r;
     if (timed_out_) {
       r.failure_reason = std::string(probe_failure::kTimeout);
-      r.detail = "timed out after " + std::to_string(req_.timeout.count()) + "ms";
+      r.detail = "timed out after " + std::to_string(req_.timeout.count()) + "ms (" + phase_ + ")";
     } else {
       r.failure_reason = std::string(reason);
       r.detail = std::move(detail);
@@ -222,9 +393,12 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   }
 
   X509_STORE* system_;  ///< owned by TlsProber::Impl
+  VerificationCache& cache_;  ///< owned by TlsProber::Impl
+  DnsResolver& dns_;          ///< owned by TlsProber::Impl
+  std::vector<tcp::endpoint> endpoints_;
+  const char* phase_ = "starting";  ///< for the timeout's detail
   TlsProbeRequest req_;
   TlsProber::Callback done_;
-  tcp::resolver resolver_;
   asio::ssl::stream<tcp::socket> stream_;
   asio::steady_timer timer_;
   SteadyClock::time_point start_;
@@ -234,23 +408,38 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
 
 }  // namespace
 
-TlsProber::TlsProber(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {
-  SSL_CTX* ctx = impl_->ctx.native_handle();
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-    throw std::runtime_error("SSL_CTX_set_min_proto_version: " + DrainOpenSslErrors());
-  }
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // every probe a full handshake
-  // Thousands of probes wait on slow servers: free idle record buffers.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-}
+TlsProber::TlsProber(asio::io_context& io, DnsOptions dns, int threads)
+    : impl_(std::make_unique<Impl>(io, std::move(dns), threads)) {}
 
 TlsProber::~TlsProber() = default;
 
 void TlsProber::Probe(TlsProbeRequest request, Callback done) {
-  auto op = std::make_shared<ProbeOp>(impl_->io, impl_->ctx, impl_->system.get(),
-                                      std::move(request), std::move(done));
-  op->Start();
+  Impl& impl = *impl_;
+  if (impl.inline_loop) {
+    ProbeLoop& l = *impl.inline_loop;
+    std::make_shared<ProbeOp>(l.io, l.ctx, impl.system.get(), impl.cache, l.dns,
+                              std::move(request), std::move(done))
+        ->Start();
+    return;
+  }
+  WorkerLoop& w = *impl.workers[impl.next++ % impl.workers.size()];
+  asio::post(w.io, [&impl, &l = w.loop, request = std::move(request),
+                    done = std::move(done)]() mutable {
+    // The result goes back to the home loop, where the caller lives.
+    auto home = [&home_io = impl.home, done = std::move(done)](ProbeResult r) mutable {
+      asio::post(home_io, [done = std::move(done), r = std::move(r)]() mutable {
+        done(std::move(r));
+      });
+    };
+    std::make_shared<ProbeOp>(l.io, l.ctx, impl.system.get(), impl.cache, l.dns,
+                              std::move(request), std::move(home))
+        ->Start();
+  });
+}
+
+void TlsProber::SetDnsServers(std::vector<std::string> servers) {
+  if (impl_->inline_loop) impl_->inline_loop->dns.SetServers(servers);
+  for (auto& w : impl_->workers) w->loop.dns.SetServers(servers);
 }
 
 }  // namespace ose

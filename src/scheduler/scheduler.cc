@@ -15,6 +15,8 @@ struct Scheduler::Entry {
   ScheduledTarget target;
   asio::steady_timer timer;
   bool busy = false;          ///< in flight or waiting for a slot
+  /// When the current run was due (the timer's expiry), for the lag.
+  std::chrono::steady_clock::time_point due;
   bool removed = false;       ///< dropped by a reload
   int64_t not_before = 0;     ///< Unix seconds; from a responder's max-age
 };
@@ -77,11 +79,13 @@ void Scheduler::Arm(const std::shared_ptr<Entry>& e, milliseconds delay) {
 }
 
 void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
+  const auto due = e->timer.expiry();
   // Next run: interval from now, +-5% jitter so targets drift apart.
   int64_t base = e->target.interval.count();
   std::uniform_int_distribution<int64_t> jitter(-base / 20, base / 20);
   Arm(e, milliseconds(std::max<int64_t>(1, base + jitter(rng_))));
   if (e->busy) {
+    ++stats_.skipped_busy;
     log::Debug("probe skipped, previous one still running", {{"target", e->target.name}});
     return;
   }
@@ -90,6 +94,7 @@ void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
     return;
   }
   e->busy = true;
+  e->due = due;
   if (CanLaunch(*e)) {
     Launch(e);
   } else {
@@ -105,6 +110,17 @@ bool Scheduler::CanLaunch(const Entry& e) const {
 }
 
 void Scheduler::Launch(const std::shared_ptr<Entry>& e) {
+  const double lag =
+      std::max(0.0, std::chrono::duration<double>(std::chrono::steady_clock::now() - e->due).count());
+  size_t bucket = 0;
+  while (bucket < std::size(SchedulerStats::kLagBuckets) &&
+         lag > SchedulerStats::kLagBuckets[bucket]) {
+    ++bucket;
+  }
+  if (bucket < std::size(SchedulerStats::kLagBuckets)) ++stats_.lag_buckets[bucket];
+  ++stats_.lag_count;
+  stats_.lag_sum.fetch_add(lag);
+  ++stats_.in_flight;
   ++in_flight_;
   if (in_flight_ > max_in_flight_.load()) max_in_flight_ = in_flight_;
   if (!e->target.limit_key.empty()) ++key_in_flight_[e->target.limit_key];
@@ -113,6 +129,7 @@ void Scheduler::Launch(const std::shared_ptr<Entry>& e) {
 
 void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult r) {
   --in_flight_;
+  --stats_.in_flight;
   if (!e->target.limit_key.empty() && --key_in_flight_[e->target.limit_key] <= 0) {
     key_in_flight_.erase(e->target.limit_key);
   }

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_responder.h"
+#include "exporter_under_test.h"
 #include "process.h"
 #include "silent_server.h"
 
@@ -33,8 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
-const std::string kExporter = OSE_EXPORTER_BIN;
 
 class LabTest : public ::testing::Test {
  public:
@@ -84,10 +83,7 @@ class LabTest : public ::testing::Test {
     WriteConfig(fast);
 
     log_ = dir_ + "/exporter.log";
-    exporter_ = new Process({kExporter, "--config.file=" + config_,
-                             "--web.listen-address=127.0.0.1:0", "--log.level=debug"},
-                            log_);
-    port_ = WaitForListeningPort(log_, seconds(20));
+    exporter_ = StartExporter(config_, log_, &port_);
     ASSERT_GT(port_, 0) << ReadFile(log_);
   }
 

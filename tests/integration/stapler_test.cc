@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_responder.h"
+#include "exporter_under_test.h"
 #include "process.h"
 #include "silent_server.h"
 
@@ -29,8 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-const std::string kLab = OSE_SOURCE_DIR "/scripts/lab.sh";
-const std::string kExporter = OSE_EXPORTER_BIN;
 
 class StaplerTest : public ::testing::Test {
  protected:

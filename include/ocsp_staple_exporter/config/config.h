@@ -29,7 +29,14 @@ struct GlobalConfig {
   Duration default_validity = std::chrono::hours(1);
   /// Requests in flight at once to one responder host (`[[responder]]`).
   int per_host_concurrency = 4;
+  /// Resolvers for TLS targets' names, "IP", "IP:port" or "[IPv6]:port";
+  /// empty: /etc/resolv.conf. /etc/hosts is read first either way.
+  std::vector<std::string> dns_servers;
 };
+
+/// Checks one `dns_servers` entry ("IP", "IP:port", "[IPv6]:port").
+/// Errors (reason "config") name the entry.
+Result<Ok> ValidateDnsServer(const std::string& entry);
 
 /// `host:port` split; `host` has no brackets for IPv6 literals.
 struct HostPort {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/scheduler/result_store.h"
+#include "ocsp_staple_exporter/scheduler/scheduler.h"
 #include "ocsp_staple_exporter/stapler/engine.h"
 
 namespace ose {
@@ -20,6 +21,8 @@ namespace ose {
 struct ExporterStatus {
   std::atomic<bool> last_reload_successful{false};
   std::atomic<int64_t> last_reload_success_timestamp{0};  ///< Unix seconds
+  /// The scheduler's statistics (borrowed; none when null).
+  const SchedulerStats* scheduler = nullptr;
 };
 
 /// Per-target families (`ocsp_probe_*`, `ocsp_staple_present`,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/probe/dns_resolver.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
@@ -34,16 +35,28 @@ class TlsProber {
  public:
   using Callback = std::function<void(ProbeResult)>;
 
-  /// Builds the SSL_CTX. Throws std::runtime_error (start-up only) when
-  /// OpenSSL cannot create it.
-  explicit TlsProber(asio::io_context& io);
+  /// Builds the SSL_CTX and the name resolver (see dns_resolver.h). With
+  /// `threads` 0, probes run on `io` itself; with N > 0, on N event loops
+  /// with a thread each (one per core: the handshake's crypto is the cost),
+  /// and every callback is posted back to `io`. The verification cache and
+  /// the system trust store are shared by all loops. Throws
+  /// std::runtime_error (start-up only) when OpenSSL or c-ares cannot start.
+  /// `io` is borrowed and must outlive the prober; the destructor stops and
+  /// joins the threads (probes in flight are dropped, their callbacks never
+  /// run).
+  explicit TlsProber(asio::io_context& io, DnsOptions dns = {}, int threads = 0);
   ~TlsProber();
   TlsProber(const TlsProber&) = delete;
   TlsProber& operator=(const TlsProber&) = delete;
 
-  /// Starts one probe; `done` runs exactly once on the io_context's thread,
-  /// after success, failure or timeout. Never throws; failures are data.
+  /// Starts one probe; `done` runs exactly once on `io`'s thread, after
+  /// success, failure or timeout. With worker threads, callable from any
+  /// thread; without, from io's thread only. Never throws; failures are
+  /// data.
   void Probe(TlsProbeRequest request, Callback done);
+
+  /// Replaces the DNS resolvers (`[global] dns_servers`, on reload).
+  void SetDnsServers(std::vector<std::string> servers);
 
  private:
   struct Impl;

@@ -7,6 +7,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -35,6 +36,23 @@ struct ScheduledTarget {
   std::function<void(std::function<void(ProbeResult)> done)> start;
 };
 
+/// The scheduler's own health, written on its thread and read by the
+/// collector from any thread (`ocsp_staple_exporter_scheduling_lag_seconds`,
+/// `ocsp_staple_exporter_probes_in_flight`, `..._probes_skipped_total`).
+struct SchedulerStats {
+  /// Upper bounds (seconds) of the lag histogram's buckets.
+  static constexpr double kLagBuckets[] = {0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30};
+  /// Probes whose lag was <= kLagBuckets[i] and > the bucket before
+  /// (not cumulative; the collector sums them).
+  std::array<std::atomic<uint64_t>, std::size(kLagBuckets)> lag_buckets{};
+  std::atomic<uint64_t> lag_count{0};  ///< probes started
+  std::atomic<double> lag_sum{0};      ///< seconds
+  std::atomic<int> in_flight{0};
+  /// Runs skipped because the target's previous probe was still running
+  /// (its interval is shorter than its probes take) or waiting for a slot.
+  std::atomic<uint64_t> skipped_busy{0};
+};
+
 class Scheduler {
  public:
   /// `io` and `store` are borrowed; the scheduler must outlive io.run().
@@ -50,6 +68,9 @@ class Scheduler {
 
   /// Most probes ever in flight at once (any thread; for tests and bench).
   int MaxInFlight() const { return max_in_flight_.load(); }
+
+  /// Live statistics (any thread); valid as long as the scheduler.
+  const SchedulerStats& stats() const { return stats_; }
 
  private:
   struct Entry;
@@ -70,6 +91,7 @@ class Scheduler {
   std::map<std::string, int> key_in_flight_;
   int in_flight_ = 0;
   std::atomic<int> max_in_flight_{0};
+  SchedulerStats stats_;
   std::mt19937_64 rng_;
 };
 

@@ -205,6 +205,7 @@ TEST_F(SectionsTest, ValidSections) {
   auto cfg = Parse(R"(
 [global]
 per_host_concurrency = 2
+dns_servers = ["127.0.0.1", "127.0.0.1:5353", "[::1]:53", "::1"]
 
 [[responder]]
 name = "from-aia"
@@ -233,6 +234,8 @@ timeout = "5s"
 )");
   ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
   EXPECT_EQ(cfg->global.per_host_concurrency, 2);
+  EXPECT_EQ(cfg->global.dns_servers,
+            (std::vector<std::string>{"127.0.0.1", "127.0.0.1:5353", "[::1]:53", "::1"}));
   ASSERT_EQ(cfg->responders.size(), 2u);
   EXPECT_EQ(cfg->responders[0].urls, std::vector<std::string>{"http://ocsp.example.net/a"});
   EXPECT_TRUE(cfg->responders[0].cert->must_staple);
@@ -331,6 +334,16 @@ TEST_F(SectionsTest, Errors) {
       {"[[module]]\nname = \"m\"\nservername = \"x\"\n", "{f}:3:1: module[0].servername: unknown key"},
       {"[global]\nper_host_concurrency = 0\n",
        "{f}:2:24: global.per_host_concurrency: must be between 1 and 1000"},
+      // Issue 10: resolvers are IP[:port]; a name would need a resolver itself.
+      {"[global]\ndns_servers = [\"dns.example.net\"]\n",
+       "{f}:2:16: global.dns_servers: dns_servers entry \"dns.example.net\": not an IP address "
+       "(IP, IP:port or [IPv6]:port)"},
+      {"[global]\ndns_servers = [\"127.0.0.1:0\"]\n",
+       "{f}:2:16: global.dns_servers: dns_servers entry \"127.0.0.1:0\": port must be 1-65535"},
+      {"[global]\ndns_servers = [\"[::1\"]\n",
+       "{f}:2:16: global.dns_servers: dns_servers entry \"[::1\": missing ']'"},
+      {"[global]\ndns_servers = \"127.0.0.1\"\n",
+       "{f}:2:15: global.dns_servers: must be an array of \"IP[:port]\" strings"},
       {"[stapler]\n[[stapler.certificate]]\nname = \"a\"\ncert_file = \"aia-chain.pem\"\n",
        "{f}:1:1: stapler.store_dir: missing required key"},
       {"[stapler]\nstore_dir = \"s\"\n[[stapler.certificate]]\nname = \"a\"\n"

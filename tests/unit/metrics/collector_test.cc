@@ -230,6 +230,30 @@ TEST(Collector, ExporterFamilies) {
   EXPECT_NE(s.find("ocsp_staple_exporter_config_last_reload_successful 1\n"), std::string::npos);
   EXPECT_NE(s.find("ocsp_staple_exporter_config_last_reload_success_timestamp_seconds 1234\n"),
             std::string::npos);
+  EXPECT_EQ(s.find("scheduling_lag"), std::string::npos) << "no scheduler, no series";
+
+  // The scheduler's health: a cumulative lag histogram, in flight, skipped.
+  SchedulerStats stats;
+  stats.lag_buckets[0] = 3;  // <= 5 ms
+  stats.lag_buckets[6] = 1;  // <= 1 s
+  stats.lag_count = 5;       // one over 30 s
+  stats.lag_sum = 42.5;
+  stats.in_flight = 7;
+  stats.skipped_busy = 2;
+  status.scheduler = &stats;
+  s = SerializeText(c.Collect());
+  for (const char* line :
+       {"ocsp_staple_exporter_scheduling_lag_seconds_bucket{le=\"0.005\"} 3\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_bucket{le=\"0.5\"} 3\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_bucket{le=\"1\"} 4\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_bucket{le=\"30\"} 4\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_bucket{le=\"+Inf\"} 5\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_sum 42.5\n",
+        "ocsp_staple_exporter_scheduling_lag_seconds_count 5\n",
+        "ocsp_staple_exporter_probes_in_flight 7\n",
+        "ocsp_staple_exporter_probes_skipped_total 2\n"}) {
+    EXPECT_NE(s.find(line), std::string::npos) << line << s;
+  }
 }
 
 }  // namespace

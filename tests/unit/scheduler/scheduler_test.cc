@@ -105,6 +105,21 @@ TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
   // 120 probes of 200 ms, 15 at a time: 8 rounds, about 1.6 s.
   ASSERT_TRUE(WaitUntil([&] { return Probed(120); }, milliseconds(20000)));
   EXPECT_EQ(scheduler_.MaxInFlight(), 15);
+  // Issue 10: the scheduler's own health. 120 probes of 200 ms through 15
+  // slots every 400 ms cannot keep up: probes wait for a slot (lag), and
+  // runs are skipped while a target's previous one still waits or runs.
+  const SchedulerStats& st = scheduler_.stats();
+  EXPECT_GE(st.lag_count.load(), 120u);
+  uint64_t counted = 0, over_half_second = 0;
+  for (size_t i = 0; i < std::size(SchedulerStats::kLagBuckets); ++i) {
+    counted += st.lag_buckets[i].load();
+    if (SchedulerStats::kLagBuckets[i] > 0.5) over_half_second += st.lag_buckets[i].load();
+  }
+  EXPECT_EQ(counted, st.lag_count.load()) << "every lag is under the largest bucket here";
+  EXPECT_GT(over_half_second, 0u) << "waiting for a slot shows as lag";
+  EXPECT_GT(st.lag_sum.load(), 0.5);
+  EXPECT_GT(st.skipped_busy.load(), 0u);
+  EXPECT_LE(st.in_flight.load(), 15);
   for (const auto& t : store_.Snapshot()) {
     ASSERT_TRUE(t.last.has_value()) << t.name;
     EXPECT_FALSE(t.last->success);

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The fleet-scale run: TARGETS [[tls]] targets (default 50,000) at
+# interval 60s, timeout 5s, every tenth one on a socket that accepts and
+# never answers, the others on the lab's stapling nginx (each with its own
+# SNI name, so each is its own verification input). After SECONDS (default
+# 150) it prints probes done, stale targets, healthy targets not reading
+# good, scheduling lag percentiles, exporter CPU per probe against the bare
+# handshake floor, RSS, and the time and size of one gzip /metrics scrape.
+# Asserts nothing. Run as root on Debian 12:
+#
+#   bench/scale.sh [TARGETS] [SECONDS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-50000}
+secs=${2:-150}
+interval=60
+timeout=5
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh" plain > /dev/null
+
+work=$(mktemp -d /tmp/ose-scale.XXXXXX)
+base=${OSE_BENCH_PORT_BASE:-18740}
+port=$((base + 20))
+hole_port=$((base + 21))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  "$root/scripts/lab.sh" down "$work/lab" > /dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
+nginx=127.0.0.1:$((base + 1))
+
+# The black hole: listens, never accepts; past its backlog, SYNs are dropped.
+perl -MIO::Socket::INET -e '
+  my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
+                                Listen => 65535, ReuseAddr => 1) or die "listen: $!";
+  sleep 1000000;' "$hole_port" &
+pids+=($!)
+
+awk -v n="$n" -v nginx="$nginx" -v hole="127.0.0.1:$hole_port" -v iv="$interval" \
+  -v to="$timeout" 'BEGIN {
+  printf "[global]\ninterval = \"%ds\"\ntimeout = \"%ds\"\nconcurrency = 4096\n", iv, to
+  for (i = 0; i < n; i++) {
+    if (i % 10 == 9) printf "\n[[tls]]\nname = \"t%d\"\naddress = \"%s\"\n", i, hole
+    else printf "\n[[tls]]\nname = \"t%d\"\naddress = \"%s\"\nserver_name = \"t%d.lab.test\"\n", i, nginx, i
+  }
+}' > "$work/scale.toml"
+
+floor=$("$root/build/handshake_floor" 127.0.0.1 $((base + 1)) 5)
+floor_ms=$(sed -E 's/.* ([0-9.]+) ms CPU each.*/\1/' <<< "$floor")
+
+t_start=$(date +%s.%N)
+"$root/build/ocsp_staple_exporter" --config.file="$work/scale.toml" \
+  --web.listen-address="127.0.0.1:$port" --log.level=warn > "$work/exporter.log" 2>&1 &
+pid=$!
+pids+=($pid)
+until curl -sf "http://127.0.0.1:$port/-/healthy" > /dev/null; do
+  kill -0 "$pid" 2> /dev/null || { cat "$work/exporter.log" >&2; exit 1; }
+  sleep 0.05
+done
+t_healthy=$(date +%s.%N)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+metric() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
+
+cpu0=$(cpu_ticks "$pid")
+t_ready=""
+end=$(($(date +%s) + secs))
+while [ "$(date +%s)" -lt "$end" ]; do
+  if [ -z "$t_ready" ] && curl -sf "http://127.0.0.1:$port/-/ready" > /dev/null; then
+    t_ready=$(date +%s.%N)
+  fi
+  sleep 1
+done
+cpu1=$(cpu_ticks "$pid")
+read -r scrape_s gz_bytes < <(curl -s --compressed -o "$work/metrics.txt" \
+  -w '%{time_total} %{size_download}\n' "http://127.0.0.1:$port/metrics")
+now=$(date +%s)
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+probes=$(metric ocsp_staple_exporter_scheduling_lag_seconds_count "$work/metrics.txt")
+
+echo "targets: $n ($((n / 10)) black-holed), interval ${interval}s, timeout ${timeout}s, after ${secs}s"
+awk -v s="$t_start" -v h="$t_healthy" -v r="${t_ready:-0}" 'BEGIN {
+  printf "start-up: serving after %.2f s; ready after %s\n", h - s, r > 0 ? sprintf("%.1f s", r - s) : "(not yet)"
+}'
+awk -v now="$now" -v limit=$((interval + timeout + 10)) -v n="$n" '
+  /^ocsp_probe_timestamp_seconds\{/ {
+    seen++; if (now - $2 > limit) stale++
+  }
+  /^ocsp_response_status\{.*status="good"\}/ {
+    match($0, /target="t[0-9]+"/); t = substr($0, RSTART + 9, RLENGTH - 10) + 0
+    if (t % 10 != 9 && $2 != 1) notgood++
+  }
+  END {
+    printf "probed at least once: %d of %d; stale (last probe older than %d s): %d\n", seen, n, limit, stale + (n - seen)
+    printf "healthy targets not reading good: %d\n", notgood
+  }' "$work/metrics.txt"
+awk '
+  /^ocsp_staple_exporter_scheduling_lag_seconds_bucket/ {
+    match($0, /le="[^"]+"/); le[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2
+  }
+  /^ocsp_staple_exporter_scheduling_lag_seconds_count/ { total = $2 }
+  END {
+    split("0.5 0.9 0.99", qs, " ")
+    line = "scheduling lag (upper bucket bound):"
+    for (q = 1; q <= 3; q++) {
+      for (i = 1; i <= k; i++) if (c[i] >= qs[q] * total) break
+      line = line sprintf(" p%g <= %ss", qs[q] * 100, le[i])
+    }
+    print line
+  }' "$work/metrics.txt"
+awk -v c0="$cpu0" -v c1="$cpu1" -v hz="$hz" -v p="$probes" -v f="$floor_ms" -v secs="$secs" 'BEGIN {
+  cpu = (c1 - c0) / hz
+  printf "probes started: %d (%.0f/s); exporter CPU %.1f s = %.0f%% of one core\n", p, p / secs, cpu, cpu / secs * 100
+  printf "CPU per probe: %.3f ms; floor %.3f ms per bare handshake; ratio %.2fx\n", cpu / p * 1000, f, cpu / p * 1000 / f
+}'
+echo "RSS: $((rss / 1024)) MiB now, $((hwm / 1024)) MiB peak"
+awk -v t="$scrape_s" -v gz="$gz_bytes" -v raw="$(wc -c < "$work/metrics.txt")" 'BEGIN {
+  printf "/metrics scrape (gzip): %.3f s, %.1f MB on the wire, %.1f MB of text\n", t, gz / 1e6, raw / 1e6
+}'
