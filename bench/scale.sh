@@ -85,19 +85,26 @@ probes=$(metric ocsp_staple_exporter_scheduling_lag_seconds_count "$work/metrics
 
 echo "targets: $n ($((n / 10)) black-holed), interval ${interval}s, timeout ${timeout}s, after ${secs}s"
 awk -v s="$t_start" -v h="$t_healthy" -v r="${t_ready:-0}" 'BEGIN {
-  printf "start-up: serving after %.2f s; ready after %s\n", h - s, r > 0 ? sprintf("%.1f s", r - s) : "(not yet)"
+  printf "start-up: serving after %.2f s; ready after %s\n", h - s, (r > 0 ? sprintf("%.1f s", r - s) : "(not yet)")
 }'
 awk -v now="$now" -v limit=$((interval + timeout + 10)) -v n="$n" '
   /^ocsp_probe_timestamp_seconds\{/ {
     seen++; if (now - $2 > limit) stale++
   }
-  /^ocsp_response_status\{.*status="good"\}/ {
+  /^ocsp_response_status\{/ && $2 == 1 {
     match($0, /target="t[0-9]+"/); t = substr($0, RSTART + 9, RLENGTH - 10) + 0
-    if (t % 10 != 9 && $2 != 1) notgood++
+    match($0, /status="[a-z]+"/); st = substr($0, RSTART + 8, RLENGTH - 9)
+    if (t % 10 != 9) { healthy[st]++; if (st != "good") notgood++ }
+  }
+  /^ocsp_probe_failures_total\{/ && $2 > 0 {
+    match($0, /reason="[a-z_]+"/); fails[substr($0, RSTART + 8, RLENGTH - 9)] += $2
   }
   END {
     printf "probed at least once: %d of %d; stale (last probe older than %d s): %d\n", seen, n, limit, stale + (n - seen)
-    printf "healthy targets not reading good: %d\n", notgood
+    line = ""; for (s in healthy) line = line " " s "=" healthy[s]
+    printf "healthy targets not reading good: %d (healthy by state:%s)\n", notgood, line
+    line = ""; for (r in fails) line = line " " r "=" fails[r]
+    printf "failed probes by reason:%s\n", line
   }' "$work/metrics.txt"
 awk '
   /^ocsp_staple_exporter_scheduling_lag_seconds_bucket/ {

@@ -188,7 +188,7 @@ Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
   auto promise = std::make_shared<std::promise<ProbeResult>>();
   auto future = promise->get_future();
   TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
-  tls.Probe(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
+  tls.ProbeAnyThread(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
   if (future.wait_for(target.timeout + std::chrono::seconds(2)) != std::future_status::ready) {
     return Error{"internal", "probe did not finish in time"};
   }
@@ -264,8 +264,6 @@ int RunExporter(const Args& a) {
     for (const auto& x : c.responders) t = std::max(t, x.timeout);
     return t;
   };
-  const auto start = std::chrono::steady_clock::now();
-  const auto ready_by = start + max_timeout(*current) + std::chrono::seconds(5);
 
   std::mutex reload_mu;
   auto reload = [&]() -> Result<Ok> {
@@ -290,9 +288,15 @@ int RunExporter(const Args& a) {
 
   HttpServer http(store, collector,
                   HttpHooks{.ready = [&] {
-                              return (store.AllProbed() ||
-                                      std::chrono::steady_clock::now() >= ready_by) &&
-                                     stapler.Ready();
+                              // Every target probed once, or the first round
+                              // over (a target that hangs must not keep the
+                              // exporter unready forever).
+                              const auto first = scheduler.FirstRoundDue();
+                              const auto slack = max_timeout(*config()) + std::chrono::seconds(5);
+                              const bool round_over =
+                                  first != std::chrono::steady_clock::time_point::max() &&
+                                  std::chrono::steady_clock::now() >= first + slack;
+                              return (store.AllProbed() || round_over) && stapler.Ready();
                             },
                             .reload = reload,
                             .probe = [&](const ProbeQuery& q) {

@@ -1,10 +1,11 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/http/server.h"
 
+#include "ocsp_staple_exporter/http/gzip.h"
+
 #include "ocsp_staple_exporter/common/text.h"
 
 #include <civetweb.h>
-#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -29,25 +30,6 @@ struct HttpServer::Impl {
 
 namespace {
 
-// gzip (RFC 1952) of `in` with zlib; nullopt when zlib fails.
-std::optional<std::string> Gzip(const std::string& in) {
-  z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    return std::nullopt;
-  }
-  std::string out(deflateBound(&z, static_cast<uLong>(in.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
-}
-
 bool AcceptsGzip(mg_connection* conn) {
   const char* ae = mg_get_header(conn, "Accept-Encoding");
   return ae != nullptr && std::strstr(ae, "gzip") != nullptr;
@@ -56,7 +38,7 @@ bool AcceptsGzip(mg_connection* conn) {
 void Reply(mg_connection* conn, int status, const char* content_type, const std::string& body,
            bool compress = false) {
   std::optional<std::string> gz;
-  if (compress && body.size() > 1024 && AcceptsGzip(conn)) gz = Gzip(body);
+  if (compress && body.size() > 1024 && AcceptsGzip(conn)) gz = Gzip(body);  // fastest level
   const std::string& payload = gz ? *gz : body;
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
@@ -186,7 +168,7 @@ int Handle(mg_connection* conn, void* data) {
   try {
     if (uri == "/metrics" && get) {
       Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-            SerializeText(impl->collector.Collect()), /*compress=*/true);
+            impl->collector.CollectText(), /*compress=*/true);
     } else if (uri == "/-/healthy" && get) {
       Reply(conn, 200, "text/plain; charset=utf-8", "Healthy\n");
     } else if (uri == "/-/ready" && get) {

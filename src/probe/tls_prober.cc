@@ -2,16 +2,19 @@
 #include "ocsp_staple_exporter/probe/tls_prober.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
 #include <openssl/x509v3.h>
 
 #include <asio/connect.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -234,7 +237,8 @@ X509StorePtr LoadSystemTrust() {
 struct ProbeLoop {
   ProbeLoop(asio::io_context& loop_io, DnsOptions dns_options)
       : io(loop_io), dns(loop_io, std::move(dns_options)) {
-    SSL_CTX* c = ctx.native_handle();
+    SSL_CTX* c = ctx.get();
+    if (c == nullptr) throw std::runtime_error("SSL_CTX_new: " + DrainOpenSslErrors());
     if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
       throw std::runtime_error("SSL_CTX_set_min_proto_version: " + DrainOpenSslErrors());
     }
@@ -244,7 +248,7 @@ struct ProbeLoop {
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   }
   asio::io_context& io;
-  asio::ssl::context ctx{asio::ssl::context::tls_client};
+  SslCtxPtr ctx{SSL_CTX_new(TLS_client_method())};
   DnsResolver dns;
 };
 
@@ -266,6 +270,12 @@ struct TlsProber::Impl {
     for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<WorkerLoop>(dns));
     for (auto& w : workers) {
       w->thread = std::thread([io = &w->io] {
+        // OpenSSL writes to the socket itself: a server that has closed
+        // gives EPIPE, never a SIGPIPE that would end the process.
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
         // Probes turn failures into data; this only guards the loop.
         while (true) {
           try {
@@ -299,7 +309,7 @@ namespace {
 // One probe in flight. Owned by the handlers that reference it.
 class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
  public:
-  ProbeOp(asio::io_context& io, asio::ssl::context& ctx, X509_STORE* system,
+  ProbeOp(asio::io_context& io, SSL_CTX* ctx, X509_STORE* system,
           VerificationCache& cache, DnsResolver& dns, TlsProbeRequest req,
           TlsProber::Callback done)
       : system_(system),
@@ -307,7 +317,8 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
         dns_(dns),
         req_(std::move(req)),
         done_(std::move(done)),
-        stream_(io, ctx),
+        ctx_(ctx),
+        socket_(io),
         timer_(io),
         start_(SteadyClock::now()) {}
 
@@ -332,7 +343,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     endpoints_ = std::move(endpoints).value();
     phase_ = "connecting";
     auto self = shared_from_this();
-    asio::async_connect(stream_.lowest_layer(), endpoints_,
+    asio::async_connect(socket_, endpoints_,
                         [self](const asio::error_code& ec2, const tcp::endpoint&) {
                           self->OnConnected(ec2);
                         });
@@ -341,7 +352,17 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   void OnConnected(const asio::error_code& ec) {
     if (finished_) return;
     if (ec) return Fail(probe_failure::kConnect, "connect: " + ec.message());
-    SSL* ssl = stream_.native_handle();
+    // OpenSSL reads and writes the non-blocking socket itself (as a bare
+    // client does); asio only says when it is ready. No record buffers of
+    // our own, no BIO pair to copy through.
+    asio::error_code nb;
+    socket_.non_blocking(true, nb);
+    ssl_.reset(SSL_new(ctx_));
+    SSL* ssl = ssl_.get();
+    if (ssl == nullptr || nb || SSL_set_fd(ssl, socket_.native_handle()) != 1) {
+      return Fail(probe_failure::kTlsHandshake, "cannot start TLS: " + DrainOpenSslErrors());
+    }
+    SSL_set_connect_state(ssl);
     std::string sni = req_.server_name;
     if (sni.empty() && !IsIpLiteral(req_.host)) sni = req_.host;
     if (!sni.empty() && SSL_set_tlsext_host_name(ssl, sni.c_str()) != 1) {
@@ -349,22 +370,46 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     }
     SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
     phase_ = "in the TLS handshake";
-    auto self = shared_from_this();
-    stream_.async_handshake(asio::ssl::stream_base::client,
-                            [self](const asio::error_code& ec2) { self->OnHandshake(ec2); });
+    Handshake();
   }
 
-  void OnHandshake(const asio::error_code& ec) {
+  // One step of the handshake; waits for the socket when OpenSSL wants to.
+  void Handshake() {
     if (finished_) return;
-    if (ec) {
-      std::string queue = DrainOpenSslErrors();
-      return Fail(probe_failure::kTlsHandshake,
-                  "TLS handshake: " + ec.message() + (queue.empty() ? "" : " (" + queue + ")"));
+    errno = 0;
+    const int rc = SSL_do_handshake(ssl_.get());
+    if (rc == 1) {
+      ProbeResult r;
+      r.success = true;
+      CollectFacts(ssl_.get(), req_, system_, cache_, r);
+      return Finish(std::move(r));
     }
-    ProbeResult r;
-    r.success = true;
-    CollectFacts(stream_.native_handle(), req_, system_, cache_, r);
-    Finish(std::move(r));
+    const int err = SSL_get_error(ssl_.get(), rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      auto self = shared_from_this();
+      socket_.async_wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
+                                                    : tcp::socket::wait_write,
+                         [self](const asio::error_code& ec) {
+                           if (self->finished_) return;
+                           if (ec) {
+                             return self->Fail(probe_failure::kTlsHandshake,
+                                               "TLS handshake: " + ec.message());
+                           }
+                           self->Handshake();
+                         });
+      return;
+    }
+    const int saved_errno = errno;
+    std::string queue = DrainOpenSslErrors();
+    std::string why;
+    if (err == SSL_ERROR_SSL) {
+      why = queue.empty() ? "protocol error" : queue;
+    } else if (err == SSL_ERROR_SYSCALL && saved_errno != 0) {
+      why = std::strerror(saved_errno);
+    } else {
+      why = "the server closed the connection";
+    }
+    Fail(probe_failure::kTlsHandshake, "TLS handshake: " + why);
   }
 
   void Fail(std::string_view reason, std::string detail) {
@@ -383,8 +428,9 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    ssl_.reset();  // before the descriptor it reads goes away
     asio::error_code ignored;
-    stream_.lowest_layer().close(ignored);
+    socket_.close(ignored);
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     r.finished_at = NowUnix();
     DrainOpenSslErrors();  // nothing of this probe leaks into the next
@@ -399,7 +445,9 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   const char* phase_ = "starting";  ///< for the timeout's detail
   TlsProbeRequest req_;
   TlsProber::Callback done_;
-  asio::ssl::stream<tcp::socket> stream_;
+  SSL_CTX* ctx_;  ///< owned by the ProbeLoop
+  tcp::socket socket_;
+  SslPtr ssl_;    ///< created once connected
   asio::steady_timer timer_;
   SteadyClock::time_point start_;
   bool timed_out_ = false;
@@ -414,25 +462,35 @@ TlsProber::TlsProber(asio::io_context& io, DnsOptions dns, int threads)
 TlsProber::~TlsProber() = default;
 
 void TlsProber::Probe(TlsProbeRequest request, Callback done) {
+  Start(std::move(request), std::move(done), /*home=*/true);
+}
+
+void TlsProber::ProbeAnyThread(TlsProbeRequest request, Callback done) {
+  Start(std::move(request), std::move(done), /*home=*/false);
+}
+
+void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home) {
   Impl& impl = *impl_;
   if (impl.inline_loop) {
     ProbeLoop& l = *impl.inline_loop;
-    std::make_shared<ProbeOp>(l.io, l.ctx, impl.system.get(), impl.cache, l.dns,
+    std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
                               std::move(request), std::move(done))
         ->Start();
     return;
   }
   WorkerLoop& w = *impl.workers[impl.next++ % impl.workers.size()];
-  asio::post(w.io, [&impl, &l = w.loop, request = std::move(request),
-                    done = std::move(done)]() mutable {
-    // The result goes back to the home loop, where the caller lives.
-    auto home = [&home_io = impl.home, done = std::move(done)](ProbeResult r) mutable {
-      asio::post(home_io, [done = std::move(done), r = std::move(r)]() mutable {
-        done(std::move(r));
-      });
-    };
-    std::make_shared<ProbeOp>(l.io, l.ctx, impl.system.get(), impl.cache, l.dns,
-                              std::move(request), std::move(home))
+  asio::post(w.io, [&impl, &l = w.loop, request = std::move(request), done = std::move(done),
+                    deliver_home]() mutable {
+    if (deliver_home) {
+      // The result goes back to the home loop, where the caller lives.
+      done = [&home_io = impl.home, done = std::move(done)](ProbeResult r) mutable {
+        asio::post(home_io, [done = std::move(done), r = std::move(r)]() mutable {
+          done(std::move(r));
+        });
+      };
+    }
+    std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
+                              std::move(request), std::move(done))
         ->Start();
   });
 }

@@ -40,6 +40,17 @@ void Scheduler::Apply(std::vector<ScheduledTarget> targets, int concurrency,
 void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
   std::vector<ResultStore::TargetInfo> infos;
   std::map<std::string, std::shared_ptr<Entry>> next;
+  size_t fresh = 0;
+  for (const ScheduledTarget& t : targets) {
+    auto it = entries_.find(t.name);
+    fresh += it == entries_.end() || it->second->target.kind != t.kind ||
+             it->second->target.address != t.address;
+  }
+  // New targets start spread over a window: at least 5 s, longer for a
+  // large batch (1 ms per target, so 50,000 targets start at ~1,000 probes
+  // a second instead of all at once), never longer than their interval.
+  const milliseconds window = std::max(milliseconds(5000), milliseconds(fresh));
+  auto latest_first = std::chrono::steady_clock::now();
   for (ScheduledTarget& t : targets) {
     infos.push_back({t.name, t.kind, t.address});
     auto it = entries_.find(t.name);
@@ -52,11 +63,15 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
       continue;
     }
     auto e = std::make_shared<Entry>(io_, std::move(t));
-    milliseconds spread = std::min<milliseconds>(e->target.interval, milliseconds(5000));
+    milliseconds spread = std::min<milliseconds>(e->target.interval, window);
     std::uniform_int_distribution<int64_t> first(0, spread.count());
     Arm(e, milliseconds(first(rng_)));
+    latest_first = std::max(latest_first, e->timer.expiry());
     next.emplace(e->target.name, e);
   }
+  // Readiness waits for the first round only; a reload never flips it back.
+  auto unset = std::chrono::steady_clock::duration::max().count();
+  first_round_due_.compare_exchange_strong(unset, latest_first.time_since_epoch().count());
   for (auto& [name, e] : entries_) {  // removed targets
     e->removed = true;
     e->timer.cancel();

@@ -26,11 +26,13 @@ inline constexpr std::string_view kContentType = "content_type";   ///< not appl
 inline constexpr std::string_view kBodyTooLarge = "body_too_large";  ///< over 1 MiB
 }  // namespace probe_failure
 
-/// Every probe_failure reason, for counters that start at zero.
+/// Every probe_failure reason, for counters that start at zero. A TLS
+/// target can fail for the first kTlsFailureReasons of them only.
 inline constexpr std::string_view kProbeFailureReasons[] = {
     probe_failure::kResolve, probe_failure::kConnect, probe_failure::kTimeout,
     probe_failure::kTlsHandshake, probe_failure::kNoCertificate, probe_failure::kHttp,
     probe_failure::kHttpStatus,   probe_failure::kContentType,   probe_failure::kBodyTooLarge};
+inline constexpr size_t kTlsFailureReasons = 5;
 
 /// A responder's Cache-Control max-age above this is clamped (7 days).
 inline constexpr int64_t kMaxAgeCapSeconds = 7 * 86400;

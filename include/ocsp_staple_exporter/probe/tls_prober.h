@@ -43,7 +43,8 @@ class TlsProber {
   /// std::runtime_error (start-up only) when OpenSSL or c-ares cannot start.
   /// `io` is borrowed and must outlive the prober; the destructor stops and
   /// joins the threads (probes in flight are dropped, their callbacks never
-  /// run).
+  /// run). OpenSSL writes to the sockets itself: worker threads block
+  /// SIGPIPE; with `threads` 0 the caller must ignore it (main does).
   explicit TlsProber(asio::io_context& io, DnsOptions dns = {}, int threads = 0);
   ~TlsProber();
   TlsProber(const TlsProber&) = delete;
@@ -55,10 +56,16 @@ class TlsProber {
   /// data.
   void Probe(TlsProbeRequest request, Callback done);
 
+  /// As Probe, but with worker threads `done` runs on the worker's thread
+  /// (one hop less, for callers that wait on it from a thread of their
+  /// own, such as /probe). `done` must be thread-safe then.
+  void ProbeAnyThread(TlsProbeRequest request, Callback done);
+
   /// Replaces the DNS resolvers (`[global] dns_servers`, on reload).
   void SetDnsServers(std::vector<std::string> servers);
 
  private:
+  void Start(TlsProbeRequest request, Callback done, bool deliver_home);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -61,13 +61,23 @@ class Scheduler {
 
   /// Replaces the targets and the limits (at start and on reload).
   /// Thread-safe: the change is posted to the io_context. A target whose
-  /// name, kind and address stay keeps its schedule and results; new ones
-  /// start within min(interval, 5s); removed ones stop (a probe in flight
-  /// is dropped when it ends).
+  /// name, kind and address stay keeps its schedule and results; removed
+  /// ones stop (a probe in flight is dropped when it ends). New ones start
+  /// at random within min(interval, max(5 s, 1 ms x the number of new
+  /// targets)), so a large fleet does not hammer its servers (and its own
+  /// CPU) all at once.
   void Apply(std::vector<ScheduledTarget> targets, int concurrency, int per_key_limit);
 
   /// Most probes ever in flight at once (any thread; for tests and bench).
   int MaxInFlight() const { return max_in_flight_.load(); }
+
+  /// When the last first probe of the first Apply's targets is due (any
+  /// thread); time_point::max() until that Apply has run. Readiness waits
+  /// for this round only, so a reload never makes the exporter unready.
+  std::chrono::steady_clock::time_point FirstRoundDue() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(first_round_due_.load()));
+  }
 
   /// Live statistics (any thread); valid as long as the scheduler.
   const SchedulerStats& stats() const { return stats_; }
@@ -92,6 +102,8 @@ class Scheduler {
   int in_flight_ = 0;
   std::atomic<int> max_in_flight_{0};
   SchedulerStats stats_;
+  std::atomic<std::chrono::steady_clock::rep> first_round_due_{
+      std::chrono::steady_clock::duration::max().count()};
   std::mt19937_64 rng_;
 };
 

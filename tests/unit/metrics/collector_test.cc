@@ -262,6 +262,48 @@ TEST(Collector, ExporterFamilies) {
 namespace ose {
 namespace {
 
+// Issue 10: /metrics renders text straight from the targets; it must say
+// exactly what the object path (/probe, Collectable) says, escapes included.
+TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
+  ResultStore store;
+  store.SetTargets({{"good", "tls", "a:1"},
+                    {"revoked \"quoted\"\\back\nline", "tls", "b:1"},
+                    {"down", "tls", "c:1"},
+                    {"resp", "responder", "http://r"},
+                    {"never-probed", "tls", "d:1"}});
+  store.Record("good", Verified(ResponseState::kGood));
+  ProbeResult revoked = Verified(ResponseState::kRevoked);
+  revoked.verdict.revoked_at = kNow - 100;
+  revoked.verdict.revocation_reason = "key_compromise";
+  store.Record("revoked \"quoted\"\\back\nline", revoked);
+  ProbeResult down;
+  down.failure_reason = "timeout";
+  store.Record("down", down);
+  ProbeResult resp = Verified(ResponseState::kUnknown);
+  resp.http = ProbeResult::Http{"http://r", "GET", 200, 0.042, 60};
+  store.Record("resp", resp);
+  store.Record("resp", resp);
+  ExporterStatus status;
+  SchedulerStats stats;
+  stats.lag_count = 3;
+  status.scheduler = &stats;
+  Collector c(store, status, [] { return kNow; });
+  const std::string text = c.CollectText();
+  EXPECT_EQ(text, SerializeText(c.Collect()));
+  EXPECT_NE(text.find("target=\"revoked \\\"quoted\\\"\\\\back\\nline\""), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ocsp_responder_request_duration_seconds_bucket{target=\"resp\",le=\"0.05\"} 2\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("never-probed"), std::string::npos);
+  // A TLS target carries only the failure reasons a handshake can have.
+  EXPECT_NE(text.find("ocsp_probe_failures_total{target=\"down\",reason=\"timeout\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("ocsp_probe_failures_total{target=\"down\",reason=\"http_status\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("ocsp_probe_failures_total{target=\"resp\",reason=\"http_status\"} 0\n"),
+            std::string::npos);
+}
+
 TEST(Collector, StaplerFamiliesAndJson) {
   StaplerCertState c;
   c.name = "api";
