@@ -9,6 +9,7 @@
 # Asserts nothing. Run as root on Debian 12:
 #
 #   bench/scale.sh [TARGETS] [SECONDS]
+#   OSE_BENCH_LOG_LEVEL=info OSE_BENCH_KEEP=1 bench/scale.sh ...   keep the logs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-50000}
@@ -26,7 +27,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
   "$root/scripts/lab.sh" down "$work/lab" > /dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ -n "${OSE_BENCH_KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 "$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
@@ -53,7 +54,8 @@ floor_ms=$(sed -E 's/.* ([0-9.]+) ms CPU each.*/\1/' <<< "$floor")
 
 t_start=$(date +%s.%N)
 "$root/build/ocsp_staple_exporter" --config.file="$work/scale.toml" \
-  --web.listen-address="127.0.0.1:$port" --log.level=warn > "$work/exporter.log" 2>&1 &
+  --web.listen-address="127.0.0.1:$port" --log.level="${OSE_BENCH_LOG_LEVEL:-warn}" \
+  > "$work/exporter.log" 2>&1 &
 pid=$!
 pids+=($pid)
 until curl -sf "http://127.0.0.1:$port/-/healthy" > /dev/null; do

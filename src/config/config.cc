@@ -146,18 +146,22 @@ class Checker {
     return url;
   }
 
-  // A PEM file of certificates at t[key].
+  // A PEM file of certificates at t[key]. Read and decoded once per path
+  // and load: 50,000 targets naming one ca_file share one pool.
   CertPool CertsAt(const toml::table& t, std::string_view path, std::string_view key,
                    std::string& resolved) {
     auto file = FileAt(t, path, key);
     if (!file) return nullptr;
     resolved = *file;
+    if (auto it = pools_.find(*file); it != pools_.end()) return it->second;
     auto certs = LoadPemCertificates(*file);
     if (!certs) {
       Fail(t.get(key)->source(), Join(path, key), certs.error().detail);
       return nullptr;
     }
-    return std::make_shared<const std::vector<X509Ptr>>(std::move(certs).value());
+    auto pool = std::make_shared<const std::vector<X509Ptr>>(std::move(certs).value());
+    pools_.emplace(*file, pool);
+    return pool;
   }
 
   // cert_file (+ optional issuer_file) at t: the certificate and its issuer.
@@ -195,6 +199,7 @@ class Checker {
   std::string file_;
   fs::path dir_;
   std::vector<std::string> errors_;
+  std::map<std::string, CertPool> pools_;  ///< ca_file path -> its certificates
 };
 
 void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {

@@ -231,9 +231,24 @@ name = "default"
 server_name = "example.net"
 ca_file = "ca.pem"
 timeout = "5s"
+
+[[tls]]
+name = "a"
+address = "127.0.0.1:1"
+ca_file = "ca.pem"
+
+[[tls]]
+name = "b"
+address = "127.0.0.1:2"
+ca_file = "ca.pem"
 )");
   ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
   EXPECT_EQ(cfg->global.per_host_concurrency, 2);
+  // Issue 10: one ca_file is read and decoded once, whoever names it.
+  ASSERT_EQ(cfg->tls.size(), 2u);
+  ASSERT_TRUE(cfg->tls[0].ca_certs);
+  EXPECT_EQ(cfg->tls[0].ca_certs.get(), cfg->tls[1].ca_certs.get());
+  EXPECT_EQ(cfg->tls[0].ca_certs.get(), cfg->modules[0].ca_certs.get());
   EXPECT_EQ(cfg->global.dns_servers,
             (std::vector<std::string>{"127.0.0.1", "127.0.0.1:5353", "[::1]:53", "::1"}));
   ASSERT_EQ(cfg->responders.size(), 2u);
