@@ -3,6 +3,10 @@
 //  1. OCSP verification: responses verified per second (ECDSA P-256 issuer).
 //  2. Scrape: time to build and serialize /metrics for many targets.
 //  3. Probes in flight: memory per probe waiting on a silent server.
+//  4. With HOST:PORT (IPv4, a stapling server such as the lab's nginx): CPU
+//     per TlsProber probe (handshake, staple, verification through the
+//     cache, result) against the bare handshake floor, in the same process.
+//   build/ose_bench [targets] [HOST:PORT]
 #include <spdlog/spdlog.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -18,6 +22,7 @@
 #include "ocsp_staple_exporter/ocsp/response.h"
 #include "ocsp_staple_exporter/probe/targets.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
+#include "floor.h"
 #include "pki.h"
 #include "silent_server.h"
 
@@ -156,5 +161,43 @@ int main(int argc, char** argv) {
   work.reset();
   io.stop();
   loop.join();
+
+  // 4. A probe against the floor, one at a time on this thread, then eight
+  // at a time (as the scheduler runs them).
+  if (argc > 2) {
+    auto hp = ParseHostPort(argv[2]);
+    if (!hp) {
+      std::fprintf(stderr, "%s\n", hp.error().detail.c_str());
+      return 2;
+    }
+    auto floor = bench::RunFloor(hp->host, hp->port, 5);
+    asio::io_context pio;
+    TlsProber tls(pio);
+    TlsProbeRequest req;
+    req.host = hp->host;
+    req.port = hp->port;
+    req.timeout = std::chrono::seconds(5);
+    for (int parallel : {1, 8}) {
+      long done = 0, good = 0;
+      const double cpu0 = bench::CpuSeconds();
+      t0 = Clock::now();
+      std::function<void()> start = [&] {
+        tls.Probe(req, [&](ProbeResult r) {
+          ++done;
+          good += r.success && r.verdict.state == ResponseState::kGood;
+          if (Seconds(t0) < 5) start();
+        });
+      };
+      for (int i = 0; i < parallel; ++i) start();
+      pio.restart();
+      pio.run();
+      const double cpu = bench::CpuSeconds() - cpu0;
+      std::printf(
+          "probe (%d at a time): %ld probes (%ld good) in %.1f s: %.3f ms CPU each; floor %.3f "
+          "ms; ratio %.2fx\n",
+          parallel, done, good, Seconds(t0), cpu / done * 1e3, floor.CpuMsPerHandshake(),
+          cpu / done * 1e3 / floor.CpuMsPerHandshake());
+    }
+  }
   return 0;
 }

@@ -40,12 +40,21 @@ void Reply(mg_connection* conn, int status, const char* content_type, const std:
   std::optional<std::string> gz;
   if (compress && body.size() > 1024 && AcceptsGzip(conn)) gz = Gzip(body);  // fastest level
   const std::string& payload = gz ? *gz : body;
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status, mg_get_response_code_text(conn, status), content_type, payload.size(),
-            gz ? "Content-Encoding: gzip\r\n" : "");
-  mg_write(conn, payload.data(), payload.size());
+  // Connections are kept alive (Prometheus and /probe callers reuse them):
+  // head and a small body go out in one write, or Nagle's algorithm and the
+  // peer's delayed ACK hold the body back ~40 ms.
+  std::string head = std::string("HTTP/1.1 ") + std::to_string(status) + " " +
+                     mg_get_response_code_text(conn, status) + "\r\nContent-Type: " +
+                     content_type + "\r\nContent-Length: " + std::to_string(payload.size()) +
+                     "\r\n" + (gz ? "Content-Encoding: gzip\r\n" : "") +
+                     "Cache-Control: no-store\r\n\r\n";
+  if (payload.size() <= 64 * 1024) {
+    head += payload;
+    mg_write(conn, head.data(), head.size());
+  } else {
+    mg_write(conn, head.data(), head.size());
+    mg_write(conn, payload.data(), payload.size());
+  }
 }
 
 
@@ -302,7 +311,8 @@ Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
   }
   std::string threads = std::to_string(options.threads);
   const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
-                        "request_timeout_ms", "30000", nullptr};
+                        "request_timeout_ms", "30000", "enable_keep_alive", "yes",
+                        "keep_alive_timeout_ms", "1000", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogMessage;
   impl_->ctx = mg_start(&callbacks, nullptr, opts);

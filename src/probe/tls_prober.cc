@@ -244,7 +244,8 @@ struct ProbeLoop {
     }
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);  // every probe a full handshake
-    // Thousands of probes wait on slow servers: free idle record buffers.
+    // Thousands of probes wait on slow servers: free idle record buffers
+    // (measured: no CPU cost per probe, ose_bench section 4).
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   }
   asio::io_context& io;
