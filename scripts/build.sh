@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Configures and builds into a build folder.
-#   scripts/build.sh [plain|asan]    -> build/ or build-asan/
+#   scripts/build.sh [plain|asan|tsan] [TARGET...]  -> build/, build-asan/ or build-tsan/
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-plain}
 case "$kind" in
   plain) dir=$root/build; flags=() ;;
   asan) dir=$root/build-asan; flags=(-DOSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
-  *) echo "usage: $0 [plain|asan]" >&2; exit 2 ;;
+  tsan) dir=$root/build-tsan; flags=(-DOSE_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  *) echo "usage: $0 [plain|asan|tsan] [TARGET...]" >&2; exit 2 ;;
 esac
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$dir" "${generator[@]}" "${flags[@]}"
 fi
-cmake --build "$dir" --parallel "$(nproc)"
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test twice: a plain build,
-# then AddressSanitizer + UndefinedBehaviorSanitizer; then fuzzes every
-# parser for a bounded time (scripts/fuzz.sh). Run as root on Debian 12.
+# then AddressSanitizer + UndefinedBehaviorSanitizer; then the suites that
+# drive the multi-threaded exporter (probe loops on every core) once more
+# under ThreadSanitizer; then fuzzes every parser for a bounded time
+# (scripts/fuzz.sh). Run as root on Debian 12.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -16,6 +18,14 @@ for kind in plain asan; do
   echo "=== $kind tests ==="
   ctest --test-dir "$dir" --output-on-failure --timeout 600
 done
+
+# ThreadSanitizer: the exporter binary the integration suites start is
+# instrumented and halts on the first data race (the test then fails).
+echo "=== tsan integration tests ==="
+"$root/scripts/build.sh" tsan ocsp_staple_exporter isolation_tests integration_tests
+TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+  ctest --test-dir "$root/build-tsan" --output-on-failure --timeout 600 \
+  -R '^(integration|isolation_integration)$'
 
 # Coverage-guided fuzzing of every parser of hostile input, under ASan and
 # UBSan (clang, libFuzzer), bounded: 25 s per target.
