@@ -71,6 +71,7 @@ ocsp_url="http://127.0.0.1:$ocsp_port"
 # --- PKI -------------------------------------------------------------------
 touch index.txt
 echo 1000 > serial
+echo 01 > crlnumber
 cat > ca.cnf <<CNF
 [ ca ]
 default_ca = issuing
@@ -79,6 +80,7 @@ dir = $dir/pki
 database = \$dir/index.txt
 new_certs_dir = \$dir/newcerts
 serial = \$dir/serial
+crlnumber = \$dir/crlnumber
 certificate = \$dir/ca.pem
 private_key = \$dir/ca.key
 default_md = sha256
@@ -181,6 +183,20 @@ quiet openssl x509 -req -in unknown.csr -CA ca.pem -CAkey ca.key -set_serial 0x7
 cat unknown.pem ca.pem > unknown-chain.pem
 
 quiet openssl ca -batch -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
+
+# CRLs of the issuing CA, published to disk as CAs do before serving them:
+# a fresh one (DER) listing the revoked certificate; one issued ten days ago
+# for two days (expired); one under the issuing CA's name signed by another
+# key (an impostor CA with the same subject).
+mkdir -p crl
+quiet openssl ca -gencrl -config ca.cnf -crldays 7 -out crl/ca.crl.pem
+quiet openssl crl -in crl/ca.crl.pem -outform DER -out crl/ca.crl
+quiet faketime -f -10d openssl ca -gencrl -config ca.cnf -crlhours 48 -out crl/expired.crl
+key impostor
+quiet openssl req -new -x509 -key impostor.key -subj "/CN=OCSP Lab Issuing CA" -days 30 \
+  -extensions v3_issuing -config ca.cnf -out impostor.pem
+quiet openssl ca -gencrl -config ca.cnf -cert impostor.pem -keyfile impostor.key -crldays 7 \
+  -out crl/wrong-key.crl
 
 # Offline-signed responses (no server needed).
 respond() {  # cert out days [faketime offset]
@@ -352,6 +368,27 @@ ca_file = "pki/ca.pem"   # this server sends no chain: the issuer comes from her
 [[tls]]
 name = "nothing-listens"
 address = "127.0.0.1:$((base + 8))"
+
+# The issuing CA's CRLs, as published to disk (see pki/crl).
+[[crl]]
+name = "crl-fresh"
+path = "pki/crl/ca.crl"
+issuer_file = "pki/ca.pem"
+
+[[crl]]
+name = "crl-expired"
+path = "pki/crl/expired.crl"
+issuer_file = "pki/ca.pem"
+
+[[crl]]
+name = "crl-wrong-key"
+path = "pki/crl/wrong-key.crl"
+issuer_file = "pki/ca.pem"
+
+[[crl]]
+name = "crl-not-published"
+path = "pki/crl/not-yet.crl"
+issuer_file = "pki/ca.pem"
 TOML
 # Staple files as nginx ssl_stapling_file / HAProxy .ocsp would serve them.
 mkdir -p "$dir/staples"

@@ -373,7 +373,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << args.config_file << ": OK (" << cfg->tls.size() << " tls, "
-              << cfg->responders.size() << " responder, " << cfg->files.size() << " file targets, "
+              << cfg->responders.size() << " responder, " << cfg->files.size() << " file, "
+              << cfg->crls.size() << " crl targets, "
               << cfg->modules.size() << " modules, " << cfg->stapler.certificates.size()
               << " stapled certificates)\n";
     return 0;

@@ -88,8 +88,8 @@ class Checker {
     return d;
   }
 
-  std::optional<int> IntAt(const toml::table& t, std::string_view path, std::string_view key,
-                           int64_t min, int64_t max) {
+  std::optional<int64_t> IntAt(const toml::table& t, std::string_view path,
+                               std::string_view key, int64_t min, int64_t max) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return std::nullopt;
     auto v = n->value_exact<int64_t>();
@@ -99,7 +99,7 @@ class Checker {
       Fail(n->source(), Join(path, key),
            "must be between " + std::to_string(min) + " and " + std::to_string(max));
     } else {
-      return static_cast<int>(*v);
+      return *v;
     }
     return std::nullopt;
   }
@@ -337,7 +337,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   cfg.file = path;
 
   c.CheckKeys(root, "",
-              {"global", "tls", "responder", "file", "module", "stapler", "alertmanager"});
+              {"global", "tls", "responder", "file", "crl", "module", "stapler", "alertmanager"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
@@ -443,6 +443,34 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
     target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
     cfg.files.push_back(std::move(target));
+  });
+
+  each("crl", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "url", "path", "issuer_file", "interval", "timeout", "max_size",
+                       "follow_redirects"});
+    CrlTarget target;
+    target.name = unique_name(t, p, target_names);
+    if (auto url = c.UrlAt(t, p, "url", false)) target.url = *url;
+    // The file may not exist yet (`absent`): only its path is checked here.
+    if (auto path = c.String(t, p, "path", false)) target.path = c.Resolve(*path);
+    if (t.get("url") != nullptr && t.get("path") != nullptr) {
+      c.Fail(t.get("path")->source(), p + ".path", "set url or path, not both");
+    } else if (t.get("url") == nullptr && t.get("path") == nullptr) {
+      c.Fail(t.source(), p + ".url", "missing required key (url, or path for a local file)");
+    }
+    if (t.get("issuer_file") == nullptr) {
+      c.Fail(t.source(), p + ".issuer_file", "missing required key");
+    } else {
+      target.issuer = c.CertsAt(t, p, "issuer_file", target.issuer_file);
+      if (target.issuer && target.issuer->empty()) {
+        c.Fail(t.get("issuer_file")->source(), p + ".issuer_file", "holds no certificate");
+      }
+    }
+    target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+    target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    if (auto v = c.IntAt(t, p, "max_size", 1, int64_t{1} << 32)) target.max_size = *v;
+    target.follow_redirects = c.BoolAt(t, p, "follow_redirects").value_or(false);
+    cfg.crls.push_back(std::move(target));
   });
 
   std::map<std::string, toml::source_region> module_names;

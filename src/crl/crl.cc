@@ -107,6 +107,7 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
                    "signature does not verify with " + SubjectString(issuer));
   }
   v.signature_verified = true;
+  if (v.next_update) v.fresh_until = *v.next_update + options.skew_seconds;
   if (*v.this_update > now + options.skew_seconds) {
     return Invalid(std::move(p), crl_invalid::kNotYetValid, "thisUpdate is in the future");
   }
@@ -118,6 +119,14 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
   }
   DrainOpenSslErrors();
   return p;
+}
+
+CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now) {
+  if (v.state == CrlState::kValid && v.fresh_until && now > *v.fresh_until) {
+    v.state = CrlState::kExpired;
+    v.detail = "nextUpdate has passed";
+  }
+  return v;
 }
 
 CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert) {

@@ -89,19 +89,24 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     }
     ProbeResult r = *t.last;
     r.verdict = VerdictAt(r.verdict, now);  // as it reads now
+    if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
     std::string label = StateLabel(r);
     std::string cls = label.substr(0, label.find(':'));
+    if (r.crl) {  // a CRL is not a staple: its states take the same colours
+      cls = cls == "crl_valid" ? "good" : cls == "crl_absent" ? "absent" : "invalid";
+    }
     h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
-    h << "<td>" << (r.success ? (r.staple_present ? "yes" : "no") : "") << "</td>";
-    h << "<td>" << (r.success ? (r.must_staple ? "yes" : "no") : "") << "</td>";
-    h << "<td class=\"t\">"
-      << (r.verdict.signature_verified && r.verdict.next_update
-              ? FormatUnixTime(*r.verdict.next_update)
-              : "")
-      << "</td>";
+    const bool staple = r.success && !r.crl;
+    h << "<td>" << (staple ? (r.staple_present ? "yes" : "no") : "") << "</td>";
+    h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
+    std::optional<int64_t> next_update;
+    if (r.crl && r.crl->verdict.signature_verified) next_update = r.crl->verdict.next_update;
+    if (!r.crl && r.verdict.signature_verified) next_update = r.verdict.next_update;
+    h << "<td class=\"t\">" << (next_update ? FormatUnixTime(*next_update) : "") << "</td>";
     h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
-    h << "<td class=\"d\">" << HtmlEscape(r.success ? r.verdict.detail : r.detail)
-      << "</td></tr>\n";
+    const std::string& detail =
+        !r.success ? r.detail : r.crl ? r.crl->verdict.detail : r.verdict.detail;
+    h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
   }
   h << "</table>\n";
   if (!stapled.empty()) {

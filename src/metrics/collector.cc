@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -253,6 +254,50 @@ void CertificateFacts(Families& f, const std::vector<ClientMetric::Label>& base,
 
 namespace {
 
+// A `[[crl]]` target's own families (`ocsp_crl_*`), the state read at `now`.
+void CrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base, const ProbeResult& r,
+                 int64_t now) {
+  const ProbeResult::Crl empty;
+  const ProbeResult::Crl& crl = r.crl ? *r.crl : empty;
+  const CrlVerdict v = CrlVerdictAt(crl.verdict, now);
+  const CrlState state = r.success ? v.state : CrlState::kAbsent;
+  for (size_t i = 0; i < std::size(kCrlStateNames); ++i) {
+    f.Gauge("ocsp_crl_status",
+            "State of the CRL (state set: exactly one of valid, expired, invalid, absent is 1).",
+            With(base, "status", std::string(kCrlStateNames[i])),
+            static_cast<int>(state) == static_cast<int>(i) ? 1 : 0);
+  }
+  if (!r.success) return;
+  f.Gauge("ocsp_crl_fetch_duration_seconds", "Duration of the CRL's transfer (or file read).",
+          base, crl.fetch_seconds);
+  if (crl.size_bytes > 0) {
+    f.Gauge("ocsp_crl_size_bytes", "Size of the CRL as fetched, in bytes.", base,
+            static_cast<double>(crl.size_bytes));
+  }
+  if (state == CrlState::kInvalid) {
+    f.Gauge("ocsp_crl_invalid_reason", "1 for the reason the CRL failed verification.",
+            With(base, "reason", v.invalid_reason), 1);
+  }
+  if (!v.signature_verified) return;  // unauthenticated figures are not shown
+  if (v.this_update) {
+    f.Gauge("ocsp_crl_this_update_timestamp_seconds", "thisUpdate of the CRL, Unix time.", base,
+            static_cast<double>(*v.this_update));
+  }
+  if (v.next_update) {
+    f.Gauge("ocsp_crl_next_update_timestamp_seconds", "nextUpdate of the CRL, Unix time.", base,
+            static_cast<double>(*v.next_update));
+    f.Gauge("ocsp_crl_next_update_margin_seconds",
+            "nextUpdate of the CRL minus now, at scrape time; negative once expired.", base,
+            static_cast<double>(*v.next_update - now));
+  }
+  if (v.crl_number) {
+    f.Gauge("ocsp_crl_number", "The CRL's cRLNumber (RFC 5280 §5.2.3).", base,
+            std::strtod(v.crl_number->c_str(), nullptr));
+  }
+  f.Gauge("ocsp_crl_revoked_certificates", "Entries in the CRL.", base,
+          static_cast<double>(v.revoked_certificates));
+}
+
 // Every per-target series of `targets` into `f`.
 void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_t now,
                  bool target_label) {
@@ -283,6 +328,10 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
     f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
     f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
             static_cast<double>(r.finished_at));
+    if (t.kind == "crl") {
+      CrlFamilies(f, base, r, now);
+      continue;
+    }
     // Freshness at scrape time, whatever the probe schedule.
     const OcspVerdict v = VerdictAt(r.verdict, now);
     ResponseState state = r.success ? v.state : ResponseState::kAbsent;

@@ -6,6 +6,11 @@ namespace ose {
 
 std::string StateLabel(const ProbeResult& r) {
   if (!r.success) return "failed:" + r.failure_reason;
+  if (r.crl) {
+    const CrlVerdict& v = r.crl->verdict;
+    if (v.state == CrlState::kInvalid) return "crl_invalid:" + v.invalid_reason;
+    return "crl_" + std::string(CrlStateName(v.state));
+  }
   if (r.verdict.state == ResponseState::kInvalid) return "invalid:" + r.verdict.invalid_reason;
   return std::string(StateName(r.verdict.state));
 }

@@ -11,9 +11,11 @@
 #include <memory>
 #include <mutex>
 
+#include "ocsp_staple_exporter/common/curl_body.h"
 #include "ocsp_staple_exporter/common/curl_ptr.h"
 #include "ocsp_staple_exporter/common/file.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
+#include "ocsp_staple_exporter/crl/crl_prober.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
@@ -21,38 +23,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-
-
 void GlobalInit() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct Body {
-  std::string data;
-  bool too_large = false;
-};
-
-size_t WriteBody(char* ptr, size_t size, size_t n, void* user) {
-  auto* body = static_cast<Body*>(user);
-  size_t len = size * n;
-  if (body->data.size() + len > kMaxResponseBytes) {
-    body->too_large = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  body->data.append(ptr, len);
-  return len;
-}
-
-std::string_view FailureFor(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return probe_failure::kResolve;
-    case CURLE_COULDNT_CONNECT: return probe_failure::kConnect;
-    case CURLE_OPERATION_TIMEDOUT: return probe_failure::kTimeout;
-    default: return probe_failure::kHttp;
-  }
-}
 
 // One HTTP exchange. Fills r.http and, on failure, r.failure_reason/detail.
 // Returns the body when it is a usable OCSP answer.
@@ -70,7 +45,8 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
   std::string get_url = OcspGetUrl(url, req.der);
   bool get = UseGet(method, get_url);
   r.http->method = get ? "GET" : "POST";
-  Body body;
+  LimitedBody body;
+  body.limit = kMaxResponseBytes;
   char errbuf[CURL_ERROR_SIZE] = {0};
   CurlSlistPtr headers;
   CURL* c = curl.get();
@@ -80,7 +56,7 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendLimited);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
   if (!get) {
@@ -101,7 +77,7 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
     return std::nullopt;
   }
   if (code != CURLE_OK) {
-    r.failure_reason = std::string(FailureFor(code));
+    r.failure_reason = std::string(CurlFailureReason(code));
     r.detail = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(code));
     return std::nullopt;
   }
@@ -209,6 +185,13 @@ ResponderProber::~ResponderProber() {
 void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callback done) {
   asio::post(pool_, [this, target = std::move(target), verify, done = std::move(done)]() mutable {
     ProbeResult r = ProbeStapleFile(target, verify);
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  });
+}
+
+void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done) {
+  asio::post(pool_, [this, target = std::move(target), verify, done = std::move(done)]() mutable {
+    ProbeResult r = ProbeCrlNow(target, verify);
     asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   });
 }

@@ -110,6 +110,15 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                      http.ProbeFile(st->target, verify, std::move(done));
                    }});
   }
+  for (const CrlTarget& t : config.crls) {
+    VerifyOptions verify = MakeVerifyOptions(config.global);
+    out.push_back({.name = t.name,
+                   .kind = "crl",
+                   .address = t.url.empty() ? t.path : t.url,
+                   .interval = t.interval,
+                   .limit_key = t.url.empty() ? "" : "http:" + UrlHost(t.url),
+                   .start = [&http, t, verify](auto done) { http.ProbeCrl(t, verify, std::move(done)); }});
+  }
   return out;
 }
 

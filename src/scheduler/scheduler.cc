@@ -150,6 +150,14 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult r) {
   }
   e->busy = false;
   e->not_before = r.not_before.value_or(0);
+  if (r.refresh_at && !e->removed) {
+    // The result goes stale before the next run (a CRL's half-life): run
+    // again then instead.
+    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *r.refresh_at - NowUnix()));
+    if (std::chrono::steady_clock::now() + delay < e->timer.expiry()) {
+      Arm(e, std::chrono::duration_cast<milliseconds>(delay));
+    }
+  }
   const std::string& name = e->target.name;
   if (!e->removed) {
     auto recorded = store_.Record(name, r);

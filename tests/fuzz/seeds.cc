@@ -142,11 +142,15 @@ int main(int argc, char** argv) {
   }
   Put(config, "all-sections.toml",
       "[global]\ninterval = \"30s\"\ntimeout = \"5s\"\nskew = \"5m\"\n"
+      "dns_servers = [\"127.0.0.1:53\", \"[::1]\"]\n"
       "[[tls]]\nname = \"a\"\naddress = \"[::1]:443\"\nserver_name = \"x\"\n"
       "ca_file = \"issuer.pem\"\n"
       "[[responder]]\nname = \"r\"\ncert_file = \"chain.pem\"\nmethod = \"post\"\nnonce = true\n"
       "[[file]]\nname = \"f\"\npath = \"x.ocsp\"\ncert_file = \"leaf.pem\"\n"
       "issuer_file = \"issuer.pem\"\n"
+      "[[crl]]\nname = \"c1\"\nurl = \"http://127.0.0.1/ca.crl\"\nissuer_file = \"issuer.pem\"\n"
+      "max_size = 4096\nfollow_redirects = true\n"
+      "[[crl]]\nname = \"c2\"\npath = \"ca.crl\"\nissuer_file = \"issuer.pem\"\n"
       "[[module]]\nname = \"m\"\ntimeout = \"3s\"\n"
       "[alertmanager]\nurl = \"http://127.0.0.1:9093\"\n"
       "[stapler]\nstore_dir = \"s\"\ncommand_timeout = \"5s\"\n"

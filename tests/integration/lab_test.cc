@@ -326,6 +326,35 @@ TEST_F(LabTest, FileTargets) {
   EXPECT_FALSE(series.count(S("ocsp_file_modified_timestamp_seconds", "file-missing")));
 }
 
+// Issue 11: CRLs made by `openssl ca -gencrl`, published to disk.
+TEST_F(LabTest, CrlTargets) {
+  auto status = [](const std::string& t, const std::string& s) {
+    return S("ocsp_crl_status", t, "status=\"" + s + "\"");
+  };
+  auto series = ScrapeUntil({{status("crl-fresh", "valid"), 1},
+                             {status("crl-expired", "expired"), 1},
+                             {status("crl-wrong-key", "invalid"), 1},
+                             {status("crl-not-published", "absent"), 1}});
+  EXPECT_EQ(series[status("crl-fresh", "valid")], 1);
+  EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-fresh")], 1)
+      << "the lab's revoked certificate";
+  EXPECT_GT(series[S("ocsp_crl_next_update_margin_seconds", "crl-fresh")], 6 * 86400);
+  EXPECT_GT(series[S("ocsp_crl_size_bytes", "crl-fresh")], 100);
+  EXPECT_GE(series[S("ocsp_crl_number", "crl-fresh")], 1);
+  EXPECT_LT(series[S("ocsp_crl_next_update_margin_seconds", "crl-expired")], -7 * 86400);
+  EXPECT_EQ(series[S("ocsp_crl_invalid_reason", "crl-wrong-key", "reason=\"signature\"")], 1);
+  EXPECT_FALSE(series.count(S("ocsp_crl_this_update_timestamp_seconds", "crl-wrong-key")))
+      << "no unauthenticated times";
+  for (const char* t : {"crl-fresh", "crl-expired", "crl-wrong-key", "crl-not-published"}) {
+    EXPECT_EQ(series[S("ocsp_probe_success", t)], 1) << t;
+    EXPECT_FALSE(series.count(S("ocsp_response_status", t, "status=\"absent\""))) << t;
+  }
+  const std::string page = HttpGet(Url("/")).body;
+  EXPECT_NE(page.find(">crl_valid<"), std::string::npos);
+  EXPECT_NE(page.find(">crl_invalid:signature<"), std::string::npos);
+  EXPECT_NE(page.find("signature does not verify"), std::string::npos);
+}
+
 TEST_F(LabTest, ProbeEndpoint) {
   auto probe = [&](const std::string& query, const std::vector<std::string>& headers = {}) {
     return HttpGet(Url("/probe?" + query), headers);

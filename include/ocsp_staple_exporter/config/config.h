@@ -102,6 +102,23 @@ struct FileTarget {
   Duration interval{};
 };
 
+/// Largest CRL accepted by default (64 MiB); `max_size` changes it.
+inline constexpr int64_t kDefaultCrlMaxSize = 64LL << 20;
+
+/// One `[[crl]]` section: a CRL fetched over HTTP(S) or read from disk and
+/// verified against its issuer (RFC 5280 §5, §6.3.3).
+struct CrlTarget {
+  std::string name;         ///< unique across the file; the `target` label
+  std::string url;          ///< http:// or https://; empty when `path` is set
+  std::string path;         ///< absolute; empty when `url` is set
+  std::string issuer_file;  ///< as resolved
+  CertPool issuer;          ///< certificates of issuer_file; the first signs the CRL
+  Duration interval{};      ///< longest time between fetches
+  Duration timeout{};
+  int64_t max_size = kDefaultCrlMaxSize;  ///< bytes; larger is body_too_large
+  bool follow_redirects = false;          ///< HTTP redirects (at most 5) are followed
+};
+
 /// One `[[module]]` section: options for /probe?target=...&module=NAME.
 struct Module {
   std::string name;
@@ -155,6 +172,7 @@ struct Config {
   std::vector<TlsTarget> tls;
   std::vector<ResponderTarget> responders;
   std::vector<FileTarget> files;
+  std::vector<CrlTarget> crls;
   std::vector<Module> modules;
   StaplerConfig stapler;
   AlertmanagerConfig alertmanager;

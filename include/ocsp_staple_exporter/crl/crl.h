@@ -40,6 +40,7 @@ inline constexpr std::string_view kSignature = "signature";
 inline constexpr std::string_view kNotYetValid = "not_yet_valid";
 inline constexpr std::string_view kUnsupportedCriticalExtension = "unsupported_critical_extension";
 inline constexpr std::string_view kWeakAlgorithm = "weak_algorithm";  ///< MD5-based signature
+inline constexpr std::string_view kUnreadable = "unreadable";  ///< `path` cannot be read
 }  // namespace crl_invalid
 
 struct CrlVerdict {
@@ -52,7 +53,14 @@ struct CrlVerdict {
   std::optional<std::string> base_crl_number;  ///< delta CRLs (§5.2.4)
   size_t revoked_certificates = 0;
   bool signature_verified = false;
+  /// nextUpdate + skew (Unix seconds): past it a valid CRL reads expired
+  /// (CrlVerdictAt). Set when the signature verified and nextUpdate exists.
+  std::optional<int64_t> fresh_until;
 };
+
+/// `v` as it reads at Unix time `now`: a valid CRL past fresh_until is
+/// kExpired (authentic, but stale). Everything else is unchanged.
+CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now);
 
 /// A parsed CRL with its verdict. `crl` is null when unparsable.
 struct ParsedCrl {

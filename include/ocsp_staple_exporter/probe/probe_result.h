@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "ocsp_staple_exporter/crl/crl.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 
 namespace ose {
@@ -86,6 +87,16 @@ struct ProbeResult {
   /// Earliest Unix time the next probe may run (a responder's max-age).
   std::optional<int64_t> not_before;
 
+  /// `[[crl]]` only: the CRL fetched (or read) and its verdict.
+  struct Crl {
+    CrlVerdict verdict;         ///< as verified at finished_at (see CrlVerdictAt)
+    int64_t size_bytes = 0;     ///< of the CRL as fetched
+    double fetch_seconds = 0;   ///< the transfer (or file read) alone
+  };
+  std::optional<Crl> crl;
+  /// Unix time after which this result is stale and the target should be
+  /// probed again, if that comes before its interval (a CRL's half-life).
+  std::optional<int64_t> refresh_at;
   /// `[[responder]]` and the stapling engine: the DER body of the answer,
   /// when one came (whatever its verdict).
   std::shared_ptr<const std::vector<uint8_t>> der;
@@ -100,7 +111,8 @@ struct ProbeResult {
 std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r);
 
 /// One word for a result, used for state-change logs: "good", "revoked",
-/// "unknown", "absent", "invalid:<reason>", or "failed:<reason>".
+/// "unknown", "absent", "invalid:<reason>", or "failed:<reason>"; for a
+/// CRL "crl_valid", "crl_expired", "crl_absent" or "crl_invalid:<reason>".
 std::string StateLabel(const ProbeResult& r);
 
 }  // namespace ose

@@ -75,6 +75,10 @@ class ResponderProber {
   /// runs on the io_context's thread.
   void ProbeFile(FileTarget target, VerifyOptions verify, Callback done);
 
+  /// Checks a `[[crl]]` target on the pool (ProbeCrlNow); `done` runs on
+  /// the io_context's thread.
+  void ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done);
+
   /// The probe itself, blocking (runs on a pool thread; exposed for tests).
   static ProbeResult ProbeNow(const ResponderProbeRequest& request);
 

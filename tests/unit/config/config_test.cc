@@ -232,6 +232,19 @@ server_name = "example.net"
 ca_file = "ca.pem"
 timeout = "5s"
 
+[[crl]]
+name = "ca-crl"
+url = "http://crl.example.net/ca.crl"
+issuer_file = "ca.pem"
+max_size = 1048576
+follow_redirects = true
+interval = "10m"
+
+[[crl]]
+name = "ca-crl-on-disk"
+path = "published/ca.crl"
+issuer_file = "ca.pem"
+
 [[tls]]
 name = "a"
 address = "127.0.0.1:1"
@@ -244,6 +257,16 @@ ca_file = "ca.pem"
 )");
   ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
   EXPECT_EQ(cfg->global.per_host_concurrency, 2);
+  // Issue 11: [[crl]] targets.
+  ASSERT_EQ(cfg->crls.size(), 2u);
+  EXPECT_EQ(cfg->crls[0].url, "http://crl.example.net/ca.crl");
+  EXPECT_EQ(cfg->crls[0].max_size, 1048576);
+  EXPECT_TRUE(cfg->crls[0].follow_redirects);
+  EXPECT_EQ(cfg->crls[0].interval, std::chrono::minutes(10));
+  ASSERT_TRUE(cfg->crls[0].issuer && !cfg->crls[0].issuer->empty());
+  EXPECT_EQ(cfg->crls[1].path, dir_ + "/published/ca.crl");
+  EXPECT_EQ(cfg->crls[1].max_size, kDefaultCrlMaxSize);
+  EXPECT_FALSE(cfg->crls[1].follow_redirects);
   // Issue 10: one ca_file is read and decoded once, whoever names it.
   ASSERT_EQ(cfg->tls.size(), 2u);
   ASSERT_TRUE(cfg->tls[0].ca_certs);
@@ -349,6 +372,19 @@ TEST_F(SectionsTest, Errors) {
       {"[[module]]\nname = \"m\"\nservername = \"x\"\n", "{f}:3:1: module[0].servername: unknown key"},
       {"[global]\nper_host_concurrency = 0\n",
        "{f}:2:24: global.per_host_concurrency: must be between 1 and 1000"},
+      // Issue 11: a CRL comes from a URL or a file, never both or neither.
+      {"[[crl]]\nname = \"c\"\nurl = \"http://x/c.crl\"\npath = \"c.crl\"\n"
+       "issuer_file = \"ca.pem\"\n",
+       "{f}:4:8: crl[0].path: set url or path, not both"},
+      {"[[crl]]\nname = \"c\"\nissuer_file = \"ca.pem\"\n",
+       "{f}:1:1: crl[0].url: missing required key (url, or path for a local file)"},
+      {"[[crl]]\nname = \"c\"\nurl = \"ldap://x/c.crl\"\nissuer_file = \"ca.pem\"\n",
+       "{f}:3:7: crl[0].url: must start with http:// or https://"},
+      {"[[crl]]\nname = \"c\"\nurl = \"http://x/c.crl\"\n",
+       "{f}:1:1: crl[0].issuer_file: missing required key"},
+      {"[[crl]]\nname = \"c\"\nurl = \"http://x/c.crl\"\nissuer_file = \"ca.pem\"\n"
+       "max_size = 0\n",
+       "{f}:5:12: crl[0].max_size: must be between 1 and 4294967296"},
       // Issue 10: resolvers are IP[:port]; a name would need a resolver itself.
       {"[global]\ndns_servers = [\"dns.example.net\"]\n",
        "{f}:2:16: global.dns_servers: dns_servers entry \"dns.example.net\": not an IP address "

@@ -304,6 +304,66 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
             std::string::npos);
 }
 
+// Issue 11: a [[crl]] target's figures, its state read at scrape time, and
+// nothing of a staple.
+TEST(Collector, CrlTargetFamilies) {
+  TargetSnapshot t;
+  t.name = "ca";
+  t.kind = "crl";
+  ProbeResult r;
+  r.success = true;
+  r.finished_at = kNow - 5;
+  r.crl = ProbeResult::Crl{};
+  CrlVerdict& v = r.crl->verdict;
+  v.state = CrlState::kValid;
+  v.signature_verified = true;
+  v.this_update = kNow - 3600;
+  v.next_update = kNow + 600;
+  v.fresh_until = kNow + 600 + 300;
+  v.crl_number = "42";
+  v.revoked_certificates = 3;
+  r.crl->size_bytes = 1234;
+  r.crl->fetch_seconds = 0.5;
+  t.last = r;
+  std::string text = SerializeText(TargetFamilies({t}, kNow));
+  for (const char* line : {"ocsp_crl_status{target=\"ca\",status=\"valid\"} 1\n",
+                           "ocsp_crl_status{target=\"ca\",status=\"expired\"} 0\n",
+                           "ocsp_crl_next_update_margin_seconds{target=\"ca\"} 600\n",
+                           "ocsp_crl_this_update_timestamp_seconds{target=\"ca\"} 1799996400\n",
+                           "ocsp_crl_number{target=\"ca\"} 42\n",
+                           "ocsp_crl_revoked_certificates{target=\"ca\"} 3\n",
+                           "ocsp_crl_size_bytes{target=\"ca\"} 1234\n",
+                           "ocsp_crl_fetch_duration_seconds{target=\"ca\"} 0.5\n",
+                           "ocsp_probe_success{target=\"ca\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
+  EXPECT_EQ(text.find("ocsp_response_status"), std::string::npos) << "a CRL is not a staple";
+  // Past nextUpdate + skew at scrape time: expired, margin negative.
+  text = SerializeText(TargetFamilies({t}, kNow + 901));
+  EXPECT_NE(text.find("ocsp_crl_status{target=\"ca\",status=\"expired\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ocsp_crl_next_update_margin_seconds{target=\"ca\"} -301\n"),
+            std::string::npos);
+  // Invalid: the reason, and no unauthenticated times.
+  v = CrlVerdict{};
+  v.state = CrlState::kInvalid;
+  v.invalid_reason = "signature";
+  t.last = r;
+  text = SerializeText(TargetFamilies({t}, kNow));
+  EXPECT_NE(text.find("ocsp_crl_invalid_reason{target=\"ca\",reason=\"signature\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("ocsp_crl_this_update"), std::string::npos);
+  // A failed fetch: absent, never valid.
+  r = ProbeResult{};
+  r.failure_reason = "connect";
+  t.last = r;
+  text = SerializeText(TargetFamilies({t}, kNow));
+  EXPECT_NE(text.find("ocsp_crl_status{target=\"ca\",status=\"absent\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ocsp_crl_status{target=\"ca\",status=\"valid\"} 0\n"),
+            std::string::npos);
+}
+
 TEST(Collector, StaplerFamiliesAndJson) {
   StaplerCertState c;
   c.name = "api";

@@ -1,0 +1,142 @@
+#include "ocsp_staple_exporter/crl/crl_prober.h"
+
+#include <curl/curl.h>
+
+#include <chrono>
+
+#include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/common/curl_body.h"
+#include "ocsp_staple_exporter/common/curl_ptr.h"
+#include "ocsp_staple_exporter/common/file.h"
+#include "ocsp_staple_exporter/probe/responder_prober.h"
+
+namespace ose {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+
+// GET of the CRL; the body, or nullopt with r's failure filled in.
+std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
+  r.http = ProbeResult::Http{};
+  r.http->url = t.url;
+  r.http->method = "GET";
+  CurlPtr curl(curl_easy_init());
+  if (!curl) {
+    r.failure_reason = std::string(probe_failure::kHttp);
+    r.detail = "curl_easy_init failed";
+    return std::nullopt;
+  }
+  LimitedBody body;
+  body.limit = static_cast<size_t>(t.max_size);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, t.timeout.count())));
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, t.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_size));
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendLimited);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
+  const auto start = SteadyClock::now();
+  CURLcode code = curl_easy_perform(c);
+  r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.http->status);
+  if (body.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    r.failure_reason = std::string(probe_failure::kBodyTooLarge);
+    r.detail = t.url + ": CRL over max_size (" + std::to_string(t.max_size) + " bytes)";
+    return std::nullopt;
+  }
+  if (code != CURLE_OK) {
+    r.failure_reason = std::string(CurlFailureReason(code));
+    r.detail = t.url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(code));
+    return std::nullopt;
+  }
+  curl_header* cc = nullptr;
+  if (curl_easy_header(c, "Cache-Control", 0, CURLH_HEADER, -1, &cc) == CURLHE_OK && cc) {
+    r.http->max_age = ParseMaxAge(cc->value);
+  }
+  if (r.http->status != 200) {
+    r.failure_reason = std::string(probe_failure::kHttpStatus);
+    r.detail = t.url + ": HTTP " + std::to_string(r.http->status);
+    char* location = nullptr;
+    if (r.http->status / 100 == 3 &&
+        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
+      r.detail += " to " + std::string(location) + " (follow_redirects is off)";
+    }
+    return std::nullopt;
+  }
+  return std::move(body.data);
+}
+
+}  // namespace
+
+ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
+  const auto start = SteadyClock::now();
+  ProbeResult r;
+  r.crl = ProbeResult::Crl{};
+  auto finish = [&] {
+    r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    r.finished_at = NowUnix();
+    return r;
+  };
+  std::string data;
+  if (!t.url.empty()) {
+    auto body = Fetch(t, r);
+    if (!body) return finish();
+    data = std::move(*body);
+    r.crl->fetch_seconds = r.http->request_seconds;
+  } else {
+    auto read = ReadFileLimited(t.path, static_cast<size_t>(t.max_size));
+    r.crl->fetch_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    if (!read) {
+      const Error& e = read.error();
+      if (e.reason == "too_large") {
+        r.failure_reason = std::string(probe_failure::kBodyTooLarge);
+        r.detail = e.detail;
+        return finish();
+      }
+      r.success = true;  // the file system answered; what it holds is the state
+      if (e.reason == "missing") {
+        r.crl->verdict.detail = t.path + ": no such file";
+        return finish();  // kAbsent
+      }
+      r.crl->verdict.state = CrlState::kInvalid;
+      r.crl->verdict.invalid_reason = std::string(crl_invalid::kUnreadable);
+      r.crl->verdict.detail = e.detail;
+      return finish();
+    }
+    data.assign(read->begin(), read->end());
+  }
+  r.success = true;
+  r.crl->size_bytes = static_cast<int64_t>(data.size());
+  X509* issuer = t.issuer && !t.issuer->empty() ? t.issuer->front().get() : nullptr;
+  const int64_t now = NowUnix();
+  if (issuer == nullptr) {
+    r.crl->verdict.state = CrlState::kInvalid;
+    r.crl->verdict.invalid_reason = std::string(crl_invalid::kIssuerMismatch);
+    r.crl->verdict.detail = "no issuer certificate";
+    return finish();
+  }
+  ParsedCrl parsed = VerifyCrl(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()),
+      issuer, verify, now);
+  r.crl->verdict = std::move(parsed.verdict);
+  const CrlVerdict& v = r.crl->verdict;
+  if (v.signature_verified && v.this_update && v.next_update && *v.next_update > *v.this_update) {
+    r.refresh_at = std::max(now + 60, *v.this_update + (*v.next_update - *v.this_update) / 2);
+  }
+  if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid) {
+    int64_t until = now + std::min<int64_t>(*r.http->max_age, kMaxAgeCapSeconds);
+    if (v.next_update) until = std::min(until, *v.next_update);
+    if (until > now) r.not_before = until;
+  }
+  return finish();
+}
+
+}  // namespace ose

@@ -1,0 +1,162 @@
+// `[[crl]]` checks against generated CRLs: read from disk and fetched over
+// HTTP from a real (civetweb) server the test starts.
+#include "ocsp_staple_exporter/crl/crl_prober.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "fake_responder.h"
+#include "ocsp_staple_exporter/probe/targets.h"
+#include "pki.h"
+
+namespace ose {
+namespace {
+
+using testing::GenerateKey;
+using testing::IssueCert;
+using testing::MakeCrl;
+
+constexpr int64_t kDay = 86400;
+
+class CrlProberTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_ = std::time(nullptr);
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ose-crl-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    ca_key_ = GenerateKey();
+    ca_ = IssueCert({.common_name = "CRL CA", .serial = 1, .not_before = now_ - kDay,
+                     .not_after = now_ + 365 * kDay, .ca = true},
+                    ca_key_.get(), nullptr, ca_key_.get());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<uint8_t> Crl(int64_t this_update, int64_t next_update, EVP_PKEY* key = nullptr) {
+    testing::CrlSpec s;
+    s.this_update = this_update;
+    s.next_update = next_update;
+    s.crl_number = 7;
+    s.revoked = {{.serial = 99, .revoked_at = now_ - kDay, .reason = 1},
+                 {.serial = 100, .revoked_at = now_ - kDay, .reason = -1}};
+    return MakeCrl(s, ca_.get(), key != nullptr ? key : ca_key_.get());
+  }
+  CrlTarget Target() {
+    CrlTarget t;
+    t.name = "ca";
+    std::vector<X509Ptr> issuer;
+    issuer.push_back(ShareX509(ca_.get()));
+    t.issuer = std::make_shared<const std::vector<X509Ptr>>(std::move(issuer));
+    t.timeout = std::chrono::seconds(5);
+    return t;
+  }
+  std::string Write(const std::string& name, const std::vector<uint8_t>& data) {
+    std::string p = (dir_ / name).string();
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
+                                             static_cast<std::streamsize>(data.size()));
+    return p;
+  }
+
+  int64_t now_ = 0;
+  std::filesystem::path dir_;
+  EvpPkeyPtr ca_key_;
+  X509Ptr ca_;
+};
+
+TEST_F(CrlProberTest, FileValidWithFiguresAndHalfLife) {
+  CrlTarget t = Target();
+  const auto der = Crl(now_ - 3600, now_ + 7 * kDay - 3600);
+  t.path = Write("ca.crl", der);
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  ASSERT_TRUE(r.success) << r.detail;
+  ASSERT_TRUE(r.crl);
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kValid) << r.crl->verdict.detail;
+  EXPECT_EQ(r.crl->size_bytes, static_cast<int64_t>(der.size()));
+  EXPECT_EQ(r.crl->verdict.revoked_certificates, 2u);
+  EXPECT_EQ(r.crl->verdict.crl_number, "7");
+  // Refetch at the half-life: thisUpdate + 3.5 days.
+  ASSERT_TRUE(r.refresh_at);
+  EXPECT_EQ(*r.refresh_at, now_ - 3600 + 7 * kDay / 2);
+}
+
+TEST_F(CrlProberTest, FileStates) {
+  CrlTarget t = Target();
+  // Nothing published yet: absent, and the check itself succeeded.
+  t.path = (dir_ / "missing.crl").string();
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_TRUE(r.success);
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kAbsent);
+  // Over max_size: refused before parsing.
+  t.path = Write("big.crl", Crl(now_ - 3600, now_ + kDay));
+  t.max_size = 64;
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "body_too_large");
+  t.max_size = kDefaultCrlMaxSize;
+  // Signed by another key: invalid, never valid.
+  auto rogue = GenerateKey();
+  t.path = Write("rogue.crl", Crl(now_ - 3600, now_ + kDay, rogue.get()));
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kInvalid);
+  EXPECT_EQ(r.crl->verdict.invalid_reason, "signature");
+  // Past nextUpdate: authentic but expired; a directory: unreadable.
+  t.path = Write("old.crl", Crl(now_ - 10 * kDay, now_ - 3 * kDay));
+  EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kExpired);
+  t.path = dir_.string();
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kInvalid);
+  EXPECT_EQ(r.crl->verdict.invalid_reason, "unreadable");
+}
+
+TEST_F(CrlProberTest, ValidReadsExpiredOnceNextUpdatePasses) {
+  CrlTarget t = Target();
+  t.path = Write("ca.crl", Crl(now_ - 3600, now_ + 600));
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{.skew_seconds = 60});
+  ASSERT_EQ(r.crl->verdict.state, CrlState::kValid);
+  EXPECT_EQ(CrlVerdictAt(r.crl->verdict, now_ + 660).state, CrlState::kValid);
+  EXPECT_EQ(CrlVerdictAt(r.crl->verdict, now_ + 661).state, CrlState::kExpired);
+}
+
+TEST_F(CrlProberTest, HttpFetchStatusSizeAndMaxAge) {
+  testing::FakeResponder server("http://127.0.0.1:1");
+  const auto der = Crl(now_ - 3600, now_ + 7 * kDay);
+  server.SetCanned("ca.crl", std::string(der.begin(), der.end()), "application/pkix-crl",
+                   "Cache-Control: max-age=600\r\n");
+  CrlTarget t = Target();
+  t.url = server.Url("/canned/ca.crl");
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  ASSERT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kValid) << r.crl->verdict.detail;
+  EXPECT_EQ(r.http->status, 200);
+  ASSERT_TRUE(r.not_before) << "max-age holds the next fetch back";
+  EXPECT_NEAR(static_cast<double>(*r.not_before), static_cast<double>(now_ + 600), 5);
+  // Any Content-Type is accepted (CAs serve CRLs as octet-stream too).
+  server.SetCanned("ca.crl", std::string(der.begin(), der.end()), "application/octet-stream");
+  EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kValid);
+  // Not there: http_status. Too large: body_too_large, whatever it says.
+  t.url = server.Url("/canned/none.crl");
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "http_status");
+  t.url = server.Url("/canned/ca.crl");
+  t.max_size = 100;
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "body_too_large");
+}
+
+TEST_F(CrlProberTest, NothingListens) {
+  CrlTarget t = Target();
+  t.url = "http://127.0.0.1:1/ca.crl";
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "connect");
+  EXPECT_NE(r.detail.find("127.0.0.1:1"), std::string::npos) << r.detail;
+}
+
+}  // namespace
+}  // namespace ose
