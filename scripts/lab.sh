@@ -389,6 +389,11 @@ issuer_file = "pki/ca.pem"
 name = "crl-not-published"
 path = "pki/crl/not-yet.crl"
 issuer_file = "pki/ca.pem"
+
+[[crl]]
+name = "crl-server-down"
+url = "http://127.0.0.1:$((base + 8))/ca.crl"
+issuer_file = "pki/ca.pem"
 TOML
 # Staple files as nginx ssl_stapling_file / HAProxy .ocsp would serve them.
 mkdir -p "$dir/staples"

@@ -1,5 +1,9 @@
 #include "ocsp_staple_exporter/crl/crl.h"
 
+#include <algorithm>
+#include <memory>
+#include <vector>
+
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -34,10 +38,31 @@ std::optional<std::string> IntegerExtension(X509_CRL* crl, int nid) {
 
 }  // namespace
 
+// The URIs of a CRL's issuingDistributionPoint fullName (none when absent).
+static std::vector<std::string> IdpUris(X509_CRL* crl) {
+  std::vector<std::string> out;
+  int crit = 0;
+  std::unique_ptr<ISSUING_DIST_POINT, decltype(&ISSUING_DIST_POINT_free)> idp(
+      static_cast<ISSUING_DIST_POINT*>(
+          X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, nullptr)),
+      ISSUING_DIST_POINT_free);
+  DrainOpenSslErrors();
+  if (!idp || idp->distpoint == nullptr || idp->distpoint->type != 0) return out;
+  GENERAL_NAMES* names = idp->distpoint->name.fullname;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = n->d.uniformResourceIdentifier;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  return out;
+}
+
 std::string_view CrlStateName(CrlState s) { return kCrlStateNames[static_cast<int>(s)]; }
 
 ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
-                    int64_t now) {
+                    int64_t now, std::string_view fetched_url) {
   ParsedCrl p;
   if (data.empty()) return Invalid(std::move(p), crl_invalid::kMalformed, "empty CRL");
   const unsigned char* d = data.data();
@@ -108,6 +133,14 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
   }
   v.signature_verified = true;
   if (v.next_update) v.fresh_until = *v.next_update + options.skew_seconds;
+  if (!fetched_url.empty()) {
+    std::vector<std::string> uris = IdpUris(crl);
+    if (!uris.empty() && std::find(uris.begin(), uris.end(), fetched_url) == uris.end()) {
+      return Invalid(std::move(p), crl_invalid::kIdpMismatch,
+                     "issuingDistributionPoint names " + uris.front() + ", not " +
+                         std::string(fetched_url));
+    }
+  }
   if (*v.this_update > now + options.skew_seconds) {
     return Invalid(std::move(p), crl_invalid::kNotYetValid, "thisUpdate is in the future");
   }

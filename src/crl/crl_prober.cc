@@ -125,7 +125,7 @@ ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
   }
   ParsedCrl parsed = VerifyCrl(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()),
-      issuer, verify, now);
+      issuer, verify, now, t.url);
   r.crl->verdict = std::move(parsed.verdict);
   const CrlVerdict& v = r.crl->verdict;
   if (v.signature_verified && v.this_update && v.next_update && *v.next_update > *v.this_update) {

@@ -10,8 +10,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& pki = ose::fuzz::FixedPki();
+  // With a URL, so an authentic CRL's Issuing Distribution Point is read too.
   ose::ParsedCrl p = ose::VerifyCrl(std::span<const uint8_t>(data, size), pki.issuer.get(), {},
-                                    pki.now);
+                                    pki.now, "http://crl.example.net/ca.crl");
   bool verified = p.verdict.state == ose::CrlState::kValid ||
                   p.verdict.state == ose::CrlState::kExpired;
   if (verified && !p.verdict.signature_verified) std::abort();

@@ -334,7 +334,12 @@ TEST_F(LabTest, CrlTargets) {
   auto series = ScrapeUntil({{status("crl-fresh", "valid"), 1},
                              {status("crl-expired", "expired"), 1},
                              {status("crl-wrong-key", "invalid"), 1},
-                             {status("crl-not-published", "absent"), 1}});
+                             {status("crl-not-published", "absent"), 1},
+                             {status("crl-server-down", "absent"), 1}});
+  // The CRL server is down: the fetch fails (connect), nothing reads valid.
+  EXPECT_EQ(series[S("ocsp_probe_success", "crl-server-down")], 0);
+  EXPECT_GE(series[S("ocsp_probe_failures_total", "crl-server-down", "reason=\"connect\"")], 1);
+  EXPECT_EQ(series[status("crl-server-down", "valid")], 0);
   EXPECT_EQ(series[status("crl-fresh", "valid")], 1);
   EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-fresh")], 1)
       << "the lab's revoked certificate";

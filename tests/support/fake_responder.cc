@@ -66,7 +66,7 @@ int Handle(mg_connection* conn, void* data) {
       ++it->second.hits;
       FakeResponder::Canned c = it->second;
       lock.unlock();
-      Send(conn, 200, c.content_type.c_str(), c.body, c.extra.c_str());
+      Send(conn, c.status, c.content_type.c_str(), c.body, c.extra.c_str());
     }
   } else if (Under(uri, "/switchable") && !self->available_) {
     Send(conn, 503, "text/plain", "switched off\n");
@@ -136,9 +136,10 @@ std::string FakeResponder::Url(const std::string& path) const {
 }
 
 void FakeResponder::SetCanned(const std::string& name, std::string body,
-                              std::string content_type, std::string extra) {
+                              std::string content_type, std::string extra, int status) {
   std::lock_guard lock(mu_);
   Canned& c = canned_[name];
+  c.status = status;
   c.body = std::move(body);
   c.content_type = std::move(content_type);
   c.extra = std::move(extra);

@@ -38,15 +38,17 @@ class FakeResponder {
   /// Methods ("GET"/"POST") of every request /proxy forwarded, in order.
   std::vector<std::string> ProxiedMethods() const;
 
-  /// What /canned/NAME answers from now on. `extra` is raw header lines,
-  /// each ending in "\r\n" (e.g. "Cache-Control: max-age=60\r\n").
+  /// What /canned/NAME answers from now on, with HTTP `status`. `extra` is
+  /// raw header lines, each ending in "\r\n" (e.g. "Cache-Control:
+  /// max-age=60\r\n", or "Location: ...\r\n" with a 302).
   void SetCanned(const std::string& name, std::string body,
                  std::string content_type = "application/ocsp-response",
-                 std::string extra = "");
+                 std::string extra = "", int status = 200);
   /// Requests /canned/NAME answered so far.
   int CannedHits(const std::string& name) const;
 
   struct Canned {
+    int status = 200;
     std::string body, content_type, extra;
     int hits = 0;
   };

@@ -193,6 +193,22 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
   if (spec.critical_unknown_extension) {
     Check(X509_CRL_add_ext(crl.get(), UnknownCriticalExtension().get(), -1) == 1, "crl ext");
   }
+  if (!spec.idp_uris.empty()) {
+    std::unique_ptr<ISSUING_DIST_POINT, decltype(&ISSUING_DIST_POINT_free)> idp(
+        ISSUING_DIST_POINT_new(), ISSUING_DIST_POINT_free);
+    idp->distpoint = DIST_POINT_NAME_new();
+    idp->distpoint->type = 0;
+    idp->distpoint->name.fullname = GENERAL_NAMES_new();
+    for (const auto& uri : spec.idp_uris) {
+      GENERAL_NAME* n = GENERAL_NAME_new();
+      ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+      ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
+      GENERAL_NAME_set0_value(n, GEN_URI, s);
+      sk_GENERAL_NAME_push(idp->distpoint->name.fullname, n);
+    }
+    Check(X509_CRL_add1_ext_i2d(crl.get(), NID_issuing_distribution_point, idp.get(), 1, 0) == 1,
+          "crl idp");
+  }
   X509_CRL_sort(crl.get());
   Check(X509_CRL_sign(crl.get(), issuer_key, spec.md ? spec.md : EVP_sha256()) > 0, "sign crl");
   unsigned char* raw = nullptr;

@@ -86,6 +86,8 @@ struct CrlSpec {
   std::vector<Entry> revoked;
   bool critical_unknown_extension = false;
   const EVP_MD* md = nullptr;  ///< default SHA-256
+  /// issuingDistributionPoint fullName URIs (critical); none: no extension.
+  std::vector<std::string> idp_uris;
 };
 
 /// A DER X.509 v2 CRL issued by `issuer`, signed with `issuer_key`.

@@ -41,6 +41,8 @@ inline constexpr std::string_view kNotYetValid = "not_yet_valid";
 inline constexpr std::string_view kUnsupportedCriticalExtension = "unsupported_critical_extension";
 inline constexpr std::string_view kWeakAlgorithm = "weak_algorithm";  ///< MD5-based signature
 inline constexpr std::string_view kUnreadable = "unreadable";  ///< `path` cannot be read
+/// The Issuing Distribution Point names URIs, none of them the URL fetched.
+inline constexpr std::string_view kIdpMismatch = "idp_mismatch";
 }  // namespace crl_invalid
 
 struct CrlVerdict {
@@ -76,9 +78,12 @@ struct ParsedCrl {
 /// (CRL number, delta CRL indicator, issuing distribution point, authority
 /// key identifier) in the CRL or an entry; thisUpdate <= now + skew; and
 /// nextUpdate >= now - skew, else kExpired (the CRL is authentic, only
-/// stale). The OpenSSL error queue is drained into `detail`.
+/// stale). With `fetched_url` set, a CRL whose issuingDistributionPoint
+/// names URIs must name that one (RFC 5280 §5.2.5, §6.3.3 (b)(2)): a
+/// sharded CRL served in place of another shard is kInvalid
+/// "idp_mismatch". The OpenSSL error queue is drained into `detail`.
 ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
-                    int64_t now);
+                    int64_t now, std::string_view fetched_url = {});
 
 /// What a verified CRL says about a certificate.
 struct CrlEntryStatus {

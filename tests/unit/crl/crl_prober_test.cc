@@ -149,6 +149,61 @@ TEST_F(CrlProberTest, HttpFetchStatusSizeAndMaxAge) {
   EXPECT_EQ(r.failure_reason, "body_too_large");
 }
 
+TEST_F(CrlProberTest, RedirectsOnlyWhenAsked) {
+  testing::FakeResponder server("http://127.0.0.1:1");
+  const auto der = Crl(now_ - 3600, now_ + 7 * kDay);
+  server.SetCanned("moved.crl", std::string(der.begin(), der.end()), "application/pkix-crl");
+  server.SetCanned("old.crl", "moved\n", "text/plain",
+                   "Location: " + server.Url("/canned/moved.crl") + "\r\n", 302);
+  CrlTarget t = Target();
+  t.url = server.Url("/canned/old.crl");
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "http_status");
+  EXPECT_NE(r.detail.find("HTTP 302 to " + server.Url("/canned/moved.crl")), std::string::npos)
+      << r.detail;
+  EXPECT_NE(r.detail.find("follow_redirects is off"), std::string::npos) << r.detail;
+  EXPECT_EQ(server.CannedHits("moved.crl"), 0);
+  t.follow_redirects = true;
+  r = ProbeCrlNow(t, VerifyOptions{});
+  ASSERT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kValid);
+  EXPECT_EQ(server.CannedHits("moved.crl"), 1);
+  // A loop is cut after 5 redirects.
+  server.SetCanned("loop.crl", "loop\n", "text/plain",
+                   "Location: " + server.Url("/canned/loop.crl") + "\r\n", 302);
+  t.url = server.Url("/canned/loop.crl");
+  r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, "http");
+  EXPECT_LE(server.CannedHits("loop.crl"), 6);
+}
+
+// A sharded CRL (each certificate pointing at its shard, as Let's Encrypt
+// does) names its URL in the Issuing Distribution Point: one served at
+// another URL is not the CRL asked for.
+TEST_F(CrlProberTest, IssuingDistributionPointMustNameTheUrl) {
+  testing::FakeResponder server("http://127.0.0.1:1");
+  testing::CrlSpec spec;
+  spec.this_update = now_ - 3600;
+  spec.next_update = now_ + kDay;
+  spec.idp_uris = {server.Url("/canned/shard1.crl")};
+  const auto shard1 = MakeCrl(spec, ca_.get(), ca_key_.get());
+  server.SetCanned("shard1.crl", std::string(shard1.begin(), shard1.end()));
+  server.SetCanned("shard2.crl", std::string(shard1.begin(), shard1.end()));  // the wrong shard
+  CrlTarget t = Target();
+  t.url = server.Url("/canned/shard1.crl");
+  EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kValid);
+  t.url = server.Url("/canned/shard2.crl");
+  ProbeResult r = ProbeCrlNow(t, VerifyOptions{});
+  EXPECT_EQ(r.crl->verdict.state, CrlState::kInvalid);
+  EXPECT_EQ(r.crl->verdict.invalid_reason, "idp_mismatch") << r.crl->verdict.detail;
+  // Read from disk there is no URL to match: the IDP does not apply.
+  t.url.clear();
+  t.path = Write("shard1.crl", shard1);
+  EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kValid);
+}
+
 TEST_F(CrlProberTest, NothingListens) {
   CrlTarget t = Target();
   t.url = "http://127.0.0.1:1/ca.crl";
