@@ -20,6 +20,7 @@
 #include <thread>
 #include <atomic>
 
+#include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/probe/dns_resolver.h"
@@ -282,7 +283,10 @@ struct TlsProber::Impl {
           try {
             io->run();
             return;
-          } catch (const std::exception&) {
+          } catch (const std::exception& e) {
+            log::Error("uncaught exception on a probe loop; continuing", {{"err", e.what()}});
+          } catch (...) {
+            log::Error("uncaught exception on a probe loop; continuing", {});
           }
         }
       });
