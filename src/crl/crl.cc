@@ -48,7 +48,11 @@ static std::vector<std::string> IdpUris(X509_CRL* crl) {
       ISSUING_DIST_POINT_free);
   DrainOpenSslErrors();
   if (!idp || idp->distpoint == nullptr || idp->distpoint->type != 0) return out;
-  GENERAL_NAMES* names = idp->distpoint->name.fullname;
+  return GeneralNameUris(idp->distpoint->name.fullname);
+}
+
+std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names) {
+  std::vector<std::string> out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_URI) continue;
@@ -176,7 +180,11 @@ CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert) {
       static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &crit, nullptr)));
   int code = reason ? static_cast<int>(ASN1_ENUMERATED_get(reason.get())) : -1;
   DrainOpenSslErrors();
-  if (code == OCSP_REVOKED_STATUS_REMOVEFROMCRL) return s;  // §5.3.1: no longer revoked
+  s.listed = true;
+  if (code == OCSP_REVOKED_STATUS_REMOVEFROMCRL) {  // §5.3.1: no longer revoked
+    s.reason = std::string(RevocationReasonName(code));
+    return s;
+  }
   s.revoked = true;
   s.revoked_at = Asn1TimeToUnix(X509_REVOKED_get0_revocationDate(entry));
   s.reason = std::string(RevocationReasonName(code));

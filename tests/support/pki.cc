@@ -157,6 +157,28 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
   return std::vector<uint8_t>(der.get(), der.get() + len);
 }
 
+TestCa MakeTestCa(int64_t now, const std::string& cn) {
+  TestCa ca;
+  ca.key = GenerateKey();
+  ca.cert = IssueCert({.common_name = cn, .serial = 1, .not_before = now - 86400,
+                       .not_after = now + 365 * 86400, .ca = true},
+                      ca.key.get(), nullptr, ca.key.get());
+  return ca;
+}
+
+// GENERAL_NAMES of URIs (caller owns).
+static GENERAL_NAMES* UriNames(const std::vector<std::string>& uris) {
+  GENERAL_NAMES* names = GENERAL_NAMES_new();
+  for (const auto& uri : uris) {
+    GENERAL_NAME* n = GENERAL_NAME_new();
+    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+    ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
+    GENERAL_NAME_set0_value(n, GEN_URI, s);
+    sk_GENERAL_NAME_push(names, n);
+  }
+  return names;
+}
+
 std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer_key) {
   OsslPtr<X509_CRL, X509_CRL_free> crl(X509_CRL_new());
   Check(crl != nullptr, "crl");
@@ -198,16 +220,20 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
         ISSUING_DIST_POINT_new(), ISSUING_DIST_POINT_free);
     idp->distpoint = DIST_POINT_NAME_new();
     idp->distpoint->type = 0;
-    idp->distpoint->name.fullname = GENERAL_NAMES_new();
-    for (const auto& uri : spec.idp_uris) {
-      GENERAL_NAME* n = GENERAL_NAME_new();
-      ASN1_IA5STRING* s = ASN1_IA5STRING_new();
-      ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
-      GENERAL_NAME_set0_value(n, GEN_URI, s);
-      sk_GENERAL_NAME_push(idp->distpoint->name.fullname, n);
-    }
+    idp->distpoint->name.fullname = UriNames(spec.idp_uris);
     Check(X509_CRL_add1_ext_i2d(crl.get(), NID_issuing_distribution_point, idp.get(), 1, 0) == 1,
           "crl idp");
+  }
+  if (!spec.freshest_uris.empty()) {
+    std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> dps(
+        sk_DIST_POINT_new_null(), CRL_DIST_POINTS_free);
+    DIST_POINT* dp = DIST_POINT_new();
+    dp->distpoint = DIST_POINT_NAME_new();
+    dp->distpoint->type = 0;
+    dp->distpoint->name.fullname = UriNames(spec.freshest_uris);
+    sk_DIST_POINT_push(dps.get(), dp);
+    Check(X509_CRL_add1_ext_i2d(crl.get(), NID_freshest_crl, dps.get(), 0, 0) == 1,
+          "crl freshest");
   }
   X509_CRL_sort(crl.get());
   Check(X509_CRL_sign(crl.get(), issuer_key, spec.md ? spec.md : EVP_sha256()) > 0, "sign crl");

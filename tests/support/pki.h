@@ -88,7 +88,17 @@ struct CrlSpec {
   const EVP_MD* md = nullptr;  ///< default SHA-256
   /// issuingDistributionPoint fullName URIs (critical); none: no extension.
   std::vector<std::string> idp_uris;
+  /// Freshest CRL (delta CRL) distribution point URIs; none: no extension.
+  std::vector<std::string> freshest_uris;
 };
+
+/// A self-signed CA certificate (CN `cn`, serial 1, keyUsage of a CA)
+/// valid from a day before `now` for a year, with its new key.
+struct TestCa {
+  EvpPkeyPtr key;
+  X509Ptr cert;
+};
+TestCa MakeTestCa(int64_t now, const std::string& cn = "CRL CA");
 
 /// A DER X.509 v2 CRL issued by `issuer`, signed with `issuer_key`.
 std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer_key);

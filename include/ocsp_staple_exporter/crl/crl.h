@@ -13,6 +13,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <openssl/x509v3.h>
 
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
@@ -60,6 +63,9 @@ struct CrlVerdict {
   std::optional<int64_t> fresh_until;
 };
 
+/// The URIs among `names` (a distribution point's fullName), in order.
+std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names);
+
 /// `v` as it reads at Unix time `now`: a valid CRL past fresh_until is
 /// kExpired (authentic, but stale). Everything else is unchanged.
 CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now);
@@ -87,6 +93,9 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
 
 /// What a verified CRL says about a certificate.
 struct CrlEntryStatus {
+  /// The serial has an entry, whatever its reason (a delta CRL's
+  /// removeFromCRL entry lifts a revocation of its base, RFC 5280 §5.2.4).
+  bool listed = false;
   bool revoked = false;
   std::optional<int64_t> revoked_at;     ///< revocationDate, Unix seconds
   std::string reason = "unspecified";    ///< RevocationReasonName of the entry's reason code

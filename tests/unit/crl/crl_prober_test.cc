@@ -29,10 +29,9 @@ class CrlProberTest : public ::testing::Test {
            ("ose-crl-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
-    ca_key_ = GenerateKey();
-    ca_ = IssueCert({.common_name = "CRL CA", .serial = 1, .not_before = now_ - kDay,
-                     .not_after = now_ + 365 * kDay, .ca = true},
-                    ca_key_.get(), nullptr, ca_key_.get());
+    auto ca = testing::MakeTestCa(now_);
+    ca_key_ = std::move(ca.key);
+    ca_ = std::move(ca.cert);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -23,10 +23,9 @@ class CrlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     now_ = std::time(nullptr);
-    ca_key_ = GenerateKey();
-    ca_ = IssueCert({.common_name = "CRL CA", .serial = 1, .not_before = now_ - kDay,
-                     .not_after = now_ + 365 * kDay, .ca = true},
-                    ca_key_.get(), nullptr, ca_key_.get());
+    auto ca = testing::MakeTestCa(now_);
+    ca_key_ = std::move(ca.key);
+    ca_ = std::move(ca.cert);
     leaf_key_ = GenerateKey();
     leaf_ = IssueCert({.serial = 4242, .not_before = now_ - kDay, .not_after = now_ + kDay},
                       leaf_key_.get(), ca_.get(), ca_key_.get());

@@ -1,0 +1,84 @@
+#pragma once
+// CRL revocation for leaves (issue 11, point 3; a building block, not wired
+// to targets yet): what the CRLs of a certificate's CRL Distribution Points
+// say about it, RFC 5280 §6.3.
+//
+// Each URL's CRL is fetched once and shared by every certificate that names
+// it, until its half-life (as `[[crl]]` targets); a failed fetch is retried
+// after 60 s, not per lookup. A CRL is used only when authentic (VerifyCrl
+// against the leaf's issuer, its Issuing Distribution Point naming the URL)
+// and current (not expired). Its Freshest CRL extension names a delta CRL
+// (§5.2.6), which is fetched the same way and applied when it verifies and
+// its base CRL number is not newer than the full CRL's (§5.2.4): a delta
+// entry revokes, and a delta removeFromCRL entry lifts the base's
+// revocation. Thread-safe; Check blocks while it fetches (a pool thread).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/crl/crl.h"
+
+namespace ose {
+
+/// The state set exported as `ocsp_cert_crl_status{status}`.
+enum class LeafCrlState { kGood, kRevoked, kUnavailable };
+inline constexpr std::string_view kLeafCrlStateNames[] = {"good", "revoked", "unavailable"};
+
+struct LeafCrlStatus {
+  LeafCrlState state = LeafCrlState::kUnavailable;
+  std::optional<int64_t> revoked_at;  ///< Unix seconds, when revoked
+  std::string reason;                 ///< RevocationReasonName, when revoked
+  std::string url;                    ///< the CRL that decided (empty: none)
+  bool from_delta = false;            ///< the delta CRL decided
+  std::string detail;                 ///< why unavailable, for logs
+};
+
+/// Fetches a URL's body, blocking. Errors carry a probe_failure reason.
+using CrlFetcher = std::function<Result<std::string>(const std::string& url)>;
+
+/// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
+std::vector<std::string> FreshestCrlUrls(X509_CRL* crl);
+
+class CrlStore {
+ public:
+  /// `fetch` is called for URLs not held (or past their refresh time).
+  CrlStore(CrlFetcher fetch, VerifyOptions verify);
+
+  /// The status of `leaf` (issued by `issuer`; both borrowed, non-null) from
+  /// the first of `urls` (its CRL Distribution Points, in order) whose CRL is
+  /// authentic and current, at Unix time `now`. kUnavailable when none is.
+  LeafCrlStatus Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
+                      int64_t now);
+
+  /// Fetches made so far (not answered from what is held); for tests.
+  uint64_t fetches() const;
+
+ private:
+  struct Held {
+    std::string bytes;          ///< as fetched; re-verified for another issuer
+    std::optional<Error> error;  ///< the last fetch failed
+    int64_t refresh_at = 0;     ///< Unix seconds
+  };
+  struct Slot {
+    std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
+    Held held;
+  };
+  /// The bytes of `url`, fetched when not held or stale.
+  Held Get(const std::string& url, int64_t now);
+
+  CrlFetcher fetch_;
+  VerifyOptions verify_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Slot>> slots_;
+  uint64_t fetches_ = 0;
+};
+
+}  // namespace ose
