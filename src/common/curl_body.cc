@@ -1,5 +1,7 @@
 #include "ocsp_staple_exporter/common/curl_body.h"
 
+#include <algorithm>
+
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
@@ -13,6 +15,19 @@ size_t AppendLimited(char* ptr, size_t size, size_t n, void* user) {
   }
   body->data.append(ptr, len);
   return len;
+}
+
+void SetFetchOptions(CURL* c, const char* url, int64_t timeout_ms, LimitedBody* body,
+                     char* errbuf) {
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, timeout_ms)));
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendLimited);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
 }
 
 std::string_view CurlFailureReason(CURLcode code) {

@@ -247,6 +247,13 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
 
 }  // namespace
 
+bool IsIpLiteral(const std::string& host) {
+  in6_addr a6;
+  in_addr a4;
+  return inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
 Result<Ok> ValidateDnsServer(const std::string& entry) {
   auto bad = [&](const std::string& why) {
     return Error{"config", "dns_servers entry \"" + entry + "\": " + why};
@@ -266,9 +273,7 @@ Result<Ok> ValidateDnsServer(const std::string& entry) {
     ip = entry.substr(0, entry.find(':'));
     port = entry.substr(entry.find(':') + 1);
   }
-  in_addr a4;
-  in6_addr a6;
-  if (inet_pton(AF_INET, ip.c_str(), &a4) != 1 && inet_pton(AF_INET6, ip.c_str(), &a6) != 1) {
+  if (!IsIpLiteral(ip)) {
     return bad("not an IP address (IP, IP:port or [IPv6]:port)");
   }
   if (!port.empty()) {

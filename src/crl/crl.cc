@@ -158,6 +158,14 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
   return p;
 }
 
+std::optional<int64_t> CrlHalfLife(const CrlVerdict& v, int64_t now) {
+  if (!v.signature_verified || !v.this_update || !v.next_update ||
+      *v.next_update <= *v.this_update) {
+    return std::nullopt;
+  }
+  return std::max(now + 60, *v.this_update + (*v.next_update - *v.this_update) / 2);
+}
+
 CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now) {
   if (v.state == CrlState::kValid && v.fresh_until && now > *v.fresh_until) {
     v.state = CrlState::kExpired;

@@ -31,18 +31,11 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
   body.limit = static_cast<size_t>(t.max_size);
   char errbuf[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, t.timeout.count())));
+  SetFetchOptions(c, t.url.c_str(), t.timeout.count(), &body, errbuf);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, t.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_size));
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendLimited);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
   const auto start = SteadyClock::now();
   CURLcode code = curl_easy_perform(c);
   r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -128,13 +121,9 @@ ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
       issuer, verify, now, t.url);
   r.crl->verdict = std::move(parsed.verdict);
   const CrlVerdict& v = r.crl->verdict;
-  if (v.signature_verified && v.this_update && v.next_update && *v.next_update > *v.this_update) {
-    r.refresh_at = std::max(now + 60, *v.this_update + (*v.next_update - *v.this_update) / 2);
-  }
+  r.refresh_at = CrlHalfLife(v, now);
   if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid) {
-    int64_t until = now + std::min<int64_t>(*r.http->max_age, kMaxAgeCapSeconds);
-    if (v.next_update) until = std::min(until, *v.next_update);
-    if (until > now) r.not_before = until;
+    r.not_before = CappedMaxAge(now, *r.http->max_age, v.next_update);
   }
   return finish();
 }

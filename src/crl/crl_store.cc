@@ -11,16 +11,6 @@ std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// A held CRL is refreshed at its half-life (at least 60 s ahead); one that
-// cannot be used (or fetched) is asked for again after 60 s.
-int64_t RefreshAt(const CrlVerdict& v, int64_t now) {
-  if (v.state == CrlState::kValid && v.this_update && v.next_update &&
-      *v.next_update > *v.this_update) {
-    return std::max(now + 60, *v.this_update + (*v.next_update - *v.this_update) / 2);
-  }
-  return now + 60;
-}
-
 int64_t Decimal(const std::optional<std::string>& n) {
   return n ? std::strtoll(n->c_str(), nullptr, 10) : -1;
 }
@@ -52,31 +42,51 @@ uint64_t CrlStore::fetches() const {
   return fetches_;
 }
 
-CrlStore::Held CrlStore::Get(const std::string& url, int64_t now) {
-  std::shared_ptr<Slot> slot;
-  {
-    std::lock_guard lock(mu_);
-    auto& s = slots_[url];
-    if (!s) s = std::make_shared<Slot>();
-    slot = s;
-  }
+std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url) {
+  std::lock_guard lock(mu_);
+  auto& s = slots_[url];
+  if (!s) s = std::make_shared<Slot>();
+  return s;
+}
+
+std::shared_ptr<const ParsedCrl> CrlStore::Get(const std::string& url, X509* issuer,
+                                               int64_t now, std::optional<Error>* error) {
+  std::shared_ptr<Slot> slot = SlotOf(url);
   std::lock_guard lock(slot->mu);  // concurrent lookups of one URL wait for one fetch
-  if (slot->held.refresh_at > now) return slot->held;
-  {
-    std::lock_guard count(mu_);
-    ++fetches_;
+  Held& h = slot->held;
+  if (h.refresh_at <= now) {
+    {
+      std::lock_guard count(mu_);
+      ++fetches_;
+    }
+    auto body = fetch_(url);
+    h = Held{};
+    h.refresh_at = now + 60;  // raised to the half-life by Check once it is used
+    if (!body) {
+      h.error = body.error();
+    } else {
+      h.bytes = std::make_shared<const std::string>(std::move(body).value());
+    }
   }
-  auto body = fetch_(url);
-  Held h;
-  if (!body) {
-    h.error = body.error();
-    h.refresh_at = now + 60;
-  } else {
-    h.bytes = std::move(body).value();
-    h.refresh_at = now + 60;  // set from the verdict by Check
+  if (h.error) {
+    *error = h.error;
+    return nullptr;
   }
-  slot->held = h;
-  return h;
+  const bool reusable = h.verified && X509_cmp(h.verified_with.get(), issuer) == 0 &&
+                        (h.verified->verdict.state == CrlState::kValid ||
+                         h.verified->verdict.state == CrlState::kExpired);
+  if (!reusable) {
+    h.verified = std::make_shared<const ParsedCrl>(
+        VerifyCrl(Bytes(*h.bytes), issuer, verify_, now, url));
+    h.verified_with = ShareX509(issuer);
+  }
+  return h.verified;
+}
+
+void CrlStore::HoldUntil(const std::string& url, int64_t until) {
+  std::shared_ptr<Slot> slot = SlotOf(url);
+  std::lock_guard lock(slot->mu);
+  slot->held.refresh_at = std::max(slot->held.refresh_at, until);
 }
 
 LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
@@ -87,41 +97,33 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
     return out;
   }
   for (const std::string& url : urls) {
-    Held h = Get(url, now);
-    if (h.error) {
-      out.detail = url + ": " + h.error->detail;
+    std::optional<Error> error;
+    std::shared_ptr<const ParsedCrl> base = Get(url, issuer, now, &error);
+    if (!base) {
+      out.detail = url + ": " + error->detail;
       continue;
     }
-    ParsedCrl base = VerifyCrl(Bytes(h.bytes), issuer, verify_, now, url);
-    {
-      // Hold it until its half-life once it verified.
-      std::lock_guard lock(mu_);
-      auto it = slots_.find(url);
-      if (it != slots_.end() && base.verdict.state == CrlState::kValid) {
-        it->second->held.refresh_at = std::max(it->second->held.refresh_at,
-                                               RefreshAt(base.verdict, now));
-      }
-    }
-    if (base.verdict.state != CrlState::kValid || base.verdict.base_crl_number) {
+    const CrlVerdict bv = CrlVerdictAt(base->verdict, now);
+    // Hold it until its half-life once it verified.
+    if (bv.state == CrlState::kValid) HoldUntil(url, CrlHalfLife(bv, now).value_or(now + 60));
+    if (bv.state != CrlState::kValid || bv.base_crl_number) {
       out.detail = url + ": CRL " +
-                   (base.verdict.base_crl_number ? std::string("is a delta CRL")
-                                                 : std::string(CrlStateName(base.verdict.state)) +
-                                                       (base.verdict.detail.empty()
-                                                            ? ""
-                                                            : " (" + base.verdict.detail + ")"));
+                   (bv.base_crl_number ? std::string("is a delta CRL")
+                                       : std::string(CrlStateName(bv.state)) +
+                                             (bv.detail.empty() ? "" : " (" + bv.detail + ")"));
       continue;
     }
     out.url = url;
     // §5.2.4, §5.2.6: a current delta CRL, when the base names one, goes first.
-    for (const std::string& delta_url : FreshestCrlUrls(base.crl.get())) {
-      Held d = Get(delta_url, now);
-      if (d.error) continue;
-      ParsedCrl delta = VerifyCrl(Bytes(d.bytes), issuer, verify_, now, delta_url);
-      if (delta.verdict.state != CrlState::kValid || !delta.verdict.base_crl_number ||
-          Decimal(delta.verdict.base_crl_number) > Decimal(base.verdict.crl_number)) {
+    for (const std::string& delta_url : FreshestCrlUrls(base->crl.get())) {
+      std::shared_ptr<const ParsedCrl> delta = Get(delta_url, issuer, now, &error);
+      if (!delta) continue;
+      const CrlVerdict dv = CrlVerdictAt(delta->verdict, now);
+      if (dv.state != CrlState::kValid || !dv.base_crl_number ||
+          Decimal(dv.base_crl_number) > Decimal(bv.crl_number)) {
         continue;
       }
-      CrlEntryStatus e = LookupInCrl(delta, leaf);
+      CrlEntryStatus e = LookupInCrl(*delta, leaf);
       if (e.listed) {
         out.from_delta = true;
         out.url = delta_url;
@@ -136,7 +138,7 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
       }
       break;
     }
-    CrlEntryStatus e = LookupInCrl(base, leaf);
+    CrlEntryStatus e = LookupInCrl(*base, leaf);
     if (e.revoked) {
       out.state = LeafCrlState::kRevoked;
       out.revoked_at = e.revoked_at;

@@ -162,6 +162,19 @@ class Families {
     Scalar(name, help, MetricType::Counter, std::move(labels), value);
   }
 
+  /// A state set: one series per name in `names` (label `label`), 1 for
+  /// the one at `current`, 0 for the others.
+  template <size_t N>
+  void StateSet(std::string_view name, std::string_view help,
+                const std::vector<ClientMetric::Label>& base, const std::string& label,
+                const std::string_view (&names)[N], int current) {
+    for (size_t i = 0; i < N; ++i) {
+      std::vector<ClientMetric::Label> labels = base;
+      labels.push_back({label, std::string(names[i])});
+      Gauge(name, help, std::move(labels), current == static_cast<int>(i) ? 1 : 0);
+    }
+  }
+
   void Histogram(std::string_view name, std::string_view help,
                  std::vector<ClientMetric::Label> labels, const TargetSnapshot::Histogram& h) {
     ClientMetric m;
@@ -261,12 +274,9 @@ void CrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base, cons
   const ProbeResult::Crl& crl = r.crl ? *r.crl : empty;
   const CrlVerdict v = CrlVerdictAt(crl.verdict, now);
   const CrlState state = r.success ? v.state : CrlState::kAbsent;
-  for (size_t i = 0; i < std::size(kCrlStateNames); ++i) {
-    f.Gauge("ocsp_crl_status",
-            "State of the CRL (state set: exactly one of valid, expired, invalid, absent is 1).",
-            With(base, "status", std::string(kCrlStateNames[i])),
-            static_cast<int>(state) == static_cast<int>(i) ? 1 : 0);
-  }
+  f.StateSet("ocsp_crl_status",
+             "State of the CRL (state set: exactly one of valid, expired, invalid, absent is 1).",
+             base, "status", kCrlStateNames, static_cast<int>(state));
   if (!r.success) return;
   f.Gauge("ocsp_crl_fetch_duration_seconds", "Duration of the CRL's transfer (or file read).",
           base, crl.fetch_seconds);
@@ -335,13 +345,10 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
     // Freshness at scrape time, whatever the probe schedule.
     const OcspVerdict v = VerdictAt(r.verdict, now);
     ResponseState state = r.success ? v.state : ResponseState::kAbsent;
-    for (size_t i = 0; i < std::size(kResponseStateNames); ++i) {
-      f.Gauge("ocsp_response_status",
-              "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
-              "absent, invalid is 1).",
-              With(base, "status", std::string(kResponseStateNames[i])),
-              static_cast<int>(state) == static_cast<int>(i) ? 1 : 0);
-    }
+    f.StateSet("ocsp_response_status",
+               "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
+               "absent, invalid is 1).",
+               base, "status", kResponseStateNames, static_cast<int>(state));
     if (t.kind == "responder") {
       if (t.request_seconds.count > 0) {
         f.Histogram("ocsp_responder_request_duration_seconds",
@@ -434,17 +441,11 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
   for (StaplerCertState c : certs) {
     c.held = VerdictAt(c.held, now);
     std::vector<ClientMetric::Label> base{{"certificate", c.name}};
-    for (size_t i = 0; i < std::size(kStaplerModeNames); ++i) {
-      f.Gauge("ocsp_stapler_mode", "1 for the configured stapling mode.",
-              With(base, "mode", std::string(kStaplerModeNames[i])),
-              static_cast<int>(c.mode) == static_cast<int>(i) ? 1 : 0);
-    }
-    for (size_t i = 0; i < std::size(kResponseStateNames); ++i) {
-      f.Gauge("ocsp_stapler_status",
-              "State of the held staple (state set over good, revoked, unknown, absent, invalid).",
-              With(base, "status", std::string(kResponseStateNames[i])),
-              static_cast<int>(c.held.state) == static_cast<int>(i) ? 1 : 0);
-    }
+    f.StateSet("ocsp_stapler_mode", "1 for the configured stapling mode.", base, "mode",
+               kStaplerModeNames, static_cast<int>(c.mode));
+    f.StateSet("ocsp_stapler_status",
+               "State of the held staple (state set over good, revoked, unknown, absent, invalid).",
+               base, "status", kResponseStateNames, static_cast<int>(c.held.state));
     if (c.held.signature_verified && c.held.next_update) {
       f.Gauge("ocsp_stapler_next_update_timestamp_seconds", "nextUpdate of the held staple.",
               base, static_cast<double>(*c.held.next_update));

@@ -25,9 +25,14 @@ std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r) {
     return std::nullopt;
   }
   if (!r.verdict.valid_until) return std::nullopt;
-  int64_t until = r.finished_at + std::min(*r.http->max_age, kMaxAgeCapSeconds);
-  until = std::min(until, *r.verdict.valid_until);
-  if (until <= r.finished_at) return std::nullopt;
+  return CappedMaxAge(r.finished_at, *r.http->max_age, r.verdict.valid_until);
+}
+
+std::optional<int64_t> CappedMaxAge(int64_t from, int64_t max_age,
+                                    std::optional<int64_t> limit) {
+  int64_t until = from + std::min(max_age, kMaxAgeCapSeconds);
+  if (limit) until = std::min(until, *limit);
+  if (until <= from) return std::nullopt;
   return until;
 }
 

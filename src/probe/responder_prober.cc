@@ -50,15 +50,7 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
   char errbuf[CURL_ERROR_SIZE] = {0};
   CurlSlistPtr headers;
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, get ? get_url.c_str() : url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, budget.count())));
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendLimited);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "ocsp_staple_exporter/" OSE_VERSION);
+  SetFetchOptions(c, get ? get_url.c_str() : url.c_str(), budget.count(), &body, errbuf);
   if (!get) {
     headers.reset(curl_slist_append(nullptr, "Content-Type: application/ocsp-request"));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -182,18 +174,21 @@ ResponderProber::~ResponderProber() {
   pool_.join();
 }
 
-void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callback done) {
-  asio::post(pool_, [this, target = std::move(target), verify, done = std::move(done)]() mutable {
-    ProbeResult r = ProbeStapleFile(target, verify);
+void ResponderProber::OnPool(std::function<ProbeResult()> work, Callback done) {
+  asio::post(pool_, [this, work = std::move(work), done = std::move(done)]() mutable {
+    ProbeResult r = work();
     asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   });
 }
 
+void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callback done) {
+  OnPool([target = std::move(target), verify] { return ProbeStapleFile(target, verify); },
+         std::move(done));
+}
+
 void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done) {
-  asio::post(pool_, [this, target = std::move(target), verify, done = std::move(done)]() mutable {
-    ProbeResult r = ProbeCrlNow(target, verify);
-    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
-  });
+  OnPool([target = std::move(target), verify] { return ProbeCrlNow(target, verify); },
+         std::move(done));
 }
 
 std::string UrlHost(const std::string& url) {
@@ -208,10 +203,7 @@ std::string UrlHost(const std::string& url) {
 }
 
 void ResponderProber::Probe(ResponderProbeRequest request, Callback done) {
-  asio::post(pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
-    ProbeResult r = ProbeNow(request);
-    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
-  });
+  OnPool([request = std::move(request)] { return ProbeNow(request); }, std::move(done));
 }
 
 ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {

@@ -32,12 +32,6 @@ namespace {
 using asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
-bool IsIpLiteral(const std::string& host) {
-  in6_addr a6;
-  in_addr a4;
-  return inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), &a6) == 1;
-}
 
 
 // Whether the served chain validates to `system` (the default trust store)
@@ -476,16 +470,15 @@ void TlsProber::ProbeAnyThread(TlsProbeRequest request, Callback done) {
 
 void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home) {
   Impl& impl = *impl_;
-  if (impl.inline_loop) {
-    ProbeLoop& l = *impl.inline_loop;
+  auto run = [&impl](ProbeLoop& l, TlsProbeRequest req, Callback cb) {
     std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
-                              std::move(request), std::move(done))
+                              std::move(req), std::move(cb))
         ->Start();
-    return;
-  }
+  };
+  if (impl.inline_loop) return run(*impl.inline_loop, std::move(request), std::move(done));
   WorkerLoop& w = *impl.workers[impl.next++ % impl.workers.size()];
-  asio::post(w.io, [&impl, &l = w.loop, request = std::move(request), done = std::move(done),
-                    deliver_home]() mutable {
+  asio::post(w.io, [&impl, &l = w.loop, run, request = std::move(request),
+                    done = std::move(done), deliver_home]() mutable {
     if (deliver_home) {
       // The result goes back to the home loop, where the caller lives.
       done = [&home_io = impl.home, done = std::move(done)](ProbeResult r) mutable {
@@ -494,9 +487,7 @@ void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home)
         });
       };
     }
-    std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
-                              std::move(request), std::move(done))
-        ->Start();
+    run(l, std::move(request), std::move(done));
   });
 }
 

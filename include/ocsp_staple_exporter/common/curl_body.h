@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,13 @@ struct LimitedBody {
 /// CURLOPT_WRITEFUNCTION for a LimitedBody (CURLOPT_WRITEDATA): appends, or
 /// aborts the transfer (CURLE_WRITE_ERROR) once the limit would be passed.
 size_t AppendLimited(char* ptr, size_t size, size_t n, void* body);
+
+/// The options every fetch of the exporter sets on `c`: `url`, no
+/// signals, a total `timeout_ms` (at least 1), http and https only, no
+/// redirects, errors into `errbuf` (CURL_ERROR_SIZE), the body into `body`
+/// (borrowed; must outlive the transfer) and the exporter's User-Agent.
+void SetFetchOptions(CURL* c, const char* url, int64_t timeout_ms, LimitedBody* body,
+                     char* errbuf);
 
 /// probe_failure reason of a libcurl error: resolve, connect, timeout, or
 /// http for the rest.

@@ -34,6 +34,9 @@ struct GlobalConfig {
   std::vector<std::string> dns_servers;
 };
 
+/// True for an IPv4 or IPv6 address literal (no brackets).
+bool IsIpLiteral(const std::string& host);
+
 /// Checks one `dns_servers` entry ("IP", "IP:port", "[IPv6]:port").
 /// Errors (reason "config") name the entry.
 Result<Ok> ValidateDnsServer(const std::string& entry);

@@ -66,6 +66,11 @@ struct CrlVerdict {
 /// The URIs among `names` (a distribution point's fullName), in order.
 std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names);
 
+/// When a CRL verified as `v` at Unix time `now` should be fetched again:
+/// its half-life, thisUpdate + (nextUpdate - thisUpdate) / 2, and at least
+/// 60 s ahead. nullopt without an authentic thisUpdate and later nextUpdate.
+std::optional<int64_t> CrlHalfLife(const CrlVerdict& v, int64_t now);
+
 /// `v` as it reads at Unix time `now`: a valid CRL past fresh_until is
 /// kExpired (authentic, but stale). Everything else is unchanged.
 CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now);

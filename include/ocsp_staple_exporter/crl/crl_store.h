@@ -63,16 +63,27 @@ class CrlStore {
 
  private:
   struct Held {
-    std::string bytes;          ///< as fetched; re-verified for another issuer
-    std::optional<Error> error;  ///< the last fetch failed
-    int64_t refresh_at = 0;     ///< Unix seconds
+    std::shared_ptr<const std::string> bytes;  ///< as fetched
+    std::optional<Error> error;                ///< the last fetch failed
+    int64_t refresh_at = 0;                    ///< Unix seconds
+    /// The last verification of `bytes` and the issuer it used. Reused while
+    /// it read valid or expired (only the clock can change those, and
+    /// CrlVerdictAt applies it); any other verdict is checked again.
+    std::shared_ptr<const ParsedCrl> verified;
+    X509Ptr verified_with;
   };
   struct Slot {
     std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
     Held held;
   };
-  /// The bytes of `url`, fetched when not held or stale.
-  Held Get(const std::string& url, int64_t now);
+  /// The CRL at `url` verified against `issuer` at `now`, fetched when not
+  /// held or stale; the verdict as it reads at `now`. Null with `error` set
+  /// when the fetch failed.
+  std::shared_ptr<const ParsedCrl> Get(const std::string& url, X509* issuer, int64_t now,
+                                       std::optional<Error>* error);
+  /// Holds `url`'s CRL until at least `until`.
+  void HoldUntil(const std::string& url, int64_t until);
+  std::shared_ptr<Slot> SlotOf(const std::string& url);
 
   CrlFetcher fetch_;
   VerifyOptions verify_;

@@ -110,6 +110,12 @@ struct ProbeResult {
 /// positive max-age, or its answer is neither good, revoked nor unknown.
 std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r);
 
+/// The rule MaxAgeDeferral and CRL fetches share: `from` + `max_age`
+/// (clamped to kMaxAgeCapSeconds), never past `limit` when set; nullopt when
+/// that is not after `from` (nothing to defer).
+std::optional<int64_t> CappedMaxAge(int64_t from, int64_t max_age,
+                                    std::optional<int64_t> limit);
+
 /// One word for a result, used for state-change logs: "good", "revoked",
 /// "unknown", "absent", "invalid:<reason>", or "failed:<reason>"; for a
 /// CRL "crl_valid", "crl_expired", "crl_absent" or "crl_invalid:<reason>".

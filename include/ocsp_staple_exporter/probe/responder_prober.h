@@ -83,6 +83,9 @@ class ResponderProber {
   static ProbeResult ProbeNow(const ResponderProbeRequest& request);
 
  private:
+  /// Runs `work` on the pool and hands its result to `done` on io_.
+  void OnPool(std::function<ProbeResult()> work, Callback done);
+
   asio::io_context& io_;
   asio::thread_pool pool_;
 };
