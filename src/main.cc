@@ -22,6 +22,8 @@
 #include "ocsp_staple_exporter/common/duration.h"
 #include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/crl/crl_prober.h"
+#include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/http/server.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -230,6 +232,19 @@ int RunExporter(const Args& a) {
   // Handshakes on every core; scheduling, results and the stapler on `io`.
   const int probe_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   TlsProber tls(io, DnsOptions{.servers = cfg->global.dns_servers}, probe_threads);
+  // The running config, swapped by reloads; read by /probe and CRL fetches.
+  std::mutex config_mu;
+  std::shared_ptr<const Config> current;
+  auto config = [&] {
+    std::lock_guard lock(config_mu);
+    return current;
+  };
+  // One fetch per CRL Distribution Point URL, shared by every target whose
+  // revocation asks for CRLs (`[global] timeout` bounds each fetch).
+  CrlStore crl_store(
+      [&](const std::string& url) { return FetchCrlUrl(url, config()->global.timeout); },
+      MakeVerifyOptions(cfg->global));
+  // Declared after crl_store: its pool threads look CRLs up there until joined.
   ResponderProber http_prober(io, 16);
   ResultStore store;
   ExporterStatus status;
@@ -243,20 +258,16 @@ int RunExporter(const Args& a) {
   });
   Collector collector(store, status, nullptr, [&] { return stapler.Snapshot(); });
 
-  // The running config, swapped by reloads; read by /probe.
-  std::mutex config_mu;
-  auto current = std::make_shared<const Config>(std::move(cfg).value());
-  auto config = [&] {
-    std::lock_guard lock(config_mu);
-    return current;
-  };
   auto apply = [&](std::shared_ptr<const Config> c) {
+    {
+      std::lock_guard lock(config_mu);
+      current = c;
+    }
     tls.SetDnsServers(c->global.dns_servers);
-    scheduler.Apply(BuildTargets(*c, tls, http_prober), c->global.concurrency,
+    crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
+    scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store), c->global.concurrency,
                     c->global.per_host_concurrency);
     stapler.Apply(*c);
-    std::lock_guard lock(config_mu);
-    current = std::move(c);
   };
   auto max_timeout = [](const Config& c) {
     auto t = c.global.timeout;
@@ -282,7 +293,7 @@ int RunExporter(const Args& a) {
     return Ok{};
   };
 
-  apply(current);
+  apply(std::make_shared<const Config>(std::move(cfg).value()));
   status.last_reload_successful = true;
   status.last_reload_success_timestamp = NowUnix();
 

@@ -202,6 +202,19 @@ class Checker {
   std::map<std::string, CertPool> pools_;  ///< ca_file path -> its certificates
 };
 
+// `key` = "ocsp" | "crl" | "both" of `t`, or `fallback` when unset.
+Revocation RevocationAt(Checker& c, const toml::table& t, const std::string& p,
+                        Revocation fallback) {
+  auto v = c.String(t, p, "revocation", false);
+  if (!v) return fallback;
+  for (Revocation r : {Revocation::kOcsp, Revocation::kCrl, Revocation::kBoth}) {
+    if (*v == RevocationName(r)) return r;
+  }
+  c.Fail(t.get("revocation")->source(), p.empty() ? "revocation" : p + ".revocation",
+         "must be ocsp, crl or both");
+  return fallback;
+}
+
 void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
   const toml::table* t = node.as_table();
   if (t == nullptr) {
@@ -209,7 +222,8 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
     return;
   }
   c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity",
-                             "per_host_concurrency", "dns_servers"});
+                             "per_host_concurrency", "dns_servers", "revocation"});
+  g.revocation = RevocationAt(c, *t, "global", g.revocation);
   if (auto d = c.DurationAt(*t, "global", "interval")) g.interval = *d;
   if (auto d = c.DurationAt(*t, "global", "timeout")) g.timeout = *d;
   if (auto d = c.DurationAt(*t, "global", "default_validity")) g.default_validity = *d;
@@ -246,6 +260,15 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
 }
 
 }  // namespace
+
+std::string_view RevocationName(Revocation r) {
+  switch (r) {
+    case Revocation::kCrl: return "crl";
+    case Revocation::kBoth: return "both";
+    case Revocation::kOcsp: break;
+  }
+  return "ocsp";
+}
 
 bool IsIpLiteral(const std::string& host) {
   in6_addr a6;
@@ -394,7 +417,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   };
 
   each("tls", [&](const toml::table& t, const std::string& p) {
-    c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout"});
+    c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout",
+                       "revocation"});
     TlsTarget target;
     target.name = unique_name(t, p, target_names);
     if (auto addr = c.String(t, p, "address", true)) {
@@ -410,16 +434,31 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
     target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
     target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    target.revocation = RevocationAt(c, t, p, g.revocation);
     cfg.tls.push_back(std::move(target));
   });
 
   each("responder", [&](const toml::table& t, const std::string& p) {
     c.CheckKeys(t, p, {"name", "cert_file", "issuer_file", "url", "method", "nonce",
-                       "interval", "timeout"});
+                       "interval", "timeout", "revocation"});
     ResponderTarget target;
     target.name = unique_name(t, p, target_names);
     target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
-    target.urls = urls_of(t, p, target.cert);
+    target.revocation = RevocationAt(c, t, p, g.revocation);
+    if (target.revocation == Revocation::kCrl) {
+      // No OCSP request: a certificate without an OCSP URL is fine; one
+      // without a CRL Distribution Point would leave nothing to check.
+      if (target.cert && target.cert->crl_urls.empty()) {
+        c.Fail(t.get("cert_file")->source(), p + ".cert_file",
+               "revocation = \"crl\" but the certificate names no CRL Distribution Point");
+      }
+      if (t.get("url") != nullptr) {
+        c.Fail(t.get("url")->source(), p + ".url",
+               "revocation = \"crl\" sends no OCSP request; remove url or use \"both\"");
+      }
+    } else {
+      target.urls = urls_of(t, p, target.cert);
+    }
     target.urls_from_aia = t.get("url") == nullptr;
     if (auto m = c.String(t, p, "method", false)) {
       if (*m == "auto") {
@@ -439,7 +478,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   });
 
   each("file", [&](const toml::table& t, const std::string& p) {
-    c.CheckKeys(t, p, {"name", "path", "cert_file", "issuer_file", "interval"});
+    c.CheckKeys(t, p, {"name", "path", "cert_file", "issuer_file", "interval", "revocation"});
     FileTarget target;
     target.name = unique_name(t, p, target_names);
     // The staple file may not exist yet (that is the `absent` state): only
@@ -447,6 +486,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     if (auto path = c.String(t, p, "path", true)) target.path = c.Resolve(*path);
     target.cert = c.CertAndIssuerAt(t, p, target.cert_file, target.issuer_file);
     target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+    target.revocation = RevocationAt(c, t, p, g.revocation);
     cfg.files.push_back(std::move(target));
   });
 

@@ -69,6 +69,18 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
 
 }  // namespace
 
+Result<std::string> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
+                                int64_t max_size) {
+  CrlTarget t;
+  t.url = url;
+  t.timeout = timeout;
+  t.max_size = max_size;
+  ProbeResult r;
+  auto body = Fetch(t, r);
+  if (!body) return Error{r.failure_reason, r.detail};
+  return std::move(*body);
+}
+
 ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
   const auto start = SteadyClock::now();
   ProbeResult r;

@@ -37,6 +37,16 @@ std::vector<std::string> FreshestCrlUrls(X509_CRL* crl) {
 CrlStore::CrlStore(CrlFetcher fetch, VerifyOptions verify)
     : fetch_(std::move(fetch)), verify_(verify) {}
 
+void CrlStore::SetVerifyOptions(VerifyOptions verify) {
+  std::lock_guard lock(mu_);
+  if (verify.skew_seconds == verify_.skew_seconds &&
+      verify.default_validity_seconds == verify_.default_validity_seconds) {
+    return;
+  }
+  verify_ = verify;
+  ++generation_;
+}
+
 uint64_t CrlStore::fetches() const {
   std::lock_guard lock(mu_);
   return fetches_;
@@ -52,6 +62,13 @@ std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url) {
 std::shared_ptr<const ParsedCrl> CrlStore::Get(const std::string& url, X509* issuer,
                                                int64_t now, std::optional<Error>* error) {
   std::shared_ptr<Slot> slot = SlotOf(url);
+  VerifyOptions verify;
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    verify = verify_;
+    generation = generation_;
+  }
   std::lock_guard lock(slot->mu);  // concurrent lookups of one URL wait for one fetch
   Held& h = slot->held;
   if (h.refresh_at <= now) {
@@ -73,12 +90,14 @@ std::shared_ptr<const ParsedCrl> CrlStore::Get(const std::string& url, X509* iss
     return nullptr;
   }
   const bool reusable = h.verified && X509_cmp(h.verified_with.get(), issuer) == 0 &&
+                        h.verified_generation == generation &&
                         (h.verified->verdict.state == CrlState::kValid ||
                          h.verified->verdict.state == CrlState::kExpired);
   if (!reusable) {
     h.verified = std::make_shared<const ParsedCrl>(
-        VerifyCrl(Bytes(*h.bytes), issuer, verify_, now, url));
+        VerifyCrl(Bytes(*h.bytes), issuer, verify, now, url));
     h.verified_with = ShareX509(issuer);
+    h.verified_generation = generation;
   }
   return h.verified;
 }
@@ -92,17 +111,17 @@ void CrlStore::HoldUntil(const std::string& url, int64_t until) {
 LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
                               int64_t now) {
   LeafCrlStatus out;
-  if (urls.empty()) {
-    out.detail = "the certificate names no CRL Distribution Point";
-    return out;
-  }
+  out.detail = "the certificate names no http(s) CRL Distribution Point";
   for (const std::string& url : urls) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) continue;  // ldap:, ...
     std::optional<Error> error;
     std::shared_ptr<const ParsedCrl> base = Get(url, issuer, now, &error);
     if (!base) {
       out.detail = url + ": " + error->detail;
+      out.failure_reason = error->reason;
       continue;
     }
+    out.failure_reason.clear();
     const CrlVerdict bv = CrlVerdictAt(base->verdict, now);
     // Hold it until its half-life once it verified.
     if (bv.state == CrlState::kValid) HoldUntil(url, CrlHalfLife(bv, now).value_or(now + 60));
@@ -114,6 +133,7 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
       continue;
     }
     out.url = url;
+    out.detail.clear();
     // §5.2.4, §5.2.6: a current delta CRL, when the base names one, goes first.
     for (const std::string& delta_url : FreshestCrlUrls(base->crl.get())) {
       std::shared_ptr<const ParsedCrl> delta = Get(delta_url, issuer, now, &error);
@@ -146,7 +166,6 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
     } else {
       out.state = LeafCrlState::kGood;
     }
-    out.detail.clear();
     return out;
   }
   return out;

@@ -91,12 +91,18 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     r.verdict = VerdictAt(r.verdict, now);  // as it reads now
     if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
     std::string label = StateLabel(r);
-    std::string cls = label.substr(0, label.find(':'));
+    std::string cls = label.substr(0, label.find_first_of(":+"));
     if (r.crl) {  // a CRL is not a staple: its states take the same colours
       cls = cls == "crl_valid" ? "good" : cls == "crl_absent" ? "absent" : "invalid";
     }
+    if (r.leaf_crl) {  // a revocation through the CRL colours the row too
+      const LeafCrlState s = r.leaf_crl->state;
+      if (s == LeafCrlState::kRevoked) cls = "revoked";
+      if (r.ocsp_skipped) cls = s == LeafCrlState::kGood ? "good" : s == LeafCrlState::kRevoked
+                                                                   ? "revoked" : "unknown";
+    }
     h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
-    const bool staple = r.success && !r.crl;
+    const bool staple = r.success && !r.crl && !r.ocsp_skipped;
     h << "<td>" << (staple ? (r.staple_present ? "yes" : "no") : "") << "</td>";
     h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
     std::optional<int64_t> next_update;
@@ -104,8 +110,18 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     if (!r.crl && r.verdict.signature_verified) next_update = r.verdict.next_update;
     h << "<td class=\"t\">" << (next_update ? FormatUnixTime(*next_update) : "") << "</td>";
     h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
-    const std::string& detail =
+    std::string detail =
         !r.success ? r.detail : r.crl ? r.crl->verdict.detail : r.verdict.detail;
+    if (r.success && r.leaf_crl) {
+      const LeafCrlStatus& c = *r.leaf_crl;
+      std::string crl = "CRL: " + std::string(kLeafCrlStateNames[static_cast<int>(c.state)]);
+      if (c.state == LeafCrlState::kRevoked) {
+        crl += " (" + c.reason + (c.revoked_at ? ", " + FormatUnixTime(*c.revoked_at) : "") +
+               (c.from_delta ? ", delta CRL" : "") + ")";
+      }
+      if (!c.detail.empty()) crl += ": " + c.detail;
+      detail = detail.empty() || r.ocsp_skipped ? crl : detail + "; " + crl;
+    }
     h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
   }
   h << "</table>\n";

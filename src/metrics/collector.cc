@@ -263,6 +263,30 @@ void CertificateFacts(Families& f, const std::vector<ClientMetric::Label>& base,
           base, crl_url ? 1 : 0);
 }
 
+void CertNotAfter(Families& f, const std::vector<ClientMetric::Label>& base, int64_t t) {
+  f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.", base,
+          static_cast<double>(t));
+}
+
+// A leaf's status from the CRLs of its distribution points
+// (`revocation = "crl" | "both"`).
+void LeafCrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
+                     const LeafCrlStatus& c) {
+  f.StateSet("ocsp_cert_crl_status",
+             "The certificate's status in the CRLs of its CRL Distribution Points (state set: "
+             "exactly one of good, revoked, unavailable is 1).",
+             base, "status", kLeafCrlStateNames, static_cast<int>(c.state));
+  if (c.state != LeafCrlState::kRevoked) return;
+  if (c.revoked_at) {
+    f.Gauge("ocsp_cert_crl_revoked_at_timestamp_seconds",
+            "revocationDate of the certificate's CRL entry, Unix time.", base,
+            static_cast<double>(*c.revoked_at));
+  }
+  f.Gauge("ocsp_cert_crl_revocation_reason",
+          "1 for the reason code (RFC 5280 CRLReason) of the certificate's CRL entry.",
+          With(base, "reason", c.reason.empty() ? "unspecified" : c.reason), 1);
+}
+
 }  // namespace
 
 namespace {
@@ -342,6 +366,14 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
       CrlFamilies(f, base, r, now);
       continue;
     }
+    if (r.leaf_crl && (r.success || r.ocsp_skipped)) LeafCrlFamilies(f, base, *r.leaf_crl);
+    if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
+      if (r.success) {
+        CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+        if (r.not_after) CertNotAfter(f, base, *r.not_after);
+      }
+      continue;
+    }
     // Freshness at scrape time, whatever the probe schedule.
     const OcspVerdict v = VerdictAt(r.verdict, now);
     ResponseState state = r.success ? v.state : ResponseState::kAbsent;
@@ -382,10 +414,7 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
               base, r.name_matched ? 1 : 0);
     }
     CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
-    if (r.not_after) {
-      f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.",
-              base, static_cast<double>(*r.not_after));
-    }
+    if (r.not_after) CertNotAfter(f, base, *r.not_after);
     if (state == ResponseState::kInvalid) {
       f.Gauge("ocsp_response_invalid_reason",
               "1 for the reason the OCSP response failed verification.",

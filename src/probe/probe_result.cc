@@ -11,8 +11,17 @@ std::string StateLabel(const ProbeResult& r) {
     if (v.state == CrlState::kInvalid) return "crl_invalid:" + v.invalid_reason;
     return "crl_" + std::string(CrlStateName(v.state));
   }
-  if (r.verdict.state == ResponseState::kInvalid) return "invalid:" + r.verdict.invalid_reason;
-  return std::string(StateName(r.verdict.state));
+  if (r.ocsp_skipped) {
+    return "crl_" + std::string(kLeafCrlStateNames[static_cast<int>(
+                        r.leaf_crl ? r.leaf_crl->state : LeafCrlState::kUnavailable)]);
+  }
+  std::string out = r.verdict.state == ResponseState::kInvalid
+                        ? "invalid:" + r.verdict.invalid_reason
+                        : std::string(StateName(r.verdict.state));
+  if (r.leaf_crl && r.leaf_crl->state != LeafCrlState::kGood) {
+    out += "+crl_" + std::string(kLeafCrlStateNames[static_cast<int>(r.leaf_crl->state)]);
+  }
+  return out;
 }
 
 std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r) {

@@ -181,9 +181,44 @@ void ResponderProber::OnPool(std::function<ProbeResult()> work, Callback done) {
   });
 }
 
-void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, Callback done) {
-  OnPool([target = std::move(target), verify] { return ProbeStapleFile(target, verify); },
-         std::move(done));
+void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, CrlStore* crl_store,
+                                Callback done) {
+  OnPool([target = std::move(target), verify, crl_store] {
+    return ProbeStapleFile(target, verify, crl_store);
+  }, std::move(done));
+}
+
+void ResponderProber::LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done) {
+  if (!r.crl_subject) {
+    done(std::move(r));
+    return;
+  }
+  OnPool([&store, r = std::move(r)]() mutable {
+    auto s = r.crl_subject;
+    AddLeafCrl(store, s->leaf.get(), s->issuer.get(), s->urls, r);
+    return std::move(r);
+  }, std::move(done));
+}
+
+void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std::string>& urls,
+                ProbeResult& r) {
+  const auto start = SteadyClock::now();
+  LeafCrlStatus status;
+  if (issuer == nullptr) {
+    status.detail =
+        "issuer of the leaf is neither in the served chain nor in ca_file; cannot verify its CRL";
+  } else {
+    status = store.Check(urls, leaf, issuer, NowUnix());
+  }
+  r.duration_seconds += std::chrono::duration<double>(SteadyClock::now() - start).count();
+  if (r.ocsp_skipped && status.state == LeafCrlState::kUnavailable &&
+      !status.failure_reason.empty()) {
+    r.success = false;
+    r.failure_reason = status.failure_reason;
+    r.detail = status.detail;
+  }
+  r.leaf_crl = std::move(status);
+  r.crl_subject.reset();
 }
 
 void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done) {
@@ -209,19 +244,28 @@ void ResponderProber::Probe(ResponderProbeRequest request, Callback done) {
 ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
   auto start = SteadyClock::now();
   ProbeResult r;
+  X509* cert = request.cert->cert.get();
+  X509* issuer = request.cert->issuer.get();
   auto finish = [&]() {
+    if (request.revocation != Revocation::kOcsp && request.crl_store != nullptr) {
+      AddLeafCrl(*request.crl_store, cert, issuer, request.cert->crl_urls, r);
+    }
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
     r.finished_at = NowUnix();
     r.not_before = MaxAgeDeferral(r);
     return r;
   };
-  X509* cert = request.cert->cert.get();
-  X509* issuer = request.cert->issuer.get();
   r.must_staple = request.cert->must_staple;
   r.ocsp_url_present = !request.cert->ocsp_urls.empty();
   r.crl_url_present = !request.cert->crl_urls.empty();
   r.not_after = NotAfterUnix(cert);
   r.subject = SubjectString(cert);
+  if (request.revocation == Revocation::kCrl) {
+    // The CRL is the whole probe: no OCSP request, no OCSP verdict.
+    r.success = true;
+    r.ocsp_skipped = true;
+    return finish();
+  }
   auto req = BuildOcspRequest(cert, issuer, request.nonce);
   if (!req) {
     r.failure_reason = std::string(probe_failure::kHttp);
@@ -262,7 +306,8 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
   return finish();
 }
 
-ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify) {
+ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify,
+                            CrlStore* crl_store) {
   auto start = SteadyClock::now();
   ProbeResult r;
   r.success = true;  // the file system answered; what it holds is the state
@@ -273,6 +318,9 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
   r.not_after = NotAfterUnix(cert);
   r.subject = SubjectString(cert);
   auto finish = [&]() {
+    if (target.revocation != Revocation::kOcsp && crl_store != nullptr) {
+      AddLeafCrl(*crl_store, cert, target.cert->issuer.get(), target.cert->crl_urls, r);
+    }
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
     r.finished_at = NowUnix();
     return r;

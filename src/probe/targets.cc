@@ -43,6 +43,7 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
   req.extra_issuers = target.ca_certs;
   req.timeout = target.timeout;
   req.verify = MakeVerifyOptions(global);
+  req.crl_subject = target.revocation != Revocation::kOcsp;
   return req;
 }
 
@@ -55,20 +56,32 @@ ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
   req.nonce = target.nonce;
   req.timeout = target.timeout;
   req.verify = MakeVerifyOptions(global);
+  req.revocation = target.revocation;
   return req;
 }
 
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
-                                          ResponderProber& http) {
+                                          ResponderProber& http, CrlStore* crl_store) {
   std::vector<ScheduledTarget> out;
   for (const TlsTarget& t : config.tls) {
     TlsProbeRequest req = MakeTlsRequest(t, config.global);
+    if (crl_store == nullptr) req.crl_subject = false;
     out.push_back({.name = t.name,
                    .kind = "tls",
                    .address = t.address,
                    .interval = t.interval,
                    .limit_key = "",
-                   .start = [&tls, req](auto done) { tls.Probe(req, std::move(done)); }});
+                   .start = [&tls, &http, crl_store, req](auto done) {
+                     if (!req.crl_subject) {
+                       tls.Probe(req, std::move(done));
+                       return;
+                     }
+                     // The handshake on a probe loop, the CRL lookup (which
+                     // may fetch) on the HTTP pool.
+                     tls.Probe(req, [&http, crl_store, done = std::move(done)](ProbeResult r) {
+                       http.LookUpLeafCrl(*crl_store, std::move(r), std::move(done));
+                     });
+                   }});
   }
   for (const ResponderTarget& t : config.responders) {
     std::string first = t.urls.empty() ? "" : t.urls.front();
@@ -77,7 +90,10 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
       CertWatch watch;
       bool urls_from_aia;
     };
-    auto st = std::make_shared<State>(State{MakeResponderRequest(t, config.global),
+    ResponderProbeRequest req = MakeResponderRequest(t, config.global);
+    req.crl_store = crl_store;
+    if (crl_store == nullptr) req.revocation = Revocation::kOcsp;
+    auto st = std::make_shared<State>(State{std::move(req),
                                             CertWatch(t.cert_file, t.issuer_file, t.cert),
                                             t.urls_from_aia});
     out.push_back({.name = t.name,
@@ -105,9 +121,9 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    .address = t.path,
                    .interval = t.interval,
                    .limit_key = "",
-                   .start = [&http, st, verify](auto done) {
+                   .start = [&http, st, verify, crl_store](auto done) {
                      if (auto c = Renewed(st->watch, st->target.name)) st->target.cert = c;
-                     http.ProbeFile(st->target, verify, std::move(done));
+                     http.ProbeFile(st->target, verify, crl_store, std::move(done));
                    }});
   }
   for (const CrlTarget& t : config.crls) {

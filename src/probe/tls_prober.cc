@@ -65,6 +65,19 @@ bool VerifyChain(SSL* ssl, X509* leaf, X509_STORE* system, const CertPool& ca_fi
   return ok;
 }
 
+// Where the leaf's issuer is looked for: first in the chain the server
+// sent, then in ca_file. Borrowed from `ssl` and `req`.
+std::vector<X509*> IssuerCandidates(SSL* ssl, const TlsProbeRequest& req) {
+  std::vector<X509*> out;
+  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) out.push_back(sk_X509_value(chain, i));
+  }
+  if (req.extra_issuers) {
+    for (const auto& c : *req.extra_issuers) out.push_back(c.get());
+  }
+  return out;
+}
+
 // Verifies what a completed handshake carries: chain, trust, name, issuer,
 // Must-Staple, staple and its verdict at `now`. Pure apart from reading `ssl`.
 HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
@@ -91,15 +104,7 @@ HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
   }
   f.staple_present = true;
 
-  // Issuer: first in the chain the server sent, then in ca_file.
-  std::vector<X509*> candidates;
-  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
-    for (int i = 0; i < sk_X509_num(chain); ++i) candidates.push_back(sk_X509_value(chain, i));
-  }
-  if (req.extra_issuers) {
-    for (const auto& c : *req.extra_issuers) candidates.push_back(c.get());
-  }
-  X509* issuer = FindIssuer(leaf, candidates);
+  X509* issuer = FindIssuer(leaf, IssuerCandidates(ssl, req));
   if (issuer == nullptr) {
     f.verdict.state = ResponseState::kInvalid;
     f.verdict.invalid_reason = std::string(invalid_reason::kIssuerUnknown);
@@ -203,6 +208,15 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
   r.name_matched = f.name_matched;
   r.staple_present = f.staple_present;
   r.verdict = std::move(f.verdict);
+  if (req.crl_subject) {
+    auto s = std::make_shared<ProbeResult::CrlSubject>();
+    if (X509* issuer = FindIssuer(leaf.get(), IssuerCandidates(ssl, req))) {
+      s->issuer = ShareX509(issuer);
+    }
+    s->urls = CrlUrls(leaf.get());
+    s->leaf = std::move(leaf);
+    r.crl_subject = std::move(s);
+  }
 }
 
 // The system trust store, held in memory. X509_STORE_set_default_paths

@@ -18,6 +18,17 @@
 namespace ose {
 
 /// `[global]`: defaults for every target.
+/// Where a target's leaf revocation status comes from (`revocation`):
+/// OCSP only (the default), the CRLs of its CRL Distribution Points
+/// (RFC 5280 §4.2.1.13, §6.3), or both. On `[[tls]]` and `[[file]]` the
+/// staple is verified whatever this says (it is what the target watches);
+/// `crl` and `both` add the CRL lookup. On `[[responder]]`, `crl` sends no
+/// OCSP request at all (certificates without an OCSP URL).
+enum class Revocation { kOcsp, kCrl, kBoth };
+
+/// "ocsp", "crl" or "both".
+std::string_view RevocationName(Revocation r);
+
 struct GlobalConfig {
   Duration interval = std::chrono::seconds(60);  ///< probe interval
   Duration timeout = std::chrono::seconds(10);   ///< per-probe deadline
@@ -32,6 +43,8 @@ struct GlobalConfig {
   /// Resolvers for TLS targets' names, "IP", "IP:port" or "[IPv6]:port";
   /// empty: /etc/resolv.conf. /etc/hosts is read first either way.
   std::vector<std::string> dns_servers;
+  /// The default of every target's `revocation`.
+  Revocation revocation = Revocation::kOcsp;
 };
 
 /// True for an IPv4 or IPv6 address literal (no brackets).
@@ -65,6 +78,7 @@ struct TlsTarget {
   CertPool ca_certs;        ///< certificates of ca_file (issuer lookup); null when unset
   Duration interval{};      ///< resolved against [global]
   Duration timeout{};       ///< resolved against [global]
+  Revocation revocation = Revocation::kOcsp;  ///< resolved against [global]
 };
 
 /// A certificate and its issuer, loaded once (`cert_file` / `issuer_file`).
@@ -93,6 +107,7 @@ struct ResponderTarget {
   bool nonce = false;  ///< send a nonce (RFC 8954) and require it back
   Duration interval{};
   Duration timeout{};
+  Revocation revocation = Revocation::kOcsp;  ///< kCrl: no OCSP request, no URL needed
 };
 
 /// One `[[file]]` section: a DER staple file a server will serve.
@@ -103,6 +118,7 @@ struct FileTarget {
   std::string issuer_file;
   LoadedCertPtr cert;
   Duration interval{};
+  Revocation revocation = Revocation::kOcsp;
 };
 
 /// Largest CRL accepted by default (64 MiB); `max_size` changes it.

@@ -21,4 +21,10 @@ namespace ose {
 /// Cache-Control max-age, capped at 7 days and at nextUpdate.
 ProbeResult ProbeCrlNow(const CrlTarget& target, const VerifyOptions& verify);
 
+/// The GET of one CRL URL as a `[[crl]]` target with `url` (no redirects,
+/// at most `max_size` bytes, `timeout` in all), blocking: the body, or an
+/// Error whose reason is the probe_failure reason. The CrlStore's fetcher.
+Result<std::string> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
+                                int64_t max_size = kDefaultCrlMaxSize);
+
 }  // namespace ose

@@ -1,7 +1,6 @@
 #pragma once
-// CRL revocation for leaves (issue 11, point 3; a building block, not wired
-// to targets yet): what the CRLs of a certificate's CRL Distribution Points
-// say about it, RFC 5280 §6.3.
+// CRL revocation for leaves (`revocation = "crl" | "both"`): what the CRLs
+// of a certificate's CRL Distribution Points say about it, RFC 5280 §6.3.
 //
 // Each URL's CRL is fetched once and shared by every certificate that names
 // it, until its half-life (as `[[crl]]` targets); a failed fetch is retried
@@ -39,6 +38,9 @@ struct LeafCrlStatus {
   std::string url;                    ///< the CRL that decided (empty: none)
   bool from_delta = false;            ///< the delta CRL decided
   std::string detail;                 ///< why unavailable, for logs
+  /// When unavailable because the last fetch failed: its probe_failure
+  /// reason (resolve, connect, timeout, http, http_status, body_too_large).
+  std::string failure_reason;
 };
 
 /// Fetches a URL's body, blocking. Errors carry a probe_failure reason.
@@ -53,10 +55,15 @@ class CrlStore {
   CrlStore(CrlFetcher fetch, VerifyOptions verify);
 
   /// The status of `leaf` (issued by `issuer`; both borrowed, non-null) from
-  /// the first of `urls` (its CRL Distribution Points, in order) whose CRL is
-  /// authentic and current, at Unix time `now`. kUnavailable when none is.
+  /// the first of `urls` (its CRL Distribution Points, in order; only
+  /// http:// and https:// ones are fetched) whose CRL is authentic and
+  /// current, at Unix time `now`. kUnavailable when none is.
   LeafCrlStatus Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
                       int64_t now);
+
+  /// Replaces the verification options (a reload changed `[global] skew`):
+  /// held CRLs are verified again with them on their next lookup.
+  void SetVerifyOptions(VerifyOptions verify);
 
   /// Fetches made so far (not answered from what is held); for tests.
   uint64_t fetches() const;
@@ -71,6 +78,7 @@ class CrlStore {
     /// CrlVerdictAt applies it); any other verdict is checked again.
     std::shared_ptr<const ParsedCrl> verified;
     X509Ptr verified_with;
+    uint64_t verified_generation = 0;  ///< generation_ of the options used
   };
   struct Slot {
     std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
@@ -86,8 +94,9 @@ class CrlStore {
   std::shared_ptr<Slot> SlotOf(const std::string& url);
 
   CrlFetcher fetch_;
-  VerifyOptions verify_;
   mutable std::mutex mu_;
+  VerifyOptions verify_;     ///< guarded by mu_
+  uint64_t generation_ = 0;  ///< bumped by SetVerifyOptions; guarded by mu_
   std::map<std::string, std::shared_ptr<Slot>> slots_;
   uint64_t fetches_ = 0;
 };

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ocsp_staple_exporter/crl/crl.h"
+#include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 
 namespace ose {
@@ -97,6 +98,22 @@ struct ProbeResult {
   /// Unix time after which this result is stale and the target should be
   /// probed again, if that comes before its interval (a CRL's half-life).
   std::optional<int64_t> refresh_at;
+  /// `revocation = "crl" | "both"`: the leaf's status from the CRLs of its
+  /// CRL Distribution Points (`ocsp_cert_crl_*`); unset for "ocsp".
+  std::optional<LeafCrlStatus> leaf_crl;
+  /// `[[responder]]` with `revocation = "crl"`: no OCSP request was sent,
+  /// so the result has no OCSP verdict to export.
+  bool ocsp_skipped = false;
+  /// Transient, TLS targets with `revocation = "crl" | "both"`: the served
+  /// leaf and its issuer (from the served chain or ca_file; null when
+  /// neither holds it), whose CRL status is still to be looked up. Cleared
+  /// once looked up, so the result store never holds certificates.
+  struct CrlSubject {
+    X509Ptr leaf;
+    X509Ptr issuer;
+    std::vector<std::string> urls;  ///< the leaf's CRL Distribution Points
+  };
+  std::shared_ptr<const CrlSubject> crl_subject;
   /// `[[responder]]` and the stapling engine: the DER body of the answer,
   /// when one came (whatever its verdict).
   std::shared_ptr<const std::vector<uint8_t>> der;
@@ -119,6 +136,9 @@ std::optional<int64_t> CappedMaxAge(int64_t from, int64_t max_age,
 /// One word for a result, used for state-change logs: "good", "revoked",
 /// "unknown", "absent", "invalid:<reason>", or "failed:<reason>"; for a
 /// CRL "crl_valid", "crl_expired", "crl_absent" or "crl_invalid:<reason>".
+/// A leaf's CRL status other than good is appended ("good+crl_revoked",
+/// "absent+crl_unavailable"); without OCSP (`revocation = "crl"` on a
+/// responder) it is the word: "crl_good", "crl_revoked", "crl_unavailable".
 std::string StateLabel(const ProbeResult& r);
 
 }  // namespace ose

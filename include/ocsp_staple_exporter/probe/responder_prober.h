@@ -16,6 +16,7 @@
 
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
@@ -30,6 +31,9 @@ struct ResponderProbeRequest {
   bool nonce = false;
   std::chrono::milliseconds timeout{10000};  ///< for all URLs together
   VerifyOptions verify;
+  /// kCrl: no OCSP request, the CRL lookup alone; kBoth: OCSP, then the CRL.
+  Revocation revocation = Revocation::kOcsp;
+  CrlStore* crl_store = nullptr;  ///< borrowed; required unless kOcsp
 };
 
 /// A DER OCSPRequest for one certificate (SHA-1 CertID, as RFC 5019 §2.1.1
@@ -71,9 +75,16 @@ class ResponderProber {
   /// Starts one probe; `done` runs exactly once, on the io_context's thread.
   void Probe(ResponderProbeRequest request, Callback done);
 
-  /// Checks a `[[file]]` staple on the pool (file reads may block); `done`
-  /// runs on the io_context's thread.
-  void ProbeFile(FileTarget target, VerifyOptions verify, Callback done);
+  /// Checks a `[[file]]` staple on the pool (file reads may block), and the
+  /// leaf's CRLs with `crl_store` when the target's revocation asks;
+  /// `done` runs on the io_context's thread.
+  void ProbeFile(FileTarget target, VerifyOptions verify, CrlStore* crl_store, Callback done);
+
+  /// Looks up `r.crl_subject` in `store` on the pool (AddLeafCrl; fetches
+  /// block), then hands `r` to `done` on the io_context's thread. For TLS
+  /// targets with `revocation = "crl" | "both"`; `r` passes unchanged
+  /// without a subject.
+  void LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done);
 
   /// Checks a `[[crl]]` target on the pool (ProbeCrlNow); `done` runs on
   /// the io_context's thread.
@@ -93,6 +104,15 @@ class ResponderProber {
 /// Reads and verifies a DER staple file (`[[file]]`), blocking. A missing
 /// file is kAbsent; an unreadable one kInvalid "unreadable"; one over
 /// kMaxResponseBytes or not an OCSPResponse kInvalid "malformed".
-ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify);
+ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verify,
+                            CrlStore* crl_store = nullptr);
+
+/// Sets `r.leaf_crl` to what `store` says of `leaf` (issued by `issuer`,
+/// null when unknown: then kUnavailable) from its CRL Distribution Points
+/// `urls`, blocking; adds the time taken to r.duration_seconds and clears
+/// r.crl_subject. When r.ocsp_skipped (the CRL is the whole probe), a
+/// failed fetch makes the probe fail with the fetch's reason.
+void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std::string>& urls,
+                ProbeResult& r);
 
 }  // namespace ose

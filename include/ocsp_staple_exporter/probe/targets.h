@@ -22,9 +22,10 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
 ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
                                            const GlobalConfig& global);
 
-/// Every configured target, in config order. The probers are borrowed and
-/// must outlive the scheduler that runs the targets.
+/// Every configured target, in config order. The probers and `crl_store`
+/// (which answers targets with `revocation = "crl" | "both"`; required when
+/// one has it) are borrowed and must outlive the scheduler that runs them.
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
-                                          ResponderProber& http);
+                                          ResponderProber& http, CrlStore* crl_store = nullptr);
 
 }  // namespace ose

@@ -26,6 +26,9 @@ struct TlsProbeRequest {
   CertPool extra_issuers;   ///< may be null
   std::chrono::milliseconds timeout{10000};  ///< whole probe: resolve to handshake
   VerifyOptions verify;
+  /// Fill ProbeResult::crl_subject (leaf, issuer, CRL Distribution Points)
+  /// for a CRL lookup after the handshake (`revocation = "crl" | "both"`).
+  bool crl_subject = false;
 };
 
 /// Owns the client SSL_CTX shared by all probes. The context does not

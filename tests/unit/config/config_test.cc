@@ -192,11 +192,26 @@ class SectionsTest : public ::testing::Test {
     testing::WritePem(dir_ + "/aia-chain.pem", {aia.get(), ca.get()});
     testing::WritePem(dir_ + "/aia.pem", {aia.get()});
     testing::WritePem(dir_ + "/plain.pem", {plain.get()});
+    // A CRL Distribution Point and no OCSP URL (Let's Encrypt since 2025).
+    auto crl_only = testing::IssueCert({.serial = 4, .not_before = now - 60,
+                                        .not_after = now + 3600,
+                                        .crl_url = "http://crl.example.net/ca.crl"},
+                                       key.get(), ca.get(), ca_key.get());
+    testing::WritePem(dir_ + "/crl-only-chain.pem", {crl_only.get(), ca.get()});
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   Result<Config> Parse(const std::string& text) { return ParseConfig(text, dir_ + "/c.toml"); }
   std::string F() const { return dir_ + "/c.toml"; }
+  // Each text fails with exactly its message ({f}: the file, {d}: its directory).
+  template <size_t N>
+  void ExpectErrors(const std::pair<std::string, std::string> (&cases)[N]) {
+    for (const auto& [text, message] : cases) {
+      auto cfg = Parse(text);
+      ASSERT_FALSE(cfg.ok()) << text;
+      EXPECT_EQ(cfg.error().detail, Expand(message, F(), dir_)) << text;
+    }
+  }
 
   std::string dir_;
 };
@@ -289,6 +304,71 @@ ca_file = "ca.pem"
   ASSERT_EQ(cfg->modules.size(), 1u);
   EXPECT_EQ(cfg->modules[0].server_name, "example.net");
   EXPECT_EQ(cfg->modules[0].ca_certs->size(), 1u);
+}
+
+TEST_F(SectionsTest, Revocation) {
+  auto cfg = Parse(R"(
+[global]
+revocation = "both"
+
+[[tls]]
+name = "inherits"
+address = "127.0.0.1:1"
+
+[[tls]]
+name = "ocsp-only"
+address = "127.0.0.1:2"
+revocation = "ocsp"
+
+[[responder]]
+name = "crl-only"
+cert_file = "crl-only-chain.pem"
+revocation = "crl"
+
+[[responder]]
+name = "both"
+cert_file = "aia-chain.pem"
+
+[[file]]
+name = "staple"
+path = "x.ocsp"
+cert_file = "aia-chain.pem"
+revocation = "crl"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->global.revocation, Revocation::kBoth);
+  EXPECT_EQ(cfg->tls[0].revocation, Revocation::kBoth);
+  EXPECT_EQ(cfg->tls[1].revocation, Revocation::kOcsp);
+  EXPECT_EQ(cfg->responders[0].revocation, Revocation::kCrl);
+  // No OCSP request, so no URL was needed (the certificate names none).
+  EXPECT_TRUE(cfg->responders[0].urls.empty());
+  EXPECT_EQ(cfg->responders[0].cert->crl_urls,
+            std::vector<std::string>{"http://crl.example.net/ca.crl"});
+  EXPECT_EQ(cfg->responders[1].revocation, Revocation::kBoth);
+  EXPECT_EQ(cfg->files[0].revocation, Revocation::kCrl);
+  // The default is OCSP alone, as before revocation existed.
+  auto plain = Parse("[[tls]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().detail;
+  EXPECT_EQ(plain->tls[0].revocation, Revocation::kOcsp);
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"[global]\nrevocation = \"crls\"\n",
+       "{f}:2:14: global.revocation: must be ocsp, crl or both"},
+      {"[[tls]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\nrevocation = 1\n",
+       "{f}:4:14: tls[0].revocation: must be a string"},
+      // Without an OCSP request, a certificate without a CRL URL has nothing to check.
+      {"[[responder]]\nname = \"r\"\ncert_file = \"aia-chain.pem\"\nrevocation = \"crl\"\n",
+       "{f}:3:13: responder[0].cert_file: revocation = \"crl\" but the certificate names no "
+       "CRL Distribution Point"},
+      {"[[responder]]\nname = \"r\"\ncert_file = \"crl-only-chain.pem\"\n"
+       "url = \"http://127.0.0.1:1\"\nrevocation = \"crl\"\n",
+       "{f}:4:7: responder[0].url: revocation = \"crl\" sends no OCSP request; remove url or "
+       "use \"both\""},
+      // "both" still asks OCSP: the certificate must name a responder.
+      {"[[responder]]\nname = \"r\"\ncert_file = \"crl-only-chain.pem\"\nrevocation = \"both\"\n",
+       "{f}:3:13: responder[0].cert_file: the certificate names no OCSP responder (AIA); set url"},
+  };
+  ExpectErrors(cases);
 }
 
 TEST_F(SectionsTest, Stapler) {
@@ -430,11 +510,7 @@ TEST_F(SectionsTest, Errors) {
        "{f}:6:15: stapler.certificate[0].output_file: must not be inside store_dir (the "
        "engine's own cache)"},
   };
-  for (const auto& [text, message] : cases) {
-    auto cfg = Parse(text);
-    ASSERT_FALSE(cfg.ok()) << text;
-    EXPECT_EQ(cfg.error().detail, Expand(message, F(), dir_)) << text;
-  }
+  ExpectErrors(cases);
 }
 
 }  // namespace
