@@ -22,6 +22,13 @@
 #        index), TLS 1.2 only, leaf only without chain (issuer from ca_file)
 #   B+8  nothing listens (a probe that cannot connect)
 #   B+9  openssl ocsp responder signing with a certificate the issuing CA did not authorise
+#   B+10 nginx over plain HTTP: the issuing CA's CRLs (pki/crl: ca.crl, delta.crl)
+# B+3 also serves, by SNI (*.lab.test), certificates without an OCSP URL whose
+# CRL Distribution Point is B+10 (as Let's Encrypt issues since 2025):
+# crlonly (good), crlrevoked (in the base CRL), deltarevoked (in the delta
+# CRL only), held (on hold in the base CRL, removeFromCRL in the delta),
+# mustnoocsp (Must-Staple without an OCSP URL: can never be stapled), and
+# ocspandcrl (both URLs, stapled by nginx).
 # Staple files in DIR/staples: good, revoked, expired, garbage (and a missing one).
 set -euo pipefail
 
@@ -54,7 +61,7 @@ fi
 base=${3:-18440}
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 stop_all
-for port in $(seq "$base" $((base + 9))); do
+for port in $(seq "$base" $((base + 10))); do
   if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
     echo "lab: port $port is already in use (another lab? stop it with '$0 down DIR'," \
       "or choose other ports with PORT_BASE / OSE_LAB_PORT_BASE)" >&2
@@ -67,9 +74,10 @@ cd "$dir/pki"
 
 ocsp_port=$base
 ocsp_url="http://127.0.0.1:$ocsp_port"
+crl_url="http://127.0.0.1:$((base + 10))"
 
 # --- PKI -------------------------------------------------------------------
-touch index.txt
+touch index.txt delta-index.txt
 echo 1000 > serial
 echo 01 > crlnumber
 cat > ca.cnf <<CNF
@@ -88,6 +96,11 @@ default_days = 30
 policy = any
 copy_extensions = none
 unique_subject = no
+[ crl_base ]
+freshestCRL = URI:$crl_url/delta.crl
+[ crl_delta ]
+# Delta CRL Indicator (RFC 5280 5.2.4): the base CRL is number 1.
+deltaCRL = critical,DER:02:01:01
 [ any ]
 commonName = supplied
 [ req ]
@@ -110,32 +123,33 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = OCSPSigning
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
-[ v3_leaf ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
-authorityInfoAccess = OCSP;URI:$ocsp_url
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ v3_leaf_two_responders ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost
-authorityInfoAccess = OCSP;URI:http://127.0.0.1:$((base + 8)),OCSP;URI:$ocsp_url
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ v3_leaf_must_staple ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
-authorityInfoAccess = OCSP;URI:$ocsp_url
-tlsfeature = status_request
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
 CNF
+# Leaf profiles: what every server certificate has, plus the lines given.
+leaf_profile() {  # name extension-lines...
+  printf '[ %s ]\n' "$1"
+  shift
+  printf '%s\n' "basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature" \
+    "extendedKeyUsage = serverAuth" "subjectKeyIdentifier = hash" \
+    "authorityKeyIdentifier = keyid" "$@"
+}
+{
+  leaf_profile v3_leaf "subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1" \
+    "authorityInfoAccess = OCSP;URI:$ocsp_url"
+  # Two AIA OCSP URLs, the first of which is down.
+  leaf_profile v3_leaf_two_responders "subjectAltName = DNS:localhost" \
+    "authorityInfoAccess = OCSP;URI:http://127.0.0.1:$((base + 8)),OCSP;URI:$ocsp_url"
+  leaf_profile v3_leaf_must_staple "subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1" \
+    "authorityInfoAccess = OCSP;URI:$ocsp_url" "tlsfeature = status_request"
+  # No OCSP URL; a CRL Distribution Point (served by B+10, or down on B+8).
+  leaf_profile v3_leaf_crl_only "subjectAltName = DNS:*.lab.test" \
+    "crlDistributionPoints = URI:$crl_url/ca.crl"
+  leaf_profile v3_leaf_must_staple_crl_only "subjectAltName = DNS:*.lab.test" \
+    "crlDistributionPoints = URI:$crl_url/ca.crl" "tlsfeature = status_request"
+  leaf_profile v3_leaf_ocsp_and_crl "subjectAltName = DNS:*.lab.test" \
+    "authorityInfoAccess = OCSP;URI:$ocsp_url" "crlDistributionPoints = URI:$crl_url/ca.crl"
+  leaf_profile v3_leaf_crl_down "subjectAltName = DNS:*.lab.test" \
+    "crlDistributionPoints = URI:http://127.0.0.1:$((base + 8))/ca.crl"
+} >> ca.cnf
 export OPENSSL_CONF=$dir/pki/ca.cnf
 quiet() { "$@" > /dev/null 2>&1 || { echo "lab: failed: $*" >&2; "$@" >&2; exit 1; }; }
 
@@ -182,15 +196,34 @@ quiet openssl x509 -req -in unknown.csr -CA ca.pem -CAkey ca.key -set_serial 0x7
   -extfile ca.cnf -extensions v3_leaf -out unknown.pem
 cat unknown.pem ca.pem > unknown-chain.pem
 
+# Without an OCSP URL, revocation is told by CRLs only.
+issue crlonly v3_leaf_crl_only
+issue crlrevoked v3_leaf_crl_only
+issue deltarevoked v3_leaf_crl_only
+issue held v3_leaf_crl_only
+issue mustnoocsp v3_leaf_must_staple_crl_only
+issue ocspandcrl v3_leaf_ocsp_and_crl
+issue crldown v3_leaf_crl_down
+
 quiet openssl ca -batch -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
+quiet openssl ca -batch -config ca.cnf -revoke crlrevoked.pem -crl_reason cessationOfOperation
+quiet openssl ca -batch -config ca.cnf -revoke held.pem -crl_hold holdInstructionReject
 
 # CRLs of the issuing CA, published to disk as CAs do before serving them:
-# a fresh one (DER) listing the revoked certificate; one issued ten days ago
-# for two days (expired); one under the issuing CA's name signed by another
-# key (an impostor CA with the same subject).
+# a fresh one (DER) listing the revoked certificates and naming its delta
+# CRL (Freshest CRL); the delta, listing what changed since (deltarevoked
+# revoked, held released with removeFromCRL); one issued ten days ago for
+# two days (expired); one under the issuing CA's name signed by another key
+# (an impostor CA with the same subject).
 mkdir -p crl
-quiet openssl ca -gencrl -config ca.cnf -crldays 7 -out crl/ca.crl.pem
+quiet openssl ca -gencrl -config ca.cnf -crlexts crl_base -crldays 7 -out crl/ca.crl.pem
 quiet openssl crl -in crl/ca.crl.pem -outform DER -out crl/ca.crl
+# The delta CRL's own index holds only what changed since the base CRL.
+sed 's#/index.txt$#/delta-index.txt#' ca.cnf > delta.cnf
+quiet openssl ca -batch -config delta.cnf -revoke deltarevoked.pem -crl_reason keyCompromise
+quiet openssl ca -batch -config delta.cnf -revoke held.pem -crl_reason removeFromCRL
+quiet openssl ca -gencrl -config delta.cnf -crlexts crl_delta -crldays 7 -out crl/delta.crl.pem
+quiet openssl crl -in crl/delta.crl.pem -outform DER -out crl/delta.crl
 quiet faketime -f -10d openssl ca -gencrl -config ca.cnf -crlhours 48 -out crl/expired.crl
 key impostor
 quiet openssl req -new -x509 -key impostor.key -subj "/CN=OCSP Lab Issuing CA" -days 30 \
@@ -261,11 +294,37 @@ http {
     ssl_stapling_file $dir/pki/revoked.ocsp.der;
     return 200 "revoked\n";
   }
-  server {  # no stapling, plain certificate
-    listen 127.0.0.1:$((base + 3)) ssl;
+  server {  # no stapling, plain certificate (the default server of B+3)
+    listen 127.0.0.1:$((base + 3)) ssl default_server;
     ssl_certificate $dir/pki/nostaple-chain.pem;
     ssl_certificate_key $dir/pki/nostaple.key;
     return 200 "nostaple\n";
+  }
+$(for name in crlonly crlrevoked deltarevoked held mustnoocsp; do cat <<SNI
+  server {  # no OCSP URL: $name
+    listen 127.0.0.1:$((base + 3)) ssl;
+    server_name $name.lab.test;
+    ssl_certificate $dir/pki/$name-chain.pem;
+    ssl_certificate_key $dir/pki/$name.key;
+    return 200 "$name\n";
+  }
+SNI
+done)
+  server {  # OCSP and CRL URLs, stapled
+    listen 127.0.0.1:$((base + 3)) ssl;
+    server_name ocspandcrl.lab.test;
+    ssl_certificate $dir/pki/ocspandcrl-chain.pem;
+    ssl_certificate_key $dir/pki/ocspandcrl.key;
+    ssl_stapling on;
+    ssl_stapling_verify on;
+    ssl_trusted_certificate $dir/pki/trusted.pem;
+    return 200 "ocspandcrl\n";
+  }
+  server {  # the CRL distribution point, plain HTTP
+    listen 127.0.0.1:$((base + 10));
+    root $dir/pki/crl;
+    types { application/pkix-crl crl; }
+    location / { try_files \$uri =404; }
   }
   server {  # no stapling, Must-Staple certificate
     listen 127.0.0.1:$((base + 4)) ssl;
@@ -310,7 +369,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ $ok = 1 ] || { echo "lab: the rogue OCSP responder does not answer" >&2; exit 1; }
-for port in $(seq $((base + 1)) $((base + 7))); do
+for port in $(seq $((base + 1)) $((base + 7))) $((base + 10)); do
   ok=0
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok=1; break; fi
@@ -321,6 +380,8 @@ done
 for _ in 1 2; do
   timeout 5 openssl s_client -connect "127.0.0.1:$((base + 1))" -servername localhost \
     -status < /dev/null > /dev/null 2>&1 || true
+  timeout 5 openssl s_client -connect "127.0.0.1:$((base + 3))" \
+    -servername ocspandcrl.lab.test -status < /dev/null > /dev/null 2>&1 || true
 done
 
 cat > "$dir/exporter.toml" <<TOML
@@ -394,6 +455,66 @@ issuer_file = "pki/ca.pem"
 name = "crl-server-down"
 url = "http://127.0.0.1:$((base + 8))/ca.crl"
 issuer_file = "pki/ca.pem"
+
+# The same CRL and its delta, served over HTTP by nginx (B+10).
+[[crl]]
+name = "crl-http"
+url = "$crl_url/ca.crl?from=crl-http"   # (the query tells its fetches apart in nginx's log)
+issuer_file = "pki/ca.pem"
+
+[[crl]]
+name = "crl-delta"
+url = "$crl_url/delta.crl"
+issuer_file = "pki/ca.pem"
+
+# Leaves without an OCSP URL (B+3 by SNI): revocation from the CRLs of their
+# CRL Distribution Points (B+10), delta CRL applied.
+[[tls]]
+name = "crl-only-good"
+address = "127.0.0.1:$((base + 3))"
+server_name = "crlonly.lab.test"
+revocation = "crl"
+
+[[tls]]
+name = "crl-only-revoked"
+address = "127.0.0.1:$((base + 3))"
+server_name = "crlrevoked.lab.test"
+revocation = "crl"
+
+[[tls]]
+name = "crl-delta-revoked"
+address = "127.0.0.1:$((base + 3))"
+server_name = "deltarevoked.lab.test"
+revocation = "crl"
+
+[[tls]]
+name = "crl-hold-lifted"
+address = "127.0.0.1:$((base + 3))"
+server_name = "held.lab.test"
+revocation = "crl"
+
+[[tls]]
+name = "must-staple-no-ocsp-url"
+address = "127.0.0.1:$((base + 3))"
+server_name = "mustnoocsp.lab.test"
+revocation = "crl"
+
+[[tls]]
+name = "nginx-ocsp-and-crl"    # stapled, and in the CRL: both are checked
+address = "127.0.0.1:$((base + 3))"
+server_name = "ocspandcrl.lab.test"
+revocation = "both"
+
+# No TLS server needed: the certificate's CRL alone (no OCSP request).
+[[responder]]
+name = "responder-crl-revoked"
+cert_file = "pki/crlrevoked-chain.pem"
+revocation = "crl"
+
+[[responder]]
+name = "responder-crl-server-down"   # its CRL Distribution Point is B+8
+cert_file = "pki/crldown-chain.pem"
+revocation = "crl"
 TOML
 # Staple files as nginx ssl_stapling_file / HAProxy .ocsp would serve them.
 mkdir -p "$dir/staples"
@@ -490,4 +611,4 @@ name = "wrong-name"
 server_name = "wrong.example"
 timeout = "3s"
 TOML
-echo "lab: up in $dir (ports $base-$((base + 9)))"
+echo "lab: up in $dir (ports $base-$((base + 10)))"

@@ -25,6 +25,7 @@ cat <<MSG
   Exporter metrics:  http://$listen/metrics
   Landing page:      http://$listen/
   Try:               curl -s http://$listen/metrics | grep ocsp_response_status
+                     curl -s http://$listen/metrics | grep -E 'ocsp_(cert_)?crl_status'
                      $bin probe 127.0.0.1:$(( ${OSE_LAB_PORT_BASE:-18440} + 2 ))
   Ctrl-C stops the exporter and the lab.
 

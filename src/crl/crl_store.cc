@@ -117,7 +117,8 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
     std::optional<Error> error;
     std::shared_ptr<const ParsedCrl> base = Get(url, issuer, now, &error);
     if (!base) {
-      out.detail = url + ": " + error->detail;
+      // (libcurl's errors already name the URL)
+      out.detail = error->detail.rfind(url, 0) == 0 ? error->detail : url + ": " + error->detail;
       out.failure_reason = error->reason;
       continue;
     }

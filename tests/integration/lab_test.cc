@@ -45,7 +45,7 @@ class LabTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-lab-" + std::to_string(::getpid()))).string();
-    base_ = 21000 + (::getpid() % 900) * 10;
+    base_ = 20000 + (::getpid() % 400) * 20;  // the lab takes 11 ports
     std::string out;
     int rc = RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out);
     ASSERT_EQ(rc, 0) << out;
@@ -341,8 +341,8 @@ TEST_F(LabTest, CrlTargets) {
   EXPECT_GE(series[S("ocsp_probe_failures_total", "crl-server-down", "reason=\"connect\"")], 1);
   EXPECT_EQ(series[status("crl-server-down", "valid")], 0);
   EXPECT_EQ(series[status("crl-fresh", "valid")], 1);
-  EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-fresh")], 1)
-      << "the lab's revoked certificate";
+  EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-fresh")], 3)
+      << "the lab's revoked, crlrevoked and held certificates";
   EXPECT_GT(series[S("ocsp_crl_next_update_margin_seconds", "crl-fresh")], 6 * 86400);
   EXPECT_GT(series[S("ocsp_crl_size_bytes", "crl-fresh")], 100);
   EXPECT_GE(series[S("ocsp_crl_number", "crl-fresh")], 1);
@@ -358,6 +358,98 @@ TEST_F(LabTest, CrlTargets) {
   EXPECT_NE(page.find(">crl_valid<"), std::string::npos);
   EXPECT_NE(page.find(">crl_invalid:signature<"), std::string::npos);
   EXPECT_NE(page.find("signature does not verify"), std::string::npos);
+
+  // The same CRL served by nginx over HTTP, and its delta (a critical Delta
+  // CRL Indicator is understood, not unsupported_critical_extension).
+  series = ScrapeUntil({{status("crl-http", "valid"), 1}, {status("crl-delta", "valid"), 1}});
+  EXPECT_EQ(series[S("ocsp_crl_number", "crl-http")], 1);
+  EXPECT_EQ(series[S("ocsp_crl_number", "crl-delta")], 2);
+  EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-delta")], 2)
+      << "deltarevoked, and held released (removeFromCRL)";
+  EXPECT_LT(series[S("ocsp_crl_fetch_duration_seconds", "crl-http")], 5);
+}
+
+// Issue 11 point 3: leaves whose revocation is told by CRLs (the lab's
+// certificates without an OCSP URL, behind nginx by SNI), delta CRL applied.
+TEST_F(LabTest, LeafRevocationThroughCrls) {
+  auto crl = [](const std::string& t, const std::string& s) {
+    return S("ocsp_cert_crl_status", t, "status=\"" + s + "\"");
+  };
+  auto series = ScrapeUntil({{crl("crl-only-good", "good"), 1},
+                             {crl("crl-only-revoked", "revoked"), 1},
+                             {crl("crl-delta-revoked", "revoked"), 1},
+                             {crl("crl-hold-lifted", "good"), 1},
+                             {crl("must-staple-no-ocsp-url", "good"), 1},
+                             {crl("nginx-ocsp-and-crl", "good"), 1},
+                             {crl("responder-crl-revoked", "revoked"), 1},
+                             {crl("responder-crl-server-down", "unavailable"), 1},
+                             {S("ocsp_response_status", "nginx-ocsp-and-crl",
+                                "status=\"good\""), 1}});
+  const int64_t now = std::time(nullptr);
+  // Every state set is complete: three series, exactly one of them 1.
+  for (const char* t : {"crl-only-good", "crl-only-revoked", "crl-delta-revoked",
+                        "crl-hold-lifted", "responder-crl-server-down"}) {
+    double sum = 0;
+    for (const char* st : {"good", "revoked", "unavailable"}) {
+      ASSERT_TRUE(series.count(crl(t, st))) << t << " " << st;
+      sum += series[crl(t, st)];
+    }
+    EXPECT_EQ(sum, 1) << t;
+  }
+  // Revoked in the base CRL, and only in the delta CRL, with their reasons.
+  EXPECT_EQ(series[S("ocsp_cert_crl_revocation_reason", "crl-only-revoked",
+                     "reason=\"cessation_of_operation\"")], 1);
+  EXPECT_EQ(series[S("ocsp_cert_crl_revocation_reason", "crl-delta-revoked",
+                     "reason=\"key_compromise\"")], 1);
+  EXPECT_NEAR(series[S("ocsp_cert_crl_revoked_at_timestamp_seconds", "crl-delta-revoked")], now,
+              600);
+  // On hold in the base CRL, released by the delta's removeFromCRL: good,
+  // with no revocation series.
+  EXPECT_FALSE(series.count(S("ocsp_cert_crl_revoked_at_timestamp_seconds", "crl-hold-lifted")));
+  // Without an OCSP URL the TLS target is absent, not a failure; the URLs
+  // present are exported, and the Must-Staple one is the page-worthy case.
+  for (const char* t : {"crl-only-good", "crl-only-revoked", "must-staple-no-ocsp-url"}) {
+    EXPECT_EQ(series[S("ocsp_probe_success", t)], 1) << t;
+    EXPECT_EQ(series[S("ocsp_response_status", t, "status=\"absent\"")], 1) << t;
+    EXPECT_EQ(series[S("ocsp_cert_ocsp_url_present", t)], 0) << t;
+    EXPECT_EQ(series[S("ocsp_cert_crl_url_present", t)], 1) << t;
+    EXPECT_EQ(series[S("ocsp_tls_name_matched", t)], 1) << t;
+  }
+  EXPECT_EQ(series[S("ocsp_cert_must_staple", "must-staple-no-ocsp-url")], 1);
+  EXPECT_EQ(series[S("ocsp_staple_present", "must-staple-no-ocsp-url")], 0);
+  // "both": the staple nginx fetched and the CRL, each verified.
+  EXPECT_EQ(series[S("ocsp_staple_present", "nginx-ocsp-and-crl")], 1);
+  EXPECT_EQ(series[S("ocsp_cert_ocsp_url_present", "nginx-ocsp-and-crl")], 1);
+  // A CRL-only responder target asks no OCSP: no OCSP state set at all.
+  EXPECT_FALSE(series.count(S("ocsp_response_status", "responder-crl-revoked",
+                              "status=\"absent\"")));
+  EXPECT_EQ(series[S("ocsp_probe_success", "responder-crl-revoked")], 1);
+  // Its CRL server down: the probe fails with the fetch's reason.
+  EXPECT_EQ(series[S("ocsp_probe_success", "responder-crl-server-down")], 0);
+  EXPECT_GE(series[S("ocsp_probe_failures_total", "responder-crl-server-down",
+                     "reason=\"connect\"")], 1);
+  // The "ocsp" default looks up nothing: no CRL series on other targets.
+  EXPECT_FALSE(series.count(crl("nginx-good", "good")));
+  EXPECT_FALSE(series.count(crl("nginx-revoked", "revoked")));
+
+  // One fetch per CRL URL shared by the seven targets that name it, although
+  // each is probed every 2 s: held until the CRL's half-life (3.5 days).
+  // (crl-http's own fetches carry a query string.)
+  const std::string access = ReadFile(dir_ + "/logs/nginx-access.log");
+  size_t fetches = 0;
+  for (size_t at = access.find("GET /ca.crl HTTP"); at != std::string::npos;
+       at = access.find("GET /ca.crl HTTP", at + 1)) {
+    ++fetches;
+  }
+  EXPECT_EQ(fetches, 1u) << access;
+  EXPECT_NE(access.find("GET /delta.crl HTTP"), std::string::npos) << access;
+
+  const std::string page = HttpGet(Url("/")).body;
+  EXPECT_NE(page.find("absent+crl_revoked"), std::string::npos);
+  EXPECT_NE(page.find("CRL: revoked (key_compromise"), std::string::npos);
+  EXPECT_NE(page.find("delta CRL"), std::string::npos);
+  EXPECT_NE(page.find(">crl_revoked<"), std::string::npos);
+  EXPECT_NE(page.find("no OCSP URL in the certificate"), std::string::npos);
 }
 
 TEST_F(LabTest, ProbeEndpoint) {
@@ -627,6 +719,13 @@ TEST_F(LabTest, DashboardQueriesAndAlertsOnRealPrometheus) {
   EXPECT_FALSE(firing("OCSPCertificateRevoked", "nginx-good"));
   EXPECT_EQ(query("ocsp:must_staple_missing{target=\"nginx-must-staple-missing\"} == 1"), 1);
   EXPECT_EQ(query("ocsp:must_staple_missing{target=\"nginx-no-staple\"}"), 0);
+  // Issue 11: a leaf revoked through the delta CRL pages; one released from
+  // hold by it does not.
+  EXPECT_TRUE(WaitFor([&] { return firing("CertificateRevokedByCRL", "crl-delta-revoked"); },
+                      seconds(60)));
+  EXPECT_TRUE(firing("CertificateRevokedByCRL", "crl-only-revoked"));
+  EXPECT_FALSE(firing("CertificateRevokedByCRL", "crl-hold-lifted"));
+  EXPECT_FALSE(firing("CertificateRevokedByCRL", "nginx-ocsp-and-crl"));
 }
 
 // Runs last in this file: changes the config of the running exporter.
