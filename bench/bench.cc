@@ -9,7 +9,8 @@
 //   build/ose_bench [targets] [HOST:PORT]
 #include <spdlog/spdlog.h>
 
-#include <asio/executor_work_guard.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>

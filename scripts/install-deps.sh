@@ -7,10 +7,11 @@ packages=(
   cmake g++ make pkg-config clang libclang-rt-14-dev
   # libraries
   libssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
-  libspdlog-dev libgtest-dev libasio-dev libcurl4-openssl-dev nlohmann-json3-dev
-  zlib1g-dev libc-ares-dev
+  libspdlog-dev libgtest-dev libcurl4-openssl-dev nlohmann-json3-dev
+  zlib1g-dev libc-ares-dev libboost-dev libyaml-cpp-dev libcrypt-dev
   # lab and integration tests: real servers and clients
   openssl nginx haproxy faketime curl ca-certificates procps iproute2 dnsmasq-base
+  apache2-utils
   # alert rules, dashboards and deployment checks
   prometheus prometheus-alertmanager yamllint systemd
 )

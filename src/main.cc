@@ -1,8 +1,9 @@
 // ocsp_staple_exporter: command line, start-up, signals and reloads.
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/post.hpp>
-#include <asio/signal_set.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <sys/resource.h>
 
@@ -25,6 +26,7 @@
 #include "ocsp_staple_exporter/crl/crl_prober.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/http/server.h"
+#include "ocsp_staple_exporter/metrics/request_stats.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/probe/report.h"
@@ -37,7 +39,9 @@ namespace ose {
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  ocsp_staple_exporter --config.file=FILE [--web.listen-address=HOST:PORT]
+  ocsp_staple_exporter --config.file=FILE [--web.listen-address=HOST:PORT ...]
+                       [--web.config.file=FILE] [--web.telemetry-path=/metrics]
+                       [--web.max-probe-requests=64] [--web.disable-exporter-metrics]
                        [--log.level=debug|info|warn|error] [--log.format=logfmt|json]
   ocsp_staple_exporter --config.file=FILE --config.check
   ocsp_staple_exporter probe HOST:PORT [--server-name=NAME] [--ca-file=FILE]
@@ -47,8 +51,13 @@ constexpr const char* kUsage = R"(usage:
 Exporter flags:
   --config.file          TOML configuration file (required)
   --config.check         validate the configuration and exit 0 (valid) or 1
-  --web.listen-address   address of /metrics, /probe, /-/healthy, /-/ready (default :9830,
-                         every IPv4 interface; Debian's civetweb has no IPv6)
+  --web.listen-address   address of /metrics, /probe, /-/healthy, /-/ready; repeat it to
+                         listen on several (default :9830: every interface, IPv4 and IPv6)
+  --web.config.file      exporter-toolkit web config: TLS, basic auth, headers (re-read
+                         when it changes)
+  --web.telemetry-path   path of the metrics (default /metrics)
+  --web.max-probe-requests  /probe requests in flight at once; more answer 503 (default 64)
+  --web.disable-exporter-metrics  leave out process_* and ocsp_staple_exporter_http_*
   --log.level            debug, info, warn or error (default info)
   --log.format           logfmt or json (default logfmt)
 
@@ -60,7 +69,11 @@ struct Args {
   bool check = false;
   bool version = false;
   std::string config_file;
-  std::string listen = ":9830";
+  std::vector<std::string> listen;  // empty: :9830
+  std::string web_config_file;
+  std::string telemetry_path = "/metrics";
+  std::string max_probe_requests = "64";
+  bool disable_exporter_metrics = false;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string target;  // probe HOST:PORT
@@ -99,8 +112,14 @@ Args ParseArgs(int argc, char** argv) {
       a.version = true;
     } else if (arg == "--config.check") {
       a.check = true;
+    } else if (arg == "--web.disable-exporter-metrics") {
+      a.disable_exporter_metrics = true;
+    } else if (std::string l; value(arg, "--web.listen-address", l)) {
+      a.listen.push_back(l);
     } else if (value(arg, "--config.file", a.config_file) ||
-               value(arg, "--web.listen-address", a.listen) ||
+               value(arg, "--web.config.file", a.web_config_file) ||
+               value(arg, "--web.telemetry-path", a.telemetry_path) ||
+               value(arg, "--web.max-probe-requests", a.max_probe_requests) ||
                value(arg, "--log.level", a.log_level) ||
                value(arg, "--log.format", a.log_format)) {
     } else if (a.probe && (value(arg, "--server-name", a.server_name) ||
@@ -117,6 +136,18 @@ Args ParseArgs(int argc, char** argv) {
     throw std::invalid_argument("--log.format must be logfmt or json");
   }
   if (a.probe && a.target.empty()) throw std::invalid_argument("probe needs HOST:PORT");
+  if (a.listen.empty()) a.listen.push_back(":9830");
+  if (a.telemetry_path.empty() || a.telemetry_path.front() != '/' || a.telemetry_path == "/" ||
+      a.telemetry_path.find_first_of("?# ") != std::string::npos) {
+    throw std::invalid_argument("--web.telemetry-path must be a path such as /metrics");
+  }
+  {
+    char* end = nullptr;
+    const long n = std::strtol(a.max_probe_requests.c_str(), &end, 10);
+    if (end == a.max_probe_requests.c_str() || *end != '\0' || n < 1 || n > 100000) {
+      throw std::invalid_argument("--web.max-probe-requests must be a number from 1 to 100000");
+    }
+  }
   if (!a.probe && !a.version && a.config_file.empty()) {
     throw std::invalid_argument("--config.file is required");
   }
@@ -163,11 +194,11 @@ int RunProbe(const Args& a) {
 }
 
 // GET /probe: one TLS probe now, answered without the `target` label.
-Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
-                                                          const Config& cfg,
-                                                          TlsProber& tls) {
+// `done` runs once, on a probe thread.
+void ProbeOnDemand(const ProbeQuery& q, const Config& cfg, TlsProber& tls,
+                   std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done) {
   auto hp = ParseHostPort(q.target);
-  if (!hp) return Error{"bad_request", hp.error().detail};
+  if (!hp) return done(Error{"bad_request", hp.error().detail});
   TlsTarget target;
   target.name = q.target;
   target.address = q.target;
@@ -176,7 +207,9 @@ Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
   if (!q.module.empty()) {
     auto m = std::find_if(cfg.modules.begin(), cfg.modules.end(),
                           [&](const Module& x) { return x.name == q.module; });
-    if (m == cfg.modules.end()) return Error{"bad_request", "unknown module \"" + q.module + "\""};
+    if (m == cfg.modules.end()) {
+      return done(Error{"bad_request", "unknown module \"" + q.module + "\""});
+    }
     target.server_name = m->server_name;
     target.ca_certs = m->ca_certs;
     target.timeout = m->timeout;
@@ -187,25 +220,22 @@ Result<std::vector<prometheus::MetricFamily>> ProbeOnDemand(const ProbeQuery& q,
         static_cast<int64_t>(std::max(0.1, q.scrape_timeout_seconds - 0.5) * 1000));
     target.timeout = std::min(target.timeout, budget);
   }
-  auto promise = std::make_shared<std::promise<ProbeResult>>();
-  auto future = promise->get_future();
-  TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
-  tls.ProbeAnyThread(req, [promise](ProbeResult r) { promise->set_value(std::move(r)); });
-  if (future.wait_for(target.timeout + std::chrono::seconds(2)) != std::future_status::ready) {
-    return Error{"internal", "probe did not finish in time"};
-  }
-  TargetSnapshot snap;
-  snap.name = q.target;
-  snap.kind = "tls";
-  snap.last = future.get();
-  std::vector<prometheus::MetricFamily> out;
-  for (auto& f : TargetFamilies({snap}, NowUnix(), /*target_label=*/false)) {
-    // Counters and the probe timestamp belong to scheduled targets only.
-    if (f.name != "ocsp_probe_failures_total" && f.name != "ocsp_probe_timestamp_seconds") {
-      out.push_back(std::move(f));
-    }
-  }
-  return out;
+  tls.ProbeAnyThread(MakeTlsRequest(target, cfg.global),
+                     [name = q.target, done = std::move(done)](ProbeResult r) {
+                       TargetSnapshot snap;
+                       snap.name = name;
+                       snap.kind = "tls";
+                       snap.last = std::move(r);
+                       std::vector<prometheus::MetricFamily> out;
+                       for (auto& f : TargetFamilies({snap}, NowUnix(), /*target_label=*/false)) {
+                         // Counters and the probe timestamp belong to scheduled targets only.
+                         if (f.name != "ocsp_probe_failures_total" &&
+                             f.name != "ocsp_probe_timestamp_seconds") {
+                           out.push_back(std::move(f));
+                         }
+                       }
+                       done(std::move(out));
+                     });
 }
 
 // Every probe in flight holds a socket: allow as many as the hard limit.
@@ -256,6 +286,11 @@ int RunExporter(const Args& a) {
     work.reset();
     io.stop();
   });
+  RequestStats requests({a.telemetry_path, "/probe", "/", "/-/healthy", "/-/ready"});
+  if (!a.disable_exporter_metrics) {
+    status.requests = &requests;
+    status.process = true;
+  }
   Collector collector(store, status, nullptr, [&] { return stapler.Snapshot(); });
 
   auto apply = [&](std::shared_ptr<const Config> c) {
@@ -310,23 +345,34 @@ int RunExporter(const Args& a) {
                               return (store.AllProbed() || round_over) && stapler.Ready();
                             },
                             .reload = reload,
-                            .probe = [&](const ProbeQuery& q) {
-                              return ProbeOnDemand(q, *config(), tls);
+                            .probe = [&](const ProbeQuery& q, auto done) {
+                              ProbeOnDemand(q, *config(), tls, std::move(done));
                             },
-                            .stapler = [&] { return stapler.Snapshot(); }});
-  auto started = http.Start(HttpServerOptions{.listen_address = a.listen});
+                            .stapler = [&] { return stapler.Snapshot(); }},
+                  &requests);
+  HttpServerOptions web;
+  web.listen_addresses = a.listen;
+  web.web_config_file = a.web_config_file;
+  web.router.telemetry_path = a.telemetry_path;
+  web.router.max_probe_requests = std::stoi(a.max_probe_requests);
+  auto started = http.Start(web);
   if (!started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});
     std::cerr << started.error().detail << "\n";
     return 1;
   }
-  log::Info("listening", {{"address", a.listen}, {"port", std::to_string(http.port())},
+  std::string ports;
+  for (int p : http.ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  std::string addresses;
+  for (const auto& l : a.listen) addresses += (addresses.empty() ? "" : ",") + l;
+  log::Info("listening", {{"address", addresses}, {"port", ports},
+                          {"web_config", a.web_config_file},
                           {"config", a.config_file},
                           {"version", OSE_VERSION}, {"revision", OSE_REVISION}});
 
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  std::function<void(const asio::error_code&, int)> on_signal =
-      [&](const asio::error_code& ec, int sig) {
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
           (void)reload();

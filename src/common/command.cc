@@ -7,8 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <asio/posix/stream_descriptor.hpp>
-#include <asio/steady_timer.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -51,7 +52,7 @@ struct Child : std::enable_shared_from_this<Child> {
     if (r == 0) return;  // not yet: wait again
     reaped = true;
     deadline.cancel();
-    asio::error_code ignored;
+    boost::system::error_code ignored;
     pidfd.close(ignored);
     --*running;
     int code = r < 0                ? -1
@@ -64,7 +65,7 @@ struct Child : std::enable_shared_from_this<Child> {
   void Watch() {
     auto self = shared_from_this();
     pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
-                     [self](const asio::error_code& ec) {
+                     [self](const boost::system::error_code& ec) {
                        if (ec) return;
                        self->Reap();
                        if (!self->reaped) self->Watch();
@@ -122,7 +123,7 @@ pid_t CommandRunner::Run(const std::string& command,
   child->running = &running_;
   child->deadline.expires_after(timeout);
   std::weak_ptr<Child> weak = child;
-  child->deadline.async_wait([weak](const asio::error_code& ec) {
+  child->deadline.async_wait([weak](const boost::system::error_code& ec) {
     auto c = weak.lock();
     if (ec || !c || c->reaped) return;
     ::kill(-c->pid, SIGKILL);  // the whole group: sh and what it started

@@ -1,352 +1,462 @@
-#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/http/server.h"
 
-#include "ocsp_staple_exporter/http/gzip.h"
+#include <sys/stat.h>
 
-#include "ocsp_staple_exporter/common/text.h"
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
-#include <civetweb.h>
-
-#include <nlohmann/json.hpp>
-
-#include <cstring>
-#include <optional>
-#include <ctime>
+#include <atomic>
+#include <cctype>
 #include <mutex>
-#include <sstream>
+#include <optional>
+#include <thread>
+#include <type_traits>
 
 #include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/config/config.h"
 
 namespace ose {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What identifies a file's content without reading it.
+struct FileStamp {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp StampOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino, st.st_size,
+          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+          st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
+// "HOST:PORT", "[V6]:PORT" or ":PORT"; port 0 allowed (a free one).
+struct ListenAddress {
+  std::string host;  ///< "" for every interface
+  uint16_t port = 0;
+};
+
+Result<ListenAddress> ParseListenAddress(const std::string& address) {
+  auto fail = [&](const std::string& why) -> Result<ListenAddress> {
+    return Error{"listen", "--web.listen-address=" + address + ": " + why};
+  };
+  if (!address.empty() && address.front() == ':') {
+    auto hp = ParseHostPort("any" + address);
+    if (!hp && address != ":0") return fail(hp.error().detail);
+    return ListenAddress{"", hp ? hp->port : uint16_t{0}};
+  }
+  const bool zero = address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0;
+  auto hp = ParseHostPort(zero ? address.substr(0, address.size() - 1) + "1" : address);
+  if (!hp) return fail(hp.error().detail);
+  return ListenAddress{hp->host, zero ? uint16_t{0} : hp->port};
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
 
 struct HttpServer::Impl {
+  Impl(const ResultStore& s, const Collector& c, HttpHooks h, RequestStats* st)
+      : store(s), collector(c), hooks(std::move(h)), stats(st) {}
+
+  // Order matters: what sessions use outlives `ioc` (whose destruction
+  // destroys the sessions still queued), and what uses `ioc` dies first.
   const ResultStore& store;
   const Collector& collector;
   HttpHooks hooks;
-  mg_context* ctx = nullptr;
-  int port = 0;
+  RequestStats* stats;
+  HttpServerOptions options;
+  std::unique_ptr<Router> router;
+  std::atomic<int> connections{0};
+  bool tls_mode = false;
+  std::mutex tls_mu;
+  std::shared_ptr<ssl::context> tls;  // guarded by tls_mu; the newest good one
+
+  net::io_context ioc{2};
+  net::thread_pool heavy{2};  // rendering, bcrypt, reloads: off the I/O threads
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  std::optional<net::steady_timer> poll;
+  std::vector<std::pair<std::string, FileStamp>> watched;  // the web config and its files
+  std::vector<int> ports;
+  std::vector<std::thread> threads;
+
+  std::shared_ptr<ssl::context> CurrentTls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
+  // Loads the web config file; applies it when `initial` or when it stays
+  // in the mode the listener started in.
+  Result<Ok> LoadWeb(bool initial);
+  void WatchWeb();
+  void Accept(std::shared_ptr<tcp::acceptor> acceptor);
+  void OnAccept(tcp::socket socket);
 };
 
 namespace {
 
-bool AcceptsGzip(mg_connection* conn) {
-  const char* ae = mg_get_header(conn, "Accept-Encoding");
-  return ae != nullptr && std::strstr(ae, "gzip") != nullptr;
-}
+// One connection: TLS handshake when configured, then requests one at a
+// time (keep-alive) until the client closes, a deadline passes or an
+// answer says close.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-void Reply(mg_connection* conn, int status, const char* content_type, const std::string& body,
-           bool compress = false) {
-  std::optional<std::string> gz;
-  if (compress && body.size() > 1024 && AcceptsGzip(conn)) gz = Gzip(body);  // fastest level
-  const std::string& payload = gz ? *gz : body;
-  // Connections are kept alive (Prometheus and /probe callers reuse them):
-  // head and a small body go out in one write, or Nagle's algorithm and the
-  // peer's delayed ACK hold the body back ~40 ms.
-  std::string head = std::string("HTTP/1.1 ") + std::to_string(status) + " " +
-                     mg_get_response_code_text(conn, status) + "\r\nContent-Type: " +
-                     content_type + "\r\nContent-Length: " + std::to_string(payload.size()) +
-                     "\r\n" + (gz ? "Content-Encoding: gzip\r\n" : "") +
-                     "Cache-Control: no-store\r\n\r\n";
-  if (payload.size() <= 64 * 1024) {
-    head += payload;
-    mg_write(conn, head.data(), head.size());
-  } else {
-    mg_write(conn, head.data(), head.size());
-    mg_write(conn, payload.data(), payload.size());
-  }
-}
+  Session(Stream stream, HttpServer::Impl& impl, std::string peer,
+          std::shared_ptr<ssl::context> tls)
+      : stream_(std::move(stream)), impl_(impl), peer_(std::move(peer)), tls_(std::move(tls)) {}
+  ~Session() { impl_.connections.fetch_sub(1); }
 
-
-}  // namespace
-
-std::string LandingPage(const std::vector<TargetSnapshot>& targets,
-                        const std::vector<StaplerCertState>& stapled, int64_t now) {
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
-       "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-       "td.d{max-width:32em;overflow-wrap:anywhere;font-size:85%;color:#444}"
-       ".t{white-space:nowrap}"
-       ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
-       ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
-       "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
-       "<ul><li><a href=\"metrics\">Metrics</a></li>"
-       "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
-       "<input name=\"target\" placeholder=\"host:443\"> <input type=\"submit\" "
-       "value=\"Go\"></form></li><li><a href=\"-/healthy\">Health</a></li>"
-       "<li><a href=\"-/ready\">Readiness</a></li>"
-       "<li><a href=\"api/v1/stapler\">Stapling engine (JSON)</a></li></ul>\n<h2>Targets</h2>\n";
-  h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
-       "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
-       "<th>Detail</th></tr>\n";
-  for (const auto& t : targets) {
-    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
-      << HtmlEscape(t.address) << "</td>";
-    if (!t.last) {
-      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
-      continue;
-    }
-    ProbeResult r = *t.last;
-    r.verdict = VerdictAt(r.verdict, now);  // as it reads now
-    if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
-    std::string label = StateLabel(r);
-    std::string cls = label.substr(0, label.find_first_of(":+"));
-    if (r.crl) {  // a CRL is not a staple: its states take the same colours
-      cls = cls == "crl_valid" ? "good" : cls == "crl_absent" ? "absent" : "invalid";
-    }
-    if (r.leaf_crl) {  // a revocation through the CRL colours the row too
-      const LeafCrlState s = r.leaf_crl->state;
-      if (s == LeafCrlState::kRevoked) cls = "revoked";
-      if (r.ocsp_skipped) cls = s == LeafCrlState::kGood ? "good" : s == LeafCrlState::kRevoked
-                                                                   ? "revoked" : "unknown";
-    }
-    h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
-    const bool staple = r.success && !r.crl && !r.ocsp_skipped;
-    h << "<td>" << (staple ? (r.staple_present ? "yes" : "no") : "") << "</td>";
-    h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
-    std::optional<int64_t> next_update;
-    if (r.crl && r.crl->verdict.signature_verified) next_update = r.crl->verdict.next_update;
-    if (!r.crl && r.verdict.signature_verified) next_update = r.verdict.next_update;
-    h << "<td class=\"t\">" << (next_update ? FormatUnixTime(*next_update) : "") << "</td>";
-    h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
-    std::string detail =
-        !r.success ? r.detail : r.crl ? r.crl->verdict.detail : r.verdict.detail;
-    if (r.success && r.leaf_crl) {
-      const LeafCrlStatus& c = *r.leaf_crl;
-      std::string crl = "CRL: " + std::string(kLeafCrlStateNames[static_cast<int>(c.state)]);
-      if (c.state == LeafCrlState::kRevoked) {
-        crl += " (" + c.reason + (c.revoked_at ? ", " + FormatUnixTime(*c.revoked_at) : "") +
-               (c.from_delta ? ", delta CRL" : "") + ")";
-      }
-      if (!c.detail.empty()) crl += ": " + c.detail;
-      detail = detail.empty() || r.ocsp_skipped ? crl : detail + "; " + crl;
-    }
-    h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
-  }
-  h << "</table>\n";
-  if (!stapled.empty()) {
-    h << "<h2>Stapling engine</h2>\n<table><tr><th>Certificate</th><th>Mode</th><th>Status</th>"
-         "<th>Serving</th><th>Fatal</th><th>nextUpdate</th><th>Next refresh</th>"
-         "<th>Last error</th></tr>\n";
-    for (auto c : stapled) {
-      c.held = VerdictAt(c.held, now);
-      std::string status(StateName(c.held.state));
-      h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
-        << "</td><td class=\"" << status << "\">" << status << "</td><td>"
-        << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
-        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"t\">"
-        << (c.held.signature_verified && c.held.next_update
-                ? FormatUnixTime(*c.held.next_update)
-                : "")
-        << "</td><td class=\"t\">" << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "")
-        << "</td><td class=\"d\">" << HtmlEscape(c.last_error) << "</td></tr>\n";
-    }
-    h << "</table>\n";
-  }
-  h << "</body></html>\n";
-  return h.str();
-}
-
-namespace {
-
-std::string QueryVar(const char* query_string, const char* name) {
-  if (query_string == nullptr) return "";
-  char buf[1024];
-  int n = mg_get_var(query_string, std::strlen(query_string), name, buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
-}  // namespace
-
-ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header) {
-  ProbeQuery q;
-  q.target = QueryVar(query_string, "target");
-  q.module = QueryVar(query_string, "module");
-  if (timeout_header != nullptr) {
-    char* end = nullptr;
-    double v = std::strtod(timeout_header, &end);
-    if (end != timeout_header && v > 0 && v < 86400) q.scrape_timeout_seconds = v;
-  }
-  return q;
-}
-
-namespace {
-
-void HandleProbe(mg_connection* conn, const mg_request_info* req, HttpServer::Impl& impl) {
-  ProbeQuery q = ParseProbeQuery(req->query_string,
-                                 mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds"));
-  if (q.target.empty()) {
-    Reply(conn, 400, "text/plain; charset=utf-8", "target parameter is missing\n");
-    return;
-  }
-  auto families = impl.hooks.probe(q);
-  if (!families) {
-    Reply(conn, families.error().reason == "bad_request" ? 400 : 500,
-          "text/plain; charset=utf-8", families.error().detail + "\n");
-    return;
-  }
-  Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", SerializeText(families.value()));
-}
-
-int Handle(mg_connection* conn, void* data) {
-  auto* impl = static_cast<HttpServer::Impl*>(data);
-  const mg_request_info* req = mg_get_request_info(conn);
-  std::string uri = req->local_uri ? req->local_uri : "";
-  std::string method = req->request_method ? req->request_method : "";
-  bool get = method == "GET" || method == "HEAD";
-  try {
-    if (uri == "/metrics" && get) {
-      Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-            impl->collector.CollectText(), /*compress=*/true);
-    } else if (uri == "/-/healthy" && get) {
-      Reply(conn, 200, "text/plain; charset=utf-8", "Healthy\n");
-    } else if (uri == "/-/ready" && get) {
-      if (impl->hooks.ready()) {
-        Reply(conn, 200, "text/plain; charset=utf-8", "Ready\n");
-      } else {
-        Reply(conn, 503, "text/plain; charset=utf-8", "Not ready: first probes running\n");
-      }
-    } else if (uri == "/api/v1/stapler" && get) {
-      Reply(conn, 200, "application/json",
-            StaplerJson(impl->hooks.stapler ? impl->hooks.stapler()
-                                            : std::vector<StaplerCertState>{},
-                        NowUnix()));
-    } else if (uri == "/probe" && get) {
-      HandleProbe(conn, req, *impl);
-    } else if (uri == "/-/reload" && (method == "POST" || method == "PUT")) {
-      auto r = impl->hooks.reload();
-      if (r) {
-        Reply(conn, 200, "text/plain; charset=utf-8", "Reloaded\n");
-      } else {
-        Reply(conn, 500, "text/plain; charset=utf-8",
-              "failed to reload config: " + r.error().detail + "\n");
-      }
-    } else if (uri == "/" && get) {
-      Reply(conn, 200, "text/html; charset=utf-8",
-            LandingPage(impl->store.Snapshot(),
-                        impl->hooks.stapler ? impl->hooks.stapler()
-                                            : std::vector<StaplerCertState>{},
-                        NowUnix()));
-    } else if (uri == "/metrics" || uri == "/-/healthy" || uri == "/-/ready" || uri == "/" ||
-               uri == "/-/reload" || uri == "/probe" ||
-               uri == "/api/v1/stapler") {
-      Reply(conn, 405, "text/plain; charset=utf-8", "Method not allowed\n");
+  void Start() {
+    // The first request (and the TLS handshake) must come within one
+    // request timeout of the accept.
+    Lowest().expires_after(impl_.options.request_timeout);
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  log::Debug("TLS handshake failed",
+                                             {{"peer", self->peer_}, {"err", ec.message()}});
+                                  return self->Close();
+                                }
+                                self->ReadRequest();
+                              });
     } else {
-      Reply(conn, 404, "text/plain; charset=utf-8", "Not found\n");
+      ReadRequest();
     }
-  } catch (const std::exception& e) {
-    log::Error("HTTP handler failed", {{"uri", uri}, {"err", e.what()}});
-    Reply(conn, 500, "text/plain; charset=utf-8", "Internal error\n");
   }
-  return 1;  // handled
-}
 
-int LogMessage(const mg_connection*, const char* message) {
-  log::Warn("http server", {{"err", message}});
-  return 1;
-}
+ private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Between requests: wait (idle timeout) for the next one to start.
+  void WaitForNext() {
+    if (buffer_.size() > 0) {  // pipelined: it has started
+      Lowest().expires_after(impl_.options.request_timeout);
+      return ReadRequest();
+    }
+    Lowest().expires_after(impl_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->Lowest().expires_after(self->impl_.options.request_timeout);
+      self->ReadRequest();
+    });
+  }
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    parser_->body_limit(64 * 1024);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRequest(ec);
+                     });
+  }
+
+  void OnRequest(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return Shutdown();
+    if (ec == http::error::header_limit || ec == http::error::body_limit) {
+      return Refuse(ec == http::error::header_limit ? 431 : 413, ec.message());
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return Refuse(400, ec.message());  // a malformed request
+    }
+    if (ec) return Close();  // timeout, reset
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    const std::string_view target(msg.target().data(), msg.target().size());
+    const size_t q = target.find('?');
+    req.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    for (const auto& f : msg) {
+      req.headers.emplace_back(Lower(std::string_view(f.name_string().data(), f.name_string().size())),
+                               std::string(f.value().data(), f.value().size()));
+    }
+    req.peer = peer_;
+    req.tls = kTls;
+    keep_alive_ = msg.keep_alive();
+    head_ = msg.method() == http::verb::head;
+    Lowest().expires_never();  // the handler's time is its own (/probe has a timeout)
+    impl_.router->Handle(std::move(req), [self = this->shared_from_this()](HttpResponse r) {
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->Write(std::move(r), self->keep_alive_); });
+    });
+  }
+
+  void Refuse(int status, const std::string& why) {
+    log::Debug("bad HTTP request", {{"peer", peer_}, {"err", why}});
+    HttpResponse r;
+    r.status = status;
+    r.body = why + "\n";
+    head_ = false;
+    Write(std::move(r), false);
+  }
+
+  void Write(HttpResponse r, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    res->set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res->insert(k, v);
+    res->keep_alive(keep_alive);
+    if (head_) {
+      res->content_length(r.body.size());  // what GET would send; no body
+    } else {
+      res->body() = std::move(r.body);
+      res->prepare_payload();
+    }
+    Lowest().expires_after(impl_.options.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        if (!res->keep_alive()) return self->Shutdown();
+                        self->WaitForNext();
+                      });
+  }
+
+  void Shutdown() {
+    if constexpr (kTls) {
+      Lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->Close(); });
+    } else {
+      beast::error_code ignored;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Close();
+    }
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    Lowest().socket().close(ignored);
+  }
+
+  Stream stream_;
+  HttpServer::Impl& impl_;
+  std::string peer_;
+  std::shared_ptr<ssl::context> tls_;  // keeps the context of this connection
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = false;
+  bool head_ = false;
+};
 
 }  // namespace
 
-std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now) {
-  auto time = [](std::optional<int64_t> t) -> nlohmann::json {
-    if (!t || *t == 0) return nullptr;
-    return FormatUnixTime(*t);
-  };
-  nlohmann::json out = nlohmann::json::array();
-  for (auto c : certs) {
-    c.held = VerdictAt(c.held, now);  // as it reads now
-    // Times of a response whose signature did not verify are not shown.
-    auto authentic = [&](std::optional<int64_t> t) {
-      return c.held.signature_verified ? time(t) : nlohmann::json(nullptr);
-    };
-    out.push_back({{"name", c.name},
-                   {"mode", std::string(ModeName(c.mode))},
-                   {"must_staple", c.must_staple},
-                   {"key", c.key},
-                   {"status", std::string(StateName(c.held.state))},
-                   {"invalid_reason", c.held.invalid_reason},
-                   {"source", c.held_source},
-                   {"serving", c.serving},
-                   {"fatal", c.fatal},
-                   {"this_update", authentic(c.held.this_update)},
-                   {"next_update", authentic(c.held.next_update)},
-                   {"produced_at", authentic(c.held.produced_at)},
-                   {"revoked_at", authentic(c.held.revoked_at)},
-                   {"revocation_reason", c.held.revocation_reason.value_or("")},
-                   {"last_update", time(c.last_update)},
-                   {"next_refresh", time(c.next_refresh)},
-                   {"successes", c.successes},
-                   {"failures", c.failures},
-                   {"consecutive_failures", c.failures_in_row},
-                   {"last_error", c.last_error}});
-  }
-  // Invalid UTF-8 from the network is replaced, never thrown on.
-  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-std::string HtmlEscape(std::string_view raw) {
-  std::string s = ValidUtf8(raw);
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+Result<Ok> HttpServer::Impl::LoadWeb(bool initial) {
+  const std::string& path = options.web_config_file;
+  auto cfg = LoadWebConfig(path);
+  // The files it names are watched too: a renewed certificate is picked up.
+  std::vector<std::pair<std::string, FileStamp>> files = {{path, StampOf(path)}};
+  if (cfg && cfg->tls) {
+    for (const std::string* f : {&cfg->tls->cert_file, &cfg->tls->key_file,
+                                 &cfg->tls->client_ca_file}) {
+      if (!f->empty()) files.emplace_back(*f, StampOf(*f));
     }
-  }
-  return out;
-}
-
-HttpServer::HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks)
-    : impl_(std::make_unique<Impl>(Impl{store, collector, std::move(hooks)})) {}
-
-HttpServer::~HttpServer() {
-  if (impl_->ctx != nullptr) mg_stop(impl_->ctx);
-}
-
-Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
-  static std::once_flag init;
-  std::call_once(init, [] { mg_init_library(0); });
-  // civetweb wants "PORT" for every interface, "HOST:PORT" / "[V6]:PORT" otherwise.
-  std::string ports = options.listen_address;
-  if (!ports.empty() && ports.front() == ':') {
-    ports = ports.substr(1);
   } else {
-    auto hp = ParseHostPort(ports);
-    if (!hp && ports.size() > 2 && ports.substr(ports.size() - 2) == ":0") {
-      hp = HostPort{ports.substr(0, ports.size() - 2), 0};
-    }
-    if (!hp) return Error{"listen", "--web.listen-address: " + hp.error().detail};
-    if (hp->host.find(':') != std::string::npos && mg_check_feature(8) == 0) {
-      return Error{"listen",
-                   "--web.listen-address: " + options.listen_address +
-                       ": this civetweb build has no IPv6 support; listen on an IPv4 address "
-                       "or :PORT"};
-    }
+    for (size_t i = 1; i < watched.size(); ++i) files.push_back(watched[i]);
   }
-  std::string threads = std::to_string(options.threads);
-  const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
-                        "request_timeout_ms", "30000", "enable_keep_alive", "yes",
-                        "keep_alive_timeout_ms", "1000", nullptr};
-  mg_callbacks callbacks{};
-  callbacks.log_message = LogMessage;
-  impl_->ctx = mg_start(&callbacks, nullptr, opts);
-  if (impl_->ctx == nullptr) {
-    return Error{"listen", "cannot listen on " + options.listen_address};
+  watched = std::move(files);
+  if (!cfg) return cfg.error();
+  if (!initial && cfg->tls.has_value() != tls_mode) {
+    return Error{"web_config", path + ": switching between HTTP and HTTPS needs a restart"};
   }
-  mg_set_request_handler(impl_->ctx, "/", Handle, impl_.get());
-  mg_server_port bound[4];
-  int n = mg_get_server_ports(impl_->ctx, 4, bound);
-  if (n > 0) impl_->port = bound[0].port;
+  std::shared_ptr<ssl::context> ctx;
+  if (cfg->tls) {
+    auto native = BuildServerTlsContext(*cfg->tls);
+    if (!native) return native.error();
+    ctx = std::make_shared<ssl::context>(native->release());  // the context owns it now
+  }
+  if (initial) tls_mode = cfg->tls.has_value();
+  {
+    std::lock_guard lock(tls_mu);
+    tls = std::move(ctx);
+  }
+  router->SetWebConfig(std::make_shared<const WebConfig>(std::move(cfg).value()));
   return Ok{};
 }
 
-int HttpServer::port() const { return impl_->port; }
+void HttpServer::Impl::WatchWeb() {
+  poll->expires_after(options.web_config_poll);
+  poll->async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    bool changed = false;
+    for (const auto& [file, stamp] : watched) changed = changed || StampOf(file) != stamp;
+    if (changed) {
+      // Off the I/O threads: reading files and keys.
+      net::post(heavy, [this] {
+        auto r = LoadWeb(false);
+        if (r) {
+          log::Info("web config reloaded", {{"file", options.web_config_file}});
+        } else {
+          log::Error("web config reload failed, keeping the last good one",
+                     {{"file", options.web_config_file}, {"err", r.error().detail}});
+        }
+        net::post(ioc, [this] { WatchWeb(); });
+      });
+      return;
+    }
+    WatchWeb();
+  });
+}
+
+void HttpServer::Impl::Accept(std::shared_ptr<tcp::acceptor> acceptor) {
+  acceptor->async_accept(net::make_strand(ioc), [this, acceptor](beast::error_code ec,
+                                                                  tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;  // stopping
+    if (ec) {
+      // Out of descriptors, most likely: wait a little, never spin.
+      log::Warn("cannot accept a connection", {{"err", ec.message()}});
+      auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(100));
+      t->async_wait([this, acceptor, t](beast::error_code) { Accept(acceptor); });
+      return;
+    }
+    OnAccept(std::move(socket));
+    Accept(acceptor);
+  });
+}
+
+void HttpServer::Impl::OnAccept(tcp::socket socket) {
+  if (connections.fetch_add(1) >= options.max_connections) {
+    connections.fetch_sub(1);
+    beast::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  beast::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  std::string peer = ec ? "?" : (remote.address().is_v6() ? "[" + remote.address().to_string() + "]"
+                                                          : remote.address().to_string()) +
+                                    ":" + std::to_string(remote.port());
+  socket.set_option(tcp::no_delay(true), ec);
+  if (tls_mode) {
+    auto ctx = CurrentTls();
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *ctx);
+    std::make_shared<Session<TlsStream>>(std::move(stream), *this, std::move(peer), ctx)->Start();
+  } else {
+    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *this,
+                                                 std::move(peer), nullptr)
+        ->Start();
+  }
+}
+
+HttpServer::HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks,
+                       RequestStats* stats)
+    : impl_(std::make_unique<Impl>(store, collector, std::move(hooks), stats)) {}
+
+HttpServer::~HttpServer() {
+  Impl& m = *impl_;
+  // /probe requests in flight answer through the router: let them finish
+  // (each is bounded by its timeout) before it goes.
+  for (int i = 0; i < 300 && m.router && m.router->probes_in_flight() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  m.ioc.stop();
+  for (auto& t : m.threads) t.join();
+  m.heavy.join();
+}
+
+Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
+  Impl& m = *impl_;
+  m.options = options;
+  m.router = std::make_unique<Router>(
+      m.store, m.collector, m.hooks, options.router, m.stats,
+      [&m](std::function<void()> task) { net::post(m.heavy, std::move(task)); });
+  if (!options.web_config_file.empty()) {
+    auto loaded = m.LoadWeb(true);
+    if (!loaded) return loaded;
+  }
+  if (options.listen_addresses.empty()) return Error{"listen", "no listen address"};
+  for (const std::string& address : options.listen_addresses) {
+    auto la = ParseListenAddress(address);
+    if (!la) return la.error();
+    std::vector<tcp::endpoint> endpoints;
+    beast::error_code ec;
+    if (la->host.empty()) {
+      endpoints.emplace_back(net::ip::address_v6::any(), la->port);  // IPv6 and IPv4 at once
+    } else if (auto ip = net::ip::make_address(la->host, ec); !ec) {
+      endpoints.emplace_back(ip, la->port);
+    } else {
+      tcp::resolver resolver(m.ioc);
+      auto results = resolver.resolve(la->host, std::to_string(la->port), ec);
+      if (ec || results.empty()) {
+        return Error{"listen", "--web.listen-address=" + address + ": cannot resolve " +
+                                   la->host + ": " + ec.message()};
+      }
+      endpoints.push_back(results.begin()->endpoint());  // the first, as Go's net.Listen
+    }
+    for (tcp::endpoint ep : endpoints) {
+      auto acceptor = std::make_shared<tcp::acceptor>(m.ioc);
+      acceptor->open(ep.protocol(), ec);
+      if (ec && la->host.empty()) {  // no IPv6 on this host: every IPv4 interface
+        ep = tcp::endpoint(net::ip::address_v4::any(), la->port);
+        ec.clear();
+        acceptor->open(ep.protocol(), ec);
+      }
+      if (!ec && ep.address().is_v6()) {
+        acceptor->set_option(net::ip::v6_only(!la->host.empty()), ec);
+      }
+      if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->bind(ep, ec);
+      if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return Error{"listen", "cannot listen on " + address + ": " + ec.message()};
+      }
+      m.ports.push_back(acceptor->local_endpoint().port());
+      m.acceptors.push_back(acceptor);
+    }
+  }
+  for (auto& a : m.acceptors) m.Accept(a);
+  if (!options.web_config_file.empty()) {
+    m.poll.emplace(m.ioc);
+    m.WatchWeb();
+  }
+  for (int i = 0; i < 2; ++i) {
+    m.threads.emplace_back([&m] {
+      for (;;) {
+        try {
+          m.ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          log::Error("uncaught exception in the HTTP server; continuing", {{"err", e.what()}});
+        }
+      }
+    });
+  }
+  return Ok{};
+}
+
+std::vector<int> HttpServer::ports() const { return impl_->ports; }
+
+int HttpServer::port() const { return impl_->ports.empty() ? 0 : impl_->ports.front(); }
 
 }  // namespace ose

@@ -1,5 +1,6 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
+#include "ocsp_staple_exporter/metrics/request_stats.h"
 
 #include <openssl/crypto.h>
 
@@ -577,6 +578,12 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
               {}, static_cast<double>(s->skipped_busy.load()));
   }
   for (auto& fam : f.Take()) out.push_back(std::move(fam));
+  if (status_.requests != nullptr) {
+    for (auto& fam : status_.requests->Families()) out.push_back(std::move(fam));
+  }
+  if (status_.process) {
+    for (auto& fam : ProcessFamilies()) out.push_back(std::move(fam));
+  }
   return out;
 }
 

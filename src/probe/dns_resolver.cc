@@ -9,9 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <asio/post.hpp>
-#include <asio/posix/stream_descriptor.hpp>
-#include <asio/steady_timer.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <mutex>
 #include <stdexcept>
@@ -111,7 +112,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
       auto s = it->second;
       self->sockets.erase(it);
       s->closed = true;
-      asio::error_code ignored;
+      boost::system::error_code ignored;
       s->sd.cancel(ignored);
       s->sd.release();  // c-ares closes the descriptor itself
       return;
@@ -137,7 +138,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     std::weak_ptr<Impl> weak = weak_from_this();
     s->sd.async_wait(write ? asio::posix::stream_descriptor::wait_write
                            : asio::posix::stream_descriptor::wait_read,
-                     [weak, s, fd, write](const asio::error_code& ec) {
+                     [weak, s, fd, write](const boost::system::error_code& ec) {
                        (write ? s->writing : s->reading) = false;
                        auto self = weak.lock();
                        if (!self || s->closed || ec) return;
@@ -159,7 +160,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     timer.expires_after(std::chrono::seconds(next->tv_sec) +
                         std::chrono::microseconds(next->tv_usec));
     std::weak_ptr<Impl> weak = weak_from_this();
-    timer.async_wait([weak](const asio::error_code& ec) {
+    timer.async_wait([weak](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (!self || ec) return;
       ares_process_fd(self->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
@@ -233,7 +234,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Resolve(const std::string& host_in, uint16_t port, Callback done) {
-    asio::error_code ec;
+    boost::system::error_code ec;
     auto literal = asio::ip::make_address(host_in, ec);
     if (!ec) {
       std::vector<tcp::endpoint> eps{tcp::endpoint(literal, port)};

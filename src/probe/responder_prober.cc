@@ -5,7 +5,8 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
-#include <asio/post.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>

@@ -6,11 +6,12 @@
 #include <signal.h>
 #include <openssl/x509v3.h>
 
-#include <asio/connect.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/post.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cerrno>
 #include <cstdlib>
@@ -338,7 +339,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   void Start() {
     auto self = shared_from_this();
     timer_.expires_after(req_.timeout);
-    timer_.async_wait([self](const asio::error_code& ec) {
+    timer_.async_wait([self](const boost::system::error_code& ec) {
       if (ec || self->finished_) return;
       // Finish now; handlers still pending see finished_ and return.
       self->timed_out_ = true;
@@ -357,18 +358,18 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     phase_ = "connecting";
     auto self = shared_from_this();
     asio::async_connect(socket_, endpoints_,
-                        [self](const asio::error_code& ec2, const tcp::endpoint&) {
+                        [self](const boost::system::error_code& ec2, const tcp::endpoint&) {
                           self->OnConnected(ec2);
                         });
   }
 
-  void OnConnected(const asio::error_code& ec) {
+  void OnConnected(const boost::system::error_code& ec) {
     if (finished_) return;
     if (ec) return Fail(probe_failure::kConnect, "connect: " + ec.message());
     // OpenSSL reads and writes the non-blocking socket itself (as a bare
     // client does); asio only says when it is ready. No record buffers of
     // our own, no BIO pair to copy through.
-    asio::error_code nb;
+    boost::system::error_code nb;
     socket_.non_blocking(true, nb);
     ssl_.reset(SSL_new(ctx_));
     SSL* ssl = ssl_.get();
@@ -402,7 +403,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
       auto self = shared_from_this();
       socket_.async_wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read
                                                     : tcp::socket::wait_write,
-                         [self](const asio::error_code& ec) {
+                         [self](const boost::system::error_code& ec) {
                            if (self->finished_) return;
                            if (ec) {
                              return self->Fail(probe_failure::kTlsHandshake,
@@ -442,7 +443,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     finished_ = true;
     timer_.cancel();
     ssl_.reset();  // before the descriptor it reads goes away
-    asio::error_code ignored;
+    boost::system::error_code ignored;
     socket_.close(ignored);
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     r.finished_at = NowUnix();

@@ -1,7 +1,8 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 
-#include <asio/post.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/post.hpp>
 #include <algorithm>
 
 #include "ocsp_staple_exporter/common/log.h"
@@ -86,7 +87,7 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
 void Scheduler::Arm(const std::shared_ptr<Entry>& e, milliseconds delay) {
   e->timer.expires_after(delay);
   std::weak_ptr<Entry> weak = e;
-  e->timer.async_wait([this, weak](const asio::error_code& ec) {
+  e->timer.async_wait([this, weak](const boost::system::error_code& ec) {
     auto entry = weak.lock();
     if (ec || !entry || entry->removed) return;
     Fire(entry);

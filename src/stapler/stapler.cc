@@ -6,7 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <asio/post.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -391,7 +392,7 @@ void Stapler::Arm(const std::shared_ptr<Slot>& slot) {
   consider(slot->next_cert_check);
   slot->timer.expires_after(std::chrono::seconds(std::max<int64_t>(1, wake - now)));
   std::weak_ptr<Slot> weak = slot;
-  slot->timer.async_wait([this, weak](const asio::error_code& ec) {
+  slot->timer.async_wait([this, weak](const boost::system::error_code& ec) {
     auto s = weak.lock();
     if (ec || !s || s->removed) return;
     Wake(s);

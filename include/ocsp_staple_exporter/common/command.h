@@ -6,7 +6,8 @@
 
 #include <sys/types.h>
 
-#include <asio/io_context.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <string>

@@ -1,81 +1,60 @@
 #pragma once
-// The HTTP side (civetweb): /metrics, /-/healthy, /-/ready, the landing
-// page /, POST /-/reload, the multi-target GET /probe and GET
-// /api/v1/stapler. Handlers run on civetweb's worker threads and read
-// snapshots only; /probe waits for its one probe on the event loop.
+// The exporter's listener: HTTP/1.1 (keep-alive) with Boost.Beast on its
+// own Boost.Asio event loop, plain or TLS (--web.config.file), on one or
+// more addresses, ":PORT" on IPv4 and IPv6 at once. What is answered is the
+// Router's (router.h); this room owns sockets, TLS, timeouts and limits:
+//
+// - a request must arrive whole within `request_timeout` of the connection
+//   (or of the previous response), so a client sending one byte a second
+//   is cut off, and it never holds a thread: every wait is asynchronous;
+// - headers are limited to 16 KiB and bodies to 64 KiB;
+// - at most `max_connections` are open at once (more are closed at once);
+// - the web config file (and the certificate, key and CA files it names)
+//   is re-read when it changes; a broken one keeps the last good one and is
+//   logged. Switching between HTTP and HTTPS needs a restart.
 
-#include <functional>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ocsp_staple_exporter/common/result.h"
-#include "ocsp_staple_exporter/metrics/collector.h"
-#include "ocsp_staple_exporter/scheduler/result_store.h"
+#include "ocsp_staple_exporter/http/router.h"
 
 namespace ose {
 
 struct HttpServerOptions {
-  /// Prometheus style: "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces).
-  /// Port 0 picks a free port (see HttpServer::port()).
-  std::string listen_address = ":9830";
-  /// Worker threads; each /probe request holds one until its probe ends.
-  int threads = 16;
+  /// Prometheus style, each "HOST:PORT", "[V6]:PORT" or ":PORT" (every
+  /// interface, IPv4 and IPv6). Port 0 picks a free port (see ports()).
+  std::vector<std::string> listen_addresses = {":9830"};
+  /// exporter-toolkit web config (TLS, basic auth, headers); "" for none.
+  std::string web_config_file;
+  RouterOptions router;
+  int max_connections = 1024;
+  std::chrono::milliseconds request_timeout{15000};  ///< TLS handshake + one whole request
+  std::chrono::milliseconds idle_timeout{120000};    ///< between requests of a connection
+  std::chrono::milliseconds write_timeout{60000};    ///< one whole response
+  std::chrono::milliseconds web_config_poll{2000};   ///< how often files are checked
 };
-
-/// A /probe request: `target` (HOST:PORT) and `module` as given ("" when
-/// absent), and the scrape timeout Prometheus announced (seconds, 0 if none).
-struct ProbeQuery {
-  std::string target;
-  std::string module;
-  double scrape_timeout_seconds = 0;
-};
-
-/// Parses a /probe request: `target` and `module` from the URL query
-/// string (percent-decoded by civetweb's mg_get_var, each at most 1023
-/// bytes; null or missing: empty), and Prometheus'
-/// X-Prometheus-Scrape-Timeout-Seconds header (`timeout_header`, may be
-/// null), kept only when it is a number in (0, 86400). Never throws.
-ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header);
-
-/// Callbacks into the rest of the exporter; called on HTTP threads.
-struct HttpHooks {
-  std::function<bool()> ready;         ///< answers GET /-/ready
-  std::function<Result<Ok>()> reload;  ///< POST /-/reload; error detail is returned as 500
-  /// GET /probe: the metric families of one probe. An error with reason
-  /// "bad_request" answers 400, others 500; detail is the body.
-  std::function<Result<std::vector<prometheus::MetricFamily>>(const ProbeQuery&)> probe;
-  /// The stapling engine's certificates, for GET /api/v1/stapler and the
-  /// landing page (none when null).
-  std::function<std::vector<StaplerCertState>()> stapler;
-};
-
-/// The landing page `/`: links, every target and the stapling engine's
-/// certificates, as they read at Unix time `now` (VerdictAt). Times of a
-/// response whose signature did not verify are not shown; every text is
-/// HTML-escaped.
-std::string LandingPage(const std::vector<TargetSnapshot>& targets,
-                        const std::vector<StaplerCertState>& stapled, int64_t now);
-
-/// The JSON of GET /api/v1/stapler for `certs` (like HAProxy's
-/// `show ssl ocsp-updates`): a list of objects with name, mode, status,
-/// serving, fatal, times (RFC 3339), next refresh, successes, failures and
-/// last error. Status as it reads at Unix time `now` (VerdictAt); times of a
-/// response whose signature did not verify are null.
-std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now);
 
 class HttpServer {
  public:
-  /// Borrowed objects must outlive the server.
-  HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks);
-  ~HttpServer();  ///< stops serving, waits for handlers to finish
+  /// Borrowed objects must outlive the server. `stats` (may be null)
+  /// receives every answered request.
+  HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks,
+             RequestStats* stats = nullptr);
+  ~HttpServer();  ///< stops serving, waits for its threads
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  /// Binds and starts serving. Error reason "listen" when the address is
-  /// malformed or cannot be bound.
+  /// Reads the web config, binds every address and starts serving. Error
+  /// reason "listen" when an address is malformed or cannot be bound,
+  /// "web_config" when the web config is broken.
   Result<Ok> Start(const HttpServerOptions& options);
 
-  /// The bound port (after Start).
+  /// The bound port of each listen address, in order (after Start).
+  std::vector<int> ports() const;
+  /// The first of ports().
   int port() const;
 
   struct Impl;
@@ -83,8 +62,5 @@ class HttpServer {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-/// Escapes text for HTML element content and attribute values.
-std::string HtmlEscape(std::string_view s);
 
 }  // namespace ose

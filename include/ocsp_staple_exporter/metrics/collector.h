@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "ocsp_staple_exporter/metrics/request_stats.h"
 #include "ocsp_staple_exporter/scheduler/result_store.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
 #include "ocsp_staple_exporter/stapler/engine.h"
@@ -23,6 +24,12 @@ struct ExporterStatus {
   std::atomic<int64_t> last_reload_success_timestamp{0};  ///< Unix seconds
   /// The scheduler's statistics (borrowed; none when null).
   const SchedulerStats* scheduler = nullptr;
+  /// The listener's request counts (borrowed; none when null:
+  /// --web.disable-exporter-metrics).
+  const RequestStats* requests = nullptr;
+  /// Export the standard process_* families (off with
+  /// --web.disable-exporter-metrics).
+  bool process = false;
 };
 
 /// Per-target families (`ocsp_probe_*`, `ocsp_staple_present`,

@@ -14,8 +14,9 @@
 // - /etc/hosts is read first, as the system resolver does ("files dns").
 // - IP literals never query.
 
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>

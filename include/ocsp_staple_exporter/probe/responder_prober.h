@@ -4,8 +4,9 @@
 // a staple. Requests run on a small thread pool (libcurl easy handles);
 // results are handed back on the io_context's thread.
 
-#include <asio/io_context.hpp>
-#include <asio/thread_pool.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -6,7 +6,8 @@
 // Probes are asynchronous operations on an asio::io_context: no thread per
 // probe, so thousands can wait on slow servers at once.
 
-#include <asio/io_context.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>

@@ -5,8 +5,9 @@
 // ResultStore, which HTTP threads read. The scheduler knows nothing of what
 // a probe does: each target brings a function that starts one.
 
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <array>
 #include <atomic>
 #include <chrono>

@@ -14,9 +14,10 @@
 // retried with backoff, and make `serving` read 0 until they succeed. A
 // renewed `cert_file` is noticed within one min_refresh.
 
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/thread_pool.hpp>
+#include "ocsp_staple_exporter/common/asio.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <map>

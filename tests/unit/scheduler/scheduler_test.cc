@@ -51,7 +51,7 @@ ScheduledTarget Timed(asio::io_context& io, const std::string& name, const std::
     while (now > seen && !peak.compare_exchange_weak(seen, now)) {
     }
     auto timer = std::make_shared<asio::steady_timer>(io, delay);
-    timer->async_wait([timer, done, &running](const asio::error_code&) {
+    timer->async_wait([timer, done, &running](const boost::system::error_code&) {
       --running;
       ProbeResult r;
       r.success = true;

@@ -1,0 +1,48 @@
+#pragma once
+// HTTP Basic authentication (RFC 7617) against bcrypt hashes, as
+// exporter-toolkit's basic_auth_users: the hash is checked with the
+// system's crypt library (libxcrypt's crypt_rn), one check at a time, and
+// the outcome of each (user, hash, password) is cached, so a scrape does
+// not pay bcrypt every time and a flood of wrong passwords costs one core
+// at most. The cache keeps SHA-256 digests, never passwords.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ose {
+
+/// User and password of an Authorization header value "Basic BASE64";
+/// nullopt when it is not one (scheme other than Basic, base64 that does
+/// not decode, no ':'). The scheme is case-insensitive.
+std::optional<std::pair<std::string, std::string>> ParseBasicAuthorization(
+    std::string_view header);
+
+class BasicAuthChecker {
+ public:
+  /// Cached outcomes kept at most (then the cache starts over).
+  static constexpr size_t kMaxCached = 4096;
+
+  /// True when `authorization` (the header value; empty when absent) names
+  /// a user of `users` (name -> bcrypt hash) with its password. An unknown
+  /// user is checked against a fixed hash too, so timing does not tell
+  /// which users exist. Thread-safe.
+  bool Check(const std::map<std::string, std::string>& users, std::string_view authorization);
+
+  /// bcrypt checks run so far (cache misses); for tests.
+  uint64_t bcrypt_checks() const;
+
+ private:
+  using Digest = std::array<uint8_t, 32>;
+  mutable std::mutex mu_;      ///< guards cache_ and checks_
+  std::mutex bcrypt_mu_;       ///< one bcrypt at a time
+  std::map<Digest, bool> cache_;
+  uint64_t checks_ = 0;
+};
+
+}  // namespace ose

@@ -1,0 +1,388 @@
+#include "ocsp_staple_exporter/http/router.h"
+
+#include <curl/curl.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <optional>
+#include <sstream>
+
+#include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/common/text.h"
+#include "ocsp_staple_exporter/http/gzip.h"
+
+namespace ose {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr const char* kText = "text/plain; charset=utf-8";
+
+HttpResponse Text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// One query parameter, percent-decoded by libcurl ('+' is a space); ""
+// when absent or longer than 1023 bytes.
+std::string QueryVar(std::string_view query, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view pair = query.substr(pos, end - pos);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      std::string raw(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+      for (char& ch : raw) {
+        if (ch == '+') ch = ' ';
+      }
+      int len = 0;
+      char* decoded = curl_easy_unescape(nullptr, raw.c_str(), static_cast<int>(raw.size()), &len);
+      if (decoded == nullptr) return "";
+      std::string out = len <= 1023 ? std::string(decoded, static_cast<size_t>(len)) : "";
+      curl_free(decoded);
+      return out;
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+bool AcceptsGzip(const HttpRequest& req) {
+  return req.Header("accept-encoding").find("gzip") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header) {
+  ProbeQuery q;
+  const std::string_view query = query_string != nullptr ? query_string : "";
+  q.target = QueryVar(query, "target");
+  q.module = QueryVar(query, "module");
+  if (timeout_header != nullptr) {
+    char* end = nullptr;
+    double v = std::strtod(timeout_header, &end);
+    if (end != timeout_header && v > 0 && v < 86400) q.scrape_timeout_seconds = v;
+  }
+  return q;
+}
+
+std::string LandingPage(const std::vector<TargetSnapshot>& targets,
+                        const std::vector<StaplerCertState>& stapled, int64_t now,
+                        std::string_view telemetry_path) {
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
+       "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+       "td.d{max-width:32em;overflow-wrap:anywhere;font-size:85%;color:#444}"
+       ".t{white-space:nowrap}"
+       ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
+       ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
+       "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
+       "<ul><li><a href=\"" << HtmlEscape(telemetry_path.substr(1)) << "\">Metrics</a></li>"
+       "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
+       "<input name=\"target\" placeholder=\"host:443\"> <input type=\"submit\" "
+       "value=\"Go\"></form></li><li><a href=\"-/healthy\">Health</a></li>"
+       "<li><a href=\"-/ready\">Readiness</a></li>"
+       "<li><a href=\"api/v1/stapler\">Stapling engine (JSON)</a></li></ul>\n<h2>Targets</h2>\n";
+  h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
+       "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
+       "<th>Detail</th></tr>\n";
+  for (const auto& t : targets) {
+    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
+      << HtmlEscape(t.address) << "</td>";
+    if (!t.last) {
+      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      continue;
+    }
+    ProbeResult r = *t.last;
+    r.verdict = VerdictAt(r.verdict, now);  // as it reads now
+    if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
+    std::string label = StateLabel(r);
+    std::string cls = label.substr(0, label.find_first_of(":+"));
+    if (r.crl) {  // a CRL is not a staple: its states take the same colours
+      cls = cls == "crl_valid" ? "good" : cls == "crl_absent" ? "absent" : "invalid";
+    }
+    if (r.leaf_crl) {  // a revocation through the CRL colours the row too
+      const LeafCrlState s = r.leaf_crl->state;
+      if (s == LeafCrlState::kRevoked) cls = "revoked";
+      if (r.ocsp_skipped) cls = s == LeafCrlState::kGood ? "good" : s == LeafCrlState::kRevoked
+                                                                   ? "revoked" : "unknown";
+    }
+    h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
+    const bool staple = r.success && !r.crl && !r.ocsp_skipped;
+    h << "<td>" << (staple ? (r.staple_present ? "yes" : "no") : "") << "</td>";
+    h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
+    std::optional<int64_t> next_update;
+    if (r.crl && r.crl->verdict.signature_verified) next_update = r.crl->verdict.next_update;
+    if (!r.crl && r.verdict.signature_verified) next_update = r.verdict.next_update;
+    h << "<td class=\"t\">" << (next_update ? FormatUnixTime(*next_update) : "") << "</td>";
+    h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
+    std::string detail =
+        !r.success ? r.detail : r.crl ? r.crl->verdict.detail : r.verdict.detail;
+    if (r.success && r.leaf_crl) {
+      const LeafCrlStatus& c = *r.leaf_crl;
+      std::string crl = "CRL: " + std::string(kLeafCrlStateNames[static_cast<int>(c.state)]);
+      if (c.state == LeafCrlState::kRevoked) {
+        crl += " (" + c.reason + (c.revoked_at ? ", " + FormatUnixTime(*c.revoked_at) : "") +
+               (c.from_delta ? ", delta CRL" : "") + ")";
+      }
+      if (!c.detail.empty()) crl += ": " + c.detail;
+      detail = detail.empty() || r.ocsp_skipped ? crl : detail + "; " + crl;
+    }
+    h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
+  }
+  h << "</table>\n";
+  if (!stapled.empty()) {
+    h << "<h2>Stapling engine</h2>\n<table><tr><th>Certificate</th><th>Mode</th><th>Status</th>"
+         "<th>Serving</th><th>Fatal</th><th>nextUpdate</th><th>Next refresh</th>"
+         "<th>Last error</th></tr>\n";
+    for (auto c : stapled) {
+      c.held = VerdictAt(c.held, now);
+      std::string status(StateName(c.held.state));
+      h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
+        << "</td><td class=\"" << status << "\">" << status << "</td><td>"
+        << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
+        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"t\">"
+        << (c.held.signature_verified && c.held.next_update
+                ? FormatUnixTime(*c.held.next_update)
+                : "")
+        << "</td><td class=\"t\">" << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "")
+        << "</td><td class=\"d\">" << HtmlEscape(c.last_error) << "</td></tr>\n";
+    }
+    h << "</table>\n";
+  }
+  h << "</body></html>\n";
+  return h.str();
+}
+
+std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now) {
+  auto time = [](std::optional<int64_t> t) -> nlohmann::json {
+    if (!t || *t == 0) return nullptr;
+    return FormatUnixTime(*t);
+  };
+  nlohmann::json out = nlohmann::json::array();
+  for (auto c : certs) {
+    c.held = VerdictAt(c.held, now);  // as it reads now
+    // Times of a response whose signature did not verify are not shown.
+    auto authentic = [&](std::optional<int64_t> t) {
+      return c.held.signature_verified ? time(t) : nlohmann::json(nullptr);
+    };
+    out.push_back({{"name", c.name},
+                   {"mode", std::string(ModeName(c.mode))},
+                   {"must_staple", c.must_staple},
+                   {"key", c.key},
+                   {"status", std::string(StateName(c.held.state))},
+                   {"invalid_reason", c.held.invalid_reason},
+                   {"source", c.held_source},
+                   {"serving", c.serving},
+                   {"fatal", c.fatal},
+                   {"this_update", authentic(c.held.this_update)},
+                   {"next_update", authentic(c.held.next_update)},
+                   {"produced_at", authentic(c.held.produced_at)},
+                   {"revoked_at", authentic(c.held.revoked_at)},
+                   {"revocation_reason", c.held.revocation_reason.value_or("")},
+                   {"last_update", time(c.last_update)},
+                   {"next_refresh", time(c.next_refresh)},
+                   {"successes", c.successes},
+                   {"failures", c.failures},
+                   {"consecutive_failures", c.failures_in_row},
+                   {"last_error", c.last_error}});
+  }
+  // Invalid UTF-8 from the network is replaced, never thrown on.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string HtmlEscape(std::string_view raw) {
+  std::string s = ValidUtf8(raw);
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Router::Router(const ResultStore& store, const Collector& collector, HttpHooks hooks,
+               RouterOptions options, RequestStats* stats,
+               std::function<void(std::function<void()>)> run_heavy)
+    : store_(store),
+      collector_(collector),
+      hooks_(std::move(hooks)),
+      options_(std::move(options)),
+      stats_(stats),
+      run_heavy_(std::move(run_heavy)),
+      web_(std::make_shared<const WebConfig>()) {}
+
+void Router::SetWebConfig(std::shared_ptr<const WebConfig> config) {
+  std::lock_guard lock(mu_);
+  web_ = config ? std::move(config) : std::make_shared<const WebConfig>();
+}
+
+std::string_view Router::HandlerOf(std::string_view path) const {
+  static constexpr std::string_view kFixed[] = {"/", "/-/healthy", "/-/ready", "/-/reload",
+                                                "/probe", "/api/v1/stapler"};
+  if (path == options_.telemetry_path) return options_.telemetry_path;
+  for (std::string_view h : kFixed) {
+    if (path == h) return h;
+  }
+  return kHandlerOther;
+}
+
+void Router::Handle(HttpRequest req, Reply reply) {
+  const auto start = SteadyClock::now();
+  std::shared_ptr<const WebConfig> web;
+  {
+    std::lock_guard lock(mu_);
+    web = web_;
+  }
+  const std::string handler(HandlerOf(req.path));
+  // Every answer carries the web config's headers and is counted.
+  Reply finish = [this, web, handler, start, head = req.method == "HEAD",
+                  gzip = AcceptsGzip(req), reply = std::move(reply)](HttpResponse r) {
+    for (const auto& h : web->headers) r.headers.push_back(h);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    if (r.body.size() > 1024 && gzip && r.status == 200 && !head) {
+      // Fastest level: a scrape of 50k targets is 65 MB of text.
+      if (auto gz = Gzip(r.body)) {
+        r.body = std::move(*gz);
+        r.headers.emplace_back("Content-Encoding", "gzip");
+      }
+    }
+    if (stats_ != nullptr) {
+      stats_->Observe(handler, r.status,
+                      std::chrono::duration<double>(SteadyClock::now() - start).count());
+    }
+    reply(std::move(r));
+  };
+  if (web->basic_auth_users.empty() || req.path == "/-/healthy") {
+    Route(req, std::move(finish));
+    return;
+  }
+  // bcrypt (on a cache miss) is too slow for the I/O threads.
+  run_heavy_([this, web, req = std::move(req), finish = std::move(finish)]() mutable {
+    if (!auth_.Check(web->basic_auth_users, req.Header("authorization"))) {
+      HttpResponse r = Text(401, "Unauthorized\n");
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"ocsp_staple_exporter\"");
+      finish(std::move(r));
+      return;
+    }
+    Route(req, std::move(finish));
+  });
+}
+
+void Router::Route(const HttpRequest& req, Reply reply) {
+  const std::string& path = req.path;
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  auto heavy = [this, reply](std::function<HttpResponse()> make) {
+    run_heavy_([make = std::move(make), reply]() {
+      HttpResponse r;
+      try {
+        r = make();
+      } catch (const std::exception& e) {
+        log::Error("HTTP handler failed", {{"err", e.what()}});
+        r = Text(500, "Internal error\n");
+      }
+      reply(std::move(r));
+    });
+  };
+  auto stapled = [this] {
+    return hooks_.stapler ? hooks_.stapler() : std::vector<StaplerCertState>{};
+  };
+  const std::string_view handler = HandlerOf(path);
+  if (handler == kHandlerOther) {
+    reply(Text(404, "Not found\n"));
+    return;
+  }
+  if (path == "/-/reload") {
+    if (req.method != "POST" && req.method != "PUT") {
+      HttpResponse r = Text(405, "Method not allowed: POST to reload\n");
+      r.headers.emplace_back("Allow", "POST, PUT");
+      reply(std::move(r));
+      return;
+    }
+    heavy([this] {
+      auto r = hooks_.reload();
+      return r ? Text(200, "Reloaded\n")
+               : Text(500, "failed to reload config: " + r.error().detail + "\n");
+    });
+    return;
+  }
+  if (!get) {
+    HttpResponse r = Text(405, "Method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    reply(std::move(r));
+    return;
+  }
+  if (path == options_.telemetry_path) {
+    heavy([this] {
+      HttpResponse r = Text(200, collector_.CollectText());
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      return r;
+    });
+  } else if (path == "/-/healthy") {
+    reply(Text(200, "Healthy\n"));
+  } else if (path == "/-/ready") {
+    reply(hooks_.ready() ? Text(200, "Ready\n") : Text(503, "Not ready: first probes running\n"));
+  } else if (path == "/api/v1/stapler") {
+    heavy([stapled] {
+      HttpResponse r = Text(200, StaplerJson(stapled(), NowUnix()));
+      r.content_type = "application/json";
+      return r;
+    });
+  } else if (path == "/") {
+    heavy([this, stapled] {
+      HttpResponse r =
+          Text(200, LandingPage(store_.Snapshot(), stapled(), NowUnix(), options_.telemetry_path));
+      r.content_type = "text/html; charset=utf-8";
+      return r;
+    });
+  } else {  // /probe
+    const std::string query = req.query;
+    const std::string timeout(req.Header("x-prometheus-scrape-timeout-seconds"));
+    ProbeQuery q = ParseProbeQuery(query.c_str(), timeout.empty() ? nullptr : timeout.c_str());
+    if (q.target.empty()) {
+      reply(Text(400, "target parameter is missing\n"));
+      return;
+    }
+    if (probes_in_flight_.fetch_add(1) >= options_.max_probe_requests) {
+      probes_in_flight_.fetch_sub(1);
+      reply(Text(503, "too many /probe requests in flight (--web.max-probe-requests=" +
+                          std::to_string(options_.max_probe_requests) + ")\n"));
+      return;
+    }
+    hooks_.probe(q, [this, reply](Result<std::vector<prometheus::MetricFamily>> families) {
+      probes_in_flight_.fetch_sub(1);
+      if (!families) {
+        const std::string& reason = families.error().reason;
+        reply(Text(reason == "bad_request" ? 400 : reason == "forbidden" ? 403 : 500,
+                   families.error().detail + "\n"));
+        return;
+      }
+      HttpResponse r = Text(200, SerializeText(families.value()));
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      reply(std::move(r));
+    });
+  }
+}
+
+}  // namespace ose
