@@ -53,6 +53,14 @@ std::string QueryVar(std::string_view query, std::string_view name) {
   return "";
 }
 
+// Whether an Origin header ("https://host:port", or "null") names the host
+// the request was sent to (its Host header).
+bool SameOrigin(std::string_view origin, std::string_view host) {
+  const size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos || host.empty()) return false;
+  return origin.substr(scheme + 3) == host;
+}
+
 bool AcceptsGzip(const HttpRequest& req) {
   return req.Header("accept-encoding").find("gzip") != std::string_view::npos;
 }
@@ -318,6 +326,14 @@ void Router::Route(const HttpRequest& req, Reply reply) {
       HttpResponse r = Text(405, "Method not allowed: POST to reload\n");
       r.headers.emplace_back("Allow", "POST, PUT");
       reply(std::move(r));
+      return;
+    }
+    // A browser page of another site must not make an operator's browser
+    // reload the exporter (CSRF): refuse cross-site fetches and foreign Origins.
+    const std::string_view site = req.Header("sec-fetch-site");
+    const std::string_view origin = req.Header("origin");
+    if (site == "cross-site" || (!origin.empty() && !SameOrigin(origin, req.Header("host")))) {
+      reply(Text(403, "Forbidden: cross-site request to /-/reload\n"));
       return;
     }
     heavy([this] {

@@ -1,5 +1,6 @@
 #include "ocsp_staple_exporter/http/web_config.h"
 
+#include <openssl/pem.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -296,10 +297,13 @@ Result<SslCtxPtr> BuildServerTlsContext(const WebTlsConfig& tls) {
   if (SSL_CTX_use_certificate_chain_file(c, tls.cert_file.c_str()) != 1) {
     return fail(tls.cert_file + ": cannot load the certificate chain");
   }
-  if (SSL_CTX_use_PrivateKey_file(c, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return fail(tls.key_file + ": cannot load the private key");
+  EvpPkeyPtr key;
+  {
+    BioPtr bio(BIO_new_file(tls.key_file.c_str(), "r"));
+    if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   }
-  if (SSL_CTX_check_private_key(c) != 1) {
+  if (!key) return fail(tls.key_file + ": cannot load the private key (PEM, unencrypted)");
+  if (SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
     return fail(tls.key_file + ": the private key does not match " + tls.cert_file);
   }
   int mode = SSL_VERIFY_NONE;

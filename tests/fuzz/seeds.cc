@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
   Put(http, "probe", "target=127.0.0.1%3A443&module=lab\n9.5");
   Put(http, "cache-control", "public, max-age=3600, must-revalidate");
   Put(http, "encoded", "target=%5B%3A%3A1%5D%3A443&module=%FF%00\n1e308");
+  Put(http, "authorization", "Basic cHJvbTpzM2NyZXQ6d2l0aDpjb2xvbnM=");
 
   // Durations and addresses.
   fs::path parsers = out / "parsers";

@@ -250,4 +250,11 @@ void WritePem(const std::string& path, const std::vector<X509*>& certs) {
   for (X509* c : certs) Check(PEM_write_bio_X509(bio.get(), c) == 1, "write pem");
 }
 
+void WriteKeyPem(const std::string& path, EVP_PKEY* key) {
+  BioPtr bio(BIO_new_file(path.c_str(), "w"));
+  Check(bio != nullptr, "open key pem");
+  Check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
+        "write key pem");
+}
+
 }  // namespace ose::testing

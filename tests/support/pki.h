@@ -106,4 +106,7 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
 /// Writes PEM of `certs` to `path`.
 void WritePem(const std::string& path, const std::vector<X509*>& certs);
 
+/// Writes `key` as an unencrypted PKCS#8 PEM private key to `path`.
+void WriteKeyPem(const std::string& path, EVP_PKEY* key);
+
 }  // namespace ose::testing

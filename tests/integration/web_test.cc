@@ -1,0 +1,338 @@
+// The exporter's own front door (issue 12), against the real binary with
+// real clients: curl with client certificates, passwords and TLS version
+// limits, the web config re-read while it runs, IPv4 and IPv6 on one port,
+// /probe saturated by black-holed targets while the other endpoints answer,
+// a client that sends one byte a second, and Prometheus itself scraping over
+// TLS with basic auth.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "exporter_under_test.h"
+#include "process.h"
+#include "silent_server.h"
+
+namespace ose::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class WebTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("ose-web-it-" + std::to_string(::getpid()))).string();
+    fs::create_directories(dir_);
+    // A CA, the server's certificate (localhost, 127.0.0.1, ::1), a client
+    // certificate it issued, and a self-signed client nobody trusts.
+    const std::string pki =
+        "cd " + dir_ + " && set -e; "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+        "  -out ca.pem -subj /CN=WebTestCA -days 2 -addext basicConstraints=critical,CA:TRUE "
+        "  -addext keyUsage=critical,keyCertSign; "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+        "  -out server.csr -subj /CN=localhost; "
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\nextendedKeyUsage=serverAuth\\n'"
+        "  > server.ext; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 "
+        "  -extfile server.ext -out server.pem; "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key "
+        "  -out client.csr -subj /CN=prometheus; "
+        "printf 'extendedKeyUsage=clientAuth\\n' > client.ext; "
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial 3 -days 2 "
+        "  -extfile client.ext -out client.pem; "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rogue.key "
+        "  -out rogue.pem -subj /CN=rogue -days 2; "
+        "htpasswd -nbBC 10 prom s3cret | tr -d '\\n' | cut -d: -f2- > prom.hash";
+    std::string out;
+    ASSERT_EQ(RunCommand("(" + pki + ") 2>&1", &out), 0) << out;
+    hash_ = ReadFile(dir_ + "/prom.hash");
+    ASSERT_EQ(hash_.rfind("$2y$10$", 0), 0u) << hash_;
+    silent_ = new SilentServer();
+    std::ofstream(dir_ + "/exporter.toml")
+        << "[global]\ninterval = \"1h\"\n\n[[module]]\nname = \"slow\"\ntimeout = \"8s\"\n";
+  }
+  static void TearDownTestSuite() {
+    delete silent_;
+    silent_ = nullptr;
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
+  }
+
+  // Starts the exporter with `flags`; returns its ports (from its log).
+  static std::vector<int> Start(std::unique_ptr<Process>& p, const std::string& name,
+                                const std::vector<std::string>& flags) {
+    std::vector<std::string> argv = {kExporter, "--config.file=" + dir_ + "/exporter.toml",
+                                     "--log.level=debug"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const std::string log = dir_ + "/" + name + ".log";
+    p = std::make_unique<Process>(argv, log);
+    std::vector<int> ports;
+    WaitFor(
+        [&] {
+          std::smatch m;
+          const std::string text = ReadFile(log);
+          if (!std::regex_search(text, m, std::regex("msg=listening .*port=([0-9,]+)"))) {
+            return false;
+          }
+          std::string list = m[1];
+          for (size_t pos = 0; pos < list.size();) {
+            size_t comma = list.find(',', pos);
+            if (comma == std::string::npos) comma = list.size();
+            ports.push_back(std::stoi(list.substr(pos, comma - pos)));
+            pos = comma + 1;
+          }
+          return true;
+        },
+        seconds(20));
+    return ports;
+  }
+
+  // curl's HTTP status (000 when no response) for `args`.
+  static std::string Curl(const std::string& args) {
+    std::string out;
+    RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 10 " + args, &out);
+    return out;
+  }
+
+  static void WriteWebConfig(const std::string& text) {
+    // Written aside and renamed, as config management does.
+    std::ofstream(dir_ + "/web.yml.new") << text;
+    fs::rename(dir_ + "/web.yml.new", dir_ + "/web.yml");
+  }
+
+  // TLS requiring a client certificate the test CA issued, then `more`.
+  static std::string MutualTls(const std::string& more) {
+    return "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+           "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n" +
+           more;
+  }
+
+  static inline std::string dir_, hash_;
+  static inline SilentServer* silent_ = nullptr;
+};
+
+TEST_F(WebTest, TlsWithClientCertificatesBasicAuthAndVersionLimits) {
+  WriteWebConfig(MutualTls("basic_auth_users:\n"
+                 "  prom: " + hash_ + "\n"
+                 "http_server_config:\n"
+                 "  headers:\n"
+                 "    Strict-Transport-Security: max-age=31536000\n"));
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "tls", {"--web.listen-address=127.0.0.1:0",
+                                       "--web.config.file=" + dir_ + "/web.yml"});
+  ASSERT_EQ(ports.size(), 1u) << ReadFile(dir_ + "/tls.log");
+  const std::string url = "https://localhost:" + std::to_string(ports[0]);
+  const std::string ca = "--cacert " + dir_ + "/ca.pem ";
+  const std::string client = "--cert " + dir_ + "/client.pem --key " + dir_ + "/client.key ";
+  const std::string rogue = "--cert " + dir_ + "/rogue.pem --key " + dir_ + "/rogue.key ";
+
+  EXPECT_EQ(Curl(ca + client + "-u prom:s3cret " + url + "/metrics"), "200");
+  EXPECT_EQ(Curl(ca + client + "-u prom:wrong " + url + "/metrics"), "401");
+  EXPECT_EQ(Curl(ca + client + url + "/metrics"), "401");
+  EXPECT_EQ(Curl(ca + client + "-u eve:s3cret " + url + "/-/ready"), "401");
+  EXPECT_EQ(Curl(ca + client + url + "/-/healthy"), "200") << "liveness needs no password";
+  // Without a client certificate, or with one the CA did not issue: no TLS.
+  EXPECT_EQ(Curl(ca + "-u prom:s3cret " + url + "/metrics"), "000");
+  EXPECT_EQ(Curl(ca + rogue + "-u prom:s3cret " + url + "/metrics"), "000");
+  EXPECT_EQ(Curl("http://localhost:" + std::to_string(ports[0]) + "/-/healthy"), "000")
+      << "plain HTTP on a TLS listener";
+  std::string headers;
+  RunCommand("curl -s -D - -o /dev/null " + ca + client + url + "/-/healthy", &headers);
+  EXPECT_NE(headers.find("Strict-Transport-Security: max-age=31536000"), std::string::npos)
+      << headers;
+  // Default versions: TLS 1.2 and 1.3 both accepted.
+  EXPECT_EQ(Curl(ca + client + "--tls-max 1.2 " + url + "/-/healthy"), "200");
+  EXPECT_EQ(Curl(ca + client + "--tlsv1.3 " + url + "/-/healthy"), "200");
+
+  // The file changes: TLS 1.3 only, another user. Picked up without restart.
+  WriteWebConfig(MutualTls("  min_version: TLS13\n"
+                 "basic_auth_users:\n"
+                 "  ops: " + hash_ + "\n"));
+  EXPECT_TRUE(WaitFor([&] { return Curl(ca + client + "--tls-max 1.2 " + url + "/-/healthy") == "000"; },
+                      seconds(15)))
+      << ReadFile(dir_ + "/tls.log");
+  EXPECT_EQ(Curl(ca + client + "--tlsv1.3 " + url + "/-/healthy"), "200");
+  EXPECT_EQ(Curl(ca + client + "-u ops:s3cret " + url + "/metrics"), "200");
+  EXPECT_EQ(Curl(ca + client + "-u prom:s3cret " + url + "/metrics"), "401");
+  // A broken file is logged and the last good one stays.
+  WriteWebConfig("tls_server_config:\n  cert_file: server.pem\n  key_file: nope.key\n");
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadFile(dir_ + "/tls.log").find("web config reload failed") != std::string::npos;
+  }, seconds(15)));
+  EXPECT_NE(ReadFile(dir_ + "/tls.log").find("nope.key"), std::string::npos);
+  EXPECT_EQ(Curl(ca + client + "-u ops:s3cret " + url + "/metrics"), "200");
+  EXPECT_EQ(Curl(ca + client + "--tls-max 1.2 " + url + "/-/healthy"), "000");
+  // TLS 1.2 at most: a TLS 1.3-only client is refused.
+  WriteWebConfig("tls_server_config:\n"
+                 "  cert_file: server.pem\n"
+                 "  key_file: server.key\n"
+                 "  max_version: TLS12\n");
+  EXPECT_TRUE(WaitFor([&] { return Curl(ca + "--tls-max 1.2 " + url + "/metrics") == "200"; },
+                      seconds(15)))
+      << "no auth, no client certificate any more";
+  EXPECT_EQ(Curl(ca + "--tlsv1.3 " + url + "/-/healthy"), "000");
+}
+
+TEST_F(WebTest, PrometheusScrapesOverTlsWithBasicAuth) {
+  WriteWebConfig(MutualTls("basic_auth_users:\n"
+                 "  prom: " + hash_ + "\n"));
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "prom-tls", {"--web.listen-address=127.0.0.1:0",
+                                            "--web.config.file=" + dir_ + "/web.yml"});
+  ASSERT_EQ(ports.size(), 1u);
+  const int prom_port = FreePort();
+  const std::string pdir = dir_ + "/prometheus";
+  fs::create_directories(pdir);
+  std::ofstream(pdir + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n"
+      << "scrape_configs:\n  - job_name: ose\n    scheme: https\n"
+      << "    basic_auth:\n      username: prom\n      password: s3cret\n"
+      << "    tls_config:\n      ca_file: " << dir_ << "/ca.pem\n"
+      << "      cert_file: " << dir_ << "/client.pem\n      key_file: " << dir_ << "/client.key\n"
+      << "      server_name: localhost\n"
+      << "    static_configs:\n      - targets: ['127.0.0.1:" << ports[0] << "']\n";
+  Process prom({"/usr/bin/prometheus", "--config.file=" + pdir + "/prometheus.yml",
+                "--storage.tsdb.path=" + pdir + "/data",
+                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+               pdir + "/prometheus.log");
+  const std::string api = "http://127.0.0.1:" + std::to_string(prom_port);
+  auto up = [&] {
+    auto r = HttpGet(api + "/api/v1/query?query=up%7Bjob%3D%22ose%22%7D");
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || j["status"] != "success" || j["data"]["result"].empty()) return -1;
+    return std::stoi(j["data"]["result"][0]["value"][1].get<std::string>());
+  };
+  EXPECT_TRUE(WaitFor([&] { return up() == 1; }, seconds(60)))
+      << ReadFile(pdir + "/prometheus.log");
+  // And it saw the exporter's own request metrics through that door.
+  const std::string counted =
+      api + "/api/v1/query?query=ocsp_staple_exporter_http_requests_total"
+            "%7Bhandler%3D%22%2Fmetrics%22%2Ccode%3D%22200%22%7D";
+  EXPECT_TRUE(WaitFor([&] {
+    return HttpGet(counted).body.find("\"handler\":\"/metrics\"") != std::string::npos;
+  }, seconds(30)));
+}
+
+TEST_F(WebTest, DualStackSeveralAddressesAndExporterMetricsSwitch) {
+  std::unique_ptr<Process> exporter;
+  const int port = FreePort();
+  auto ports = Start(exporter, "dual", {"--web.listen-address=:" + std::to_string(port),
+                                        "--web.listen-address=127.0.0.1:0",
+                                        "--web.telemetry-path=/internal/metrics",
+                                        "--web.disable-exporter-metrics"});
+  ASSERT_EQ(ports.size(), 2u) << ReadFile(dir_ + "/dual.log");
+  EXPECT_EQ(ports[0], port);
+  EXPECT_EQ(Curl("http://127.0.0.1:" + std::to_string(port) + "/-/healthy"), "200");
+  EXPECT_EQ(Curl("'http://[::1]:" + std::to_string(port) + "/-/healthy'"), "200");
+  EXPECT_EQ(Curl("http://127.0.0.1:" + std::to_string(ports[1]) + "/-/healthy"), "200");
+  auto metrics = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/internal/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("ocsp_staple_exporter_build_info"), std::string::npos);
+  EXPECT_EQ(metrics.body.find("process_cpu_seconds_total"), std::string::npos)
+      << "--web.disable-exporter-metrics";
+  EXPECT_EQ(metrics.body.find("ocsp_staple_exporter_http_requests_total"), std::string::npos);
+  EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(port) + "/metrics").status, 404);
+  // Reload: POST only, never from another site.
+  const std::string reload = "http://127.0.0.1:" + std::to_string(port) + "/-/reload";
+  EXPECT_EQ(Curl(reload), "405");
+  EXPECT_EQ(Curl("-X POST -H 'Origin: https://evil.example' " + reload), "403");
+  EXPECT_EQ(Curl("-X POST -H 'Sec-Fetch-Site: cross-site' " + reload), "403");
+  EXPECT_EQ(Curl("-X POST " + reload), "200");
+
+  // With exporter metrics (the default), the standard process families.
+  std::unique_ptr<Process> plain;
+  auto p2 = Start(plain, "plain", {"--web.listen-address=127.0.0.1:0"});
+  ASSERT_EQ(p2.size(), 1u);
+  const std::string base = "http://127.0.0.1:" + std::to_string(p2[0]);
+  HttpGet(base + "/-/healthy");
+  auto series = ParseMetrics(HttpGet(base + "/metrics").body);
+  EXPECT_GT(series["process_resident_memory_bytes"], 1e6);
+  EXPECT_GT(series["process_open_fds"], 3);
+  EXPECT_GT(series["process_max_fds"], series["process_open_fds"]);
+  EXPECT_NEAR(series["process_start_time_seconds"], std::time(nullptr), 120);
+  EXPECT_EQ(series["ocsp_staple_exporter_http_requests_total{handler=\"/-/healthy\",code=\"200\"}"], 1);
+}
+
+// Connects to 127.0.0.1:port; -1 on failure.
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(WebTest, ProbesSaturatedAndASlowClientDoNotHoldTheOtherEndpoints) {
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "limits", {"--web.listen-address=127.0.0.1:0",
+                                          "--web.max-probe-requests=4"});
+  ASSERT_EQ(ports.size(), 1u);
+  const std::string base = "http://127.0.0.1:" + std::to_string(ports[0]);
+  const std::string probe =
+      base + "/probe?module=slow&target=127.0.0.1:" + std::to_string(silent_->port());
+  // A client that sends its request one byte a second.
+  std::atomic<bool> cut{false};
+  std::atomic<int> sent{0};
+  std::thread slow([&] {
+    int fd = Connect(ports[0]);
+    const std::string req = "GET /-/healthy HTTP/1.1\r\nHost: x\r\nX-Padding: " +
+                            std::string(60, 'a') + "\r\n\r\n";
+    for (char c : req) {
+      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+        cut = true;
+        break;
+      }
+      ++sent;
+      std::this_thread::sleep_for(seconds(1));
+    }
+    ::close(fd);
+  });
+  // Four probes of a server that never answers fill the limit.
+  std::vector<std::thread> probes;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 4; ++i) {
+    probes.emplace_back([&] {
+      HttpGet(probe);
+      ++answered;
+    });
+  }
+  std::this_thread::sleep_for(seconds(1));  // (each holds a slot for its 8 s timeout)
+  auto refused = HttpGet(probe);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(answered.load(), 0);
+  // Meanwhile the rest answers at once.
+  for (const char* path : {"/-/healthy", "/-/ready", "/metrics", "/"}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = HttpGet(base + path);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(r.status == 200 || (std::string(path) == "/-/ready" && r.status == 503)) << path;
+    EXPECT_LT(took, milliseconds(100)) << path;
+  }
+  for (auto& t : probes) t.join();
+  EXPECT_EQ(answered.load(), 4);
+  // The slow client is cut off by the request deadline (15 s), long before
+  // its 90-byte request is complete.
+  slow.join();
+  EXPECT_TRUE(cut.load()) << "sent " << sent.load() << " bytes without being cut off";
+  EXPECT_LT(sent.load(), 30);
+}
+
+}  // namespace
+}  // namespace ose::testing
