@@ -195,10 +195,13 @@ int RunProbe(const Args& a) {
 
 // GET /probe: one TLS probe now, answered without the `target` label.
 // `done` runs once, on a probe thread.
-void ProbeOnDemand(const ProbeQuery& q, const Config& cfg, TlsProber& tls,
+void ProbeOnDemand(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsProber& tls,
                    std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done) {
+  const Config& cfg = *config;
   auto hp = ParseHostPort(q.target);
   if (!hp) return done(Error{"bad_request", hp.error().detail});
+  // [probe]: the name now, every resolved address before connecting.
+  if (auto ok = cfg.probe.CheckName(hp->host, hp->port); !ok) return done(ok.error());
   TlsTarget target;
   target.name = q.target;
   target.address = q.target;
@@ -220,8 +223,14 @@ void ProbeOnDemand(const ProbeQuery& q, const Config& cfg, TlsProber& tls,
         static_cast<int64_t>(std::max(0.1, q.scrape_timeout_seconds - 0.5) * 1000));
     target.timeout = std::min(target.timeout, budget);
   }
-  tls.ProbeAnyThread(MakeTlsRequest(target, cfg.global),
-                     [name = q.target, done = std::move(done)](ProbeResult r) {
+  TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
+  req.admit = [config, host = hp->host, port = hp->port](const auto& endpoints) {
+    return config->probe.CheckAddresses(host, port, endpoints);
+  };
+  tls.ProbeAnyThread(std::move(req), [name = q.target, done = std::move(done)](ProbeResult r) {
+                       if (r.failure_reason == probe_failure::kForbidden) {
+                         return done(Error{"forbidden", r.detail});
+                       }
                        TargetSnapshot snap;
                        snap.name = name;
                        snap.kind = "tls";
@@ -346,7 +355,7 @@ int RunExporter(const Args& a) {
                             },
                             .reload = reload,
                             .probe = [&](const ProbeQuery& q, auto done) {
-                              ProbeOnDemand(q, *config(), tls, std::move(done));
+                              ProbeOnDemand(q, config(), tls, std::move(done));
                             },
                             .stapler = [&] { return stapler.Snapshot(); }},
                   &requests);

@@ -365,7 +365,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   cfg.file = path;
 
   c.CheckKeys(root, "",
-              {"global", "tls", "responder", "file", "crl", "module", "stapler", "alertmanager"});
+              {"global", "tls", "responder", "file", "crl", "module", "stapler", "alertmanager",
+               "probe"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
@@ -415,6 +416,37 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     }
     return urls;
   };
+
+  if (const toml::node* n = root.get("probe")) {
+    const toml::table* t = n->as_table();
+    if (t == nullptr) {
+      c.Fail(n->source(), "probe", "must be a table");
+    } else {
+      c.CheckKeys(*t, "probe", {"enabled", "allow", "deny"});
+      cfg.probe.enabled = c.BoolAt(*t, "probe", "enabled").value_or(true);
+      for (const char* key : {"allow", "deny"}) {
+        const toml::node* list = t->get(key);
+        if (list == nullptr) continue;
+        const std::string full = std::string("probe.") + key;
+        const toml::array* a = list->as_array();
+        if (a == nullptr) {
+          c.Fail(list->source(), full, "must be an array of CIDRs and \"host:port\" patterns");
+          continue;
+        }
+        for (const toml::node& e : *a) {
+          auto s = e.value_exact<std::string>();
+          auto pattern = s ? ParseProbePattern(*s)
+                           : Result<ProbePattern>(Error{"config", "must be a string"});
+          if (!pattern) {
+            c.Fail(e.source(), full, pattern.error().detail);
+          } else {
+            (std::string_view(key) == "allow" ? cfg.probe.allow : cfg.probe.deny)
+                .push_back(std::move(pattern).value());
+          }
+        }
+      }
+    }
+  }
 
   each("tls", [&](const toml::table& t, const std::string& p) {
     c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout",

@@ -355,6 +355,11 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     if (finished_) return;
     if (!endpoints) return Fail(probe_failure::kResolve, endpoints.error().detail);
     endpoints_ = std::move(endpoints).value();
+    if (req_.admit) {
+      if (auto ok = req_.admit(endpoints_); !ok) {
+        return Fail(probe_failure::kForbidden, ok.error().detail);
+      }
+    }
     phase_ = "connecting";
     auto self = shared_from_this();
     asio::async_connect(socket_, endpoints_,

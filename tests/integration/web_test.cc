@@ -72,8 +72,9 @@ class WebTest : public ::testing::Test {
 
   // Starts the exporter with `flags`; returns its ports (from its log).
   static std::vector<int> Start(std::unique_ptr<Process>& p, const std::string& name,
-                                const std::vector<std::string>& flags) {
-    std::vector<std::string> argv = {kExporter, "--config.file=" + dir_ + "/exporter.toml",
+                                const std::vector<std::string>& flags,
+                                const std::string& config = "exporter.toml") {
+    std::vector<std::string> argv = {kExporter, "--config.file=" + dir_ + "/" + config,
                                      "--log.level=debug"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     const std::string log = dir_ + "/" + name + ".log";
@@ -263,6 +264,53 @@ TEST_F(WebTest, DualStackSeveralAddressesAndExporterMetricsSwitch) {
   EXPECT_GT(series["process_max_fds"], series["process_open_fds"]);
   EXPECT_NEAR(series["process_start_time_seconds"], std::time(nullptr), 120);
   EXPECT_EQ(series["ocsp_staple_exporter_http_requests_total{handler=\"/-/healthy\",code=\"200\"}"], 1);
+}
+
+TEST_F(WebTest, ProbeLimitsAfterDnsResolution) {
+  const int closed = FreePort();  // nothing listens: probes fail fast with "connect"
+  std::ofstream(dir_ + "/limits.toml")
+      << "[probe]\nallow = [\"localhost:*\", \"127.0.0.0/8\"]\n"
+      << "deny = [\"127.0.0.66/32\", \"blocked.localhost:*\"]\n";
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "policy", {"--web.listen-address=127.0.0.1:0"}, "limits.toml");
+  ASSERT_EQ(ports.size(), 1u) << ReadFile(dir_ + "/policy.log");
+  const int port = ports[0];
+  const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/probe?target=";
+  auto probe = [&](const std::string& target) { return HttpGet(base + target); };
+  // Allowed by name and by CIDR: the probe runs (and fails to connect).
+  auto ok = probe("localhost:" + std::to_string(closed));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.body.find("ocsp_probe_success 0"), std::string::npos) << ok.body;
+  EXPECT_EQ(probe("127.0.0.1:" + std::to_string(closed)).status, 200);
+  // Denied by CIDR, by name pattern, and a metadata address nobody allowed.
+  auto denied = probe("127.0.0.66:443");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_NE(denied.body.find("denied by [probe] deny \"127.0.0.66/32\""), std::string::npos)
+      << denied.body;
+  EXPECT_EQ(probe("blocked.localhost:443").status, 403);
+  auto metadata = probe("169.254.169.254:80");
+  EXPECT_EQ(metadata.status, 403);
+  EXPECT_NE(metadata.body.find("link-local or cloud metadata"), std::string::npos);
+  // Outside the allow list.
+  auto outside = probe("192.0.2.1:443");
+  EXPECT_EQ(outside.status, 403);
+  EXPECT_NE(outside.body.find("which no [probe] allow entry names"), std::string::npos);
+
+  // A name that resolves to a denied address is refused after resolution:
+  // "localhost" resolves (from /etc/hosts) to 127.0.0.1, now denied.
+  std::ofstream(dir_ + "/limits.toml") << "[probe]\ndeny = [\"127.0.0.1/32\", \"::1/128\"]\n";
+  EXPECT_EQ(HttpPost("http://127.0.0.1:" + std::to_string(port) + "/-/reload").status, 200);
+  auto rebound = probe("localhost:" + std::to_string(closed));
+  EXPECT_EQ(rebound.status, 403);
+  EXPECT_NE(rebound.body.find("localhost:" + std::to_string(closed) + " resolves to "),
+            std::string::npos)
+      << rebound.body;
+  // Disabled altogether.
+  std::ofstream(dir_ + "/limits.toml") << "[probe]\nenabled = false\n";
+  EXPECT_EQ(HttpPost("http://127.0.0.1:" + std::to_string(port) + "/-/reload").status, 200);
+  auto off = probe("localhost:" + std::to_string(closed));
+  EXPECT_EQ(off.status, 403);
+  EXPECT_NE(off.body.find("[probe] enabled = false"), std::string::npos);
 }
 
 // Connects to 127.0.0.1:port; -1 on failure.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ocsp_staple_exporter/probe/probe_policy.h"
 #include "ocsp_staple_exporter/common/duration.h"
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
 #include "ocsp_staple_exporter/common/result.h"
@@ -195,6 +196,7 @@ struct Config {
   std::vector<Module> modules;
   StaplerConfig stapler;
   AlertmanagerConfig alertmanager;
+  ProbePolicy probe;  ///< `[probe]`: where /probe may connect
 };
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line

@@ -30,6 +30,10 @@ struct TlsProbeRequest {
   /// Fill ProbeResult::crl_subject (leaf, issuer, CRL Distribution Points)
   /// for a CRL lookup after the handshake (`revocation = "crl" | "both"`).
   bool crl_subject = false;
+  /// When set, called with the resolved addresses before connecting; an
+  /// error ends the probe with probe_failure::kForbidden and its detail
+  /// (/probe's `[probe]` policy, checked against the addresses connected to).
+  std::function<Result<Ok>(const std::vector<asio::ip::tcp::endpoint>&)> admit;
 };
 
 /// Owns the client SSL_CTX shared by all probes. The context does not

@@ -371,6 +371,26 @@ revocation = "crl"
   ExpectErrors(cases);
 }
 
+TEST_F(SectionsTest, ProbePolicy) {
+  auto cfg = Parse("[probe]\nenabled = true\nallow = [\"10.0.0.0/8\", \"*.example.net:443\"]\n"
+                   "deny = [\"10.6.6.0/24\"]\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_TRUE(cfg->probe.enabled);
+  ASSERT_EQ(cfg->probe.allow.size(), 2u);
+  EXPECT_TRUE(cfg->probe.allow[0].cidr);
+  EXPECT_EQ(cfg->probe.allow[1].host, "*.example.net");
+  ASSERT_EQ(cfg->probe.deny.size(), 1u);
+  EXPECT_TRUE(Parse("").value().probe.enabled) << "enabled by default";
+  const std::pair<std::string, std::string> cases[] = {
+      {"[probe]\nallow = [\"10.0.0.0/40\"]\n",
+       "{f}:2:10: probe.allow: \"10.0.0.0/40\": prefix length must be 0-32"},
+      {"[probe]\ndeny = \"10.0.0.0/8\"\n",
+       "{f}:2:8: probe.deny: must be an array of CIDRs and \"host:port\" patterns"},
+      {"[probe]\nallowed = []\n", "{f}:2:1: probe.allowed: unknown key"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, Stapler) {
   auto cfg = Parse(R"(
 [stapler]

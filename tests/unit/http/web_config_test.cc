@@ -8,7 +8,9 @@
 
 #include <ctime>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "ocsp_staple_exporter/http/basic_auth.h"
 #include "pki.h"
@@ -139,6 +141,48 @@ TEST_F(WebConfigTest, KeyThatDoesNotMatchTheCertificateIsRefused) {
   EXPECT_NE(cfg.error().detail.find("the private key does not match"), std::string::npos)
       << cfg.error().detail;
   EXPECT_NE(cfg.error().detail.find(dir_ + "/web.yml: "), std::string::npos);
+}
+
+// The web configs we ship (deploy/) parse, with their certificate and key
+// paths pointed at files made now.
+TEST_F(WebConfigTest, ShippedExamplesParse) {
+  auto point = [&](std::string text) {
+    for (const char* from : {"/etc/ocsp_staple_exporter/tls/server.pem",
+                             "/etc/ocsp_staple_exporter/tls/tls.crt"}) {
+      for (size_t at; (at = text.find(from)) != std::string::npos;) {
+        text.replace(at, std::strlen(from), dir_ + "/server.pem");
+      }
+    }
+    for (const char* from : {"/run/credentials/ocsp_staple_exporter.service/server.key",
+                             "/etc/ocsp_staple_exporter/tls/tls.key"}) {
+      for (size_t at; (at = text.find(from)) != std::string::npos;) {
+        text.replace(at, std::strlen(from), dir_ + "/server.key");
+      }
+    }
+    return text;
+  };
+  std::ifstream plain(OSE_SOURCE_DIR "/deploy/web-config.yml");
+  std::string text((std::istreambuf_iterator<char>(plain)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  auto cfg = Parse(point(text));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_TRUE(cfg->tls);
+  EXPECT_EQ(cfg->basic_auth_users.count("prometheus"), 1u);
+  // The Kubernetes Secret's embedded file (indented under "web-config.yml: |").
+  std::ifstream k8s(OSE_SOURCE_DIR "/deploy/kubernetes/web-config-secret.yaml");
+  std::string line, embedded;
+  bool in = false;
+  while (std::getline(k8s, line)) {
+    if (line.find("web-config.yml: |") != std::string::npos) {
+      in = true;
+      continue;
+    }
+    if (in && line.rfind("    ", 0) != 0 && !line.empty()) break;
+    if (in) embedded += (line.size() >= 4 ? line.substr(4) : "") + "\n";
+  }
+  auto secret = Parse(point(embedded));
+  ASSERT_TRUE(secret.ok()) << secret.error().detail << "\n" << embedded;
+  EXPECT_EQ(secret->basic_auth_users.size(), 2u);
 }
 
 TEST(BcryptHash, Shapes) {
