@@ -322,9 +322,9 @@ void Router::Route(const HttpRequest& req, Reply reply) {
     return;
   }
   if (path == "/-/reload") {
-    if (req.method != "POST" && req.method != "PUT") {
+    if (req.method != "POST") {
       HttpResponse r = Text(405, "Method not allowed: POST to reload\n");
-      r.headers.emplace_back("Allow", "POST, PUT");
+      r.headers.emplace_back("Allow", "POST");
       reply(std::move(r));
       return;
     }

@@ -231,13 +231,17 @@ TEST_F(WebTest, DualStackSeveralAddressesAndExporterMetricsSwitch) {
   const int port = FreePort();
   auto ports = Start(exporter, "dual", {"--web.listen-address=:" + std::to_string(port),
                                         "--web.listen-address=127.0.0.1:0",
+                                        "--web.listen-address=[::1]:0",
                                         "--web.telemetry-path=/internal/metrics",
                                         "--web.disable-exporter-metrics"});
-  ASSERT_EQ(ports.size(), 2u) << ReadFile(dir_ + "/dual.log");
+  ASSERT_EQ(ports.size(), 3u) << ReadFile(dir_ + "/dual.log");
   EXPECT_EQ(ports[0], port);
   EXPECT_EQ(Curl("http://127.0.0.1:" + std::to_string(port) + "/-/healthy"), "200");
   EXPECT_EQ(Curl("'http://[::1]:" + std::to_string(port) + "/-/healthy'"), "200");
   EXPECT_EQ(Curl("http://127.0.0.1:" + std::to_string(ports[1]) + "/-/healthy"), "200");
+  EXPECT_EQ(Curl("'http://[::1]:" + std::to_string(ports[2]) + "/-/healthy'"), "200");
+  EXPECT_EQ(Curl("http://127.0.0.1:" + std::to_string(ports[2]) + "/-/healthy"), "000")
+      << "[::1] is IPv6 only";
   auto metrics = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/internal/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("ocsp_staple_exporter_build_info"), std::string::npos);
@@ -248,6 +252,7 @@ TEST_F(WebTest, DualStackSeveralAddressesAndExporterMetricsSwitch) {
   // Reload: POST only, never from another site.
   const std::string reload = "http://127.0.0.1:" + std::to_string(port) + "/-/reload";
   EXPECT_EQ(Curl(reload), "405");
+  EXPECT_EQ(Curl("-X PUT " + reload), "405");
   EXPECT_EQ(Curl("-X POST -H 'Origin: https://evil.example' " + reload), "403");
   EXPECT_EQ(Curl("-X POST -H 'Sec-Fetch-Site: cross-site' " + reload), "403");
   EXPECT_EQ(Curl("-X POST " + reload), "200");
