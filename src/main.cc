@@ -42,6 +42,7 @@ constexpr const char* kUsage = R"(usage:
   ocsp_staple_exporter --config.file=FILE [--web.listen-address=HOST:PORT ...]
                        [--web.config.file=FILE] [--web.telemetry-path=/metrics]
                        [--web.max-probe-requests=64] [--web.disable-exporter-metrics]
+                       [--shard.index=I --shard.count=N]
                        [--log.level=debug|info|warn|error] [--log.format=logfmt|json]
   ocsp_staple_exporter --config.file=FILE --config.check
   ocsp_staple_exporter probe HOST:PORT [--server-name=NAME] [--ca-file=FILE]
@@ -58,6 +59,8 @@ Exporter flags:
   --web.telemetry-path   path of the metrics (default /metrics)
   --web.max-probe-requests  /probe requests in flight at once; more answer 503 (default 64)
   --web.disable-exporter-metrics  leave out process_* and ocsp_staple_exporter_http_*
+  --shard.index, --shard.count  probe only the targets whose name hashes (Prometheus'
+                         hashmod) to I of N; override [global] shard_index/shard_count
   --log.level            debug, info, warn or error (default info)
   --log.format           logfmt or json (default logfmt)
 
@@ -74,6 +77,7 @@ struct Args {
   std::string telemetry_path = "/metrics";
   std::string max_probe_requests = "64";
   bool disable_exporter_metrics = false;
+  std::string shard_index, shard_count;  // "" unless given: [global] decides
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string target;  // probe HOST:PORT
@@ -120,6 +124,8 @@ Args ParseArgs(int argc, char** argv) {
                value(arg, "--web.config.file", a.web_config_file) ||
                value(arg, "--web.telemetry-path", a.telemetry_path) ||
                value(arg, "--web.max-probe-requests", a.max_probe_requests) ||
+               value(arg, "--shard.index", a.shard_index) ||
+               value(arg, "--shard.count", a.shard_count) ||
                value(arg, "--log.level", a.log_level) ||
                value(arg, "--log.format", a.log_format)) {
     } else if (a.probe && (value(arg, "--server-name", a.server_name) ||
@@ -141,12 +147,22 @@ Args ParseArgs(int argc, char** argv) {
       a.telemetry_path.find_first_of("?# ") != std::string::npos) {
     throw std::invalid_argument("--web.telemetry-path must be a path such as /metrics");
   }
-  {
+  auto number = [](const std::string& v, long lo, long hi, const char* what) {
     char* end = nullptr;
-    const long n = std::strtol(a.max_probe_requests.c_str(), &end, 10);
-    if (end == a.max_probe_requests.c_str() || *end != '\0' || n < 1 || n > 100000) {
-      throw std::invalid_argument("--web.max-probe-requests must be a number from 1 to 100000");
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || end == v.c_str() || *end != '\0' || n < lo || n > hi) {
+      throw std::invalid_argument(std::string(what) + " must be a number from " +
+                                  std::to_string(lo) + " to " + std::to_string(hi));
     }
+    return n;
+  };
+  number(a.max_probe_requests, 1, 100000, "--web.max-probe-requests");
+  if (a.shard_index.empty() != a.shard_count.empty()) {
+    throw std::invalid_argument("--shard.index and --shard.count go together");
+  }
+  if (!a.shard_count.empty()) {
+    const long count = number(a.shard_count, 1, 100000, "--shard.count");
+    number(a.shard_index, 0, count - 1, "--shard.index");
   }
   if (!a.probe && !a.version && a.config_file.empty()) {
     throw std::invalid_argument("--config.file is required");
@@ -247,6 +263,16 @@ void ProbeOnDemand(const ProbeQuery& q, std::shared_ptr<const Config> config, Tl
                      });
 }
 
+// Flags that override the config file, applied to every load (reloads too).
+Result<Config> LoadWithFlags(const Args& a) {
+  auto cfg = LoadConfig(a.config_file);
+  if (cfg && !a.shard_count.empty()) {
+    cfg->global.shard_count = std::stoi(a.shard_count);
+    cfg->global.shard_index = std::stoi(a.shard_index);
+  }
+  return cfg;
+}
+
 // Every probe in flight holds a socket: allow as many as the hard limit.
 void RaiseFileLimit() {
   rlimit lim{};
@@ -260,7 +286,7 @@ void RaiseFileLimit() {
 
 int RunExporter(const Args& a) {
   RaiseFileLimit();
-  auto cfg = LoadConfig(a.config_file);
+  auto cfg = LoadWithFlags(a);
   if (!cfg) {
     log::Error("cannot load config", {{"file", a.config_file}, {"err", cfg.error().detail}});
     std::cerr << cfg.error().detail << "\n";
@@ -323,7 +349,7 @@ int RunExporter(const Args& a) {
   std::mutex reload_mu;
   auto reload = [&]() -> Result<Ok> {
     std::lock_guard lock(reload_mu);
-    auto next = LoadConfig(a.config_file);
+    auto next = LoadWithFlags(a);
     if (!next) {
       status.last_reload_successful = false;
       log::Error("config reload failed, keeping the running config",
@@ -376,6 +402,8 @@ int RunExporter(const Args& a) {
   for (const auto& l : a.listen) addresses += (addresses.empty() ? "" : ",") + l;
   log::Info("listening", {{"address", addresses}, {"port", ports},
                           {"web_config", a.web_config_file},
+                          {"shard", std::to_string(config()->global.shard_index) + "/" +
+                                        std::to_string(config()->global.shard_count)},
                           {"config", a.config_file},
                           {"version", OSE_VERSION}, {"revision", OSE_REVISION}});
 

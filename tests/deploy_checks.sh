@@ -50,6 +50,12 @@ check "PrometheusRule is generated from alerts.yml" diff -u deploy/kubernetes/pr
 sed -n '/config.toml: |/,$p' deploy/kubernetes/configmap.yaml | tail -n +2 | sed 's/^    //' \
   > "$tmp/config.toml"
 check "ConfigMap config passes --config.check" "$bin" --config.file="$tmp/config.toml" --config.check
+shard_replicas=$(sed -n 's/^  replicas: \([0-9]*\)$/\1/p' deploy/kubernetes/sharded/statefulset.yaml)
+check "sharded StatefulSet: --shard.count equals replicas ($shard_replicas)" grep -q \
+  -- "- --shard.count=$shard_replicas\$" deploy/kubernetes/sharded/statefulset.yaml
+check "sharded StatefulSet: the index is the pod ordinal" grep -q \
+  "fieldPath: metadata.labels\['apps.kubernetes.io/pod-index'\]" \
+  deploy/kubernetes/sharded/statefulset.yaml
 check "dashboard targets Grafana 10 (schemaVersion 38)" grep -q '"schemaVersion": 38' \
   dashboards/ocsp_stapling.json
 

@@ -1,5 +1,7 @@
 #include "ocsp_staple_exporter/config/config.h"
 
+#include <openssl/evp.h>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -222,7 +224,16 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
     return;
   }
   c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity",
-                             "per_host_concurrency", "dns_servers", "revocation"});
+                             "per_host_concurrency", "dns_servers", "revocation", "shard_index",
+                             "shard_count"});
+  if (auto v = c.IntAt(*t, "global", "shard_count", 1, 100000)) g.shard_count = static_cast<int>(*v);
+  if (auto v = c.IntAt(*t, "global", "shard_index", 0, 99999)) {
+    g.shard_index = static_cast<int>(*v);
+    if (g.shard_index >= g.shard_count) {
+      c.Fail(t->get("shard_index")->source(), "global.shard_index",
+             "must be less than shard_count (" + std::to_string(g.shard_count) + ")");
+    }
+  }
   g.revocation = RevocationAt(c, *t, "global", g.revocation);
   if (auto d = c.DurationAt(*t, "global", "interval")) g.interval = *d;
   if (auto d = c.DurationAt(*t, "global", "timeout")) g.timeout = *d;
@@ -260,6 +271,21 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
 }
 
 }  // namespace
+
+uint64_t HashMod(std::string_view name, uint64_t count) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(name.data(), name.size(), md, &len, EVP_md5(), nullptr);
+  uint64_t v = 0;
+  for (unsigned int i = len - 8; i < len; ++i) v = (v << 8) | md[i];
+  return v % count;
+}
+
+bool InShard(std::string_view name, const GlobalConfig& global) {
+  return global.shard_count <= 1 ||
+         HashMod(name, static_cast<uint64_t>(global.shard_count)) ==
+             static_cast<uint64_t>(global.shard_index);
+}
 
 std::string_view RevocationName(Revocation r) {
   switch (r) {

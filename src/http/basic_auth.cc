@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace ose {
@@ -39,10 +40,15 @@ std::optional<std::pair<std::string, std::string>> ParseBasicAuthorization(
                                 reinterpret_cast<const unsigned char*>(b64.data()),
                                 static_cast<int>(b64.size()));
   if (n < 0) return std::nullopt;
-  size_t len = static_cast<size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) --len;
-  raw.resize(len);
+  // EVP_DecodeBlock counts the padding as zero bytes; base64 has at most two
+  // padding characters, and only at the end (anything else is refused:
+  // "z=======" once made the length wrap around).
+  const size_t pad = b64.size() - std::min(b64.size(), b64.find_last_not_of('=') + 1);
+  if (pad > 2 || b64.substr(0, b64.size() - pad).find('=') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  if (static_cast<size_t>(n) < pad) return std::nullopt;
+  raw.resize(static_cast<size_t>(n) - pad);
   const size_t colon = raw.find(':');
   if (colon == std::string::npos) return std::nullopt;
   return std::make_pair(raw.substr(0, colon), raw.substr(colon + 1));

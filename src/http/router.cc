@@ -288,7 +288,13 @@ void Router::Handle(HttpRequest req, Reply reply) {
   }
   // bcrypt (on a cache miss) is too slow for the I/O threads.
   run_heavy_([this, web, req = std::move(req), finish = std::move(finish)]() mutable {
-    if (!auth_.Check(web->basic_auth_users, req.Header("authorization"))) {
+    bool ok = false;
+    try {
+      ok = auth_.Check(web->basic_auth_users, req.Header("authorization"));
+    } catch (const std::exception& e) {  // never take the worker (and the process) down
+      log::Warn("basic auth check failed", {{"peer", req.peer}, {"err", e.what()}});
+    }
+    if (!ok) {
       HttpResponse r = Text(401, "Unauthorized\n");
       r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"ocsp_staple_exporter\"");
       finish(std::move(r));

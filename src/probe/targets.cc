@@ -63,7 +63,11 @@ ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                                           ResponderProber& http, CrlStore* crl_store) {
   std::vector<ScheduledTarget> out;
+  // Sharded over replicas: only this replica's targets (the stapling engine
+  // is never sharded: it runs beside the server it feeds).
+  const auto mine = [&](const std::string& name) { return InShard(name, config.global); };
   for (const TlsTarget& t : config.tls) {
+    if (!mine(t.name)) continue;
     TlsProbeRequest req = MakeTlsRequest(t, config.global);
     if (crl_store == nullptr) req.crl_subject = false;
     out.push_back({.name = t.name,
@@ -84,6 +88,7 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    }});
   }
   for (const ResponderTarget& t : config.responders) {
+    if (!mine(t.name)) continue;
     std::string first = t.urls.empty() ? "" : t.urls.front();
     struct State {
       ResponderProbeRequest req;
@@ -110,6 +115,7 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    }});
   }
   for (const FileTarget& t : config.files) {
+    if (!mine(t.name)) continue;
     VerifyOptions verify = MakeVerifyOptions(config.global);
     struct State {
       FileTarget target;
@@ -127,6 +133,7 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    }});
   }
   for (const CrlTarget& t : config.crls) {
+    if (!mine(t.name)) continue;
     VerifyOptions verify = MakeVerifyOptions(config.global);
     out.push_back({.name = t.name,
                    .kind = "crl",

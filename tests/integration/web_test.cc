@@ -14,6 +14,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -316,6 +317,79 @@ TEST_F(WebTest, ProbeLimitsAfterDnsResolution) {
   auto off = probe("localhost:" + std::to_string(closed));
   EXPECT_EQ(off.status, 403);
   EXPECT_NE(off.body.find("[probe] enabled = false"), std::string::npos);
+}
+
+// Issue 13 point 4: three replicas on one config cover every target exactly
+// once, and each holds exactly the targets Prometheus' own `hashmod`
+// relabeling gives its index (the reference is Prometheus, not our code).
+TEST_F(WebTest, ShardsCoverEveryTargetOnceAsPrometheusHashmodSays) {
+  const int closed = FreePort();  // every probe fails fast: only the series matter
+  std::ofstream cfg(dir_ + "/shards.toml");
+  cfg << "[global]\ninterval = \"1h\"\ntimeout = \"2s\"\n";
+  std::vector<std::string> names;
+  for (int i = 0; i < 24; ++i) {
+    names.push_back("shard-target-" + std::to_string(i * 7919));
+    cfg << "\n[[tls]]\nname = \"" << names.back() << "\"\naddress = \"127.0.0.1:" << closed
+        << "\"\n";
+  }
+  cfg.close();
+  std::map<std::string, int> owner;  // target -> replica that exports it
+  std::vector<std::unique_ptr<Process>> replicas(3);
+  std::vector<int> ports(3);
+  for (int i = 0; i < 3; ++i) {  // all three at once: their first rounds overlap
+    auto p = Start(replicas[i], "shard" + std::to_string(i),
+                   {"--web.listen-address=127.0.0.1:0", "--shard.index=" + std::to_string(i),
+                    "--shard.count=3"},
+                   "shards.toml");
+    ASSERT_EQ(p.size(), 1u);
+    ports[i] = p[0];
+    EXPECT_NE(ReadFile(dir_ + "/shard" + std::to_string(i) + ".log").find("shard=" +
+                                                                         std::to_string(i) + "/3"),
+              std::string::npos);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string base = "http://127.0.0.1:" + std::to_string(ports[i]);
+    EXPECT_TRUE(WaitFor([&] { return HttpGet(base + "/-/ready").status == 200; }, seconds(30)));
+    auto series = ParseMetrics(HttpGet(base + "/metrics").body);
+    for (const std::string& n : names) {
+      if (series.count("ocsp_probe_success{target=\"" + n + "\"}")) {
+        EXPECT_EQ(owner.count(n), 0u) << n << " is probed by two replicas";
+        owner[n] = i;
+      }
+    }
+  }
+  EXPECT_EQ(owner.size(), names.size()) << "every target is probed by one replica";
+
+  // Prometheus' hashmod over the same names.
+  const int prom_port = FreePort();
+  const std::string pdir = dir_ + "/prometheus-shards";
+  fs::create_directories(pdir);
+  std::ofstream prom_cfg(pdir + "/prometheus.yml");
+  prom_cfg << "global:\n  scrape_interval: 1h\nscrape_configs:\n  - job_name: shards\n"
+           << "    static_configs:\n";
+  for (const std::string& n : names) {
+    prom_cfg << "      - targets: ['127.0.0.1:" << closed << "']\n        labels: {target: " << n
+             << "}\n";
+  }
+  prom_cfg << "    relabel_configs:\n      - source_labels: [target]\n        modulus: 3\n"
+           << "        target_label: shard\n        action: hashmod\n";
+  prom_cfg.close();
+  Process prom({"/usr/bin/prometheus", "--config.file=" + pdir + "/prometheus.yml",
+                "--storage.tsdb.path=" + pdir + "/data",
+                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+               pdir + "/prometheus.log");
+  const std::string api = "http://127.0.0.1:" + std::to_string(prom_port);
+  std::map<std::string, int> prometheus;
+  EXPECT_TRUE(WaitFor([&] {
+    auto j = nlohmann::json::parse(HttpGet(api + "/api/v1/targets").body, nullptr, false);
+    if (j.is_discarded() || j["status"] != "success") return false;
+    prometheus.clear();
+    for (const auto& t : j["data"]["activeTargets"]) {
+      prometheus[t["labels"].value("target", "")] = std::stoi(t["labels"].value("shard", "-1"));
+    }
+    return prometheus.size() == names.size();
+  }, seconds(60))) << ReadFile(pdir + "/prometheus.log");
+  EXPECT_EQ(owner, prometheus);
 }
 
 // Connects to 127.0.0.1:port; -1 on failure.

@@ -46,7 +46,21 @@ struct GlobalConfig {
   std::vector<std::string> dns_servers;
   /// The default of every target's `revocation`.
   Revocation revocation = Revocation::kOcsp;
+  /// Sharding over replicas (`shard_index`, `shard_count`, or the
+  /// --shard.* flags): this replica probes only the targets whose name
+  /// hashes to shard_index (ShardOf). Count 1: every target.
+  int shard_index = 0;
+  int shard_count = 1;
 };
+
+/// Prometheus' `hashmod` of `name`: the last 8 bytes of its MD5 as a
+/// big-endian integer, modulo `count` (> 0). The same rule as a
+/// `hashmod` relabeling of the `target` label, so one sharding can be
+/// reasoned about across Prometheus and the exporter.
+uint64_t HashMod(std::string_view name, uint64_t count);
+
+/// Whether `name` is this replica's (HashMod(name, count) == index).
+bool InShard(std::string_view name, const GlobalConfig& global);
 
 /// True for an IPv4 or IPv6 address literal (no brackets).
 bool IsIpLiteral(const std::string& host);

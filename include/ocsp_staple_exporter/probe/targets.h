@@ -22,7 +22,8 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
 ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
                                            const GlobalConfig& global);
 
-/// Every configured target, in config order. The probers and `crl_store`
+/// Every configured target of this replica's shard (InShard), in config
+/// order. The probers and `crl_store`
 /// (which answers targets with `revocation = "crl" | "both"`; required when
 /// one has it) are borrowed and must outlive the scheduler that runs them.
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,

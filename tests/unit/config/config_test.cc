@@ -391,6 +391,35 @@ TEST_F(SectionsTest, ProbePolicy) {
   ExpectErrors(cases);
 }
 
+TEST(Shard, PrometheusHashmod) {
+  // Last 8 bytes of MD5, big-endian (values from Python's hashlib).
+  EXPECT_EQ(HashMod("nginx-good", UINT64_MAX), 10710954452188596849ull % UINT64_MAX);
+  EXPECT_EQ(HashMod("nginx-good", 3), 0u);
+  EXPECT_EQ(HashMod("nginx-good", 10), 9u);
+  EXPECT_EQ(HashMod("a", 3), 1u);
+  EXPECT_EQ(HashMod("target-7", 3), 2u);
+  EXPECT_EQ(HashMod("", 10), 8u);
+  GlobalConfig g;
+  EXPECT_TRUE(InShard("anything", g)) << "one shard: everything";
+  g.shard_count = 3;
+  g.shard_index = 2;
+  EXPECT_TRUE(InShard("target-7", g));
+  EXPECT_FALSE(InShard("a", g));
+}
+
+TEST_F(SectionsTest, ShardKeys) {
+  auto cfg = Parse("[global]\nshard_index = 2\nshard_count = 3\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->global.shard_index, 2);
+  EXPECT_EQ(cfg->global.shard_count, 3);
+  const std::pair<std::string, std::string> cases[] = {
+      {"[global]\nshard_index = 3\nshard_count = 3\n",
+       "{f}:2:15: global.shard_index: must be less than shard_count (3)"},
+      {"[global]\nshard_count = 0\n", "{f}:2:15: global.shard_count: must be between 1 and 100000"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, Stapler) {
   auto cfg = Parse(R"(
 [stapler]
