@@ -4,6 +4,14 @@
 
 namespace ose {
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string JsonQuote(std::string_view s) {
   try {
     return nlohmann::json(std::string(s)).dump(-1, ' ', false,

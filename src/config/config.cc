@@ -13,6 +13,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "ocsp_staple_exporter/common/curl_body.h"
 #include "ocsp_staple_exporter/config/cert_watch.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
@@ -142,7 +143,7 @@ class Checker {
   std::optional<std::string> UrlAt(const toml::table& t, std::string_view path,
                                    std::string_view key, bool required) {
     auto url = String(t, path, key, required);
-    if (url && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+    if (url && !IsHttpUrl(*url)) {
       Fail(t.get(key)->source(), Join(path, key), "must start with http:// or https://");
     }
     return url;

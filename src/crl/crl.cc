@@ -51,18 +51,6 @@ static std::vector<std::string> IdpUris(X509_CRL* crl) {
   return GeneralNameUris(idp->distpoint->name.fullname);
 }
 
-std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names) {
-  std::vector<std::string> out;
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type != GEN_URI) continue;
-    const ASN1_IA5STRING* uri = n->d.uniformResourceIdentifier;
-    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                     static_cast<size_t>(ASN1_STRING_length(uri)));
-  }
-  return out;
-}
-
 std::string_view CrlStateName(CrlState s) { return kCrlStateNames[static_cast<int>(s)]; }
 
 ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,

@@ -2,7 +2,9 @@
 
 #include <openssl/x509v3.h>
 
+#include "ocsp_staple_exporter/common/curl_body.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
 namespace {
@@ -18,18 +20,13 @@ int64_t Decimal(const std::optional<std::string>& n) {
 }  // namespace
 
 std::vector<std::string> FreshestCrlUrls(X509_CRL* crl) {
-  std::vector<std::string> out;
   int crit = 0;
-  std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> dps(
-      static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, nullptr)),
-      CRL_DIST_POINTS_free);
+  OsslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(
+      static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, nullptr)));
   DrainOpenSslErrors();
-  for (int i = 0; dps && i < sk_DIST_POINT_num(dps.get()); ++i) {
-    DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), i);
-    if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;
-    for (std::string& uri : GeneralNameUris(dp->distpoint->name.fullname)) {
-      if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) out.push_back(uri);
-    }
+  std::vector<std::string> out;
+  for (std::string& uri : DistributionPointUris(dps.get())) {
+    if (IsHttpUrl(uri)) out.push_back(std::move(uri));
   }
   return out;
 }
@@ -113,7 +110,7 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
   LeafCrlStatus out;
   out.detail = "the certificate names no http(s) CRL Distribution Point";
   for (const std::string& url : urls) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) continue;  // ldap:, ...
+    if (!IsHttpUrl(url)) continue;  // ldap:, ...
     std::optional<Error> error;
     std::shared_ptr<const ParsedCrl> base = Get(url, issuer, now, &error);
     if (!base) {

@@ -283,11 +283,11 @@ void Router::Handle(HttpRequest req, Reply reply) {
     reply(std::move(r));
   };
   if (web->basic_auth_users.empty() || req.path == "/-/healthy") {
-    Route(req, std::move(finish));
+    Route(req, handler, std::move(finish));
     return;
   }
   // bcrypt (on a cache miss) is too slow for the I/O threads.
-  run_heavy_([this, web, req = std::move(req), finish = std::move(finish)]() mutable {
+  run_heavy_([this, web, handler, req = std::move(req), finish = std::move(finish)]() mutable {
     bool ok = false;
     try {
       ok = auth_.Check(web->basic_auth_users, req.Header("authorization"));
@@ -300,11 +300,11 @@ void Router::Handle(HttpRequest req, Reply reply) {
       finish(std::move(r));
       return;
     }
-    Route(req, std::move(finish));
+    Route(req, handler, std::move(finish));
   });
 }
 
-void Router::Route(const HttpRequest& req, Reply reply) {
+void Router::Route(const HttpRequest& req, std::string_view handler, Reply reply) {
   const std::string& path = req.path;
   const bool get = req.method == "GET" || req.method == "HEAD";
   auto heavy = [this, reply](std::function<HttpResponse()> make) {
@@ -322,7 +322,6 @@ void Router::Route(const HttpRequest& req, Reply reply) {
   auto stapled = [this] {
     return hooks_.stapler ? hooks_.stapler() : std::vector<StaplerCertState>{};
   };
-  const std::string_view handler = HandlerOf(path);
   if (handler == kHandlerOther) {
     reply(Text(404, "Not found\n"));
     return;

@@ -14,13 +14,13 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
-#include <cctype>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
 
 #include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/common/text.h"
 #include "ocsp_staple_exporter/config/config.h"
 
 namespace ose {
@@ -72,12 +72,6 @@ Result<ListenAddress> ParseListenAddress(const std::string& address) {
   auto hp = ParseHostPort(zero ? address.substr(0, address.size() - 1) + "1" : address);
   if (!hp) return fail(hp.error().detail);
   return ListenAddress{hp->host, zero ? uint16_t{0} : hp->port};
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -199,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     req.path = std::string(target.substr(0, q));
     if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
     for (const auto& f : msg) {
-      req.headers.emplace_back(Lower(std::string_view(f.name_string().data(), f.name_string().size())),
+      req.headers.emplace_back(AsciiLower(std::string_view(f.name_string().data(), f.name_string().size())),
                                std::string(f.value().data(), f.value().size()));
     }
     req.peer = peer_;

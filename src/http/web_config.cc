@@ -66,6 +66,22 @@ class Checker {
     return node.Scalar();
   }
 
+  // The value of the table entry named by the string at `node`; an error
+  // listing the names ("must be A, B or C") and nullopt otherwise.
+  template <typename T, size_t N>
+  std::optional<T> OneOf(const YAML::Node& node, const std::string& key,
+                         const std::pair<std::string_view, T> (&table)[N]) {
+    auto s = String(node, key);
+    if (!s) return std::nullopt;
+    std::string names;
+    for (size_t i = 0; i < N; ++i) {
+      if (*s == table[i].first) return table[i].second;
+      names += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(table[i].first);
+    }
+    Fail(node, key, "must be " + names);
+    return std::nullopt;
+  }
+
   // A map's entries, each key checked against `allowed`.
   template <typename Fn>
   void EachKey(const YAML::Node& map, const std::string& prefix,
@@ -122,27 +138,9 @@ void ParseTls(Checker& c, const YAML::Node& node, WebTlsConfig& tls) {
               } else if (k == "client_ca_file") {
                 tls.client_ca_file = c.File(v, full);
               } else if (k == "client_auth_type") {
-                auto s = c.String(v, full);
-                if (!s) return;
-                for (const auto& [name, value] : kClientAuth) {
-                  if (*s == name) {
-                    tls.client_auth = value;
-                    return;
-                  }
-                }
-                c.Fail(v, full,
-                       "must be NoClientCert, RequestClientCert, RequireAnyClientCert, "
-                       "VerifyClientCertIfGiven or RequireAndVerifyClientCert");
-              } else {  // min_version, max_version
-                auto s = c.String(v, full);
-                if (!s) return;
-                for (const auto& [name, value] : kVersions) {
-                  if (*s == name) {
-                    (k == "min_version" ? tls.min_version : tls.max_version) = value;
-                    return;
-                  }
-                }
-                c.Fail(v, full, "must be TLS10, TLS11, TLS12 or TLS13");
+                if (auto auth = c.OneOf(v, full, kClientAuth)) tls.client_auth = *auth;
+              } else if (auto version = c.OneOf(v, full, kVersions)) {  // min_/max_version
+                (k == "min_version" ? tls.min_version : tls.max_version) = *version;
               }
             });
   const YAML::Mark m = node.Mark();

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -555,16 +556,10 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
           "Unix time of the last successful configuration load.", {},
           static_cast<double>(status_.last_reload_success_timestamp.load()));
   if (const SchedulerStats* s = status_.scheduler) {
-    ClientMetric lag;
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < std::size(SchedulerStats::kLagBuckets); ++i) {
-      cumulative += s->lag_buckets[i].load();
-      lag.histogram.bucket.push_back({cumulative, SchedulerStats::kLagBuckets[i]});
-    }
-    lag.histogram.sample_count = s->lag_count.load();
-    lag.histogram.bucket.push_back(
-        {lag.histogram.sample_count, std::numeric_limits<double>::infinity()});
-    lag.histogram.sample_sum = s->lag_sum.load();
+    std::array<uint64_t, std::size(SchedulerStats::kLagBuckets)> per_bucket{};
+    for (size_t i = 0; i < per_bucket.size(); ++i) per_bucket[i] = s->lag_buckets[i].load();
+    ClientMetric lag = HistogramMetric(SchedulerStats::kLagBuckets, per_bucket,
+                                       s->lag_count.load(), s->lag_sum.load());
     f.Get("ocsp_staple_exporter_scheduling_lag_seconds",
           "Seconds from when a scheduled probe was due until it started (waiting for a "
           "concurrency slot included).",

@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -46,6 +47,20 @@ int64_t BootTime() {
 
 }  // namespace
 
+ClientMetric HistogramMetric(std::span<const double> bounds, std::span<const uint64_t> per_bucket,
+                             uint64_t count, double sum) {
+  ClientMetric m;
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = sum;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += i < per_bucket.size() ? per_bucket[i] : 0;
+    m.histogram.bucket.push_back({cumulative, bounds[i]});
+  }
+  m.histogram.bucket.push_back({count, std::numeric_limits<double>::infinity()});
+  return m;
+}
+
 RequestStats::RequestStats(std::vector<std::string> handlers) {
   for (auto& h : handlers) durations_[std::move(h)];
 }
@@ -81,16 +96,8 @@ std::vector<MetricFamily> RequestStats::Families() const {
     total.metric.push_back(std::move(m));
   }
   for (const auto& [handler, h] : durations_) {
-    ClientMetric m;
+    ClientMetric m = HistogramMetric(kRequestBuckets, h.buckets, h.count, h.sum);
     m.label = {{"handler", handler}};
-    m.histogram.sample_count = h.count;
-    m.histogram.sample_sum = h.sum;
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kRequestBuckets.size(); ++i) {
-      cumulative += h.buckets[i];
-      m.histogram.bucket.push_back({cumulative, kRequestBuckets[i]});
-    }
-    m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
     duration.metric.push_back(std::move(m));
   }
   std::vector<MetricFamily> out;

@@ -119,26 +119,37 @@ std::vector<std::string> OcspUrls(X509* cert) {
   return out;
 }
 
-std::vector<std::string> CrlUrls(X509* cert) {
+std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names) {
   std::vector<std::string> out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = n->d.uniformResourceIdentifier;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  return out;
+}
+
+std::vector<std::string> DistributionPointUris(const CRL_DIST_POINTS* dps) {
+  std::vector<std::string> out;
+  for (int i = 0; dps != nullptr && i < sk_DIST_POINT_num(dps); ++i) {
+    const DIST_POINT* dp = sk_DIST_POINT_value(dps, i);
+    if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;  // fullName only
+    for (std::string& uri : GeneralNameUris(dp->distpoint->name.fullname)) {
+      out.push_back(std::move(uri));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> CrlUrls(X509* cert) {
   int crit = 0;
   using DistPoints = OsslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free>;
   DistPoints dps(static_cast<CRL_DIST_POINTS*>(
       X509_get_ext_d2i(cert, NID_crl_distribution_points, &crit, nullptr)));
-  for (int i = 0; dps && i < sk_DIST_POINT_num(dps.get()); ++i) {
-    DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), i);
-    if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;  // fullName only
-    GENERAL_NAMES* names = dp->distpoint->name.fullname;
-    for (int j = 0; j < sk_GENERAL_NAME_num(names); ++j) {
-      GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, j);
-      if (gn->type != GEN_URI) continue;
-      const ASN1_IA5STRING* uri = gn->d.uniformResourceIdentifier;
-      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                       static_cast<size_t>(ASN1_STRING_length(uri)));
-    }
-  }
   DrainOpenSslErrors();
-  return out;
+  return DistributionPointUris(dps.get());
 }
 
 std::string SubjectString(X509* cert) {

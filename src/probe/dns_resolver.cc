@@ -1,4 +1,5 @@
 #include "ocsp_staple_exporter/probe/dns_resolver.h"
+#include "ocsp_staple_exporter/common/text.h"
 
 #include "ocsp_staple_exporter/config/config.h"
 
@@ -32,12 +33,6 @@ void InitCaresOnce() {
       throw std::runtime_error(std::string("c-ares: ") + ares_strerror(rc));
     }
   });
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 }  // namespace
@@ -243,7 +238,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
       });
       return;
     }
-    std::string host = Lower(host_in);
+    std::string host = AsciiLower(host_in);
     if (auto it = cache.find(host); it != cache.end()) {
       if (SteadyClock::now() < it->second.expires) {
         Post(Waiter{port, std::move(done)}, it->second);

@@ -1,9 +1,9 @@
 #include "ocsp_staple_exporter/probe/probe_policy.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
+#include "ocsp_staple_exporter/common/text.h"
 #include "ocsp_staple_exporter/config/config.h"
 
 namespace ose {
@@ -25,12 +25,6 @@ std::string Show(const address& a) {
   return a.to_string();
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 bool ProbePattern::Contains(const address& a) const {
@@ -48,7 +42,7 @@ bool ProbePattern::Contains(const address& a) const {
 bool ProbePattern::Matches(std::string_view h, uint16_t p) const {
   if (cidr) return false;
   if (port >= 0 && port != p) return false;
-  const std::string name = Lower(h);
+  const std::string name = AsciiLower(h);
   if (host.rfind("*.", 0) == 0) {
     const std::string_view suffix = std::string_view(host).substr(1);  // ".example.net"
     return name.size() > suffix.size() &&
@@ -106,7 +100,7 @@ Result<ProbePattern> ParseProbePattern(std::string_view text) {
   if (!ParseHostPort((bare.find(':') != std::string::npos ? "[" + bare + "]" : bare) + ":1")) {
     return fail("bad host");
   }
-  p.host = Lower(host);
+  p.host = AsciiLower(host);
   return p;
 }
 

@@ -24,6 +24,16 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// What a configured certificate says of itself, for `[[responder]]` and
+// `[[file]]` results alike.
+void SetCertificateFacts(const LoadedCert& c, ProbeResult& r) {
+  r.must_staple = c.must_staple;
+  r.ocsp_url_present = !c.ocsp_urls.empty();
+  r.crl_url_present = !c.crl_urls.empty();
+  r.not_after = NotAfterUnix(c.cert.get());
+  r.subject = SubjectString(c.cert.get());
+}
+
 void GlobalInit() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -256,11 +266,7 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     r.not_before = MaxAgeDeferral(r);
     return r;
   };
-  r.must_staple = request.cert->must_staple;
-  r.ocsp_url_present = !request.cert->ocsp_urls.empty();
-  r.crl_url_present = !request.cert->crl_urls.empty();
-  r.not_after = NotAfterUnix(cert);
-  r.subject = SubjectString(cert);
+  SetCertificateFacts(*request.cert, r);
   if (request.revocation == Revocation::kCrl) {
     // The CRL is the whole probe: no OCSP request, no OCSP verdict.
     r.success = true;
@@ -313,11 +319,7 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
   ProbeResult r;
   r.success = true;  // the file system answered; what it holds is the state
   X509* cert = target.cert->cert.get();
-  r.must_staple = target.cert->must_staple;
-  r.ocsp_url_present = !target.cert->ocsp_urls.empty();
-  r.crl_url_present = !target.cert->crl_urls.empty();
-  r.not_after = NotAfterUnix(cert);
-  r.subject = SubjectString(cert);
+  SetCertificateFacts(*target.cert, r);
   auto finish = [&]() {
     if (target.revocation != Revocation::kOcsp && crl_store != nullptr) {
       AddLeafCrl(*crl_store, cert, target.cert->issuer.get(), target.cert->crl_urls, r);

@@ -28,6 +28,12 @@ size_t AppendLimited(char* ptr, size_t size, size_t n, void* body);
 void SetFetchOptions(CURL* c, const char* url, int64_t timeout_ms, LimitedBody* body,
                      char* errbuf);
 
+/// True for an http:// or https:// URL: the only schemes the exporter
+/// fetches (SetFetchOptions refuses the rest, e.g. ldap: distribution points).
+inline bool IsHttpUrl(std::string_view url) {
+  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
 /// probe_failure reason of a libcurl error: resolve, connect, timeout, or
 /// http for the rest.
 std::string_view CurlFailureReason(CURLcode code);

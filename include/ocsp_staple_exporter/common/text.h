@@ -16,4 +16,8 @@ std::string ValidUtf8(std::string_view s);
 /// U+FFFD, control characters escaped (\n, \u001b, ...). Never throws.
 std::string JsonQuote(std::string_view s);
 
+/// `s` with ASCII letters lower-cased (host names, header names); other
+/// bytes unchanged, whatever the locale.
+std::string AsciiLower(std::string_view s);
+
 }  // namespace ose

@@ -63,9 +63,6 @@ struct CrlVerdict {
   std::optional<int64_t> fresh_until;
 };
 
-/// The URIs among `names` (a distribution point's fullName), in order.
-std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names);
-
 /// When a CRL verified as `v` at Unix time `now` should be fetched again:
 /// its half-life, thisUpdate + (nextUpdate - thisUpdate) / 2, and at least
 /// 60 s ahead. nullopt without an authentic thisUpdate and later nextUpdate.

@@ -111,7 +111,8 @@ class Router {
   uint64_t bcrypt_checks() const { return auth_.bcrypt_checks(); }
 
  private:
-  void Route(const HttpRequest& req, Reply reply);
+  /// Answers an authorised `req` of `handler` (HandlerOf its path).
+  void Route(const HttpRequest& req, std::string_view handler, Reply reply);
   std::string_view HandlerOf(std::string_view path) const;
 
   const ResultStore& store_;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,14 @@ namespace ose {
 /// Upper bounds (seconds) of `ocsp_staple_exporter_http_request_duration_seconds`.
 inline constexpr std::array<double, 12> kRequestBuckets = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+/// One histogram sample for upper bounds `bounds` from the observations per
+/// bucket (`per_bucket[i]`: those <= bounds[i] and > bounds[i - 1]; not
+/// cumulative), the total `count` (those above the last bound included)
+/// and `sum`: cumulative buckets and +Inf, as the exposition wants them.
+prometheus::ClientMetric HistogramMetric(std::span<const double> bounds,
+                                         std::span<const uint64_t> per_bucket, uint64_t count,
+                                         double sum);
 
 /// Thread-safe counts of answered requests.
 class RequestStats {

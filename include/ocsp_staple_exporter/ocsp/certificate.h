@@ -66,6 +66,14 @@ std::vector<std::string> OcspUrls(X509* cert);
 /// fullName entries), in certificate order; empty if none.
 std::vector<std::string> CrlUrls(X509* cert);
 
+/// The URIs among `names` (a distribution point's fullName), in order.
+std::vector<std::string> GeneralNameUris(const GENERAL_NAMES* names);
+
+/// The fullName URIs of every distribution point of `dps` (the CRL
+/// Distribution Points of a certificate, or a CRL's Freshest CRL, §5.2.6),
+/// in order; empty for null.
+std::vector<std::string> DistributionPointUris(const CRL_DIST_POINTS* dps);
+
 /// The subject as a one-line string (RFC 2253), for logs and reports.
 std::string SubjectString(X509* cert);
 
