@@ -23,6 +23,8 @@
 #   B+8  nothing listens (a probe that cannot connect)
 #   B+9  openssl ocsp responder signing with a certificate the issuing CA did not authorise
 #   B+10 nginx over plain HTTP: the issuing CA's CRLs (pki/crl: ca.crl, delta.crl)
+#   B+11 HAProxy, TCP round-robin over B+1 (staples) and B+4 (does not): every
+#        second handshake carries a staple (a fleet with one bad backend)
 # B+3 also serves, by SNI (*.lab.test), certificates without an OCSP URL whose
 # CRL Distribution Point is B+10 (as Let's Encrypt issues since 2025):
 # crlonly (good), crlrevoked (in the base CRL), deltarevoked (in the delta
@@ -61,7 +63,7 @@ fi
 base=${3:-18440}
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 stop_all
-for port in $(seq "$base" $((base + 10))); do
+for port in $(seq "$base" $((base + 11))); do
   if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
     echo "lab: port $port is already in use (another lab? stop it with '$0 down DIR'," \
       "or choose other ports with PORT_BASE / OSE_LAB_PORT_BASE)" >&2
@@ -369,7 +371,30 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ $ok = 1 ] || { echo "lab: the rogue OCSP responder does not answer" >&2; exit 1; }
-for port in $(seq $((base + 1)) $((base + 7))) $((base + 10)); do
+# A load balancer with one stapling and one non-stapling backend.
+cat > "$dir/haproxy-lb.cfg" <<CFG
+global
+  maxconn 64
+  pidfile $dir/haproxy-lb.pid
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend lb
+  bind 127.0.0.1:$((base + 11))
+  default_backend fleet
+backend fleet
+  balance roundrobin
+  server stapling 127.0.0.1:$((base + 1))
+  server bare 127.0.0.1:$((base + 4))
+CFG
+haproxy -D -f "$dir/haproxy-lb.cfg" > "$dir/logs/haproxy-lb.log" 2>&1
+for _ in $(seq 1 50); do [ -s "$dir/haproxy-lb.pid" ] && break; sleep 0.1; done
+[ -s "$dir/haproxy-lb.pid" ] || { echo "lab: haproxy did not start" >&2; cat "$dir/logs/haproxy-lb.log" >&2; exit 1; }
+started "$(head -n1 "$dir/haproxy-lb.pid")" haproxy-lb
+
+for port in $(seq $((base + 1)) $((base + 7))) $((base + 10)) $((base + 11)); do
   ok=0
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok=1; break; fi
@@ -505,6 +530,18 @@ address = "127.0.0.1:$((base + 3))"
 server_name = "ocspandcrl.lab.test"
 revocation = "both"
 
+[[tls]]
+name = "nginx-good-every-address"  # every address of the name, each on its own
+address = "localhost:$((base + 1))"
+addresses = "all"
+handshakes = 2
+
+[[tls]]
+name = "haproxy-intermittent"   # behind the balancer: 2 of 4 handshakes stapled
+address = "127.0.0.1:$((base + 11))"
+server_name = "localhost"
+handshakes = 4
+
 # No TLS server needed: the certificate's CRL alone (no OCSP request).
 [[responder]]
 name = "responder-crl-revoked"
@@ -611,4 +648,4 @@ name = "wrong-name"
 server_name = "wrong.example"
 timeout = "3s"
 TOML
-echo "lab: up in $dir (ports $base-$((base + 10)))"
+echo "lab: up in $dir (ports $base-$((base + 11)))"

@@ -232,6 +232,8 @@ void ProbeOnDemand(const ProbeQuery& q, std::shared_ptr<const Config> config, Tl
     target.server_name = m->server_name;
     target.ca_certs = m->ca_certs;
     target.timeout = m->timeout;
+    target.all_addresses = m->all_addresses;
+    target.handshakes = m->handshakes;
   }
   if (q.scrape_timeout_seconds > 0) {
     // Answer before Prometheus gives up, like blackbox_exporter's 0.5 s offset.

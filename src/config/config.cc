@@ -218,6 +218,20 @@ Revocation RevocationAt(Checker& c, const toml::table& t, const std::string& p,
   return fallback;
 }
 
+// `addresses` ("first" | "all") and `handshakes` (1..10) of a [[tls]],
+// [[module]] or [[discovery]] table.
+void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& all_addresses,
+                 int& handshakes) {
+  if (auto v = c.String(t, p, "addresses", false)) {
+    if (*v == "all" || *v == "first") {
+      all_addresses = *v == "all";
+    } else {
+      c.Fail(t.get("addresses")->source(), p + ".addresses", "must be first or all");
+    }
+  }
+  if (auto n = c.IntAt(t, p, "handshakes", 1, kMaxHandshakes)) handshakes = static_cast<int>(*n);
+}
+
 void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
   const toml::table* t = node.as_table();
   if (t == nullptr) {
@@ -477,7 +491,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 
   each("tls", [&](const toml::table& t, const std::string& p) {
     c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout",
-                       "revocation"});
+                       "revocation", "addresses", "handshakes"});
     TlsTarget target;
     target.name = unique_name(t, p, target_names);
     if (auto addr = c.String(t, p, "address", true)) {
@@ -494,6 +508,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
     target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
     target.revocation = RevocationAt(c, t, p, g.revocation);
+    FleetKeysAt(c, t, p, target.all_addresses, target.handshakes);
     cfg.tls.push_back(std::move(target));
   });
 
@@ -579,12 +594,13 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 
   std::map<std::string, toml::source_region> module_names;
   each("module", [&](const toml::table& t, const std::string& p) {
-    c.CheckKeys(t, p, {"name", "server_name", "ca_file", "timeout"});
+    c.CheckKeys(t, p, {"name", "server_name", "ca_file", "timeout", "addresses", "handshakes"});
     Module m;
     m.name = unique_name(t, p, module_names);
     if (auto sn = c.String(t, p, "server_name", false)) m.server_name = *sn;
     m.ca_certs = c.CertsAt(t, p, "ca_file", m.ca_file);
     m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+    FleetKeysAt(c, t, p, m.all_addresses, m.handshakes);
     cfg.modules.push_back(std::move(m));
   });
 

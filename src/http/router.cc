@@ -97,7 +97,7 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
        "td.d{max-width:32em;overflow-wrap:anywhere;font-size:85%;color:#444}"
        ".t{white-space:nowrap}"
        ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
-       ".absent,.unknown{color:#9a7d0a}</style></head><body>\n"
+       ".absent,.unknown{color:#9a7d0a}tr.addr td:first-child{padding-left:2em;color:#666}</style></head><body>\n"
        "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
        "<ul><li><a href=\"" << HtmlEscape(telemetry_path.substr(1)) << "\">Metrics</a></li>"
        "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
@@ -108,14 +108,8 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
   h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
        "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
        "<th>Detail</th></tr>\n";
-  for (const auto& t : targets) {
-    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
-      << HtmlEscape(t.address) << "</td>";
-    if (!t.last) {
-      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
-      continue;
-    }
-    ProbeResult r = *t.last;
+  // One row of results: a target's, or (addresses = "all") one address's.
+  auto row = [&](ProbeResult r) {
     r.verdict = VerdictAt(r.verdict, now);  // as it reads now
     if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
     std::string label = StateLabel(r);
@@ -131,7 +125,13 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
     }
     h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
     const bool staple = r.success && !r.crl && !r.ocsp_skipped;
-    h << "<td>" << (staple ? (r.staple_present ? "yes" : "no") : "") << "</td>";
+    std::string stapled = staple ? (r.staple_present ? "yes" : "no") : "";
+    if (r.handshakes && r.success) {  // handshakes > 1: how many carried one
+      stapled = std::to_string(r.handshakes->stapled) + " of " +
+                std::to_string(r.handshakes->requested);
+    }
+    if (r.every_address) stapled.clear();  // see the address rows
+    h << "<td>" << stapled << "</td>";
     h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
     std::optional<int64_t> next_update;
     if (r.crl && r.crl->verdict.signature_verified) next_update = r.crl->verdict.next_update;
@@ -151,6 +151,20 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
       detail = detail.empty() || r.ocsp_skipped ? crl : detail + "; " + crl;
     }
     h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
+  };
+  for (const auto& t : targets) {
+    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
+      << HtmlEscape(t.address) << "</td>";
+    if (!t.last) {
+      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      continue;
+    }
+    row(*t.last);
+    for (const ProbeResult& a : t.last->per_address) {
+      h << "<tr class=\"addr\"><td>" << HtmlEscape(t.name) << "</td><td>address</td><td>"
+        << HtmlEscape(a.address) << "</td>";
+      row(a);
+    }
   }
   h << "</table>\n";
   if (!stapled.empty()) {

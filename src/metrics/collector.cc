@@ -1,6 +1,7 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
+#include "ocsp_staple_exporter/probe/fleet.h"
 
 #include <openssl/crypto.h>
 
@@ -334,6 +335,9 @@ void CrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base, cons
           static_cast<double>(v.revoked_certificates));
 }
 
+void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMetric::Label>& base,
+                const ProbeResult& r, int64_t now);
+
 // Every per-target series of `targets` into `f`.
 void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_t now,
                  bool target_label) {
@@ -360,96 +364,126 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
                 With(base, "reason", reason), static_cast<double>(count));
     }
     const ProbeResult& r = *t.last;
-    f.Gauge("ocsp_probe_success", "", base, r.success ? 1 : 0);
-    f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
     f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
             static_cast<double>(r.finished_at));
-    if (t.kind == "crl") {
-      CrlFamilies(f, base, r, now);
+    if (r.every_address) {
+      // addresses = "all": each address's series carry its `address`
+      // label; the target's CRL status (one leaf lookup) and the count of
+      // addresses per state do not.
+      const std::vector<int> counts = CountAddressStates(r, now);
+      for (size_t i = 0; i < counts.size(); ++i) {
+        f.Gauge("ocsp_target_addresses",
+                "Addresses of the target (addresses = \"all\") by the state of their last "
+                "probe: an OCSP state, or failed.",
+                With(base, "state", std::string(kAddressStateNames[i])), counts[i]);
+      }
+      if (r.leaf_crl && r.success) LeafCrlFamilies(f, base, *r.leaf_crl);
+      if (r.per_address.empty()) EmitResult(f, t, base, r, now);
+      for (const ProbeResult& a : r.per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
       continue;
     }
     if (r.leaf_crl && (r.success || r.ocsp_skipped)) LeafCrlFamilies(f, base, *r.leaf_crl);
-    if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
-      if (r.success) {
-        CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
-        if (r.not_after) CertNotAfter(f, base, *r.not_after);
+    EmitResult(f, t, base, r, now);
+  }
+}
+
+// The series of one result: a target's, or one address's of it.
+void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMetric::Label>& base,
+                const ProbeResult& r, int64_t now) {
+  f.Gauge("ocsp_probe_success", "", base, r.success ? 1 : 0);
+  f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
+  if (t.kind == "crl") {
+    CrlFamilies(f, base, r, now);
+    return;
+  }
+  if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
+    if (r.success) {
+      CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+      if (r.not_after) CertNotAfter(f, base, *r.not_after);
+    }
+    return;
+  }
+  // Freshness at scrape time, whatever the probe schedule.
+  const OcspVerdict v = VerdictAt(r.verdict, now);
+  ResponseState state = r.success ? v.state : ResponseState::kAbsent;
+  f.StateSet("ocsp_response_status",
+             "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
+             "absent, invalid is 1).",
+             base, "status", kResponseStateNames, static_cast<int>(state));
+  if (t.kind == "responder") {
+    if (t.request_seconds.count > 0) {
+      f.Histogram("ocsp_responder_request_duration_seconds",
+                  "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
+    }
+    if (r.http) {
+      f.Gauge("ocsp_responder_http_status_code",
+              "HTTP status of the last request to the responder (0: no response).",
+              With(base, "method", r.http->method), static_cast<double>(r.http->status));
+      if (r.http->max_age) {
+        f.Gauge("ocsp_responder_cache_max_age_seconds",
+                "Cache-Control max-age of the last answer; the earliest re-query.", base,
+                static_cast<double>(*r.http->max_age));
       }
-      continue;
     }
-    // Freshness at scrape time, whatever the probe schedule.
-    const OcspVerdict v = VerdictAt(r.verdict, now);
-    ResponseState state = r.success ? v.state : ResponseState::kAbsent;
-    f.StateSet("ocsp_response_status",
-               "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
-               "absent, invalid is 1).",
-               base, "status", kResponseStateNames, static_cast<int>(state));
-    if (t.kind == "responder") {
-      if (t.request_seconds.count > 0) {
-        f.Histogram("ocsp_responder_request_duration_seconds",
-                    "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
-      }
-      if (r.http) {
-        f.Gauge("ocsp_responder_http_status_code",
-                "HTTP status of the last request to the responder (0: no response).",
-                With(base, "method", r.http->method), static_cast<double>(r.http->status));
-        if (r.http->max_age) {
-          f.Gauge("ocsp_responder_cache_max_age_seconds",
-                  "Cache-Control max-age of the last answer; the earliest re-query.", base,
-                  static_cast<double>(*r.http->max_age));
-        }
-      }
+  }
+  if (r.file_modified) {
+    f.Gauge("ocsp_file_modified_timestamp_seconds",
+            "Modification time of the staple file, Unix time.", base,
+            static_cast<double>(*r.file_modified));
+  }
+  if (r.handshakes) {
+    f.Gauge("ocsp_probe_handshakes",
+            "Handshakes the last probe completed (targets with handshakes > 1).", base,
+            r.handshakes->completed);
+    f.Gauge("ocsp_staple_present_handshakes",
+            "Of the handshakes the last probe completed, those that carried a staple.", base,
+            r.handshakes->stapled);
+  }
+  if (!r.success) return;
+  if (t.kind == "tls" || t.kind.empty()) {
+    f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
+            base, r.staple_present ? 1 : 0);
+    f.Gauge("ocsp_tls_chain_verified",
+            "1 when the served chain validates to the system trust store or ca_file.", base,
+            r.chain_verified ? 1 : 0);
+    f.Gauge("ocsp_tls_name_matched",
+            "1 when the leaf certificate matches the SNI name (or the IP address probed).",
+            base, r.name_matched ? 1 : 0);
+  }
+  CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+  if (r.not_after) CertNotAfter(f, base, *r.not_after);
+  if (state == ResponseState::kInvalid) {
+    f.Gauge("ocsp_response_invalid_reason",
+            "1 for the reason the OCSP response failed verification.",
+            With(base, "reason", v.invalid_reason), 1);
+  }
+  if (!v.signature_verified) return;  // unauthenticated times are not shown
+  if (v.this_update) {
+    f.Gauge("ocsp_response_this_update_timestamp_seconds", "thisUpdate, Unix time.", base,
+            static_cast<double>(*v.this_update));
+  }
+  if (v.next_update) {
+    f.Gauge("ocsp_response_next_update_timestamp_seconds", "nextUpdate, Unix time.", base,
+            static_cast<double>(*v.next_update));
+  }
+  if (v.produced_at) {
+    f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
+            static_cast<double>(*v.produced_at));
+  }
+  if (v.valid_until) {
+    f.Gauge("ocsp_response_next_update_margin_seconds",
+            "nextUpdate (or thisUpdate + default_validity when absent) minus now, at scrape "
+            "time.",
+            base, static_cast<double>(*v.valid_until - now));
+  }
+  if (state == ResponseState::kRevoked) {
+    if (v.revoked_at) {
+      f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
+              base, static_cast<double>(*v.revoked_at));
     }
-    if (r.file_modified) {
-      f.Gauge("ocsp_file_modified_timestamp_seconds",
-              "Modification time of the staple file, Unix time.", base,
-              static_cast<double>(*r.file_modified));
-    }
-    if (!r.success) continue;
-    if (t.kind == "tls" || t.kind.empty()) {
-      f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
-              base, r.staple_present ? 1 : 0);
-      f.Gauge("ocsp_tls_chain_verified",
-              "1 when the served chain validates to the system trust store or ca_file.", base,
-              r.chain_verified ? 1 : 0);
-      f.Gauge("ocsp_tls_name_matched",
-              "1 when the leaf certificate matches the SNI name (or the IP address probed).",
-              base, r.name_matched ? 1 : 0);
-    }
-    CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
-    if (r.not_after) CertNotAfter(f, base, *r.not_after);
-    if (state == ResponseState::kInvalid) {
-      f.Gauge("ocsp_response_invalid_reason",
-              "1 for the reason the OCSP response failed verification.",
-              With(base, "reason", v.invalid_reason), 1);
-    }
-    if (!v.signature_verified) continue;  // unauthenticated times are not shown
-    if (v.this_update) {
-      f.Gauge("ocsp_response_this_update_timestamp_seconds", "thisUpdate, Unix time.", base,
-              static_cast<double>(*v.this_update));
-    }
-    if (v.next_update) {
-      f.Gauge("ocsp_response_next_update_timestamp_seconds", "nextUpdate, Unix time.", base,
-              static_cast<double>(*v.next_update));
-    }
-    if (v.produced_at) {
-      f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
-              static_cast<double>(*v.produced_at));
-    }
-    if (v.valid_until) {
-      f.Gauge("ocsp_response_next_update_margin_seconds",
-              "nextUpdate (or thisUpdate + default_validity when absent) minus now, at scrape "
-              "time.",
-              base, static_cast<double>(*v.valid_until - now));
-    }
-    if (state == ResponseState::kRevoked) {
-      if (v.revoked_at) {
-        f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
-                base, static_cast<double>(*v.revoked_at));
-      }
-      f.Gauge("ocsp_response_revocation_reason",
-              "1 for the revocation reason (RFC 5280 CRLReason) of a revoked certificate.",
-              With(base, "reason", v.revocation_reason.value_or("unspecified")), 1);
-    }
+    f.Gauge("ocsp_response_revocation_reason",
+            "1 for the revocation reason (RFC 5280 CRLReason) of a revoked certificate.",
+            With(base, "reason", v.revocation_reason.value_or("unspecified")), 1);
   }
 }
 

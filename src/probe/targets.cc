@@ -44,6 +44,8 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
   req.timeout = target.timeout;
   req.verify = MakeVerifyOptions(global);
   req.crl_subject = target.revocation != Revocation::kOcsp;
+  req.all_addresses = target.all_addresses;
+  req.handshakes = target.handshakes;
   return req;
 }
 

@@ -12,8 +12,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -25,6 +27,7 @@
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/probe/dns_resolver.h"
+#include "ocsp_staple_exporter/probe/fleet.h"
 #include "ocsp_staple_exporter/probe/verify_cache.h"
 
 namespace ose {
@@ -320,12 +323,16 @@ struct TlsProber::Impl {
 
 namespace {
 
-// One probe in flight. Owned by the handlers that reference it.
+// One handshake in flight: resolve (unless given addresses), connect,
+// handshake, verify. Owned by the handlers that reference it.
 class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
  public:
+  /// With `endpoints`, no name is resolved and `admit` is not asked (the
+  /// caller did both). The probe times out at `deadline`.
   ProbeOp(asio::io_context& io, SSL_CTX* ctx, X509_STORE* system,
           VerificationCache& cache, DnsResolver& dns, TlsProbeRequest req,
-          TlsProber::Callback done)
+          TlsProber::Callback done, SteadyClock::time_point deadline,
+          std::optional<std::vector<tcp::endpoint>> endpoints = std::nullopt)
       : system_(system),
         cache_(cache),
         dns_(dns),
@@ -334,17 +341,23 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
         ctx_(ctx),
         socket_(io),
         timer_(io),
-        start_(SteadyClock::now()) {}
+        start_(SteadyClock::now()),
+        deadline_(deadline),
+        given_(std::move(endpoints)) {}
 
   void Start() {
     auto self = shared_from_this();
-    timer_.expires_after(req_.timeout);
+    timer_.expires_at(deadline_);
     timer_.async_wait([self](const boost::system::error_code& ec) {
       if (ec || self->finished_) return;
       // Finish now; handlers still pending see finished_ and return.
       self->timed_out_ = true;
       self->Fail(probe_failure::kTimeout, "");
     });
+    if (given_) {
+      endpoints_ = std::move(*given_);
+      return Connect();
+    }
     phase_ = "resolving";
     dns_.Resolve(req_.host, req_.port,
                  [self](Result<std::vector<tcp::endpoint>> r) { self->OnResolved(std::move(r)); });
@@ -360,10 +373,15 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
         return Fail(probe_failure::kForbidden, ok.error().detail);
       }
     }
+    Connect();
+  }
+
+  void Connect() {
     phase_ = "connecting";
     auto self = shared_from_this();
     asio::async_connect(socket_, endpoints_,
-                        [self](const boost::system::error_code& ec2, const tcp::endpoint&) {
+                        [self](const boost::system::error_code& ec2, const tcp::endpoint& to) {
+                          if (!ec2) self->address_ = FormatEndpoint(to);
                           self->OnConnected(ec2);
                         });
   }
@@ -452,6 +470,7 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
     socket_.close(ignored);
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     r.finished_at = NowUnix();
+    r.address = address_;
     DrainOpenSslErrors();  // nothing of this probe leaks into the next
     auto done = std::move(done_);
     done(std::move(r));
@@ -469,8 +488,126 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   SslPtr ssl_;    ///< created once connected
   asio::steady_timer timer_;
   SteadyClock::time_point start_;
+  SteadyClock::time_point deadline_;
+  std::optional<std::vector<tcp::endpoint>> given_;
+  std::string address_;  ///< the endpoint connected to, once connected
   bool timed_out_ = false;
   bool finished_ = false;
+};
+
+// A probe of several handshakes or every address: resolves once, then runs
+// the handshakes of each address in turn (addresses in parallel), all
+// within the request's timeout, and folds them (fleet.h).
+class FleetOp : public std::enable_shared_from_this<FleetOp> {
+ public:
+  FleetOp(ProbeLoop& loop, X509_STORE* system, VerificationCache& cache, TlsProbeRequest req,
+          TlsProber::Callback done)
+      : loop_(loop),
+        system_(system),
+        cache_(cache),
+        req_(std::move(req)),
+        done_(std::move(done)),
+        timer_(loop.io),
+        start_(SteadyClock::now()),
+        deadline_(start_ + req_.timeout) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (ec || self->resolved_) return;
+      self->resolved_ = true;  // a late answer is ignored
+      self->Fail(probe_failure::kTimeout, "timed out after " +
+                                              std::to_string(self->req_.timeout.count()) +
+                                              "ms (resolving)");
+    });
+    loop_.dns.Resolve(req_.host, req_.port, [self](Result<std::vector<tcp::endpoint>> r) {
+      self->OnResolved(std::move(r));
+    });
+  }
+
+ private:
+  void OnResolved(Result<std::vector<tcp::endpoint>> endpoints) {
+    if (resolved_) return;
+    resolved_ = true;
+    timer_.cancel();
+    if (!endpoints) return Fail(probe_failure::kResolve, endpoints.error().detail);
+    std::vector<tcp::endpoint> all = std::move(endpoints).value();
+    if (req_.admit) {
+      if (auto ok = req_.admit(all); !ok) return Fail(probe_failure::kForbidden, ok.error().detail);
+      req_.admit = nullptr;
+    }
+    if (req_.all_addresses) {
+      for (const auto& e : all) {
+        const bool seen = std::any_of(groups_.begin(), groups_.end(),
+                                      [&](const auto& g) { return g.front() == e; });
+        if (!seen) groups_.push_back({e});
+      }
+    } else {
+      groups_.push_back(std::move(all));
+    }
+    if (groups_.empty()) return Fail(probe_failure::kResolve, "no address for " + req_.host);
+    runs_.resize(groups_.size());
+    results_.resize(groups_.size());
+    pending_ = groups_.size();
+    for (size_t i = 0; i < groups_.size(); ++i) RunHandshake(i);
+  }
+
+  void RunHandshake(size_t group) {
+    auto self = shared_from_this();
+    std::make_shared<ProbeOp>(loop_.io, loop_.ctx.get(), system_, cache_, loop_.dns, req_,
+                              [self, group](ProbeResult r) { self->OnHandshake(group, std::move(r)); },
+                              deadline_, groups_[group])
+        ->Start();
+  }
+
+  void OnHandshake(size_t group, ProbeResult r) {
+    std::vector<ProbeResult>& run = runs_[group];
+    const bool failed = !r.success;
+    run.push_back(std::move(r));
+    if (!failed && static_cast<int>(run.size()) < req_.handshakes) return RunHandshake(group);
+    ProbeResult folded = CombineHandshakes(std::move(run), req_.handshakes);
+    if (req_.all_addresses && folded.address.empty()) {
+      folded.address = FormatEndpoint(groups_[group].front());
+    }
+    results_[group] = std::move(folded);
+    if (--pending_ == 0) Deliver();
+  }
+
+  void Deliver() {
+    ProbeResult r = req_.all_addresses ? CombineAddresses(std::move(results_))
+                                       : std::move(results_.front());
+    Finish(std::move(r));
+  }
+
+  void Fail(std::string_view reason, std::string detail) {
+    ProbeResult r;
+    r.failure_reason = std::string(reason);
+    r.detail = std::move(detail);
+    r.every_address = req_.all_addresses;
+    if (req_.handshakes > 1) r.handshakes = ProbeResult::Handshakes{req_.handshakes, 0, 0};
+    Finish(std::move(r));
+  }
+
+  void Finish(ProbeResult r) {
+    r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
+    r.finished_at = NowUnix();
+    auto done = std::move(done_);
+    done(std::move(r));
+  }
+
+  ProbeLoop& loop_;
+  X509_STORE* system_;
+  VerificationCache& cache_;
+  TlsProbeRequest req_;
+  TlsProber::Callback done_;
+  asio::steady_timer timer_;  ///< the resolution's share of the timeout
+  SteadyClock::time_point start_, deadline_;
+  bool resolved_ = false;
+  std::vector<std::vector<tcp::endpoint>> groups_;  ///< one per address probed
+  std::vector<std::vector<ProbeResult>> runs_;      ///< handshakes so far, per group
+  std::vector<ProbeResult> results_;                ///< folded, per group
+  size_t pending_ = 0;
 };
 
 }  // namespace
@@ -491,8 +628,15 @@ void TlsProber::ProbeAnyThread(TlsProbeRequest request, Callback done) {
 void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home) {
   Impl& impl = *impl_;
   auto run = [&impl](ProbeLoop& l, TlsProbeRequest req, Callback cb) {
+    req.handshakes = std::clamp(req.handshakes, 1, kMaxHandshakes);
+    if (req.handshakes > 1 || req.all_addresses) {
+      std::make_shared<FleetOp>(l, impl.system.get(), impl.cache, std::move(req), std::move(cb))
+          ->Start();
+      return;
+    }
+    const auto deadline = SteadyClock::now() + req.timeout;
     std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
-                              std::move(req), std::move(cb))
+                              std::move(req), std::move(cb), deadline)
         ->Start();
   };
   if (impl.inline_loop) return run(*impl.inline_loop, std::move(request), std::move(done));

@@ -84,6 +84,9 @@ Result<HostPort> ParseHostPort(std::string_view address);
 using CertPool = std::shared_ptr<const std::vector<X509Ptr>>;
 
 /// One `[[tls]]` section: a TLS endpoint whose stapled response is probed.
+/// Most fresh handshakes one probe may make (`handshakes` is 1..10).
+inline constexpr int kMaxHandshakes = 10;
+
 struct TlsTarget {
   std::string name;         ///< unique across the file; the `target` label
   std::string address;      ///< as written, "host:port"
@@ -94,6 +97,8 @@ struct TlsTarget {
   Duration interval{};      ///< resolved against [global]
   Duration timeout{};       ///< resolved against [global]
   Revocation revocation = Revocation::kOcsp;  ///< resolved against [global]
+  bool all_addresses = false;  ///< `addresses = "all"` (default "first")
+  int handshakes = 1;          ///< fresh handshakes per probe, 1..10
 };
 
 /// A certificate and its issuer, loaded once (`cert_file` / `issuer_file`).
@@ -160,6 +165,8 @@ struct Module {
   std::string ca_file;
   CertPool ca_certs;
   Duration timeout{};
+  bool all_addresses = false;  ///< `addresses = "all"`
+  int handshakes = 1;          ///< 1..10
 };
 
 /// One `[[stapler.certificate]]`: a certificate the engine staples.

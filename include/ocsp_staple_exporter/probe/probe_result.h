@@ -116,6 +116,24 @@ struct ProbeResult {
     std::vector<std::string> urls;  ///< the leaf's CRL Distribution Points
   };
   std::shared_ptr<const CrlSubject> crl_subject;
+  /// TLS targets: the address the handshake reached, "IP:port" (IPv6 in
+  /// brackets); empty when no connection was made (or for the summary of
+  /// `addresses = "all"`).
+  std::string address;
+  /// TLS targets with `handshakes` > 1 (RFC 6066 §8 asks nothing of a
+  /// server across connections: each handshake is checked on its own).
+  struct Handshakes {
+    int requested = 1;  ///< `handshakes`
+    int completed = 0;  ///< handshakes that completed (`ocsp_probe_handshakes`)
+    int stapled = 0;    ///< of those, carrying a staple (`ocsp_staple_present_handshakes`)
+  };
+  std::optional<Handshakes> handshakes;
+  /// TLS targets with `addresses = "all"`: this result summarises
+  /// per_address (see CombineAddresses in fleet.h), which holds one result
+  /// per resolved address in the resolver's order (empty when resolution
+  /// failed or was refused).
+  bool every_address = false;
+  std::vector<ProbeResult> per_address;
   /// `[[responder]]` and the stapling engine: the DER body of the answer,
   /// when one came (whatever its verdict).
   std::shared_ptr<const std::vector<uint8_t>> der;

@@ -30,6 +30,14 @@ struct TlsProbeRequest {
   /// Fill ProbeResult::crl_subject (leaf, issuer, CRL Distribution Points)
   /// for a CRL lookup after the handshake (`revocation = "crl" | "both"`).
   bool crl_subject = false;
+  /// `handshakes`: complete this many fresh handshakes (new connection,
+  /// no session resumption: a resumed session carries no staple), one
+  /// after another, within `timeout`; folded by CombineHandshakes.
+  int handshakes = 1;
+  /// `addresses = "all"`: probe every resolved address on its own (in
+  /// parallel, each with `handshakes`), folded by CombineAddresses;
+  /// otherwise the first address that accepts a connection.
+  bool all_addresses = false;
   /// When set, called with the resolved addresses before connecting; an
   /// error ends the probe with probe_failure::kForbidden and its detail
   /// (/probe's `[probe]` policy, checked against the addresses connected to).

@@ -371,6 +371,44 @@ revocation = "crl"
   ExpectErrors(cases);
 }
 
+TEST_F(SectionsTest, AddressesAndHandshakes) {
+  auto cfg = Parse(R"(
+[[tls]]
+name = "lb"
+address = "fleet.example.net:443"
+addresses = "all"
+handshakes = 10
+
+[[tls]]
+name = "plain"
+address = "127.0.0.1:443"
+
+[[module]]
+name = "fleet"
+addresses = "all"
+handshakes = 3
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_TRUE(cfg->tls[0].all_addresses);
+  EXPECT_EQ(cfg->tls[0].handshakes, 10);
+  EXPECT_FALSE(cfg->tls[1].all_addresses);  // "first", as before
+  EXPECT_EQ(cfg->tls[1].handshakes, 1);
+  EXPECT_TRUE(cfg->modules[0].all_addresses);
+  EXPECT_EQ(cfg->modules[0].handshakes, 3);
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"[[tls]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\naddresses = \"every\"\n",
+       "{f}:4:13: tls[0].addresses: must be first or all"},
+      {"[[tls]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\nhandshakes = 11\n",
+       "{f}:4:14: tls[0].handshakes: must be between 1 and 10"},
+      {"[[tls]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\nhandshakes = 0\n",
+       "{f}:4:14: tls[0].handshakes: must be between 1 and 10"},
+      {"[[module]]\nname = \"m\"\nhandshakes = \"3\"\n",
+       "{f}:3:14: module[0].handshakes: must be an integer"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, ProbePolicy) {
   auto cfg = Parse("[probe]\nenabled = true\nallow = [\"10.0.0.0/8\", \"*.example.net:443\"]\n"
                    "deny = [\"10.6.6.0/24\"]\n");

@@ -85,6 +85,39 @@ TEST(StaplerJson, TruthAtTheMomentItIsRead) {
   EXPECT_NE(stale.find("<td class=\"invalid\">invalid:expired</td>"), std::string::npos) << stale;
 }
 
+// addresses = "all": one row per address under the target's summary row;
+// handshakes > 1: the staple column says how many carried one.
+TEST(LandingPage, AddressRowsAndHandshakeCounts) {
+  ProbeResult good;
+  good.success = true;
+  good.staple_present = true;
+  good.verdict.state = ResponseState::kGood;
+  good.address = "127.0.0.2:443";
+  ProbeResult absent = good;
+  absent.staple_present = false;
+  absent.verdict.state = ResponseState::kAbsent;
+  absent.address = "[::1]:443";
+  absent.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
+  TargetSnapshot t;
+  t.name = "fleet";
+  t.kind = "tls";
+  t.address = "fleet.example.net:443";
+  t.last = ProbeResult{};
+  t.last->success = true;
+  t.last->every_address = true;
+  t.last->verdict.state = ResponseState::kAbsent;
+  t.last->per_address = {good, absent};
+  std::string page = LandingPage({t}, {}, 1'500);
+  const size_t summary = page.find("<td>fleet.example.net:443</td>");
+  const size_t v4 = page.find("<td>127.0.0.2:443</td><td class=\"good\">good</td>");
+  const size_t v6 = page.find("<td>[::1]:443</td><td class=\"absent\">absent</td><td>2 of 4</td>");
+  ASSERT_NE(summary, std::string::npos) << page;
+  ASSERT_NE(v4, std::string::npos) << page;
+  ASSERT_NE(v6, std::string::npos) << page;
+  EXPECT_LT(summary, v4);
+  EXPECT_LT(v4, v6);
+}
+
 TEST(HtmlEscape, EscapesMarkup) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 }

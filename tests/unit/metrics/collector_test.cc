@@ -396,5 +396,57 @@ TEST(Collector, StaplerFamiliesAndJson) {
   EXPECT_EQ(SerializeText(StaplerFamilies({c}, kNow)).find("next_update_timestamp"), std::string::npos);
 }
 
+// addresses = "all": every address's series carry `address`; the summary
+// counts addresses per state; counters and the timestamp stay per target.
+TEST(Collector, EveryAddressHasItsOwnSeries) {
+  ProbeResult v4 = Verified(ResponseState::kGood);
+  v4.address = "127.0.0.2:443";
+  ProbeResult v6 = Reached(ResponseState::kAbsent);
+  v6.address = "[::1]:443";
+  ProbeResult down;
+  down.failure_reason = "connect";
+  down.address = "127.0.0.3:443";
+  ProbeResult summary;
+  summary.every_address = true;
+  summary.finished_at = kNow - 5;
+  summary.per_address = {v4, v6, down};
+  std::string s = Series({Target("fleet", summary)});
+  for (const char* want : {
+           "ocsp_response_status{target=\"fleet\",address=\"127.0.0.2:443\",status=\"good\"} 1\n",
+           "ocsp_response_status{target=\"fleet\",address=\"[::1]:443\",status=\"absent\"} 1\n",
+           "ocsp_staple_present{target=\"fleet\",address=\"[::1]:443\"} 0\n",
+           "ocsp_staple_present{target=\"fleet\",address=\"127.0.0.2:443\"} 1\n",
+           "ocsp_probe_success{target=\"fleet\",address=\"127.0.0.3:443\"} 0\n",
+           "ocsp_target_addresses{target=\"fleet\",state=\"good\"} 1\n",
+           "ocsp_target_addresses{target=\"fleet\",state=\"absent\"} 1\n",
+           "ocsp_target_addresses{target=\"fleet\",state=\"failed\"} 1\n",
+           "ocsp_target_addresses{target=\"fleet\",state=\"revoked\"} 0\n",
+           "ocsp_probe_timestamp_seconds{target=\"fleet\"} 1799999995\n",
+           "ocsp_probe_failures_total{target=\"fleet\",reason=\"connect\"} 0\n",
+       }) {
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
+  }
+  EXPECT_EQ(s.find("ocsp_probe_success{target=\"fleet\"}"), std::string::npos) << s;
+
+  // Resolution failed: no address to label, the target's own series.
+  ProbeResult unresolved;
+  unresolved.every_address = true;
+  unresolved.failure_reason = "resolve";
+  s = Series({Target("gone", unresolved)});
+  EXPECT_NE(s.find("ocsp_probe_success{target=\"gone\"} 0\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_target_addresses{target=\"gone\",state=\"good\"} 0\n"),
+            std::string::npos);
+}
+
+TEST(Collector, HandshakeCountsOnlyWhenSeveralWereAsked) {
+  ProbeResult r = Verified(ResponseState::kAbsent);
+  r.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 3};
+  std::string s = Series({Target("lb", r)});
+  EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"lb\"} 4\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_staple_present_handshakes{target=\"lb\"} 3\n"), std::string::npos);
+  EXPECT_EQ(Series({Target("one", Verified(ResponseState::kGood))}).find("handshakes"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ose

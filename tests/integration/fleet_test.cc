@@ -1,0 +1,233 @@
+// Fleet coverage against real servers: a name that a real DNS server
+// (dnsmasq) resolves to four addresses (127.0.0.2, .3, .4 and ::1) served by
+// a real nginx, one of which does not staple (`addresses = "all"`), and a
+// real HAProxy balancing TCP round-robin over a stapling and a non-stapling
+// backend, so that exactly every second handshake carries a staple
+// (`handshakes = N`).
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "exporter_under_test.h"
+#include "process.h"
+
+namespace ose::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+class FleetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("ose-fleet-" + std::to_string(::getpid()))).string();
+    // Below the ephemeral range (32768-): a port taken by an outgoing
+    // connection would make a bind fail.
+    base_ = 12000 + (::getpid() % 300) * 20;  // the lab takes 12 ports, then ours
+    std::string out;
+    ASSERT_EQ(RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out), 0)
+        << out;
+    port_ = std::to_string(base_ + 12);
+    lb_port_ = std::to_string(base_ + 13);
+    const std::string pki = dir_ + "/pki/";
+
+    // nginx: the Must-Staple certificate with its staple file on three
+    // addresses, without stapling on the fourth.
+    fs::create_directories(dir_ + "/fleet-nginx/tmp");
+    std::ofstream(dir_ + "/fleet-nginx/nginx.conf")
+        << (::getuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\n"
+        << "pid " << dir_ << "/fleet-nginx/nginx.pid;\n"
+        << "error_log " << dir_ << "/logs/fleet-nginx.log info;\n"
+        << "events { worker_connections 64; }\nhttp {\n  access_log off;\n"
+        << "  client_body_temp_path " << dir_ << "/fleet-nginx/tmp/body;\n"
+        << "  proxy_temp_path " << dir_ << "/fleet-nginx/tmp/proxy;\n"
+        << "  fastcgi_temp_path " << dir_ << "/fleet-nginx/tmp/fastcgi;\n"
+        << "  uwsgi_temp_path " << dir_ << "/fleet-nginx/tmp/uwsgi;\n"
+        << "  scgi_temp_path " << dir_ << "/fleet-nginx/tmp/scgi;\n"
+        << "  ssl_certificate " << pki << "good-chain.pem;\n"
+        << "  ssl_certificate_key " << pki << "good.key;\n"
+        << "  server {\n    listen 127.0.0.2:" << port_ << " ssl;\n    listen 127.0.0.3:" << port_
+        << " ssl;\n    listen [::1]:" << port_ << " ssl;\n    ssl_stapling on;\n"
+        << "    ssl_stapling_file " << pki << "good.ocsp.der;\n    return 200 \"staples\\n\";\n  }\n"
+        << "  server {\n    listen 127.0.0.4:" << port_ << " ssl;\n"
+        << "    return 200 \"lost its staple\\n\";\n  }\n}\n";
+    nginx_ = new Process({"/usr/sbin/nginx", "-p", dir_ + "/fleet-nginx", "-c",
+                          dir_ + "/fleet-nginx/nginx.conf", "-g", "daemon off;"},
+                         dir_ + "/logs/fleet-nginx.out");
+
+    // HAProxy: TCP round-robin over a stapling and a non-stapling backend,
+    // no health checks (they would not move the rotation, but keep it pure).
+    std::ofstream(dir_ + "/haproxy-lb.cfg")
+        << "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n"
+        << "  timeout client 10s\n  timeout server 10s\n"
+        << "frontend fe\n  bind 127.0.0.1:" << lb_port_ << "\n  default_backend be\n"
+        << "backend be\n  balance roundrobin\n  server staples 127.0.0.2:" << port_
+        << "\n  server bare 127.0.0.4:" << port_ << "\n";
+    haproxy_ = new Process({"/usr/sbin/haproxy", "-db", "-f", dir_ + "/haproxy-lb.cfg"},
+                           dir_ + "/logs/haproxy-lb.log");
+
+    // dnsmasq: fleet.lab.test has four addresses, good.lab.test two.
+    dns_port_ = FreePort();
+    std::vector<std::string> dns = {"/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                                    "--no-resolv", "--no-hosts", "--bind-interfaces",
+                                    "--listen-address=127.0.0.1",
+                                    "--port=" + std::to_string(dns_port_), "--local-ttl=5",
+                                    "--log-facility=-"};
+    for (const char* a : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"}) {
+      dns.push_back(std::string("--host-record=fleet.lab.test,") + a);
+    }
+    for (const char* a : {"127.0.0.2", "::1"}) {
+      dns.push_back(std::string("--host-record=good.lab.test,") + a);
+    }
+    const std::string dns_log = dir_ + "/logs/dnsmasq.log";
+    dnsmasq_ = new Process(dns, dns_log);
+    ASSERT_TRUE(WaitFor([&] { return ReadFile(dns_log).find("started") != std::string::npos; },
+                        seconds(10)))
+        << ReadFile(dns_log);
+    for (const std::string& hostport : {"127.0.0.2:" + port_, "127.0.0.4:" + port_,
+                                        "[::1]:" + port_, "127.0.0.1:" + lb_port_}) {
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            return RunCommand("curl -sk -o /dev/null --max-time 2 https://" + hostport + "/") == 0;
+          },
+          seconds(10)))
+          << hostport << "\n"
+          << ReadFile(dir_ + "/logs/fleet-nginx.log") << ReadFile(dir_ + "/logs/haproxy-lb.log");
+    }
+
+    config_ = dir_ + "/fleet.toml";
+    std::ofstream(config_) << "[global]\ninterval = \"2s\"\ntimeout = \"5s\"\n"
+                           << "dns_servers = [\"127.0.0.1:" << dns_port_ << "\"]\n\n"
+                           << "[[tls]]\nname = \"fleet\"\naddress = \"fleet.lab.test:" << port_
+                           << "\"\nserver_name = \"localhost\"\naddresses = \"all\"\n\n"
+                           << "[[tls]]\nname = \"first\"\naddress = \"good.lab.test:" << port_
+                           << "\"\nserver_name = \"localhost\"\n\n"
+                           << "[[tls]]\nname = \"lb\"\naddress = \"127.0.0.1:" << lb_port_
+                           << "\"\nserver_name = \"localhost\"\nhandshakes = 4\n\n"
+                           << "[[tls]]\nname = \"steady\"\naddress = \"127.0.0.2:" << port_
+                           << "\"\nserver_name = \"localhost\"\nhandshakes = 3\n\n"
+                           << "[[module]]\nname = \"fleet\"\nserver_name = \"localhost\"\n"
+                           << "addresses = \"all\"\nhandshakes = 2\n";
+    log_ = dir_ + "/exporter.log";
+    exporter_ = StartExporter(config_, log_, &http_port_);
+    ASSERT_GT(http_port_, 0) << ReadFile(log_);
+  }
+
+  static void TearDownTestSuite() {
+    delete exporter_;
+    delete dnsmasq_;
+    delete haproxy_;
+    delete nginx_;
+    RunCommand("bash " + kLab + " down " + dir_);
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
+  }
+
+  static std::string Url(const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+  }
+
+  // Scrapes until every key has a value (first probes are spread over a
+  // few seconds).
+  static std::map<std::string, double> ScrapeUntil(const std::vector<std::string>& keys) {
+    std::map<std::string, double> m;
+    WaitFor(
+        [&] {
+          m = ParseMetrics(HttpGet(Url("/metrics")).body);
+          for (const auto& k : keys) {
+            if (m.count(k) == 0) return false;
+          }
+          return true;
+        },
+        seconds(30));
+    return m;
+  }
+
+  static inline std::string dir_, config_, log_, port_, lb_port_;
+  static inline int base_ = 0, dns_port_ = 0, http_port_ = 0;
+  static inline Process *nginx_ = nullptr, *haproxy_ = nullptr, *dnsmasq_ = nullptr,
+                        *exporter_ = nullptr;
+};
+
+TEST_F(FleetTest, EveryAddressBehindANameIsProbedOnItsOwn) {
+  const std::string a2 = "127.0.0.2:" + port_, a3 = "127.0.0.3:" + port_,
+                    a4 = "127.0.0.4:" + port_, a6 = "[::1]:" + port_;
+  auto s = [](const std::string& metric, const std::string& address, const std::string& extra = "") {
+    return metric + "{target=\"fleet\",address=\"" + address + "\"" +
+           (extra.empty() ? "" : "," + extra) + "}";
+  };
+  auto m = ScrapeUntil({"ocsp_target_addresses{target=\"fleet\",state=\"good\"}",
+                        "ocsp_staple_present{target=\"first\"}"});
+  ASSERT_TRUE(m.count(s("ocsp_probe_success", a6))) << ReadFile(log_);
+  for (const std::string& a : {a2, a3, a6}) {
+    EXPECT_EQ(m[s("ocsp_probe_success", a)], 1) << a;
+    EXPECT_EQ(m[s("ocsp_staple_present", a)], 1) << a;
+    EXPECT_EQ(m[s("ocsp_response_status", a, "status=\"good\"")], 1) << a;
+    EXPECT_GT(m[s("ocsp_response_next_update_margin_seconds", a)], 3600) << a;
+  }
+  // The one backend that lost its staple, visible though three others staple.
+  EXPECT_EQ(m[s("ocsp_probe_success", a4)], 1);
+  EXPECT_EQ(m[s("ocsp_staple_present", a4)], 0);
+  EXPECT_EQ(m[s("ocsp_response_status", a4, "status=\"absent\"")], 1);
+  EXPECT_EQ(m[s("ocsp_cert_must_staple", a4)], 1);
+  EXPECT_EQ(m["ocsp_target_addresses{target=\"fleet\",state=\"good\"}"], 3);
+  EXPECT_EQ(m["ocsp_target_addresses{target=\"fleet\",state=\"absent\"}"], 1);
+  EXPECT_EQ(m["ocsp_target_addresses{target=\"fleet\",state=\"failed\"}"], 0);
+  EXPECT_EQ(m.count("ocsp_probe_success{target=\"fleet\"}"), 0u);
+
+  // "first" (the default) is one handshake with one address, no label.
+  EXPECT_EQ(m["ocsp_staple_present{target=\"first\"}"], 1);
+  for (const auto& [key, value] : m) {
+    EXPECT_EQ(key.find("target=\"first\",address="), std::string::npos) << key;
+  }
+
+  // The landing page lists every address under the target.
+  std::string page = HttpGet(Url("/")).body;
+  for (const std::string& a : {a2, a3, a4, a6}) {
+    EXPECT_NE(page.find("<td>" + a + "</td>"), std::string::npos) << a << "\n" << page;
+  }
+
+  // /probe with a module of addresses = "all", handshakes = 2.
+  auto probe = HttpGet(Url("/probe?module=fleet&target=fleet.lab.test:" + port_));
+  ASSERT_EQ(probe.status, 200) << probe.body;
+  auto p = ParseMetrics(probe.body);
+  EXPECT_EQ(p["ocsp_target_addresses{state=\"good\"}"], 3) << probe.body;
+  EXPECT_EQ(p["ocsp_target_addresses{state=\"absent\"}"], 1) << probe.body;
+  EXPECT_EQ(p["ocsp_probe_handshakes{address=\"" + a4 + "\"}"], 2) << probe.body;
+  EXPECT_EQ(p["ocsp_staple_present_handshakes{address=\"" + a4 + "\"}"], 0) << probe.body;
+  EXPECT_EQ(p["ocsp_staple_present_handshakes{address=\"" + a6 + "\"}"], 2) << probe.body;
+}
+
+TEST_F(FleetTest, IntermittentStaplesBehindALoadBalancerAreCounted) {
+  auto m = ScrapeUntil({"ocsp_probe_handshakes{target=\"lb\"}",
+                        "ocsp_probe_handshakes{target=\"steady\"}"});
+  // Round-robin over one stapling and one bare backend: 2 of 4, every probe.
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(m["ocsp_probe_success{target=\"lb\"}"], 1) << ReadFile(log_);
+    EXPECT_EQ(m["ocsp_probe_handshakes{target=\"lb\"}"], 4);
+    EXPECT_EQ(m["ocsp_staple_present_handshakes{target=\"lb\"}"], 2);
+    EXPECT_EQ(m["ocsp_staple_present{target=\"lb\"}"], 0);
+    // The worst handshake: absent outranks good.
+    EXPECT_EQ(m["ocsp_response_status{target=\"lb\",status=\"absent\"}"], 1);
+    EXPECT_EQ(m["ocsp_cert_must_staple{target=\"lb\"}"], 1);
+    // A backend that always staples: 3 of 3.
+    EXPECT_EQ(m["ocsp_probe_handshakes{target=\"steady\"}"], 3);
+    EXPECT_EQ(m["ocsp_staple_present_handshakes{target=\"steady\"}"], 3);
+    EXPECT_EQ(m["ocsp_staple_present{target=\"steady\"}"], 1);
+    EXPECT_EQ(m["ocsp_response_status{target=\"steady\",status=\"good\"}"], 1);
+    // Wait for a later probe of both and look again.
+    const double seen = m["ocsp_probe_timestamp_seconds{target=\"lb\"}"];
+    WaitFor(
+        [&] {
+          m = ParseMetrics(HttpGet(Url("/metrics")).body);
+          return m["ocsp_probe_timestamp_seconds{target=\"lb\"}"] > seen;
+        },
+        seconds(10));
+  }
+}
+
+}  // namespace
+}  // namespace ose::testing
