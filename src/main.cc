@@ -22,7 +22,9 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/duration.h"
 #include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/common/periodic_thread.h"
 #include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/config/discovery.h"
 #include "ocsp_staple_exporter/crl/crl_prober.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/http/server.h"
@@ -330,7 +332,16 @@ int RunExporter(const Args& a) {
   }
   Collector collector(store, status, nullptr, [&] { return stapler.Snapshot(); });
 
-  auto apply = [&](std::shared_ptr<const Config> c) {
+  // [[discovery]] targets join the config file's [[tls]] targets; the
+  // running config is the file's plus them.
+  DiscoveryWatcher discovery;
+  status.discovery = [&] { return discovery.Stats(); };
+  std::shared_ptr<const Config> file_config;  ///< as loaded; guarded by reload_mu
+  auto apply = [&](std::shared_ptr<const Config> loaded, bool stapler_too) {
+    auto c = std::make_shared<Config>(*loaded);
+    std::vector<std::string> taken;
+    for (const TlsTarget& t : c->tls) taken.push_back(t.name);
+    for (TlsTarget& t : discovery.Targets(c->discovery, taken)) c->tls.push_back(std::move(t));
     {
       std::lock_guard lock(config_mu);
       current = c;
@@ -339,7 +350,12 @@ int RunExporter(const Args& a) {
     crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
     scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store), c->global.concurrency,
                     c->global.per_host_concurrency);
-    stapler.Apply(*c);
+    if (stapler_too) stapler.Apply(*c);
+  };
+  auto steady_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   };
   auto max_timeout = [](const Config& c) {
     auto t = c.global.timeout;
@@ -358,14 +374,18 @@ int RunExporter(const Args& a) {
                  {{"file", a.config_file}, {"err", next.error().detail}});
       return next.error();
     }
-    apply(std::make_shared<const Config>(std::move(next).value()));
+    file_config = std::make_shared<const Config>(std::move(next).value());
+    discovery.Poll(file_config->discovery, steady_ms(), /*force=*/true);
+    apply(file_config, true);
     status.last_reload_successful = true;
     status.last_reload_success_timestamp = NowUnix();
     log::Info("config reloaded", {{"file", a.config_file}});
     return Ok{};
   };
 
-  apply(std::make_shared<const Config>(std::move(cfg).value()));
+  file_config = std::make_shared<const Config>(std::move(cfg).value());
+  discovery.Poll(file_config->discovery, steady_ms(), /*force=*/true);
+  apply(file_config, true);
   status.last_reload_successful = true;
   status.last_reload_success_timestamp = NowUnix();
 
@@ -408,6 +428,15 @@ int RunExporter(const Args& a) {
                                         std::to_string(config()->global.shard_count)},
                           {"config", a.config_file},
                           {"version", OSE_VERSION}, {"revision", OSE_REVISION}});
+
+  // Discovery files are checked off the event loop: a slow or hung file
+  // system delays new targets, never a probe or a scrape.
+  PeriodicThread discovery_poll(std::chrono::seconds(1), [&] {
+    std::lock_guard lock(reload_mu);
+    if (discovery.Poll(file_config->discovery, steady_ms(), /*force=*/false)) {
+      apply(file_config, false);
+    }
+  });
 
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal =
@@ -471,7 +500,8 @@ int main(int argc, char** argv) {
     std::cout << args.config_file << ": OK (" << cfg->tls.size() << " tls, "
               << cfg->responders.size() << " responder, " << cfg->files.size() << " file, "
               << cfg->crls.size() << " crl targets, "
-              << cfg->modules.size() << " modules, " << cfg->stapler.certificates.size()
+              << cfg->modules.size() << " modules, " << cfg->discovery.size()
+              << " discovery, " << cfg->stapler.certificates.size()
               << " stapled certificates)\n";
     return 0;
   }

@@ -232,6 +232,18 @@ void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& a
   if (auto n = c.IntAt(t, p, "handshakes", 1, kMaxHandshakes)) handshakes = static_cast<int>(*n);
 }
 
+// What a [[tls]] target and a [[discovery]] block's defaults share:
+// server_name, ca_file, interval, timeout, revocation, addresses, handshakes.
+void TlsOptionsAt(Checker& c, const toml::table& t, const std::string& p, const GlobalConfig& g,
+                  TlsTarget& target) {
+  if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
+  target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
+  target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
+  target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+  target.revocation = RevocationAt(c, t, p, g.revocation);
+  FleetKeysAt(c, t, p, target.all_addresses, target.handshakes);
+}
+
 void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
   const toml::table* t = node.as_table();
   if (t == nullptr) {
@@ -407,7 +419,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 
   c.CheckKeys(root, "",
               {"global", "tls", "responder", "file", "crl", "module", "stapler", "alertmanager",
-               "probe"});
+               "probe", "discovery"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
@@ -503,12 +515,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
         target.endpoint = hp.value();
       }
     }
-    if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
-    target.ca_certs = c.CertsAt(t, p, "ca_file", target.ca_file);
-    target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
-    target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
-    target.revocation = RevocationAt(c, t, p, g.revocation);
-    FleetKeysAt(c, t, p, target.all_addresses, target.handshakes);
+    TlsOptionsAt(c, t, p, g, target);
     cfg.tls.push_back(std::move(target));
   });
 
@@ -590,6 +597,39 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     if (auto v = c.IntAt(t, p, "max_size", 1, int64_t{1} << 32)) target.max_size = *v;
     target.follow_redirects = c.BoolAt(t, p, "follow_redirects").value_or(false);
     cfg.crls.push_back(std::move(target));
+  });
+
+  std::map<std::string, toml::source_region> discovery_names;
+  each("discovery", [&](const toml::table& t, const std::string& p) {
+    c.CheckKeys(t, p, {"name", "files", "refresh_interval", "server_name", "ca_file", "interval",
+                       "timeout", "revocation", "addresses", "handshakes"});
+    DiscoveryConfig d;
+    d.name = unique_name(t, p, discovery_names);
+    const toml::node* files = t.get("files");
+    const toml::array* list = files != nullptr ? files->as_array() : nullptr;
+    if (files == nullptr) {
+      c.Fail(t.source(), p + ".files", "missing required key");
+    } else if (list == nullptr || list->empty()) {
+      c.Fail(files->source(), p + ".files", "must be a non-empty list of file paths or patterns");
+    } else {
+      for (size_t i = 0; i < list->size(); ++i) {
+        const toml::node& f = *list->get(i);
+        const std::string at = p + ".files[" + std::to_string(i) + "]";
+        if (!f.is_string() || f.as_string()->get().empty()) {
+          c.Fail(f.source(), at, "must be a non-empty string");
+          continue;
+        }
+        std::string path = c.Resolve(f.as_string()->get());
+        if (auto format = FileSdFormatOf(path); !format) {
+          c.Fail(f.source(), at, "must end in .json, .yml or .yaml (the file_sd format)");
+          continue;
+        }
+        d.files.push_back(std::move(path));
+      }
+    }
+    d.refresh_interval = c.DurationAt(t, p, "refresh_interval").value_or(std::chrono::seconds(30));
+    TlsOptionsAt(c, t, p, g, d.defaults);
+    cfg.discovery.push_back(std::move(d));
   });
 
   std::map<std::string, toml::source_region> module_names;

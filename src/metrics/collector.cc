@@ -349,6 +349,7 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
   for (const TargetSnapshot& t : targets) {
     std::vector<ClientMetric::Label> base;
     if (target_label) base.push_back({"target", t.name});
+    for (const auto& [name, value] : t.labels) base.push_back({name, value});
     if (!t.last) continue;
     // Every reason starts at 0, so rate() and increase() see the first failure.
     std::map<std::string, uint64_t> failures = t.failures;
@@ -605,6 +606,20 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
               "Scheduled runs skipped because the target's previous probe had not finished "
               "(its interval is shorter than its probe takes, or slots are short).",
               {}, static_cast<double>(s->skipped_busy.load()));
+  }
+  if (status_.discovery) {
+    for (const DiscoveryStats& d : status_.discovery()) {
+      const std::vector<ClientMetric::Label> block{{"discovery", d.name}};
+      f.Gauge("ocsp_staple_exporter_discovery_targets",
+              "Targets listed in the files of a [[discovery]] block now.", block,
+              static_cast<double>(d.targets));
+      f.Gauge("ocsp_staple_exporter_discovery_files",
+              "Files a [[discovery]] block reads now.", block, static_cast<double>(d.files));
+      f.Counter("ocsp_staple_exporter_discovery_read_errors_total",
+                "Discovery files that could not be read or parsed (their previous targets "
+                "were kept).",
+                block, static_cast<double>(d.read_errors));
+    }
   }
   for (auto& fam : f.Take()) out.push_back(std::move(fam));
   if (status_.requests != nullptr) {

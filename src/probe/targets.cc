@@ -75,6 +75,7 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
     out.push_back({.name = t.name,
                    .kind = "tls",
                    .address = t.address,
+                   .labels = t.labels,
                    .interval = t.interval,
                    .limit_key = "",
                    .start = [&tls, &http, crl_store, req](auto done) {

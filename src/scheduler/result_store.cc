@@ -15,6 +15,7 @@ void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
     t.name = info.name;
     t.kind = info.kind;
     t.address = info.address;
+    t.labels = info.labels;
     next.emplace(info.name, std::move(t));
   }
   targets_ = std::move(next);

@@ -185,7 +185,11 @@ int main(int argc, char** argv) {
   // Durations and addresses.
   fs::path parsers = out / "parsers";
   for (const char* s : {"30s", "1h30m", "500ms", "2d", "[::1]:443", "example.net:65535",
-                        "127.0.0.1:0", "[fe80::1%eth0]:443"}) {
+                        "127.0.0.1:0", "[fe80::1%eth0]:443",
+                        // file_sd documents (JSON and YAML)
+                        "[{\"targets\": [\"a.example.net:443\", \"[::1]:8443\"], "
+                        "\"labels\": {\"team\": \"web\"}}]",
+                        "- targets: [a:1, 'b:2']\n  labels: {env: prod}\n- targets: []\n"}) {
     Put(parsers, std::string("seed-") + std::to_string(std::hash<std::string>{}(s)), s);
   }
   std::printf("seeds written to %s\n", out.c_str());

@@ -111,7 +111,13 @@ class FleetTest : public ::testing::Test {
                            << "[[tls]]\nname = \"steady\"\naddress = \"127.0.0.2:" << port_
                            << "\"\nserver_name = \"localhost\"\nhandshakes = 3\n\n"
                            << "[[module]]\nname = \"fleet\"\nserver_name = \"localhost\"\n"
-                           << "addresses = \"all\"\nhandshakes = 2\n";
+                           << "addresses = \"all\"\nhandshakes = 2\n\n"
+                           << "[[discovery]]\nname = \"sd\"\n"
+                           << "files = [\"sd/*.json\", \"sd/*.yml\"]\nrefresh_interval = \"1s\"\n"
+                           << "server_name = \"localhost\"\nhandshakes = 2\n";
+    fs::create_directories(dir_ + "/sd");
+    WriteSd("a.json", "[{\"targets\": [\"127.0.0.2:" + port_ +
+                          "\"], \"labels\": {\"team\": \"web\", \"env\": \"prod\"}}]");
     log_ = dir_ + "/exporter.log";
     exporter_ = StartExporter(config_, log_, &http_port_);
     ASSERT_GT(http_port_, 0) << ReadFile(log_);
@@ -124,6 +130,12 @@ class FleetTest : public ::testing::Test {
     delete nginx_;
     RunCommand("bash " + kLab + " down " + dir_);
     if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
+  }
+
+  // Replaces a discovery file by rename, as Kubernetes and careful tools do.
+  static void WriteSd(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/sd/" + name + ".tmp") << text;
+    fs::rename(dir_ + "/sd/" + name + ".tmp", dir_ + "/sd/" + name);
   }
 
   static std::string Url(const std::string& path) {
@@ -227,6 +239,67 @@ TEST_F(FleetTest, IntermittentStaplesBehindALoadBalancerAreCounted) {
         },
         seconds(10));
   }
+}
+
+// Files in Prometheus' file_sd format, changed under the running exporter:
+// targets come, take new labels, survive a broken file and go.
+TEST_F(FleetTest, DiscoveredTargetsFollowTheirFiles) {
+  const std::string a = "127.0.0.2:" + port_, b = "127.0.0.4:" + port_;
+  const std::string good_a =
+      "ocsp_response_status{target=\"" + a + "\",env=\"prod\",team=\"web\",status=\"good\"}";
+  auto m = ScrapeUntil({good_a});
+  ASSERT_EQ(m[good_a], 1) << ReadFile(log_);
+  EXPECT_EQ(m["ocsp_probe_handshakes{target=\"" + a + "\",env=\"prod\",team=\"web\"}"], 2);
+  EXPECT_EQ(m["ocsp_staple_exporter_discovery_targets{discovery=\"sd\"}"], 1);
+
+  // A second file, in YAML: its target is probed with its labels.
+  WriteSd("b.yml", "- targets: ['" + b + "']\n  labels: {team: edge}\n");
+  const std::string absent_b = "ocsp_staple_present{target=\"" + b + "\",team=\"edge\"}";
+  m = ScrapeUntil({absent_b});
+  ASSERT_EQ(m.count(absent_b), 1u) << ReadFile(log_);
+  EXPECT_EQ(m[absent_b], 0);
+  EXPECT_EQ(m["ocsp_staple_exporter_discovery_files{discovery=\"sd\"}"], 2);
+
+  // Half-written in place: an error, and the target it gave stays probed.
+  std::ofstream(dir_ + "/sd/a.json") << "[{\"targets\": [\"127.0";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        m = ParseMetrics(HttpGet(Url("/metrics")).body);
+        return m["ocsp_staple_exporter_discovery_read_errors_total{discovery=\"sd\"}"] >= 1;
+      },
+      seconds(10)))
+      << ReadFile(log_);
+  const double before =
+      m["ocsp_probe_timestamp_seconds{target=\"" + a + "\",env=\"prod\",team=\"web\"}"];
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        m = ParseMetrics(HttpGet(Url("/metrics")).body);
+        return m["ocsp_probe_timestamp_seconds{target=\"" + a + "\",env=\"prod\",team=\"web\"}"] >
+               before;
+      },
+      seconds(10)))
+      << "the target of the broken file stopped being probed";
+  EXPECT_NE(ReadFile(log_).find("cannot read discovery file; keeping the targets it gave before"),
+            std::string::npos);
+
+  // Fixed with another label: the series move to it.
+  WriteSd("a.json", "[{\"targets\": [\"" + a + "\"], \"labels\": {\"team\": \"platform\"}}]");
+  const std::string moved = "ocsp_staple_present{target=\"" + a + "\",team=\"platform\"}";
+  m = ScrapeUntil({moved});
+  EXPECT_EQ(m[moved], 1) << ReadFile(log_);
+  EXPECT_EQ(m.count(good_a), 0u);
+
+  // Deleted: its target and every series of it disappear.
+  fs::remove(dir_ + "/sd/b.yml");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::string body = HttpGet(Url("/metrics")).body;
+        return body.find("target=\"" + b + "\"") == std::string::npos;
+      },
+      seconds(10)));
+  EXPECT_EQ(ParseMetrics(HttpGet(Url("/metrics")).body)
+                ["ocsp_staple_exporter_discovery_targets{discovery=\"sd\"}"],
+            1);
 }
 
 }  // namespace

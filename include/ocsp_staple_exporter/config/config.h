@@ -15,6 +15,7 @@
 #include "ocsp_staple_exporter/common/duration.h"
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
 #include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/config/file_sd.h"
 
 namespace ose {
 
@@ -99,6 +100,9 @@ struct TlsTarget {
   Revocation revocation = Revocation::kOcsp;  ///< resolved against [global]
   bool all_addresses = false;  ///< `addresses = "all"` (default "first")
   int handshakes = 1;          ///< fresh handshakes per probe, 1..10
+  /// Discovered targets: the labels of their file_sd group, added to every
+  /// series after `target`; empty for targets of the config file.
+  LabelPairs labels;
 };
 
 /// A certificate and its issuer, loaded once (`cert_file` / `issuer_file`).
@@ -207,6 +211,20 @@ struct AlertmanagerConfig {
   Duration resend_interval = std::chrono::minutes(1);  ///< while an alert fires
 };
 
+/// One `[[discovery]]`: `[[tls]]` targets read from Prometheus file_sd
+/// files (file_sd.h), re-read when they change (see discovery.h).
+struct DiscoveryConfig {
+  std::string name;  ///< unique among [[discovery]]; label `discovery` of its own metrics
+  /// Absolute paths or glob(7) patterns (in the last path element), each
+  /// ending .json, .yml or .yaml.
+  std::vector<std::string> files;
+  Duration refresh_interval{};  ///< how often the files are checked (default 30s)
+  /// What every discovered target starts from: server_name, ca_file,
+  /// interval, timeout, revocation, addresses and handshakes (name,
+  /// address and labels come from the files).
+  TlsTarget defaults;
+};
+
 struct Config {
   std::string file;  ///< path it was loaded from
   GlobalConfig global;
@@ -218,6 +236,7 @@ struct Config {
   StaplerConfig stapler;
   AlertmanagerConfig alertmanager;
   ProbePolicy probe;  ///< `[probe]`: where /probe may connect
+  std::vector<DiscoveryConfig> discovery;
 };
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line

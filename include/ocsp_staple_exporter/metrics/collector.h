@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "ocsp_staple_exporter/config/discovery.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
 #include "ocsp_staple_exporter/scheduler/result_store.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
@@ -30,6 +31,8 @@ struct ExporterStatus {
   /// Export the standard process_* families (off with
   /// --web.disable-exporter-metrics).
   bool process = false;
+  /// `[[discovery]]` blocks' counts (none when null).
+  std::function<std::vector<DiscoveryStats>()> discovery;
 };
 
 /// Per-target families (`ocsp_probe_*`, `ocsp_staple_present`,

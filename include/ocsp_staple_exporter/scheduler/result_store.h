@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ocsp_staple_exporter/config/file_sd.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
@@ -19,6 +20,7 @@ struct TargetSnapshot {
   std::string name;     ///< the `target` label
   std::string kind;     ///< "tls", "responder", "file"
   std::string address;  ///< what is probed, for the landing page
+  LabelPairs labels;    ///< extra labels of its series, after `target` (discovery)
   std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
   uint64_t probes = 0;                       ///< probes finished since start
@@ -38,11 +40,12 @@ class ResultStore {
  public:
   struct TargetInfo {
     std::string name, kind, address;
+    LabelPairs labels;
   };
 
   /// Replaces the set of targets (at start and on reload). Targets whose
-  /// name, kind and address stay keep their results and counters; removed
-  /// targets disappear.
+  /// name, kind and address stay keep their results and counters (and take
+  /// the new labels); removed targets disappear.
   void SetTargets(const std::vector<TargetInfo>& targets);
 
   struct Recorded {

@@ -409,6 +409,53 @@ handshakes = 3
   ExpectErrors(cases);
 }
 
+TEST_F(SectionsTest, Discovery) {
+  auto cfg = Parse(R"(
+[[discovery]]
+name = "web"
+files = ["sd/*.json", "/etc/ose/sd/static.yml"]
+refresh_interval = "10s"
+server_name = "www.example.net"
+interval = "30s"
+addresses = "all"
+handshakes = 2
+revocation = "both"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  ASSERT_EQ(cfg->discovery.size(), 1u);
+  const DiscoveryConfig& d = cfg->discovery[0];
+  EXPECT_EQ(d.name, "web");
+  ASSERT_EQ(d.files.size(), 2u);
+  EXPECT_TRUE(d.files[0].ends_with("/sd/*.json")) << d.files[0];
+  EXPECT_EQ(d.files[0].front(), '/');  // resolved against the config's folder
+  EXPECT_EQ(d.files[1], "/etc/ose/sd/static.yml");
+  EXPECT_EQ(d.refresh_interval, std::chrono::seconds(10));
+  EXPECT_EQ(d.defaults.server_name, "www.example.net");
+  EXPECT_EQ(d.defaults.interval, std::chrono::seconds(30));
+  EXPECT_EQ(d.defaults.timeout, std::chrono::seconds(10));  // [global]'s
+  EXPECT_TRUE(d.defaults.all_addresses);
+  EXPECT_EQ(d.defaults.handshakes, 2);
+  EXPECT_EQ(d.defaults.revocation, Revocation::kBoth);
+  auto plain = Parse("[[discovery]]\nname = \"d\"\nfiles = [\"a.json\"]\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().detail;
+  EXPECT_EQ(plain->discovery[0].refresh_interval, std::chrono::seconds(30));
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"[[discovery]]\nname = \"d\"\n", "{f}:1:1: discovery[0].files: missing required key"},
+      {"[[discovery]]\nname = \"d\"\nfiles = []\n",
+       "{f}:3:9: discovery[0].files: must be a non-empty list of file paths or patterns"},
+      {"[[discovery]]\nname = \"d\"\nfiles = [\"sd.txt\"]\n",
+       "{f}:3:10: discovery[0].files[0]: must end in .json, .yml or .yaml (the file_sd format)"},
+      {"[[discovery]]\nname = \"d\"\nfiles = [1]\n",
+       "{f}:3:10: discovery[0].files[0]: must be a non-empty string"},
+      {"[[discovery]]\nname = \"d\"\nfiles = [\"a.json\"]\naddress = \"x:1\"\n",
+       "{f}:4:1: discovery[0].address: unknown key"},
+      {"[[discovery]]\nname = \"d\"\nfiles = [\"a.json\"]\nhandshakes = 20\n",
+       "{f}:4:14: discovery[0].handshakes: must be between 1 and 10"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, ProbePolicy) {
   auto cfg = Parse("[probe]\nenabled = true\nallow = [\"10.0.0.0/8\", \"*.example.net:443\"]\n"
                    "deny = [\"10.6.6.0/24\"]\n");

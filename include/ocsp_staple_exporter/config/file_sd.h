@@ -1,0 +1,48 @@
+#pragma once
+// Prometheus' file-based service discovery format (file_sd_configs): a JSON
+// or YAML list of target groups,
+//
+//   [ { "targets": ["host:port", ...], "labels": { "name": "value" } } ]
+//
+// read by `[[discovery]]` blocks. Parsing is pure and bounded: hostile or
+// half-written files give an error naming the file and the element, never
+// an exception.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ocsp_staple_exporter/common/result.h"
+
+namespace ose {
+
+/// Extra labels of a discovered target, sorted by name (names validated).
+using LabelPairs = std::vector<std::pair<std::string, std::string>>;
+
+/// One element of a file_sd list.
+struct TargetGroup {
+  std::vector<std::string> targets;  ///< "host:port" as written (ParseHostPort accepts each)
+  LabelPairs labels;
+};
+
+enum class FileSdFormat { kJson, kYaml };
+
+/// The format Prometheus picks by extension: ".json" is JSON, ".yml" and
+/// ".yaml" are YAML; anything else is refused (error reason "bad_format").
+Result<FileSdFormat> FileSdFormatOf(std::string_view path);
+
+/// A label name Prometheus accepts ([a-zA-Z_][a-zA-Z0-9_]*), not reserved
+/// (`__`-prefixed names are Prometheus' own) and not one of `reserved`.
+bool ValidExtraLabelName(std::string_view name);
+
+/// Parses `text` (the contents of `file`, named in errors) as a list of
+/// target groups. Every target must be HOST:PORT ([IPv6]:PORT); label
+/// names must pass ValidExtraLabelName and must not be `target` or
+/// `address` (the exporter's own); label values and targets must be valid
+/// UTF-8. Errors (reason "bad_file_sd") read
+/// "FILE: [1].labels.env: must be a string"; a YAML syntax error carries
+/// its line and column.
+Result<std::vector<TargetGroup>> ParseFileSd(std::string_view text, FileSdFormat format,
+                                             const std::string& file);
+
+}  // namespace ose
