@@ -14,6 +14,9 @@ packages=(
   apache2-utils
   # alert rules, dashboards and deployment checks
   prometheus prometheus-alertmanager yamllint systemd
+  # the Helm chart's renderer (scripts/helm-render: Go's text/template and
+  # Sprig, as Helm; Debian has no Helm package)
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,10 +26,10 @@ done
 # ThreadSanitizer: the exporter binary the integration suites start is
 # instrumented and halts on the first data race (the test then fails).
 echo "=== tsan integration tests ==="
-"$root/scripts/build.sh" tsan ocsp_staple_exporter isolation_tests integration_tests web_tests
+"$root/scripts/build.sh" tsan ocsp_staple_exporter isolation_tests integration_tests web_tests fleet_tests
 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   ctest --test-dir "$root/build-tsan" --output-on-failure --timeout 600 \
-  -R '^(integration|isolation_integration|web_integration)$'
+  -R '^(integration|isolation_integration|web_integration|fleet_integration)$'
 
 # Coverage-guided fuzzing of every parser of hostile input, under ASan and
 # UBSan (clang, libFuzzer), bounded: 25 s per target.

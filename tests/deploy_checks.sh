@@ -56,6 +56,34 @@ check "sharded StatefulSet: --shard.count equals replicas ($shard_replicas)" gre
 check "sharded StatefulSet: the index is the pod ordinal" grep -q \
   "fieldPath: metadata.labels\['apps.kubernetes.io/pod-index'\]" \
   deploy/kubernetes/sharded/statefulset.yaml
+# The Helm chart, rendered by scripts/helm-render (Go's text/template and
+# Sprig, as Helm; Debian has no Helm), with its default values and each
+# ci/*-values.yaml: yamllint, the checks of tests/helm_check.py, and the
+# rendered config through --config.check.
+chart=deploy/helm/ocsp-staple-exporter
+check "the chart's alerts are deploy/prometheus/alerts.yml" cmp deploy/prometheus/alerts.yml \
+  "$chart/files/alerts.yml"
+if (cd scripts/helm-render && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tmp/gocache" \
+      go build -o "$tmp/helm-render" .) > "$tmp/go-build.log" 2>&1; then
+  for mode in single sharded tls; do
+    values=()
+    [ "$mode" = sharded ] && values=(-f "$chart/ci/sharded-values.yaml")
+    [ "$mode" = tls ] && values=(-f "$chart/ci/tls-values.yaml")
+    check "helm chart renders ($mode)" bash -c \
+      "'$tmp/helm-render' $chart ${values[*]} -name ose > '$tmp/chart-$mode.yaml'"
+    check "helm chart passes yamllint ($mode)" yamllint -s -c .yamllint "$tmp/chart-$mode.yaml"
+    check "helm chart manifests ($mode)" python3 tests/helm_check.py "$tmp/chart-$mode.yaml" \
+      deploy/prometheus/alerts.yml "$mode" "$tmp/chart-$mode.toml" "$tmp/chart-$mode-web.yml"
+    check "helm chart config passes --config.check ($mode)" "$bin" \
+      --config.file="$tmp/chart-$mode.toml" --config.check
+  done
+  printf 'config: ""\n' > "$tmp/no-config.yaml"
+  check "helm chart refuses an empty config" bash -c \
+    "out=\$('$tmp/helm-render' $chart -f '$tmp/no-config.yaml' 2>&1) && exit 1
+     echo \"\$out\" | grep -q 'config (the exporter.s config.toml) is required'"
+else
+  check "scripts/helm-render builds" cat "$tmp/go-build.log" false
+fi
 check "dashboard targets Grafana 10 (schemaVersion 38)" grep -q '"schemaVersion": 38' \
   dashboards/ocsp_stapling.json
 

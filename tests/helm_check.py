@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Checks a rendered Helm chart (helm-render output) against the project.
+
+  tests/helm_check.py RENDERED.yaml ALERTS.yml MODE CONFIG_OUT [WEB_OUT]
+
+MODE: "single" (a Deployment), "sharded" (a StatefulSet and a headless
+Service) or "tls" (TLS and basic auth on the listener). Writes the
+ConfigMap's config.toml to CONFIG_OUT (and the web config to WEB_OUT) for
+the exporter to check. Exits 1 with a message per problem.
+"""
+import sys
+
+import yaml
+
+
+def main():
+    rendered, alerts_path, mode, config_out = sys.argv[1:5]
+    web_out = sys.argv[5] if len(sys.argv) > 5 else None
+    problems = []
+    docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+    by_kind = {}
+    for d in docs:
+        for key in ("apiVersion", "kind", "metadata"):
+            if key not in d:
+                problems.append(f"a manifest has no {key}: {str(d)[:80]}")
+        by_kind.setdefault(d.get("kind"), []).append(d)
+
+    want = {"ConfigMap", "Service", "ServiceMonitor", "PrometheusRule",
+            "StatefulSet" if mode == "sharded" else "Deployment"}
+    if mode == "tls":
+        want.add("Secret")
+    if set(by_kind) != want:
+        problems.append(f"kinds {sorted(by_kind)}, want {sorted(want)}")
+
+    # The PrometheusRule carries exactly the shipped rules.
+    alerts = yaml.safe_load(open(alerts_path))
+    rule = (by_kind.get("PrometheusRule") or [{}])[0]
+    if rule.get("spec", {}).get("groups") != alerts["groups"]:
+        problems.append("PrometheusRule spec.groups differ from deploy/prometheus/alerts.yml")
+
+    workload = (by_kind.get("StatefulSet") or by_kind.get("Deployment") or [{}])[0]
+    pod = workload.get("spec", {}).get("template", {}).get("spec", {})
+    container = (pod.get("containers") or [{}])[0]
+    args = container.get("args", [])
+    selector = workload.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    labels = workload.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+    if not selector or any(labels.get(k) != v for k, v in selector.items()):
+        problems.append("the workload's selector does not match its pod labels")
+    service = (by_kind.get("Service") or [{}])[0]
+    if service.get("spec", {}).get("selector") != selector:
+        problems.append("the Service selects other pods than the workload runs")
+    monitor = (by_kind.get("ServiceMonitor") or [{}])[0]
+    if monitor.get("spec", {}).get("selector", {}).get("matchLabels") != selector:
+        problems.append("the ServiceMonitor selects other services")
+
+    if mode == "sharded":
+        replicas = workload["spec"]["replicas"]
+        if f"--shard.count={replicas}" not in args:
+            problems.append(f"--shard.count is not the replicas ({replicas}): {args}")
+        if "--shard.index=$(SHARD_INDEX)" not in args:
+            problems.append("--shard.index does not come from SHARD_INDEX")
+        env = {e["name"]: e for e in container.get("env", [])}
+        path = env.get("SHARD_INDEX", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        if path != "metadata.labels['apps.kubernetes.io/pod-index']":
+            problems.append(f"SHARD_INDEX is not the pod ordinal: {path}")
+        if service.get("spec", {}).get("clusterIP") != "None":
+            problems.append("the sharded Service is not headless")
+        if workload["spec"].get("serviceName") != service["metadata"]["name"]:
+            problems.append("the StatefulSet's serviceName is not its Service")
+    elif any(a.startswith("--shard.") for a in args):
+        problems.append(f"an unsharded release passes shard flags: {args}")
+
+    scheme = "HTTPS" if mode == "tls" else "HTTP"
+    for probe in ("readinessProbe", "livenessProbe"):
+        got = container.get(probe, {}).get("httpGet", {}).get("scheme")
+        if got != scheme:
+            problems.append(f"{probe} scheme {got}, want {scheme}")
+    endpoint = (monitor.get("spec", {}).get("endpoints") or [{}])[0]
+    if endpoint.get("scheme") != scheme.lower():
+        problems.append(f"ServiceMonitor scheme {endpoint.get('scheme')}, want {scheme.lower()}")
+    if mode == "tls":
+        if "--web.config.file=/etc/ocsp_staple_exporter/web/web-config.yml" not in args:
+            problems.append("the web config is not passed")
+        mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+        for path in ("/etc/ocsp_staple_exporter/web", "/etc/ocsp_staple_exporter/tls"):
+            if path not in mounts:
+                problems.append(f"{path} is not mounted")
+        if not endpoint.get("basicAuth") or not endpoint.get("tlsConfig"):
+            problems.append("the ServiceMonitor has no basicAuth or tlsConfig")
+        headers = container["readinessProbe"]["httpGet"].get("httpHeaders", [])
+        if not any(h["name"] == "Authorization" for h in headers):
+            problems.append("the readiness probe sends no credentials")
+        if web_out:
+            secret = by_kind["Secret"][0]
+            open(web_out, "w").write(secret["stringData"]["web-config.yml"])
+
+    config = (by_kind.get("ConfigMap") or [{}])[0].get("data", {}).get("config.toml", "")
+    open(config_out, "w").write(config)
+
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
