@@ -17,7 +17,11 @@ packages=(
   # the Helm chart's renderer (scripts/helm-render: Go's text/template and
   # Sprig, as Helm; Debian has no Helm package)
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-yaml
+  # the landing page in a real browser (tests/browser: playwright-core drives it)
+  chromium fonts-dejavu-core
 )
+# Node.js and npm for tests/browser, from Debian unless the machine has them.
+command -v npm > /dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -87,109 +87,6 @@ ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header)
   return q;
 }
 
-std::string LandingPage(const std::vector<TargetSnapshot>& targets,
-                        const std::vector<StaplerCertState>& stapled, int64_t now,
-                        std::string_view telemetry_path) {
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>OCSP Staple Exporter"
-       "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-       "collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-       "td.d{max-width:32em;overflow-wrap:anywhere;font-size:85%;color:#444}"
-       ".t{white-space:nowrap}"
-       ".good{color:#186a3b}.revoked,.invalid,.failed{color:#b03a2e;font-weight:bold}"
-       ".absent,.unknown{color:#9a7d0a}tr.addr td:first-child{padding-left:2em;color:#666}</style></head><body>\n"
-       "<h1>OCSP Staple Exporter</h1>\n<p>Version " OSE_VERSION " (" OSE_REVISION ")</p>\n"
-       "<ul><li><a href=\"" << HtmlEscape(telemetry_path.substr(1)) << "\">Metrics</a></li>"
-       "<li><form action=\"probe\" method=\"get\" style=\"display:inline\">Probe "
-       "<input name=\"target\" placeholder=\"host:443\"> <input type=\"submit\" "
-       "value=\"Go\"></form></li><li><a href=\"-/healthy\">Health</a></li>"
-       "<li><a href=\"-/ready\">Readiness</a></li>"
-       "<li><a href=\"api/v1/stapler\">Stapling engine (JSON)</a></li></ul>\n<h2>Targets</h2>\n";
-  h << "<table><tr><th>Target</th><th>Kind</th><th>Address</th><th>State</th>"
-       "<th>Staple</th><th>Must-Staple</th><th>nextUpdate</th><th>Last probe</th>"
-       "<th>Detail</th></tr>\n";
-  // One row of results: a target's, or (addresses = "all") one address's.
-  auto row = [&](ProbeResult r) {
-    r.verdict = VerdictAt(r.verdict, now);  // as it reads now
-    if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
-    std::string label = StateLabel(r);
-    std::string cls = label.substr(0, label.find_first_of(":+"));
-    if (r.crl) {  // a CRL is not a staple: its states take the same colours
-      cls = cls == "crl_valid" ? "good" : cls == "crl_absent" ? "absent" : "invalid";
-    }
-    if (r.leaf_crl) {  // a revocation through the CRL colours the row too
-      const LeafCrlState s = r.leaf_crl->state;
-      if (s == LeafCrlState::kRevoked) cls = "revoked";
-      if (r.ocsp_skipped) cls = s == LeafCrlState::kGood ? "good" : s == LeafCrlState::kRevoked
-                                                                   ? "revoked" : "unknown";
-    }
-    h << "<td class=\"" << HtmlEscape(cls) << "\">" << HtmlEscape(label) << "</td>";
-    const bool staple = r.success && !r.crl && !r.ocsp_skipped;
-    std::string stapled = staple ? (r.staple_present ? "yes" : "no") : "";
-    if (r.handshakes && r.success) {  // handshakes > 1: how many carried one
-      stapled = std::to_string(r.handshakes->stapled) + " of " +
-                std::to_string(r.handshakes->requested);
-    }
-    if (r.every_address) stapled.clear();  // see the address rows
-    h << "<td>" << stapled << "</td>";
-    h << "<td>" << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
-    std::optional<int64_t> next_update;
-    if (r.crl && r.crl->verdict.signature_verified) next_update = r.crl->verdict.next_update;
-    if (!r.crl && r.verdict.signature_verified) next_update = r.verdict.next_update;
-    h << "<td class=\"t\">" << (next_update ? FormatUnixTime(*next_update) : "") << "</td>";
-    h << "<td class=\"t\">" << FormatUnixTime(r.finished_at) << "</td>";
-    std::string detail =
-        !r.success ? r.detail : r.crl ? r.crl->verdict.detail : r.verdict.detail;
-    if (r.success && r.leaf_crl) {
-      const LeafCrlStatus& c = *r.leaf_crl;
-      std::string crl = "CRL: " + std::string(kLeafCrlStateNames[static_cast<int>(c.state)]);
-      if (c.state == LeafCrlState::kRevoked) {
-        crl += " (" + c.reason + (c.revoked_at ? ", " + FormatUnixTime(*c.revoked_at) : "") +
-               (c.from_delta ? ", delta CRL" : "") + ")";
-      }
-      if (!c.detail.empty()) crl += ": " + c.detail;
-      detail = detail.empty() || r.ocsp_skipped ? crl : detail + "; " + crl;
-    }
-    h << "<td class=\"d\">" << HtmlEscape(detail) << "</td></tr>\n";
-  };
-  for (const auto& t : targets) {
-    h << "<tr><td>" << HtmlEscape(t.name) << "</td><td>" << HtmlEscape(t.kind) << "</td><td>"
-      << HtmlEscape(t.address) << "</td>";
-    if (!t.last) {
-      h << "<td>pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
-      continue;
-    }
-    row(*t.last);
-    for (const ProbeResult& a : t.last->per_address) {
-      h << "<tr class=\"addr\"><td>" << HtmlEscape(t.name) << "</td><td>address</td><td>"
-        << HtmlEscape(a.address) << "</td>";
-      row(a);
-    }
-  }
-  h << "</table>\n";
-  if (!stapled.empty()) {
-    h << "<h2>Stapling engine</h2>\n<table><tr><th>Certificate</th><th>Mode</th><th>Status</th>"
-         "<th>Serving</th><th>Fatal</th><th>nextUpdate</th><th>Next refresh</th>"
-         "<th>Last error</th></tr>\n";
-    for (auto c : stapled) {
-      c.held = VerdictAt(c.held, now);
-      std::string status(StateName(c.held.state));
-      h << "<tr><td>" << HtmlEscape(c.name) << "</td><td>" << ModeName(c.mode)
-        << "</td><td class=\"" << status << "\">" << status << "</td><td>"
-        << (c.serving ? "yes" : "no") << "</td><td class=\"" << (c.fatal ? "failed" : "")
-        << "\">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"t\">"
-        << (c.held.signature_verified && c.held.next_update
-                ? FormatUnixTime(*c.held.next_update)
-                : "")
-        << "</td><td class=\"t\">" << (c.next_refresh ? FormatUnixTime(c.next_refresh) : "")
-        << "</td><td class=\"d\">" << HtmlEscape(c.last_error) << "</td></tr>\n";
-    }
-    h << "</table>\n";
-  }
-  h << "</body></html>\n";
-  return h.str();
-}
-
 std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now) {
   auto time = [](std::optional<int64_t> t) -> nlohmann::json {
     if (!t || *t == 0) return nullptr;
@@ -225,23 +122,6 @@ std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now)
   }
   // Invalid UTF-8 from the network is replaced, never thrown on.
   return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-std::string HtmlEscape(std::string_view raw) {
-  std::string s = ValidUtf8(raw);
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 Router::Router(const ResultStore& store, const Collector& collector, HttpHooks hooks,
@@ -389,6 +269,7 @@ void Router::Route(const HttpRequest& req, std::string_view handler, Reply reply
       HttpResponse r =
           Text(200, LandingPage(store_.Snapshot(), stapled(), NowUnix(), options_.telemetry_path));
       r.content_type = "text/html; charset=utf-8";
+      r.headers.emplace_back("Content-Security-Policy", LandingPageCsp());
       return r;
     });
   } else {  // /probe

@@ -199,7 +199,8 @@ TEST_F(FleetTest, EveryAddressBehindANameIsProbedOnItsOwn) {
   // The landing page lists every address under the target.
   std::string page = HttpGet(Url("/")).body;
   for (const std::string& a : {a2, a3, a4, a6}) {
-    EXPECT_NE(page.find("<td>" + a + "</td>"), std::string::npos) << a << "\n" << page;
+    EXPECT_NE(page.find("data-label=\"Address\">" + a + "</td>"), std::string::npos)
+        << a << "\n" << page;
   }
 
   // /probe with a module of addresses = "all", handshakes = 2.

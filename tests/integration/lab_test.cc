@@ -555,13 +555,23 @@ TEST_F(LabTest, HealthReadinessLandingPageAndErrors) {
   auto landing = HttpGet(Url("/"));
   EXPECT_EQ(landing.status, 200);
   EXPECT_NE(landing.body.find("href=\"metrics\""), std::string::npos);
-  EXPECT_NE(landing.body.find("<td>nginx-revoked</td>"), std::string::npos);
-  EXPECT_NE(landing.body.find("<td class=\"revoked\">revoked</td>"), std::string::npos);
-  EXPECT_NE(landing.body.find("<td class=\"good\">good</td>"), std::string::npos);
+  EXPECT_NE(landing.body.find(">nginx-revoked</td>"), std::string::npos);
+  EXPECT_NE(landing.body.find("<td class=\"s revoked\" data-label=\"State\">revoked</td>"),
+            std::string::npos);
+  EXPECT_NE(landing.body.find("<td class=\"s good\" data-label=\"State\">good</td>"),
+            std::string::npos);
+  // Served under a policy that allows nothing but its own stylesheet.
+  std::string head;
+  RunCommand("curl -s -D - -o /dev/null " + Url("/"), &head);
+  EXPECT_NE(head.find("Content-Security-Policy: default-src 'none'; style-src 'sha256-"),
+            std::string::npos)
+      << head;
   EXPECT_TRUE(WaitFor(
       [&] {
-        return HttpGet(Url("/")).body.find("<tr><td>lab-good</td><td>must</td><td class=\"good\">"
-                                           "good</td><td>yes</td>") != std::string::npos;
+        return HttpGet(Url("/")).body.find(
+                   ">lab-good</td><td data-label=\"Mode\">must</td><td class=\"good\" "
+                   "data-label=\"Status\">good</td><td class=\"good\" data-label=\"Serving\">"
+                   "yes</td>") != std::string::npos;
       },
       seconds(20)))
       << HttpGet(Url("/")).body;

@@ -18,6 +18,7 @@
 
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/http/basic_auth.h"
+#include "ocsp_staple_exporter/http/landing_page.h"
 #include "ocsp_staple_exporter/http/web_config.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
@@ -127,22 +128,11 @@ class Router {
   std::atomic<int> probes_in_flight_{0};
 };
 
-/// The landing page `/`: links, every target and the stapling engine's
-/// certificates, as they read at Unix time `now` (VerdictAt). Times of a
-/// response whose signature did not verify are not shown; every text is
-/// HTML-escaped.
-std::string LandingPage(const std::vector<TargetSnapshot>& targets,
-                        const std::vector<StaplerCertState>& stapled, int64_t now,
-                        std::string_view telemetry_path = "/metrics");
-
 /// The JSON of GET /api/v1/stapler for `certs` (like HAProxy's
 /// `show ssl ocsp-updates`): a list of objects with name, mode, status,
 /// serving, fatal, times (RFC 3339), next refresh, successes, failures and
 /// last error. Status as it reads at Unix time `now` (VerdictAt); times of a
 /// response whose signature did not verify are null.
 std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now);
-
-/// Escapes text for HTML element content and attribute values.
-std::string HtmlEscape(std::string_view s);
 
 }  // namespace ose
