@@ -32,6 +32,6 @@ TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
   -R '^(integration|isolation_integration|web_integration|fleet_integration)$'
 
 # Coverage-guided fuzzing of every parser of hostile input, under ASan and
-# UBSan (clang, libFuzzer), bounded: 25 s per target.
+# UBSan (clang, libFuzzer), bounded: 15 s per target.
 echo "=== fuzz ==="
-"$root/scripts/fuzz.sh" 25
+"$root/scripts/fuzz.sh" 15

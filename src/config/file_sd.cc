@@ -58,6 +58,13 @@ bool ValidExtraLabelName(std::string_view name) {
   return true;
 }
 
+bool ReservedLabelName(std::string_view name) {
+  for (std::string_view r : kReservedLabelNames) {
+    if (name == r) return true;
+  }
+  return false;
+}
+
 Result<std::vector<TargetGroup>> ParseFileSd(std::string_view text, FileSdFormat format,
                                              const std::string& file) {
   auto fail = [&](const std::string& where, const std::string& what) -> Error {
@@ -109,8 +116,8 @@ Result<std::vector<TargetGroup>> ParseFileSd(std::string_view text, FileSdFormat
         if (!ValidExtraLabelName(name)) {
           return fail(lat, "invalid label name (want [a-zA-Z_][a-zA-Z0-9_]*, not __-prefixed)");
         }
-        if (name == "target" || name == "address") {
-          return fail(lat, "reserved: the exporter sets this label itself");
+        if (ReservedLabelName(name)) {
+          return fail(lat, "reserved: the exporter or Prometheus sets this label itself");
         }
         if (!value.is_string()) return fail(lat, "must be a string");
         const std::string& v = value.get_ref<const std::string&>();

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!ose::ParseHostPort(t)) __builtin_trap();
       }
       for (const auto& [name, value] : g.labels) {
-        if (!ose::ValidExtraLabelName(name) || name == "target" || name == "address" ||
+        if (!ose::ValidExtraLabelName(name) || ose::ReservedLabelName(name) ||
             ose::ValidUtf8(value) != value) {
           __builtin_trap();
         }

@@ -32,14 +32,22 @@ enum class FileSdFormat { kJson, kYaml };
 Result<FileSdFormat> FileSdFormatOf(std::string_view path);
 
 /// A label name Prometheus accepts ([a-zA-Z_][a-zA-Z0-9_]*), not reserved
-/// (`__`-prefixed names are Prometheus' own) and not one of `reserved`.
+/// (`__`-prefixed names are Prometheus' own).
 bool ValidExtraLabelName(std::string_view name);
+
+/// Label names a discovered target may not bring: the exporter's own on
+/// per-target series (`target`, `address`, and the `status`, `reason`,
+/// `state`, `method`, `le` of its state sets, info gauges and histograms:
+/// a second one would make a series invalid) and Prometheus' `job` and
+/// `instance`.
+inline constexpr std::string_view kReservedLabelNames[] = {
+    "target", "address", "status", "reason", "state", "method", "le", "job", "instance"};
+bool ReservedLabelName(std::string_view name);
 
 /// Parses `text` (the contents of `file`, named in errors) as a list of
 /// target groups. Every target must be HOST:PORT ([IPv6]:PORT); label
-/// names must pass ValidExtraLabelName and must not be `target` or
-/// `address` (the exporter's own); label values and targets must be valid
-/// UTF-8. Errors (reason "bad_file_sd") read
+/// names must pass ValidExtraLabelName and not be ReservedLabelName; label
+/// values and targets must be valid UTF-8. Errors (reason "bad_file_sd") read
 /// "FILE: [1].labels.env: must be a string"; a YAML syntax error carries
 /// its line and column.
 Result<std::vector<TargetGroup>> ParseFileSd(std::string_view text, FileSdFormat format,

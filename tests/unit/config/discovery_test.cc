@@ -53,9 +53,16 @@ TEST(FileSd, BadFilesNameTheElement) {
        "sd.x: [1].targets[0]: invalid address \"nohost\": want HOST:PORT"},
       {"[{\"targets\": [443]}]", FileSdFormat::kJson, "sd.x: [0].targets[0]: must be a string"},
       {"[{\"targets\": [\"a:1\"], \"labels\": {\"target\": \"x\"}}]", FileSdFormat::kJson,
-       "sd.x: [0].labels.target: reserved: the exporter sets this label itself"},
+       "sd.x: [0].labels.target: reserved: the exporter or Prometheus sets this label itself"},
+      // A second `status` on ocsp_response_status would make the series invalid.
+      {"[{\"targets\": [\"a:1\"], \"labels\": {\"status\": \"x\"}}]", FileSdFormat::kJson,
+       "sd.x: [0].labels.status: reserved: the exporter or Prometheus sets this label itself"},
+      {"[{\"targets\": [\"a:1\"], \"labels\": {\"le\": \"x\"}}]", FileSdFormat::kJson,
+       "sd.x: [0].labels.le: reserved: the exporter or Prometheus sets this label itself"},
+      {"[{\"targets\": [\"a:1\"], \"labels\": {\"instance\": \"x\"}}]", FileSdFormat::kJson,
+       "sd.x: [0].labels.instance: reserved: the exporter or Prometheus sets this label itself"},
       {"[{\"targets\": [\"a:1\"], \"labels\": {\"address\": \"x\"}}]", FileSdFormat::kJson,
-       "sd.x: [0].labels.address: reserved: the exporter sets this label itself"},
+       "sd.x: [0].labels.address: reserved: the exporter or Prometheus sets this label itself"},
       {"[{\"targets\": [\"a:1\"], \"labels\": {\"__meta_x\": \"x\"}}]", FileSdFormat::kJson,
        "sd.x: [0].labels.__meta_x: invalid label name (want [a-zA-Z_][a-zA-Z0-9_]*, not "
        "__-prefixed)"},
