@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "dnsmasq.h"
 #include "exporter_under_test.h"
 #include "process.h"
 
@@ -72,22 +73,13 @@ class FleetTest : public ::testing::Test {
 
     // dnsmasq: fleet.lab.test has four addresses, good.lab.test two.
     dns_port_ = FreePort();
-    std::vector<std::string> dns = {"/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
-                                    "--no-resolv", "--no-hosts", "--bind-interfaces",
-                                    "--listen-address=127.0.0.1",
-                                    "--port=" + std::to_string(dns_port_), "--local-ttl=5",
-                                    "--log-facility=-"};
-    for (const char* a : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"}) {
-      dns.push_back(std::string("--host-record=fleet.lab.test,") + a);
-    }
-    for (const char* a : {"127.0.0.2", "::1"}) {
-      dns.push_back(std::string("--host-record=good.lab.test,") + a);
-    }
     const std::string dns_log = dir_ + "/logs/dnsmasq.log";
-    dnsmasq_ = new Process(dns, dns_log);
-    ASSERT_TRUE(WaitFor([&] { return ReadFile(dns_log).find("started") != std::string::npos; },
-                        seconds(10)))
-        << ReadFile(dns_log);
+    dnsmasq_ = StartDnsmasq(dns_port_,
+                            {"fleet.lab.test,127.0.0.2", "fleet.lab.test,127.0.0.3",
+                             "fleet.lab.test,127.0.0.4", "fleet.lab.test,::1",
+                             "good.lab.test,127.0.0.2", "good.lab.test,::1"},
+                            dns_log);
+    ASSERT_NE(dnsmasq_, nullptr) << ReadFile(dns_log);
     for (const std::string& hostport : {"127.0.0.2:" + port_, "127.0.0.4:" + port_,
                                         "[::1]:" + port_, "127.0.0.1:" + lb_port_}) {
       ASSERT_TRUE(WaitFor(

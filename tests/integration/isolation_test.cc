@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "dnsmasq.h"
 #include "exporter_under_test.h"
 #include "process.h"
 #include "silent_server.h"
@@ -45,21 +46,13 @@ class IsolationTest : public ::testing::Test {
     // dnsmasq: the healthy names with a 5 s TTL; *.slow.test forwarded to
     // the silent socket.
     dns_port_ = FreePort();
-    std::vector<std::string> dns = {"/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
-                                    "--no-resolv", "--no-hosts", "--bind-interfaces",
-                                    "--listen-address=127.0.0.1",
-                                    "--port=" + std::to_string(dns_port_), "--local-ttl=5",
-                                    "--log-queries", "--log-facility=-",
-                                    "--server=/slow.test/127.0.0.1#" +
-                                        std::to_string(silent_udp_->port())};
-    for (int i = 0; i < kHealthy; ++i) {
-      dns.push_back("--host-record=" + Healthy(i) + ".lab.test,127.0.0.1");
-    }
+    std::vector<std::string> records;
+    for (int i = 0; i < kHealthy; ++i) records.push_back(Healthy(i) + ".lab.test,127.0.0.1");
     dns_log_ = dir_ + "/dnsmasq.log";
-    dnsmasq_ = new Process(dns, dns_log_);
-    ASSERT_TRUE(WaitFor([] { return ReadFile(dns_log_).find("started") != std::string::npos; },
-                        seconds(10)))
-        << ReadFile(dns_log_);
+    dnsmasq_ = StartDnsmasq(
+        dns_port_, records, dns_log_, 5,
+        {"--log-queries", "--server=/slow.test/127.0.0.1#" + std::to_string(silent_udp_->port())});
+    ASSERT_NE(dnsmasq_, nullptr) << ReadFile(dns_log_);
 
     std::string cfg = "[global]\ninterval = \"2s\"\ntimeout = \"6s\"\ndns_servers = [\"127.0.0.1:" +
                       std::to_string(dns_port_) + "\"]\n";
