@@ -1,6 +1,6 @@
 // Fleet coverage against real servers: a name that a real DNS server
 // (dnsmasq) resolves to four addresses (127.0.0.2, .3, .4 and ::1) served by
-// a real nginx, one of which does not staple (`addresses = "all"`), and a
+// two real nginx instances, the one on .4 not stapling (`addresses = "all"`), and a
 // real HAProxy balancing TCP round-robin over a stapling and a non-stapling
 // backend, so that exactly every second handshake carries a staple
 // (`handshakes = N`).
@@ -36,29 +36,12 @@ class FleetTest : public ::testing::Test {
     lb_port_ = std::to_string(base_ + 13);
     const std::string pki = dir_ + "/pki/";
 
-    // nginx: the Must-Staple certificate with its staple file on three
-    // addresses, without stapling on the fourth.
-    fs::create_directories(dir_ + "/fleet-nginx/tmp");
-    std::ofstream(dir_ + "/fleet-nginx/nginx.conf")
-        << (::getuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\n"
-        << "pid " << dir_ << "/fleet-nginx/nginx.pid;\n"
-        << "error_log " << dir_ << "/logs/fleet-nginx.log info;\n"
-        << "events { worker_connections 64; }\nhttp {\n  access_log off;\n"
-        << "  client_body_temp_path " << dir_ << "/fleet-nginx/tmp/body;\n"
-        << "  proxy_temp_path " << dir_ << "/fleet-nginx/tmp/proxy;\n"
-        << "  fastcgi_temp_path " << dir_ << "/fleet-nginx/tmp/fastcgi;\n"
-        << "  uwsgi_temp_path " << dir_ << "/fleet-nginx/tmp/uwsgi;\n"
-        << "  scgi_temp_path " << dir_ << "/fleet-nginx/tmp/scgi;\n"
-        << "  ssl_certificate " << pki << "good-chain.pem;\n"
-        << "  ssl_certificate_key " << pki << "good.key;\n"
-        << "  server {\n    listen 127.0.0.2:" << port_ << " ssl;\n    listen 127.0.0.3:" << port_
-        << " ssl;\n    listen [::1]:" << port_ << " ssl;\n    ssl_stapling on;\n"
-        << "    ssl_stapling_file " << pki << "good.ocsp.der;\n    return 200 \"staples\\n\";\n  }\n"
-        << "  server {\n    listen 127.0.0.4:" << port_ << " ssl;\n"
-        << "    return 200 \"lost its staple\\n\";\n  }\n}\n";
-    nginx_ = new Process({"/usr/sbin/nginx", "-p", dir_ + "/fleet-nginx", "-c",
-                          dir_ + "/fleet-nginx/nginx.conf", "-g", "daemon off;"},
-                         dir_ + "/logs/fleet-nginx.out");
+    // Two nginx instances with the Must-Staple certificate: one stapling
+    // (its staple file) on three addresses, one that lost its staple on the
+    // fourth.
+    nginx_ = StartNginx("staples", {"127.0.0.2:" + port_, "127.0.0.3:" + port_, "[::1]:" + port_},
+                        "ssl_stapling on;\n    ssl_stapling_file " + pki + "good.ocsp.der;\n");
+    bare_nginx_ = StartNginx("bare", {"127.0.0.4:" + port_}, "");
 
     // HAProxy: TCP round-robin over a stapling and a non-stapling backend,
     // no health checks (they would not move the rotation, but keep it pure).
@@ -88,7 +71,8 @@ class FleetTest : public ::testing::Test {
           },
           seconds(10)))
           << hostport << "\n"
-          << ReadFile(dir_ + "/logs/fleet-nginx.log") << ReadFile(dir_ + "/logs/haproxy-lb.log");
+          << ReadFile(dir_ + "/nginx-staples/error.log") << ReadFile(dir_ + "/nginx-bare/error.log")
+          << ReadFile(dir_ + "/logs/haproxy-lb.log");
     }
 
     config_ = dir_ + "/fleet.toml";
@@ -119,9 +103,33 @@ class FleetTest : public ::testing::Test {
     delete exporter_;
     delete dnsmasq_;
     delete haproxy_;
+    delete bare_nginx_;
     delete nginx_;
     RunCommand("bash " + kLab + " down " + dir_);
     if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) fs::remove_all(dir_);
+  }
+
+  // An nginx of its own (prefix DIR/nginx-NAME) serving the lab's
+  // Must-Staple certificate on `listens`, with `stapling` directives.
+  static Process* StartNginx(const std::string& name, const std::vector<std::string>& listens,
+                             const std::string& stapling) {
+    const std::string prefix = dir_ + "/nginx-" + name, pki = dir_ + "/pki/";
+    fs::create_directories(prefix + "/tmp");
+    std::ofstream conf(prefix + "/nginx.conf");
+    conf << (::getuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\n"
+         << "pid " << prefix << "/nginx.pid;\nerror_log " << prefix << "/error.log info;\n"
+         << "events { worker_connections 64; }\nhttp {\n  access_log off;\n";
+    for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+      conf << "  " << t << "_temp_path " << prefix << "/tmp/" << t << ";\n";
+    }
+    conf << "  server {\n";
+    for (const auto& l : listens) conf << "    listen " << l << " ssl;\n";
+    conf << "    ssl_certificate " << pki << "good-chain.pem;\n    ssl_certificate_key " << pki
+         << "good.key;\n    " << stapling << "    return 200 \"" << name << "\\n\";\n  }\n}\n";
+    conf.close();
+    return new Process({"/usr/sbin/nginx", "-p", prefix, "-c", prefix + "/nginx.conf", "-g",
+                        "daemon off;"},
+                       prefix + "/stdout.log");
   }
 
   // Replaces a discovery file by rename, as Kubernetes and careful tools do.
@@ -152,8 +160,8 @@ class FleetTest : public ::testing::Test {
 
   static inline std::string dir_, config_, log_, port_, lb_port_;
   static inline int base_ = 0, dns_port_ = 0, http_port_ = 0;
-  static inline Process *nginx_ = nullptr, *haproxy_ = nullptr, *dnsmasq_ = nullptr,
-                        *exporter_ = nullptr;
+  static inline Process *nginx_ = nullptr, *bare_nginx_ = nullptr, *haproxy_ = nullptr,
+                        *dnsmasq_ = nullptr, *exporter_ = nullptr;
 };
 
 TEST_F(FleetTest, EveryAddressBehindANameIsProbedOnItsOwn) {
