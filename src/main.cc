@@ -364,6 +364,16 @@ int RunExporter(const Args& a) {
     return t;
   };
 
+  // A config file loaded (at start or on reload): its discovery files read
+  // at once, then applied.
+  auto adopt = [&](Config loaded) {
+    file_config = std::make_shared<const Config>(std::move(loaded));
+    discovery.Poll(file_config->discovery, steady_ms(), /*force=*/true);
+    apply(file_config, true);
+    status.last_reload_successful = true;
+    status.last_reload_success_timestamp = NowUnix();
+  };
+
   std::mutex reload_mu;
   auto reload = [&]() -> Result<Ok> {
     std::lock_guard lock(reload_mu);
@@ -374,20 +384,12 @@ int RunExporter(const Args& a) {
                  {{"file", a.config_file}, {"err", next.error().detail}});
       return next.error();
     }
-    file_config = std::make_shared<const Config>(std::move(next).value());
-    discovery.Poll(file_config->discovery, steady_ms(), /*force=*/true);
-    apply(file_config, true);
-    status.last_reload_successful = true;
-    status.last_reload_success_timestamp = NowUnix();
+    adopt(std::move(next).value());
     log::Info("config reloaded", {{"file", a.config_file}});
     return Ok{};
   };
 
-  file_config = std::make_shared<const Config>(std::move(cfg).value());
-  discovery.Poll(file_config->discovery, steady_ms(), /*force=*/true);
-  apply(file_config, true);
-  status.last_reload_successful = true;
-  status.last_reload_success_timestamp = NowUnix();
+  adopt(std::move(cfg).value());
 
   HttpServer http(store, collector,
                   HttpHooks{.ready = [&] {

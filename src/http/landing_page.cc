@@ -135,8 +135,7 @@ Reading Read(const ProbeResult& in, int64_t now) {
   return x;
 }
 
-RowGroup GroupOfResult(const std::string& kind, const ProbeResult& in, int64_t now) {
-  const Reading x = Read(in, now);
+RowGroup GroupOfReading(const std::string& kind, const Reading& x) {
   const ProbeResult& r = x.r;
   if (r.success && r.leaf_crl && r.leaf_crl->state == LeafCrlState::kRevoked) {
     return RowGroup::kRevoked;
@@ -169,22 +168,33 @@ RowGroup GroupOfResult(const std::string& kind, const ProbeResult& in, int64_t n
 const char* const kHeaders[] = {"Target", "Kind",       "Address",    "State", "Staple",
                                 "Must-Staple", "nextUpdate", "Last probe", "Detail"};
 
-// One row of results: a target's, or (addresses = "all") one address's.
-void Row(std::ostringstream& h, const TargetSnapshot& t, const ProbeResult* result,
+// The Detail cell: one line (the bounded reason, as HTML, and the start of
+// `text`); the whole text unfolds from a <details> when it is longer.
+void DetailCell(std::ostringstream& h, const std::string& reason_html, const std::string& text) {
+  if (text.size() <= 32 && text.find('\n') == std::string::npos) {
+    h << "<div class=\"line\">" << reason_html << HtmlEscape(text) << "</div>";
+  } else {
+    h << "<details><summary>" << reason_html << HtmlEscape(Shorten(text, 72))
+      << "</summary><div class=\"full\">" << HtmlEscape(text) << "</div></details>";
+  }
+}
+
+// One row of results: a target's, or (addresses = "all") one address's;
+// `x` is null while the target has none.
+void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
          const std::string& address, bool address_row, int64_t now) {
   h << "<tr" << (address_row ? " class=\"addr\"" : "") << "><td class=\"n\""
     << Attr("data-label", kHeaders[0]) << ">" << HtmlEscape(t.name) << "</td><td class=\"k\""
     << Attr("data-label", kHeaders[1]) << ">" << (address_row ? "address" : HtmlEscape(t.kind))
     << "</td><td class=\"a\"" << Attr("data-label", kHeaders[2]) << ">" << HtmlEscape(address)
     << "</td>";
-  if (result == nullptr) {
+  if (x == nullptr) {
     h << "<td class=\"s pending\"" << Attr("data-label", kHeaders[3])
       << ">pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
     return;
   }
-  const Reading x = Read(*result, now);
-  const ProbeResult& r = x.r;
-  const RowGroup group = GroupOfResult(t.kind, *result, now);
+  const ProbeResult& r = x->r;
+  const RowGroup group = GroupOfReading(t.kind, *x);
   std::string label = StateLabel(r);
   h << "<td class=\"s " << kRowGroupIds[static_cast<int>(group)] << "\""
     << Attr("data-label", kHeaders[3]) << ">" << HtmlEscape(label) << "</td>";
@@ -199,25 +209,20 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const ProbeResult* resu
   h << "<td class=\"y\"" << Attr("data-label", kHeaders[5]) << ">"
     << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
   h << "<td class=\"m\"" << Attr("data-label", kHeaders[6]) << ">";
-  if (x.valid_until) h << MarginCell(*x.valid_until, now);
+  if (x->valid_until) h << MarginCell(*x->valid_until, now);
   h << "</td><td class=\"l\"" << Attr("data-label", kHeaders[7]) << ">"
     << TimeCell(r.finished_at, HumanDuration(std::max<int64_t>(0, now - r.finished_at)) + " ago")
     << "</td>";
   // One line: the bounded reason and a short text; the rest expands.
   h << "<td class=\"d\"" << Attr("data-label", kHeaders[8]) << ">";
-  const std::string reason =
-      x.reason.empty() ? "" : "<span class=\"r\">" + HtmlEscape(x.reason) + "</span> ";
-  if (x.detail.size() <= 32 && x.detail.find('\n') == std::string::npos) {
-    h << "<div class=\"line\">" << reason << HtmlEscape(x.detail) << "</div>";
-  } else {
-    h << "<details><summary>" << reason << HtmlEscape(Shorten(x.detail, 72))
-      << "</summary><div class=\"full\">" << HtmlEscape(x.detail) << "</div></details>";
-  }
+  DetailCell(h, x->reason.empty() ? "" : "<span class=\"r\">" + HtmlEscape(x->reason) + "</span> ",
+             x->detail);
   h << "</td></tr>\n";
 }
 
 struct Placed {
   const TargetSnapshot* t;
+  std::optional<Reading> reading;  ///< its last result read at now; none while pending
   RowGroup group;
   int64_t margin;  ///< to nextUpdate; max when none
 };
@@ -226,7 +231,7 @@ struct Placed {
 
 RowGroup GroupOf(const TargetSnapshot& t, int64_t now) {
   if (!t.last) return RowGroup::kPending;
-  return GroupOfResult(t.kind, *t.last, now);
+  return GroupOfReading(t.kind, Read(*t.last, now));
 }
 
 std::string HumanDuration(int64_t s) {
@@ -256,9 +261,11 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
   std::array<int, std::size(kCrlStateNames)> crl_counts{};
   std::array<RowGroup, std::size(kCrlStateNames)> crl_group{};
   for (const auto& t : targets) {
-    Placed p{&t, GroupOf(t, now), std::numeric_limits<int64_t>::max()};
+    // Each result is read once, for its place and for its row.
+    Placed p{&t, std::nullopt, RowGroup::kPending, std::numeric_limits<int64_t>::max()};
     if (t.last) {
-      const Reading x = Read(*t.last, now);
+      const Reading& x = p.reading.emplace(Read(*t.last, now));
+      p.group = GroupOfReading(t.kind, x);
       if (x.valid_until) p.margin = *x.valid_until - now;
       if (t.kind == "crl" && x.r.success && x.r.crl) {
         const auto s = static_cast<size_t>(x.r.crl->verdict.state);
@@ -267,7 +274,7 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
       }
     }
     ++counts[static_cast<size_t>(p.group)];
-    rows.push_back(p);
+    rows.push_back(std::move(p));
   }
   std::stable_sort(rows.begin(), rows.end(), [](const Placed& a, const Placed& b) {
     if (a.group != b.group) return a.group < b.group;
@@ -341,9 +348,12 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
         << HtmlEscape(kRowGroupNames[g]) << " (" << counts[g] << ")</th></tr>\n";
     }
     const TargetSnapshot& t = *p.t;
-    Row(h, t, t.last ? &*t.last : nullptr, t.address, false, now);
+    Row(h, t, p.reading ? &*p.reading : nullptr, t.address, false, now);
     if (t.last) {
-      for (const ProbeResult& a : t.last->per_address) Row(h, t, &a, a.address, true, now);
+      for (const ProbeResult& a : t.last->per_address) {
+        const Reading x = Read(a, now);
+        Row(h, t, &x, a.address, true, now);
+      }
     }
   }
   if (open) h << "</tbody>\n";
@@ -385,12 +395,7 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
                                               : HumanDuration(-in) + " overdue");
       }
       h << "</td><td class=\"d\"" << Attr("data-label", cols[7]) << ">";
-      if (c.last_error.size() <= 32) {
-        h << "<div class=\"line\">" << HtmlEscape(c.last_error) << "</div>";
-      } else {
-        h << "<details><summary>" << HtmlEscape(Shorten(c.last_error, 72))
-          << "</summary><div class=\"full\">" << HtmlEscape(c.last_error) << "</div></details>";
-      }
+      DetailCell(h, "", c.last_error);
       h << "</td></tr>\n";
     }
     h << "</tbody></table>\n";

@@ -72,18 +72,14 @@ ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
                                [](const ProbeResult& r) { return !r.success; });
     const ProbeResult& pick =
         failed != per_address.end() ? *failed : per_address[Worst(per_address)];
-    out = pick;
-    out.crl_subject = pick.crl_subject;
+    out = pick;  // crl_subject included: the summary keeps the worst's
     if (!out.success) out.detail = pick.address + ": " + out.detail;
-    if (out.success && out.detail.empty()) {
-      size_t worse = 0;
-      for (const ProbeResult& r : per_address) {
-        if (r.verdict.state != per_address.front().verdict.state ||
-            r.staple_present != per_address.front().staple_present) {
-          ++worse;
-        }
-      }
-      if (worse > 0) out.detail = "addresses disagree; worst: " + pick.address;
+    const ProbeResult& first = per_address.front();
+    const bool disagree = std::any_of(per_address.begin(), per_address.end(), [&](const auto& r) {
+      return r.verdict.state != first.verdict.state || r.staple_present != first.staple_present;
+    });
+    if (out.success && out.detail.empty() && disagree) {
+      out.detail = "addresses disagree; worst: " + pick.address;
     }
   }
   for (ProbeResult& r : per_address) r.crl_subject.reset();
