@@ -336,6 +336,7 @@ int RunExporter(const Args& a) {
   // running config is the file's plus them.
   DiscoveryWatcher discovery;
   status.discovery = [&] { return discovery.Stats(); };
+  status.crl_fetches = [&] { return crl_store.FetchCounts(); };
   std::shared_ptr<const Config> file_config;  ///< as loaded; guarded by reload_mu
   auto apply = [&](std::shared_ptr<const Config> loaded, bool stapler_too) {
     auto c = std::make_shared<Config>(*loaded);

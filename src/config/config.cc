@@ -22,6 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The longest duration a config may name (10 years): every time computed
+// from one (now + interval, thisUpdate + default_validity) stays far from
+// int64 overflow.
+constexpr Duration kMaxDuration = std::chrono::hours(24 * 365 * 10);
+
 bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '-' || c == '.' || c == '_';
@@ -86,6 +91,10 @@ class Checker {
     }
     if (d->count() <= 0) {
       Fail(t.get(key)->source(), Join(path, key), "must be greater than zero");
+      return std::nullopt;
+    }
+    if (*d > kMaxDuration) {
+      Fail(t.get(key)->source(), Join(path, key), "must be at most 10y");
       return std::nullopt;
     }
     return d;
@@ -271,6 +280,8 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
     auto d = s ? ParseDuration(*s) : std::nullopt;
     if (!d) {
       c.Fail(n->source(), "global.skew", "invalid duration (want e.g. \"300s\")");
+    } else if (*d > kMaxDuration) {
+      c.Fail(n->source(), "global.skew", "must be at most 10y");
     } else {
       g.skew = *d;
     }

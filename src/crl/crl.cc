@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/extensions.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -35,20 +36,56 @@ std::optional<std::string> IntegerExtension(X509_CRL* crl, int nid) {
   return out;
 }
 
+using IdpPtr = OsslPtr<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>;
+
+IdpPtr Idp(X509_CRL* crl) {
+  int crit = 0;
+  IdpPtr idp(static_cast<ISSUING_DIST_POINT*>(
+      X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, nullptr)));
+  DrainOpenSslErrors();
+  return idp;
+}
+
+// The URIs of an issuingDistributionPoint's fullName (none when absent).
+std::vector<std::string> IdpUris(const ISSUING_DIST_POINT* idp) {
+  if (idp == nullptr || idp->distpoint == nullptr || idp->distpoint->type != 0) return {};
+  return GeneralNameUris(idp->distpoint->name.fullname);
+}
+
+CrlVerdict::Scope IdpScope(const ISSUING_DIST_POINT* idp) {
+  CrlVerdict::Scope s;
+  if (idp == nullptr) return s;
+  s.only_user_certs = idp->onlyuser > 0;
+  s.only_ca_certs = idp->onlyCA > 0;
+  s.only_attribute_certs = idp->onlyattr > 0;
+  s.indirect = idp->indirectCRL > 0;
+  s.reasons = ReasonMask(idp->onlysomereasons);
+  return s;
+}
 
 }  // namespace
 
-// The URIs of a CRL's issuingDistributionPoint fullName (none when absent).
-static std::vector<std::string> IdpUris(X509_CRL* crl) {
-  std::vector<std::string> out;
-  int crit = 0;
-  std::unique_ptr<ISSUING_DIST_POINT, decltype(&ISSUING_DIST_POINT_free)> idp(
-      static_cast<ISSUING_DIST_POINT*>(
-          X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, nullptr)),
-      ISSUING_DIST_POINT_free);
-  DrainOpenSslErrors();
-  if (!idp || idp->distpoint == nullptr || idp->distpoint->type != 0) return out;
-  return GeneralNameUris(idp->distpoint->name.fullname);
+uint16_t ReasonMask(const ASN1_BIT_STRING* flags) {
+  if (flags == nullptr) return kAllCrlReasons;
+  uint16_t mask = 0;
+  for (int n = 1; n <= 8; ++n) {
+    if (ASN1_BIT_STRING_get_bit(flags, n) == 1) mask |= static_cast<uint16_t>(1u << n);
+  }
+  return mask;
+}
+
+int CompareCrlNumbers(std::string_view a, std::string_view b) {
+  const bool neg_a = !a.empty() && a.front() == '-', neg_b = !b.empty() && b.front() == '-';
+  if (neg_a != neg_b) return neg_a ? -1 : 1;
+  auto digits = [](std::string_view s) {
+    if (!s.empty() && s.front() == '-') s.remove_prefix(1);
+    while (s.size() > 1 && s.front() == '0') s.remove_prefix(1);
+    return s;
+  };
+  std::string_view da = digits(a), db = digits(b);
+  int c = da.size() != db.size() ? (da.size() < db.size() ? -1 : 1) : da.compare(db);
+  c = c < 0 ? -1 : (c > 0 ? 1 : 0);
+  return neg_a ? -c : c;
 }
 
 std::string_view CrlStateName(CrlState s) { return kCrlStateNames[static_cast<int>(s)]; }
@@ -124,21 +161,27 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
                    "signature does not verify with " + SubjectString(issuer));
   }
   v.signature_verified = true;
-  if (v.next_update) v.fresh_until = *v.next_update + options.skew_seconds;
+  v.valid_until = v.next_update
+                      ? *v.next_update
+                      : SaturatingAdd(*v.this_update, options.default_validity_seconds);
+  v.fresh_until = SaturatingAdd(*v.valid_until, options.skew_seconds);
+  IdpPtr idp = Idp(crl);
+  v.scope = IdpScope(idp.get());
   if (!fetched_url.empty()) {
-    std::vector<std::string> uris = IdpUris(crl);
+    std::vector<std::string> uris = IdpUris(idp.get());
     if (!uris.empty() && std::find(uris.begin(), uris.end(), fetched_url) == uris.end()) {
       return Invalid(std::move(p), crl_invalid::kIdpMismatch,
                      "issuingDistributionPoint names " + uris.front() + ", not " +
                          std::string(fetched_url));
     }
   }
-  if (*v.this_update > now + options.skew_seconds) {
+  if (*v.this_update > SaturatingAdd(now, options.skew_seconds)) {
     return Invalid(std::move(p), crl_invalid::kNotYetValid, "thisUpdate is in the future");
   }
-  if (v.next_update && *v.next_update < now - options.skew_seconds) {
+  if (now > *v.fresh_until) {
     v.state = CrlState::kExpired;
-    v.detail = "nextUpdate has passed";
+    v.detail = v.next_update ? "nextUpdate has passed"
+                             : "no nextUpdate, and default_validity after thisUpdate has passed";
   } else {
     v.state = CrlState::kValid;
   }
@@ -147,17 +190,21 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
 }
 
 std::optional<int64_t> CrlHalfLife(const CrlVerdict& v, int64_t now) {
-  if (!v.signature_verified || !v.this_update || !v.next_update ||
-      *v.next_update <= *v.this_update) {
+  if (!v.signature_verified || !v.this_update || !v.valid_until ||
+      *v.valid_until <= *v.this_update) {
     return std::nullopt;
   }
-  return std::max(now + 60, *v.this_update + (*v.next_update - *v.this_update) / 2);
+  // Halve before adding: (valid_until - thisUpdate) cannot overflow for
+  // times OpenSSL parses (years 0..9999), and the sum stays below both.
+  const int64_t half_life = *v.this_update + (*v.valid_until - *v.this_update) / 2;
+  return std::clamp(half_life, now + 60, now + kMaxCrlHoldSeconds);
 }
 
 CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now) {
   if (v.state == CrlState::kValid && v.fresh_until && now > *v.fresh_until) {
     v.state = CrlState::kExpired;
-    v.detail = "nextUpdate has passed";
+    v.detail = v.next_update ? "nextUpdate has passed"
+                             : "no nextUpdate, and default_validity after thisUpdate has passed";
   }
   return v;
 }

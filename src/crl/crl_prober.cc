@@ -134,8 +134,11 @@ ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
   r.crl->verdict = std::move(parsed.verdict);
   const CrlVerdict& v = r.crl->verdict;
   r.refresh_at = CrlHalfLife(v, now);
-  if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid) {
-    r.not_before = CappedMaxAge(now, *r.http->max_age, v.next_update);
+  // max-age only defers a fetch that would come before the half-life (many
+  // servers send max-age up to nextUpdate: that would freeze the target).
+  if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid &&
+      r.refresh_at) {
+    r.not_before = CappedMaxAge(now, *r.http->max_age, *r.refresh_at);
   }
   return finish();
 }

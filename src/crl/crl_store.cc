@@ -2,26 +2,99 @@
 
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/curl_body.h"
+#include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 namespace ose {
 namespace {
 
+using DistPointsPtr = OsslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free>;
+
 std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-int64_t Decimal(const std::optional<std::string>& n) {
-  return n ? std::strtoll(n->c_str(), nullptr, 10) : -1;
+// Retry delay after `failures` consecutive failed refetches: 60 s doubling,
+// at most an hour.
+int64_t Backoff(int failures) {
+  return std::min<int64_t>(3600, int64_t{60} << std::clamp(failures - 1, 0, 6));
+}
+
+bool Authentic(const CrlVerdict& v) {
+  return v.state == CrlState::kValid || v.state == CrlState::kExpired;
+}
+
+// Why `next` may not replace `held` (both verified against the same issuer
+// at `now`), or empty when it may: what is held is replaced only by a
+// CRL that is authentic, still current when the held one is, and not older.
+std::string RefusalReason(const ParsedCrl& held, const ParsedCrl& next, int64_t now) {
+  const CrlVerdict h = CrlVerdictAt(held.verdict, now), n = CrlVerdictAt(next.verdict, now);
+  if (!Authentic(h)) return "";
+  if (!Authentic(n)) return "fetched CRL is " + std::string(CrlStateName(n.state)) + " (" +
+                            n.invalid_reason + ": " + n.detail + ")";
+  if (h.state == CrlState::kValid && n.state != CrlState::kValid) {
+    return "fetched CRL is expired, the held one is not";
+  }
+  if (h.crl_number && n.crl_number && CompareCrlNumbers(*n.crl_number, *h.crl_number) < 0) {
+    return "fetched cRLNumber " + *n.crl_number + " is lower than the held " + *h.crl_number;
+  }
+  if (*n.this_update < *h.this_update) {
+    return "fetched thisUpdate " + FormatUnixTime(*n.this_update) + " is older than the held " +
+           FormatUnixTime(*h.this_update);
+  }
+  return "";
+}
+
+// What the leaf's CRL Distribution Points say of one URL: the reasons its
+// distribution point covers, and whether it names a cRLIssuer (an
+// indirect CRL, §4.2.1.13).
+struct DistributionPointScope {
+  uint16_t reasons = kAllCrlReasons;
+  bool indirect = false;
+};
+
+std::map<std::string, DistributionPointScope> LeafDistributionPoints(X509* leaf) {
+  int crit = 0;
+  DistPointsPtr dps(static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(leaf, NID_crl_distribution_points, &crit, nullptr)));
+  DrainOpenSslErrors();
+  std::map<std::string, DistributionPointScope> out;
+  for (int i = 0; dps && i < sk_DIST_POINT_num(dps.get()); ++i) {
+    const DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), i);
+    if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;
+    for (std::string& uri : GeneralNameUris(dp->distpoint->name.fullname)) {
+      out.emplace(std::move(uri), DistributionPointScope{.reasons = ReasonMask(dp->reasons),
+                                                         .indirect = dp->CRLissuer != nullptr});
+    }
+  }
+  return out;
+}
+
+// The key of the leaf's revocation memory: its issuer's name and its serial.
+std::string RevocationKey(X509* leaf, X509* issuer) {
+  std::string key = SubjectString(issuer) + "\n";
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(leaf);
+  key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
+             static_cast<size_t>(ASN1_STRING_length(serial)));
+  return key;
+}
+
+void SetRevoked(LeafCrlStatus& out, const CrlEntryStatus& e) {
+  out.state = LeafCrlState::kRevoked;
+  out.revoked_at = e.revoked_at;
+  out.reason = e.reason;
 }
 
 }  // namespace
 
 std::vector<std::string> FreshestCrlUrls(X509_CRL* crl) {
   int crit = 0;
-  OsslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(
+  DistPointsPtr dps(
       static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, nullptr)));
   DrainOpenSslErrors();
   std::vector<std::string> out;
@@ -49,6 +122,16 @@ uint64_t CrlStore::fetches() const {
   return fetches_;
 }
 
+std::vector<CrlFetchCounts> CrlStore::FetchCounts() const {
+  std::lock_guard lock(mu_);
+  std::vector<CrlFetchCounts> out;
+  out.reserve(slots_.size());
+  for (const auto& [url, slot] : slots_) {
+    out.push_back({url, slot->fetched.load(), slot->failed.load(), slot->refused.load()});
+  }
+  return out;
+}
+
 std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url) {
   std::lock_guard lock(mu_);
   auto& s = slots_[url];
@@ -56,8 +139,55 @@ std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url) {
   return s;
 }
 
-std::shared_ptr<const ParsedCrl> CrlStore::Get(const std::string& url, X509* issuer,
-                                               int64_t now, std::optional<Error>* error) {
+void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
+                       const VerifyOptions& verify, uint64_t generation, int64_t now) {
+  Held& h = slot.held;
+  {
+    std::lock_guard count(mu_);
+    ++fetches_;
+  }
+  auto fail = [&](std::atomic<uint64_t>& counter, Error e) {
+    ++counter;
+    ++h.failures;
+    h.refresh_at = now + Backoff(h.failures);
+    h.error = std::move(e);
+  };
+  auto body = fetch_(url);
+  if (!body) {
+    if (h.bytes) {
+      log::Warn("CRL refetch failed; keeping the held CRL",
+                {{"url", url}, {"reason", body.error().reason}, {"detail", body.error().detail},
+                 {"retry_at", FormatUnixTime(now + Backoff(h.failures + 1))}});
+    }
+    fail(slot.failed, body.error());
+    return;
+  }
+  auto bytes = std::make_shared<const std::string>(std::move(body).value());
+  auto parsed = std::make_shared<const ParsedCrl>(VerifyCrl(Bytes(*bytes), issuer, verify, now, url));
+  if (h.verified && X509_cmp(h.verified_with.get(), issuer) == 0) {
+    if (std::string why = RefusalReason(*h.verified, *parsed, now); !why.empty()) {
+      log::Warn("fetched CRL refused; keeping the held CRL",
+                {{"url", url},
+                 {"held_crl_number", h.verified->verdict.crl_number.value_or("none")},
+                 {"fetched_crl_number", parsed->verdict.crl_number.value_or("none")},
+                 {"detail", why}});
+      fail(slot.refused, Error{"refused", url + ": " + why});
+      return;
+    }
+  }
+  ++slot.fetched;
+  h.bytes = std::move(bytes);
+  h.error.reset();
+  h.failures = 0;
+  h.verified = std::move(parsed);
+  h.verified_with = ShareX509(issuer);
+  h.verified_generation = generation;
+  // Fetched again at its half-life however often it is looked up; an
+  // unusable CRL (nothing better was held) after a minute.
+  h.refresh_at = CrlHalfLife(CrlVerdictAt(h.verified->verdict, now), now).value_or(now + 60);
+}
+
+CrlStore::Got CrlStore::Get(const std::string& url, X509* issuer, int64_t now) {
   std::shared_ptr<Slot> slot = SlotOf(url);
   VerifyOptions verify;
   uint64_t generation = 0;
@@ -68,61 +198,45 @@ std::shared_ptr<const ParsedCrl> CrlStore::Get(const std::string& url, X509* iss
   }
   std::lock_guard lock(slot->mu);  // concurrent lookups of one URL wait for one fetch
   Held& h = slot->held;
-  if (h.refresh_at <= now) {
-    {
-      std::lock_guard count(mu_);
-      ++fetches_;
-    }
-    auto body = fetch_(url);
-    h = Held{};
-    h.refresh_at = now + 60;  // raised to the half-life by Check once it is used
-    if (!body) {
-      h.error = body.error();
-    } else {
-      h.bytes = std::make_shared<const std::string>(std::move(body).value());
-    }
-  }
-  if (h.error) {
-    *error = h.error;
-    return nullptr;
-  }
   const bool reusable = h.verified && X509_cmp(h.verified_with.get(), issuer) == 0 &&
                         h.verified_generation == generation &&
-                        (h.verified->verdict.state == CrlState::kValid ||
-                         h.verified->verdict.state == CrlState::kExpired);
-  if (!reusable) {
+                        Authentic(h.verified->verdict);
+  if (h.bytes && !reusable) {
     h.verified = std::make_shared<const ParsedCrl>(
         VerifyCrl(Bytes(*h.bytes), issuer, verify, now, url));
     h.verified_with = ShareX509(issuer);
     h.verified_generation = generation;
   }
-  return h.verified;
+  if (h.refresh_at <= now) Refresh(url, *slot, issuer, verify, generation, now);
+  return Got{h.bytes ? h.verified : nullptr, h.error};
 }
 
-void CrlStore::HoldUntil(const std::string& url, int64_t until) {
-  std::shared_ptr<Slot> slot = SlotOf(url);
-  std::lock_guard lock(slot->mu);
-  slot->held.refresh_at = std::max(slot->held.refresh_at, until);
-}
-
-LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
-                              int64_t now) {
+LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
+                                                X509* issuer, int64_t now) {
   LeafCrlStatus out;
   out.detail = "the certificate names no http(s) CRL Distribution Point";
+  const std::map<std::string, DistributionPointScope> dps = LeafDistributionPoints(leaf);
+  uint16_t covered = 0;  // reasons answered by an authentic, current CRL
   for (const std::string& url : urls) {
     if (!IsHttpUrl(url)) continue;  // ldap:, ...
-    std::optional<Error> error;
-    std::shared_ptr<const ParsedCrl> base = Get(url, issuer, now, &error);
-    if (!base) {
+    auto dp = dps.find(url);
+    const DistributionPointScope scope = dp == dps.end() ? DistributionPointScope{} : dp->second;
+    if (scope.indirect) {
+      out.detail = url + ": the distribution point names a cRLIssuer (indirect CRLs are not "
+                         "supported)";
+      continue;
+    }
+    Got got = Get(url, issuer, now);
+    if (!got.crl) {
       // (libcurl's errors already name the URL)
-      out.detail = error->detail.rfind(url, 0) == 0 ? error->detail : url + ": " + error->detail;
-      out.failure_reason = error->reason;
+      const Error& e = *got.error;
+      out.detail = e.detail.rfind(url, 0) == 0 ? e.detail : url + ": " + e.detail;
+      out.failure_reason = e.reason;
       continue;
     }
     out.failure_reason.clear();
-    const CrlVerdict bv = CrlVerdictAt(base->verdict, now);
-    // Hold it until its half-life once it verified.
-    if (bv.state == CrlState::kValid) HoldUntil(url, CrlHalfLife(bv, now).value_or(now + 60));
+    const ParsedCrl& base = *got.crl;
+    const CrlVerdict bv = CrlVerdictAt(base.verdict, now);
     if (bv.state != CrlState::kValid || bv.base_crl_number) {
       out.detail = url + ": CRL " +
                    (bv.base_crl_number ? std::string("is a delta CRL")
@@ -130,43 +244,92 @@ LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, 
                                              (bv.detail.empty() ? "" : " (" + bv.detail + ")"));
       continue;
     }
-    out.url = url;
-    out.detail.clear();
+    if (bv.scope.indirect || bv.scope.only_ca_certs || bv.scope.only_attribute_certs) {
+      out.detail = url + ": CRL covers " +
+                   (bv.scope.indirect ? std::string("other issuers' certificates (indirectCRL, "
+                                                    "not supported)")
+                   : bv.scope.only_ca_certs ? std::string("CA certificates only")
+                                            : std::string("attribute certificates only"));
+      continue;
+    }
     // §5.2.4, §5.2.6: a current delta CRL, when the base names one, goes first.
-    for (const std::string& delta_url : FreshestCrlUrls(base->crl.get())) {
-      std::shared_ptr<const ParsedCrl> delta = Get(delta_url, issuer, now, &error);
-      if (!delta) continue;
-      const CrlVerdict dv = CrlVerdictAt(delta->verdict, now);
-      if (dv.state != CrlState::kValid || !dv.base_crl_number ||
-          Decimal(dv.base_crl_number) > Decimal(bv.crl_number)) {
-        continue;
-      }
-      CrlEntryStatus e = LookupInCrl(*delta, leaf);
-      if (e.listed) {
-        out.from_delta = true;
-        out.url = delta_url;
-        if (!e.revoked) {  // removeFromCRL: the base's revocation is lifted
-          out.state = LeafCrlState::kGood;
-          return out;
-        }
-        out.state = LeafCrlState::kRevoked;
-        out.revoked_at = e.revoked_at;
-        out.reason = e.reason;
-        return out;
+    std::shared_ptr<const ParsedCrl> delta;
+    std::string delta_url;
+    for (const std::string& candidate : FreshestCrlUrls(base.crl.get())) {
+      Got d = Get(candidate, issuer, now);
+      if (!d.crl) continue;
+      const CrlVerdict dv = CrlVerdictAt(d.crl->verdict, now);
+      if (dv.state == CrlState::kValid && dv.base_crl_number && dv.crl_number &&
+          bv.crl_number && CompareCrlNumbers(*dv.base_crl_number, *bv.crl_number) <= 0 &&
+          CompareCrlNumbers(*dv.crl_number, *bv.crl_number) > 0) {
+        delta = d.crl;
+        delta_url = candidate;
       }
       break;
     }
-    CrlEntryStatus e = LookupInCrl(*base, leaf);
-    if (e.revoked) {
-      out.state = LeafCrlState::kRevoked;
-      out.revoked_at = e.revoked_at;
-      out.reason = e.reason;
-    } else {
-      out.state = LeafCrlState::kGood;
+    const CrlEntryStatus in_base = LookupInCrl(base, leaf);
+    const CrlEntryStatus in_delta = delta ? LookupInCrl(*delta, leaf) : CrlEntryStatus{};
+    if (in_delta.listed) {
+      out.from_delta = true;
+      out.url = delta_url;
+      if (in_delta.revoked) {
+        SetRevoked(out, in_delta);
+        out.detail.clear();
+        return out;
+      }
+      // removeFromCRL lifts a hold only (§5.3.1): a final reason stays.
+      if (in_base.revoked && in_base.reason != "certificate_hold") {
+        out.from_delta = false;
+        out.url = url;
+        SetRevoked(out, in_base);
+        out.detail.clear();
+        return out;
+      }
+    } else if (in_base.revoked) {
+      out.url = url;
+      out.from_delta = false;
+      SetRevoked(out, in_base);
+      out.detail.clear();
+      return out;
     }
-    return out;
+    if (covered == 0) {
+      out.url = in_delta.listed ? delta_url : url;
+      out.from_delta = in_delta.listed;
+    }
+    covered |= scope.reasons & bv.scope.reasons;
+    if (covered == kAllCrlReasons) {
+      out.state = LeafCrlState::kGood;
+      out.detail = got.error ? "refetch failed, holding the CRL of " +
+                                   FormatUnixTime(*bv.this_update) + ": " + got.error->detail
+                             : "";
+      return out;
+    }
+    out.detail = "the CRLs checked cover only some revocation reasons (onlySomeReasons)";
+  }
+  if (covered != 0) {
+    out.url.clear();
+    out.from_delta = false;
   }
   return out;
+}
+
+LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
+                              int64_t now) {
+  LeafCrlStatus out = CheckDistributionPoints(urls, leaf, issuer, now);
+  const std::string key = RevocationKey(leaf, issuer);
+  std::lock_guard lock(mu_);
+  if (out.state == LeafCrlState::kRevoked) {
+    if (out.reason != "certificate_hold") revoked_[key] = out;
+    return out;
+  }
+  auto seen = revoked_.find(key);
+  if (seen == revoked_.end()) return out;
+  // §3.3: only held entries may be removed; an expired or later CRL that
+  // no longer lists the leaf does not make it good again.
+  LeafCrlStatus sticky = seen->second;
+  sticky.detail = "revoked in an earlier authentic CRL (" + sticky.url +
+                  "); a revocation for this reason is final";
+  return sticky;
 }
 
 }  // namespace ose

@@ -621,6 +621,19 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
                 block, static_cast<double>(d.read_errors));
     }
   }
+  if (status_.crl_fetches) {
+    for (const CrlFetchCounts& c : status_.crl_fetches()) {
+      const std::pair<const char*, uint64_t> results[] = {
+          {"fetched", c.fetched}, {"failed", c.failed}, {"refused", c.refused}};
+      for (const auto& [result, n] : results) {
+        f.Counter("ocsp_crl_fetches_total",
+                  "Fetches of CRLs named by certificates' distribution points, by result: "
+                  "fetched (taken), failed (network, HTTP, size), refused (unauthentic or "
+                  "older than the CRL held, which is kept).",
+                  {{"url", c.url}, {"result", result}}, static_cast<double>(n));
+      }
+    }
+  }
   for (auto& fam : f.Take()) out.push_back(std::move(fam));
   if (status_.requests != nullptr) {
     for (auto& fam : status_.requests->Families()) out.push_back(std::move(fam));

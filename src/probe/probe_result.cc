@@ -33,8 +33,13 @@ std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r) {
   if (s != ResponseState::kGood && s != ResponseState::kRevoked && s != ResponseState::kUnknown) {
     return std::nullopt;
   }
-  if (!r.verdict.valid_until) return std::nullopt;
-  return CappedMaxAge(r.finished_at, *r.http->max_age, r.verdict.valid_until);
+  if (!r.verdict.valid_until || !r.verdict.this_update) return std::nullopt;
+  // Never past the response's half-life, whatever max-age says: responders
+  // that send max-age up to nextUpdate would otherwise freeze the target
+  // until its answer is nearly stale.
+  const int64_t half_life =
+      *r.verdict.this_update + (*r.verdict.valid_until - *r.verdict.this_update) / 2;
+  return CappedMaxAge(r.finished_at, *r.http->max_age, half_life);
 }
 
 std::optional<int64_t> CappedMaxAge(int64_t from, int64_t max_age,

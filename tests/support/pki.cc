@@ -64,6 +64,24 @@ EvpPkeyPtr GenerateKey() {
   return key;
 }
 
+static GENERAL_NAMES* UriNames(const std::vector<std::string>& uris) {
+  GENERAL_NAMES* names = GENERAL_NAMES_new();
+  for (const auto& uri : uris) {
+    GENERAL_NAME* n = GENERAL_NAME_new();
+    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+    ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
+    GENERAL_NAME_set0_value(n, GEN_URI, s);
+    sk_GENERAL_NAME_push(names, n);
+  }
+  return names;
+}
+
+static ASN1_BIT_STRING* ReasonBits(const std::vector<int>& bits) {
+  ASN1_BIT_STRING* b = ASN1_BIT_STRING_new();
+  for (int n : bits) ASN1_BIT_STRING_set_bit(b, n, 1);
+  return b;
+}
+
 X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
                   EVP_PKEY* issuer_key) {
   X509Ptr cert(X509_new());
@@ -94,9 +112,21 @@ X509Ptr IssueCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
     AddExt(cert.get(), issuer, NID_tlsfeature, f.c_str());
   }
   if (spec.ocsp_signing) AddExt(cert.get(), issuer, NID_ext_key_usage, "OCSPSigning");
-  if (!spec.crl_url.empty()) {
+  if (!spec.crl_url.empty() && spec.crl_reasons.empty() && !spec.crl_indirect) {
     std::string v = "URI:" + spec.crl_url;
     AddExt(cert.get(), issuer, NID_crl_distribution_points, v.c_str());
+  } else if (!spec.crl_url.empty()) {
+    std::unique_ptr<CRL_DIST_POINTS, decltype(&CRL_DIST_POINTS_free)> dps(
+        sk_DIST_POINT_new_null(), CRL_DIST_POINTS_free);
+    DIST_POINT* dp = DIST_POINT_new();
+    dp->distpoint = DIST_POINT_NAME_new();
+    dp->distpoint->type = 0;
+    dp->distpoint->name.fullname = UriNames({spec.crl_url});
+    if (!spec.crl_reasons.empty()) dp->reasons = ReasonBits(spec.crl_reasons);
+    if (spec.crl_indirect) dp->CRLissuer = UriNames({"http://crl-issuer.test/"});
+    sk_DIST_POINT_push(dps.get(), dp);
+    Check(X509_add1_ext_i2d(cert.get(), NID_crl_distribution_points, dps.get(), 0, 0) == 1,
+          "cert crldp");
   }
   if (!spec.ocsp_url.empty()) {
     std::string v = "OCSP;URI:" + spec.ocsp_url;
@@ -167,18 +197,6 @@ TestCa MakeTestCa(int64_t now, const std::string& cn) {
 }
 
 // GENERAL_NAMES of URIs (caller owns).
-static GENERAL_NAMES* UriNames(const std::vector<std::string>& uris) {
-  GENERAL_NAMES* names = GENERAL_NAMES_new();
-  for (const auto& uri : uris) {
-    GENERAL_NAME* n = GENERAL_NAME_new();
-    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
-    ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
-    GENERAL_NAME_set0_value(n, GEN_URI, s);
-    sk_GENERAL_NAME_push(names, n);
-  }
-  return names;
-}
-
 std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer_key) {
   OsslPtr<X509_CRL, X509_CRL_free> crl(X509_CRL_new());
   Check(crl != nullptr, "crl");
@@ -206,6 +224,12 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
   }
   Asn1IntegerPtr number(ASN1_INTEGER_new());
   ASN1_INTEGER_set(number.get(), spec.crl_number);
+  if (!spec.crl_number_decimal.empty()) {
+    BIGNUM* bn = nullptr;
+    Check(BN_dec2bn(&bn, spec.crl_number_decimal.c_str()) > 0, "crl number");
+    BignumPtr owned(bn);
+    number.reset(BN_to_ASN1_INTEGER(bn, nullptr));
+  }
   X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0);
   if (spec.delta_base) {
     Asn1IntegerPtr base(ASN1_INTEGER_new());
@@ -215,12 +239,21 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
   if (spec.critical_unknown_extension) {
     Check(X509_CRL_add_ext(crl.get(), UnknownCriticalExtension().get(), -1) == 1, "crl ext");
   }
-  if (!spec.idp_uris.empty()) {
+  if (!spec.idp_uris.empty() || spec.idp_only_ca || spec.idp_only_attribute ||
+      spec.idp_indirect || !spec.idp_only_some_reasons.empty()) {
     std::unique_ptr<ISSUING_DIST_POINT, decltype(&ISSUING_DIST_POINT_free)> idp(
         ISSUING_DIST_POINT_new(), ISSUING_DIST_POINT_free);
-    idp->distpoint = DIST_POINT_NAME_new();
-    idp->distpoint->type = 0;
-    idp->distpoint->name.fullname = UriNames(spec.idp_uris);
+    if (!spec.idp_uris.empty()) {
+      idp->distpoint = DIST_POINT_NAME_new();
+      idp->distpoint->type = 0;
+      idp->distpoint->name.fullname = UriNames(spec.idp_uris);
+    }
+    idp->onlyCA = spec.idp_only_ca ? 0xFF : 0;
+    idp->onlyattr = spec.idp_only_attribute ? 0xFF : 0;
+    idp->indirectCRL = spec.idp_indirect ? 0xFF : 0;
+    if (!spec.idp_only_some_reasons.empty()) {
+      idp->onlysomereasons = ReasonBits(spec.idp_only_some_reasons);
+    }
     Check(X509_CRL_add1_ext_i2d(crl.get(), NID_issuing_distribution_point, idp.get(), 1, 0) == 1,
           "crl idp");
   }

@@ -24,6 +24,10 @@ struct CertSpec {
   bool ocsp_signing = false;
   std::string ocsp_url;  ///< AIA OCSP URL, optional
   std::string crl_url;   ///< CRL Distribution Point URI, optional
+  /// The distribution point's reasons (ReasonFlags bit numbers, 1 =
+  /// keyCompromise ... 8 = aACompromise); none: every reason.
+  std::vector<int> crl_reasons;
+  bool crl_indirect = false;  ///< the distribution point names a cRLIssuer
   /// subjectKeyIdentifier as hex ("AB:CD:..."); default: hash of the key.
   /// A rogue CA copies the real one's to impersonate it.
   std::string subject_key_id;
@@ -77,6 +81,8 @@ struct CrlSpec {
   int64_t this_update = 0;
   std::optional<int64_t> next_update;
   long crl_number = 1;
+  /// Overrides crl_number with a decimal of any length (20-octet numbers).
+  std::string crl_number_decimal;
   std::optional<long> delta_base;  ///< set: a delta CRL (deltaCRLIndicator)
   struct Entry {
     long serial = 0;
@@ -88,6 +94,11 @@ struct CrlSpec {
   const EVP_MD* md = nullptr;  ///< default SHA-256
   /// issuingDistributionPoint fullName URIs (critical); none: no extension.
   std::vector<std::string> idp_uris;
+  /// issuingDistributionPoint scope flags; any set adds the extension.
+  bool idp_only_ca = false;
+  bool idp_only_attribute = false;
+  bool idp_indirect = false;
+  std::vector<int> idp_only_some_reasons;  ///< ReasonFlags bit numbers
   /// Freshest CRL (delta CRL) distribution point URIs; none: no extension.
   std::vector<std::string> freshest_uris;
 };

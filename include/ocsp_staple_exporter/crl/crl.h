@@ -34,6 +34,10 @@ enum class CrlState {
 inline constexpr std::string_view kCrlStateNames[] = {"valid", "expired", "invalid", "absent"};
 std::string_view CrlStateName(CrlState s);
 
+/// RFC 5280 §4.2.1.13 ReasonFlags as a mask: bit n is the flag named n
+/// (keyCompromise = 1 ... aACompromise = 8); bit 0 (unused) is never set.
+inline constexpr uint16_t kAllCrlReasons = 0x1FE;
+
 /// Bounded reasons of `ocsp_crl_invalid_reason{reason}`.
 namespace crl_invalid {
 inline constexpr std::string_view kMalformed = "malformed";  ///< neither DER nor PEM X509_CRL
@@ -54,18 +58,43 @@ struct CrlVerdict {
   std::string detail;
   std::optional<int64_t> this_update;  ///< Unix seconds
   std::optional<int64_t> next_update;  ///< Unix seconds; nullopt when absent
+  /// nextUpdate, or thisUpdate + default_validity when the CRL has none
+  /// (as OCSP responses), saturating.
+  std::optional<int64_t> valid_until;
   std::optional<std::string> crl_number;       ///< decimal, RFC 5280 §5.2.3
   std::optional<std::string> base_crl_number;  ///< delta CRLs (§5.2.4)
   size_t revoked_certificates = 0;
   bool signature_verified = false;
-  /// nextUpdate + skew (Unix seconds): past it a valid CRL reads expired
-  /// (CrlVerdictAt). Set when the signature verified and nextUpdate exists.
+  /// valid_until + skew (Unix seconds): past it a valid CRL reads expired
+  /// (CrlVerdictAt). Set when the signature verified.
   std::optional<int64_t> fresh_until;
+  /// Scope from the Issuing Distribution Point (RFC 5280 §5.2.5): which
+  /// certificates and which reasons the CRL answers for.
+  struct Scope {
+    bool only_user_certs = false;
+    bool only_ca_certs = false;
+    bool only_attribute_certs = false;
+    bool indirect = false;                ///< indirectCRL: entries of other issuers
+    uint16_t reasons = kAllCrlReasons;    ///< onlySomeReasons, else all
+  } scope;
 };
 
+/// Orders two cRLNumbers (RFC 5280 §5.2.3: up to 20 octets) given as
+/// decimal strings: <0, 0 or >0 as a is less than, equal to or greater
+/// than b. Exact at any length (no integer conversion).
+int CompareCrlNumbers(std::string_view a, std::string_view b);
+
+/// A ReasonFlags BIT STRING as a mask (kAllCrlReasons when null).
+uint16_t ReasonMask(const ASN1_BIT_STRING* flags);
+
+/// The longest a CRL is held without a refetch, whatever its half-life (a
+/// CRL valid until 9999 is still asked for daily).
+inline constexpr int64_t kMaxCrlHoldSeconds = 86400;
+
 /// When a CRL verified as `v` at Unix time `now` should be fetched again:
-/// its half-life, thisUpdate + (nextUpdate - thisUpdate) / 2, and at least
-/// 60 s ahead. nullopt without an authentic thisUpdate and later nextUpdate.
+/// its half-life, thisUpdate + (valid_until - thisUpdate) / 2, at least 60 s
+/// and at most kMaxCrlHoldSeconds ahead. nullopt without an authentic
+/// thisUpdate and a later valid_until.
 std::optional<int64_t> CrlHalfLife(const CrlVerdict& v, int64_t now);
 
 /// `v` as it reads at Unix time `now`: a valid CRL past fresh_until is
@@ -86,7 +115,8 @@ struct ParsedCrl {
 /// (CRL number, delta CRL indicator, issuing distribution point, authority
 /// key identifier) in the CRL or an entry; thisUpdate <= now + skew; and
 /// nextUpdate >= now - skew, else kExpired (the CRL is authentic, only
-/// stale). With `fetched_url` set, a CRL whose issuingDistributionPoint
+/// stale). A CRL without nextUpdate is fresh for
+/// `options.default_validity_seconds` after thisUpdate. With `fetched_url` set, a CRL whose issuingDistributionPoint
 /// names URIs must name that one (RFC 5280 §5.2.5, §6.3.3 (b)(2)): a
 /// sharded CRL served in place of another shard is kInvalid
 /// "idp_mismatch". The OpenSSL error queue is drained into `detail`.

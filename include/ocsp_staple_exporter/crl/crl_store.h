@@ -3,16 +3,34 @@
 // of a certificate's CRL Distribution Points say about it, RFC 5280 §6.3.
 //
 // Each URL's CRL is fetched once and shared by every certificate that names
-// it, until its half-life (as `[[crl]]` targets); a failed fetch is retried
-// after 60 s, not per lookup. A CRL is used only when authentic (VerifyCrl
+// it, and fetched again at its half-life (at most a day later) however
+// often it is looked up. A CRL is used only when authentic (VerifyCrl
 // against the leaf's issuer, its Issuing Distribution Point naming the URL)
-// and current (not expired). Its Freshest CRL extension names a delta CRL
-// (§5.2.6), which is fetched the same way and applied when it verifies and
-// its base CRL number is not newer than the full CRL's (§5.2.4): a delta
-// entry revokes, and a delta removeFromCRL entry lifts the base's
-// revocation. Thread-safe; Check blocks while it fetches (a pool thread).
+// and current (not past nextUpdate + skew).
+//
+// What is held is replaced only by something better: a failed refetch, an
+// unauthentic CRL, or one older than the held one (lower cRLNumber or
+// earlier thisUpdate: a rollback) keeps the held CRL and its verdicts until
+// its own nextUpdate (+ skew); the failure is counted and retried with
+// backoff (60 s doubling to an hour). A leaf once seen revoked in an
+// authentic CRL for any reason but certificateHold stays revoked, with its
+// reason and time, after that CRL expires and when a later one omits it
+// (RFC 5280 §3.3, §5.3.1).
+//
+// Scope (§5.2.5, §6.3.3): a CRL whose Issuing Distribution Point says
+// onlyContainsCACerts or onlyContainsAttributeCerts does not answer for a
+// leaf; onlySomeReasons and a distribution point's reasons answer for
+// those reasons only, and a leaf reads good only when its CRLs together
+// cover every reason; indirect CRLs (indirectCRL, or a distribution point
+// with cRLIssuer) read unavailable. The Freshest CRL extension names a delta
+// CRL (§5.2.6), applied when it verifies, its base is not newer than the
+// full CRL and its own number exceeds the full CRL's (§5.2.4): a delta entry
+// revokes, and a delta removeFromCRL entry lifts a base certificateHold,
+// never a final reason. Thread-safe; Check blocks while it fetches (a pool
+// thread).
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,15 +67,25 @@ using CrlFetcher = std::function<Result<std::string>(const std::string& url)>;
 /// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
 std::vector<std::string> FreshestCrlUrls(X509_CRL* crl);
 
+/// Fetch counters of one CRL URL: `ocsp_crl_fetches_total{url,result}`.
+struct CrlFetchCounts {
+  std::string url;
+  uint64_t fetched = 0;  ///< a new CRL was taken
+  uint64_t failed = 0;   ///< the fetch failed (network, HTTP, size)
+  uint64_t refused = 0;  ///< fetched, but kept out: unauthentic or a rollback
+};
+
 class CrlStore {
  public:
   /// `fetch` is called for URLs not held (or past their refresh time).
   CrlStore(CrlFetcher fetch, VerifyOptions verify);
 
   /// The status of `leaf` (issued by `issuer`; both borrowed, non-null) from
-  /// the first of `urls` (its CRL Distribution Points, in order; only
-  /// http:// and https:// ones are fetched) whose CRL is authentic and
-  /// current, at Unix time `now`. kUnavailable when none is.
+  /// the CRLs of `urls` (its CRL Distribution Points, in order; only
+  /// http:// and https:// ones are fetched) that are authentic, current and
+  /// in scope, at Unix time `now`. kRevoked as soon as one lists it (or an
+  /// earlier authentic CRL did, for a final reason); kGood when they cover
+  /// every reason; else kUnavailable.
   LeafCrlStatus Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
                       int64_t now);
 
@@ -68,11 +96,16 @@ class CrlStore {
   /// Fetches made so far (not answered from what is held); for tests.
   uint64_t fetches() const;
 
+  /// Per-URL fetch counters, sorted by URL. Never blocks on a fetch.
+  std::vector<CrlFetchCounts> FetchCounts() const;
+
  private:
   struct Held {
-    std::shared_ptr<const std::string> bytes;  ///< as fetched
-    std::optional<Error> error;                ///< the last fetch failed
-    int64_t refresh_at = 0;                    ///< Unix seconds
+    std::shared_ptr<const std::string> bytes;  ///< the CRL in use, as fetched
+    /// The last refetch failed or was refused (with bytes: still held).
+    std::optional<Error> error;
+    int64_t refresh_at = 0;  ///< Unix seconds
+    int failures = 0;        ///< consecutive failed or refused refetches
     /// The last verification of `bytes` and the issuer it used. Reused while
     /// it read valid or expired (only the clock can change those, and
     /// CrlVerdictAt applies it); any other verdict is checked again.
@@ -83,14 +116,24 @@ class CrlStore {
   struct Slot {
     std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
     Held held;
+    std::atomic<uint64_t> fetched{0}, failed{0}, refused{0};
+  };
+  /// What Get found for one URL.
+  struct Got {
+    std::shared_ptr<const ParsedCrl> crl;  ///< null when nothing is held
+    std::optional<Error> error;            ///< the last fetch's failure, if any
   };
   /// The CRL at `url` verified against `issuer` at `now`, fetched when not
-  /// held or stale; the verdict as it reads at `now`. Null with `error` set
-  /// when the fetch failed.
-  std::shared_ptr<const ParsedCrl> Get(const std::string& url, X509* issuer, int64_t now,
-                                       std::optional<Error>* error);
-  /// Holds `url`'s CRL until at least `until`.
-  void HoldUntil(const std::string& url, int64_t until);
+  /// held or due.
+  Got Get(const std::string& url, X509* issuer, int64_t now);
+  /// Fetches `url` into `slot` (its mutex held), keeping what is held unless
+  /// the new CRL is better.
+  void Refresh(const std::string& url, Slot& slot, X509* issuer, const VerifyOptions& verify,
+               uint64_t generation, int64_t now);
+  /// The status from the distribution points alone, without the memory of
+  /// earlier revocations.
+  LeafCrlStatus CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
+                                        X509* issuer, int64_t now);
   std::shared_ptr<Slot> SlotOf(const std::string& url);
 
   CrlFetcher fetch_;
@@ -99,6 +142,8 @@ class CrlStore {
   uint64_t generation_ = 0;  ///< bumped by SetVerifyOptions; guarded by mu_
   std::map<std::string, std::shared_ptr<Slot>> slots_;
   uint64_t fetches_ = 0;
+  /// Final revocations seen, by issuer and serial; guarded by mu_.
+  std::map<std::string, LeafCrlStatus> revoked_;
 };
 
 }  // namespace ose

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/config/discovery.h"
+#include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
 #include "ocsp_staple_exporter/scheduler/result_store.h"
 #include "ocsp_staple_exporter/scheduler/scheduler.h"
@@ -33,6 +34,8 @@ struct ExporterStatus {
   bool process = false;
   /// `[[discovery]]` blocks' counts (none when null).
   std::function<std::vector<DiscoveryStats>()> discovery;
+  /// The shared CRL store's per-URL fetch counters (none when null).
+  std::function<std::vector<CrlFetchCounts>()> crl_fetches;
 };
 
 /// Per-target families (`ocsp_probe_*`, `ocsp_staple_present`,

@@ -141,8 +141,10 @@ struct ProbeResult {
 
 /// Until when a responder's Cache-Control max-age (RFC 5019 §6.2) defers
 /// the next probe of a `[[responder]]` target: r.finished_at + max-age
-/// (clamped to kMaxAgeCapSeconds), but never past the answer's validity
-/// (nextUpdate, or thisUpdate + default validity). nullopt, so that nothing
+/// (clamped to kMaxAgeCapSeconds), but never past the answer's half-life
+/// (thisUpdate + (validity end - thisUpdate) / 2, the validity end being
+/// nextUpdate, or thisUpdate + default validity): max-age only defers
+/// queries that would come earlier than that. nullopt, so that nothing
 /// is deferred, when the exchange failed, was not HTTP 200, carried no
 /// positive max-age, or its answer is neither good, revoked nor unknown.
 std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ocsp_staple_exporter/common/clock.h"
+
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -77,9 +79,15 @@ TEST_F(CrlProberTest, FileValidWithFiguresAndHalfLife) {
   EXPECT_EQ(r.crl->size_bytes, static_cast<int64_t>(der.size()));
   EXPECT_EQ(r.crl->verdict.revoked_certificates, 2u);
   EXPECT_EQ(r.crl->verdict.crl_number, "7");
-  // Refetch at the half-life: thisUpdate + 3.5 days.
+  // Refetch at the half-life (thisUpdate + 3.5 days), but at most a day on.
   ASSERT_TRUE(r.refresh_at);
-  EXPECT_EQ(*r.refresh_at, now_ - 3600 + 7 * kDay / 2);
+  EXPECT_GE(*r.refresh_at, now_ + kMaxCrlHoldSeconds);
+  EXPECT_LE(*r.refresh_at, NowUnix() + kMaxCrlHoldSeconds);
+  // A day-long CRL: at its half-life, thisUpdate + 12 h.
+  t.path = Write("day.crl", Crl(now_ - 3600, now_ + kDay - 3600));
+  r = ProbeCrlNow(t, VerifyOptions{});
+  ASSERT_TRUE(r.refresh_at);
+  EXPECT_EQ(*r.refresh_at, now_ - 3600 + kDay / 2);
 }
 
 TEST_F(CrlProberTest, FileStates) {
@@ -133,6 +141,15 @@ TEST_F(CrlProberTest, HttpFetchStatusSizeAndMaxAge) {
   EXPECT_EQ(r.http->status, 200);
   ASSERT_TRUE(r.not_before) << "max-age holds the next fetch back";
   EXPECT_NEAR(static_cast<double>(*r.not_before), static_cast<double>(now_ + 600), 5);
+  // max-age up to nextUpdate (what many CRL servers send) defers the next
+  // fetch no later than the half-life (capped at a day): it never freezes.
+  const auto hour = Crl(now_ - 600, now_ + 3000);  // half-life: now_ + 1200
+  server.SetCanned("ca.crl", std::string(hour.begin(), hour.end()), "application/pkix-crl",
+                   "Cache-Control: max-age=3000\r\n");
+  r = ProbeCrlNow(t, VerifyOptions{});
+  ASSERT_TRUE(r.not_before);
+  EXPECT_EQ(r.not_before, r.refresh_at);
+  EXPECT_EQ(*r.not_before, now_ + 1200);
   // Any Content-Type is accepted (CAs serve CRLs as octet-stream too).
   server.SetCanned("ca.crl", std::string(der.begin(), der.end()), "application/octet-stream");
   EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kValid);

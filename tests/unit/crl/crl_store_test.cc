@@ -8,6 +8,8 @@
 #include <ctime>
 #include <map>
 
+#include "ocsp_staple_exporter/common/clock.h"
+
 #include "pki.h"
 
 namespace ose {
@@ -147,6 +149,242 @@ TEST_F(CrlStoreTest, DeltaCrlRevokesAndLiftsAHold) {
   served_[kBase] = served_[kDelta];
   CrlStore only_delta = Store();
   EXPECT_EQ(Check(only_delta, 10).state, LeafCrlState::kUnavailable);
+}
+
+
+// Issue 20 point 0: lookups every few seconds do not postpone the refetch;
+// a newer CRL published before the held one's half-life is taken then.
+TEST_F(CrlStoreTest, RefetchedAtHalfLifeHoweverOftenLookedUp) {
+  auto spec = Spec(5);  // 7-day CRL: half-life 3.5 days, held at most a day
+  Serve(kBase, spec);
+  CrlStore store = Store();
+  EXPECT_EQ(Check(store, 11).state, LeafCrlState::kGood);
+  auto next = Spec(6);
+  next.revoked = {{.serial = 11, .revoked_at = now_, .reason = 1}};
+  Serve(kBase, next);
+  int64_t t = now_;
+  for (; t < now_ + kDay - 5; t += 5) ASSERT_EQ(Check(store, 11, {kBase}, t).state,
+                                                 LeafCrlState::kGood);
+  EXPECT_EQ(store.fetches(), 1u);
+  auto s = Check(store, 11, {kBase}, now_ + kDay + 1);
+  EXPECT_EQ(s.state, LeafCrlState::kRevoked) << s.detail;
+  EXPECT_EQ(store.fetches(), 2u);
+}
+
+// Point 1: an outage of the CRL server keeps the held CRL and its verdicts
+// until the held CRL's own nextUpdate (+ skew); failures are counted and
+// retried with backoff; past nextUpdate the leaf is never good.
+TEST_F(CrlStoreTest, FailedRefetchKeepsTheHeldCrlUntilItsNextUpdate) {
+  auto spec = Spec(5);
+  spec.revoked = {{.serial = 11, .revoked_at = now_ - kDay, .reason = 6}};  // a hold
+  Serve(kBase, spec);
+  CrlStore store = Store();
+  EXPECT_EQ(Check(store, 11).state, LeafCrlState::kRevoked);
+  served_.clear();  // the CRL server goes down
+  int64_t t = now_ + kDay + 1;
+  auto s = Check(store, 11, {kBase}, t);
+  EXPECT_EQ(s.state, LeafCrlState::kRevoked) << "an outage must not resolve a revocation";
+  auto good = Check(store, 10, {kBase}, t);
+  EXPECT_EQ(good.state, LeafCrlState::kGood);
+  EXPECT_NE(good.detail.find("refetch failed"), std::string::npos) << good.detail;
+  auto counts = store.FetchCounts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].fetched, 1u);
+  EXPECT_EQ(counts[0].failed, 1u);
+  // Backoff: not again within 60 s, then after 60 s, then only after 120 s.
+  (void)Check(store, 10, {kBase}, t + 59);
+  EXPECT_EQ(store.FetchCounts()[0].failed, 1u);
+  (void)Check(store, 10, {kBase}, t + 60);
+  EXPECT_EQ(store.FetchCounts()[0].failed, 2u);
+  (void)Check(store, 10, {kBase}, t + 60 + 119);
+  EXPECT_EQ(store.FetchCounts()[0].failed, 2u);
+  (void)Check(store, 10, {kBase}, t + 60 + 120);
+  EXPECT_EQ(store.FetchCounts()[0].failed, 3u);
+  // Past nextUpdate + skew: unavailable (the hold is not remembered).
+  const int64_t after = *spec.next_update + VerifyOptions{}.skew_seconds + 1;
+  EXPECT_EQ(Check(store, 10, {kBase}, after).state, LeafCrlState::kUnavailable);
+  EXPECT_EQ(Check(store, 11, {kBase}, after).state, LeafCrlState::kUnavailable);
+}
+
+// Point 2: no rollback to an older CRL; a final revocation is remembered.
+TEST_F(CrlStoreTest, OlderCrlRefusedAndFinalRevocationsStay) {
+  auto v6 = Spec(6);
+  v6.revoked = {{.serial = 11, .revoked_at = now_ - kDay, .reason = 1},   // keyCompromise
+                {.serial = 12, .revoked_at = now_ - kDay, .reason = 6}};  // certificateHold
+  Serve(kBase, v6);
+  CrlStore store = Store();
+  EXPECT_EQ(Check(store, 11).state, LeafCrlState::kRevoked);
+  EXPECT_EQ(Check(store, 12).state, LeafCrlState::kRevoked);
+  // A replayed CRL 5 (lower number, listing nothing) is refused.
+  Serve(kBase, Spec(5));
+  int64_t t = now_ + kDay + 1;
+  EXPECT_EQ(Check(store, 12, {kBase}, t).state, LeafCrlState::kRevoked);
+  EXPECT_EQ(store.FetchCounts()[0].refused, 1u);
+  // So is a CRL with a higher number but an older thisUpdate.
+  auto older = Spec(9);
+  older.this_update = now_ - 2 * kDay;
+  Serve(kBase, older);
+  EXPECT_EQ(Check(store, 12, {kBase}, t + 60).state, LeafCrlState::kRevoked);
+  EXPECT_EQ(store.FetchCounts()[0].refused, 2u);
+  // CRL 7, newer, omits both: the hold is lifted, the key compromise stays.
+  auto v7 = Spec(7);
+  v7.this_update = now_ + 60;
+  Serve(kBase, v7);
+  t += 60 + 120;
+  EXPECT_EQ(Check(store, 12, {kBase}, t).state, LeafCrlState::kGood);
+  auto s = Check(store, 11, {kBase}, t);
+  EXPECT_EQ(s.state, LeafCrlState::kRevoked);
+  EXPECT_EQ(s.reason, "key_compromise");
+  EXPECT_EQ(s.revoked_at, now_ - kDay);
+  EXPECT_NE(s.detail.find("earlier authentic CRL"), std::string::npos) << s.detail;
+  // Even once every CRL has expired.
+  EXPECT_EQ(Check(store, 11, {kBase}, now_ + 30 * kDay).state, LeafCrlState::kRevoked);
+  // An unauthentic CRL never replaces an authentic one.
+  auto rogue = GenerateKey();
+  auto forged = MakeCrl(Spec(8), ca_.get(), rogue.get());
+  served_[kBase] = std::string(forged.begin(), forged.end());
+  CrlStore other = Store();
+  Serve(kBase, Spec(8));
+  EXPECT_EQ(Check(other, 10).state, LeafCrlState::kGood);
+  served_[kBase] = std::string(forged.begin(), forged.end());
+  auto kept = Check(other, 10, {kBase}, now_ + kDay + 1);
+  EXPECT_EQ(kept.state, LeafCrlState::kGood);
+  EXPECT_EQ(other.FetchCounts()[0].refused, 1u);
+}
+
+TEST_F(CrlStoreTest, RemoveFromCrlLiftsAHoldOnly) {
+  auto base = Spec(7);
+  base.revoked = {{.serial = 11, .revoked_at = now_ - kDay, .reason = 1},
+                  {.serial = 12, .revoked_at = now_ - kDay, .reason = 6}};
+  base.freshest_uris = {kDelta};
+  Serve(kBase, base);
+  auto delta = Spec(8);
+  delta.delta_base = 7;
+  delta.revoked = {{.serial = 11, .revoked_at = now_ - 60, .reason = 8},
+                   {.serial = 12, .revoked_at = now_ - 60, .reason = 8}};
+  Serve(kDelta, delta);
+  CrlStore store = Store();
+  auto s11 = Check(store, 11);
+  EXPECT_EQ(s11.state, LeafCrlState::kRevoked) << "removeFromCRL cannot lift keyCompromise";
+  EXPECT_EQ(s11.reason, "key_compromise");
+  EXPECT_EQ(Check(store, 12).state, LeafCrlState::kGood);
+  // A delta whose own number does not exceed its base's is not applied.
+  delta.crl_number = 7;
+  Serve(kDelta, delta);
+  CrlStore fresh = Store();
+  EXPECT_EQ(Check(fresh, 12).reason, "certificate_hold");
+}
+
+// Point 3: the Issuing Distribution Point's and the distribution point's
+// scope.
+TEST_F(CrlStoreTest, ScopeOfTheCrl) {
+  auto ca_only = Spec(1);
+  ca_only.idp_only_ca = true;
+  Serve(kBase, ca_only);
+  CrlStore a = Store();
+  auto s = Check(a, 10);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_NE(s.detail.find("CA certificates only"), std::string::npos) << s.detail;
+  auto attr = Spec(1);
+  attr.idp_only_attribute = true;
+  Serve(kBase, attr);
+  CrlStore b = Store();
+  EXPECT_EQ(Check(b, 10).state, LeafCrlState::kUnavailable);
+  auto indirect = Spec(1);
+  indirect.idp_indirect = true;
+  Serve(kBase, indirect);
+  CrlStore c = Store();
+  s = Check(c, 10);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_NE(s.detail.find("indirect"), std::string::npos) << s.detail;
+  // onlySomeReasons: keyCompromise and cACompromise in one shard, the rest
+  // in another. One alone is not enough for good; both are.
+  const std::string kOther = "http://crl.test/other-reasons.crl";
+  auto key_reasons = Spec(1);
+  key_reasons.idp_only_some_reasons = {1, 2};
+  Serve(kBase, key_reasons);
+  auto rest = Spec(1);
+  rest.idp_only_some_reasons = {3, 4, 5, 6, 7, 8};
+  rest.revoked = {{.serial = 11, .revoked_at = now_ - kDay, .reason = 4}};
+  Serve(kOther, rest);
+  CrlStore d = Store();
+  s = Check(d, 10);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_NE(s.detail.find("only some revocation reasons"), std::string::npos) << s.detail;
+  EXPECT_EQ(Check(d, 10, {kBase, kOther}).state, LeafCrlState::kGood);
+  EXPECT_EQ(Check(d, 11, {kBase, kOther}).state, LeafCrlState::kRevoked);
+  // A distribution point with reasons answers for those only.
+  auto key = GenerateKey();
+  auto partial = IssueCert({.serial = 20, .not_before = now_ - kDay, .not_after = now_ + kDay,
+                            .crl_url = kBase, .crl_reasons = {1}},
+                           key.get(), ca_.get(), ca_key_.get());
+  Serve(kBase, Spec(2));
+  CrlStore e = Store();
+  EXPECT_EQ(e.Check({kBase}, partial.get(), ca_.get(), now_).state, LeafCrlState::kUnavailable);
+  auto via_issuer = IssueCert({.serial = 21, .not_before = now_ - kDay,
+                               .not_after = now_ + kDay, .crl_url = kBase, .crl_indirect = true},
+                              key.get(), ca_.get(), ca_key_.get());
+  s = e.Check({kBase}, via_issuer.get(), ca_.get(), now_);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_NE(s.detail.find("cRLIssuer"), std::string::npos) << s.detail;
+}
+
+TEST_F(CrlStoreTest, TwentyOctetCrlNumbersAndNoNextUpdate) {
+  // 2^159 - 1 and 2^159 - 2: strtoll would saturate both to the same value.
+  auto held = Spec(0);
+  held.crl_number_decimal = "730750818665451459101842416358141509827966271487";
+  Serve(kBase, held);
+  CrlStore store = Store();
+  EXPECT_EQ(Check(store, 10).state, LeafCrlState::kGood);
+  auto lower = Spec(0);
+  lower.crl_number_decimal = "730750818665451459101842416358141509827966271486";
+  lower.this_update = now_;
+  Serve(kBase, lower);
+  (void)Check(store, 10, {kBase}, now_ + kDay + 1);
+  EXPECT_EQ(store.FetchCounts()[0].refused, 1u);
+  // Without nextUpdate, the CRL is current for default_validity (1 h).
+  auto open_ended = Spec(3);
+  open_ended.this_update = now_ - 600;
+  open_ended.next_update.reset();
+  Serve(kDelta, open_ended);
+  CrlStore other = Store();
+  EXPECT_EQ(Check(other, 10, {kDelta}).state, LeafCrlState::kGood);
+  auto late = Check(other, 10, {kDelta}, now_ + 3600);
+  EXPECT_EQ(late.state, LeafCrlState::kUnavailable) << late.detail;
+}
+
+TEST_F(CrlStoreTest, CrlValidUntil9999IsFetchedAgainNextDay) {
+  auto spec = Spec(1);
+  spec.next_update = 253402300799;  // 9999-12-31T23:59:59Z
+  Serve(kBase, spec);
+  CrlStore store = Store();
+  EXPECT_EQ(Check(store, 10).state, LeafCrlState::kGood);
+  (void)Check(store, 10, {kBase}, now_ + kDay - 1);
+  EXPECT_EQ(store.fetches(), 1u);
+  (void)Check(store, 10, {kBase}, now_ + kDay);
+  EXPECT_EQ(store.fetches(), 2u);
+}
+
+TEST(CrlNumbers, CompareAtAnyLength) {
+  EXPECT_EQ(CompareCrlNumbers("9", "10"), -1);
+  EXPECT_EQ(CompareCrlNumbers("10", "9"), 1);
+  EXPECT_EQ(CompareCrlNumbers("007", "7"), 0);
+  EXPECT_EQ(CompareCrlNumbers("99999999999999999999999", "99999999999999999999998"), 1);
+  EXPECT_EQ(CompareCrlNumbers("-1", "0"), -1);
+}
+
+// Point 17: a CRL valid until 9999 is asked for again within a day, and
+// time arithmetic saturates.
+TEST(CrlHalfLife, FarFutureNextUpdateIsRefetchedDaily) {
+  CrlVerdict v;
+  v.signature_verified = true;
+  v.this_update = 1'700'000'000;
+  v.valid_until = 253402300799;  // 9999-12-31T23:59:59Z
+  const int64_t now = 1'700'000'100;
+  EXPECT_EQ(CrlHalfLife(v, now), now + kMaxCrlHoldSeconds);
+  EXPECT_EQ(SaturatingAdd(INT64_MAX - 5, 10), INT64_MAX);
+  EXPECT_EQ(SaturatingAdd(INT64_MIN + 5, -10), INT64_MIN);
+  EXPECT_EQ(SaturatingAdd(5, -10), -5);
 }
 
 }  // namespace

@@ -287,9 +287,16 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
   SchedulerStats stats;
   stats.lag_count = 3;
   status.scheduler = &stats;
+  status.crl_fetches = [] {
+    return std::vector<CrlFetchCounts>{{"http://crl.test/ca.crl", 3, 2, 1}};
+  };
   Collector c(store, status, [] { return kNow; });
   const std::string text = c.CollectText();
   EXPECT_EQ(text, SerializeText(c.Collect()));
+  EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"refused\"} 1\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"failed\"} 2\n"),
+            std::string::npos);
   EXPECT_NE(text.find("target=\"revoked \\\"quoted\\\"\\\\back\\nline\""), std::string::npos)
       << text;
   EXPECT_NE(text.find("ocsp_responder_request_duration_seconds_bucket{target=\"resp\",le=\"0.05\"} 2\n"),

@@ -125,18 +125,22 @@ TEST(UseGet, Rfc5019Rule) {
   EXPECT_FALSE(UseGet(HttpMethod::kPost, "short"));
 }
 
-TEST(MaxAgeDeferral, CappedByValidityAndSevenDays) {
+TEST(MaxAgeDeferral, CappedByHalfLifeAndSevenDays) {
   ProbeResult r;
   r.success = true;
   r.finished_at = 1'000'000;
   r.verdict.state = ResponseState::kGood;
-  r.verdict.valid_until = r.finished_at + 3600;
+  r.verdict.this_update = r.finished_at - 600;
+  r.verdict.valid_until = r.finished_at + 7200;  // half-life: finished_at + 3300
   r.http = ProbeResult::Http{.url = "http://x", .method = "GET", .status = 200,
                              .max_age = 600};
   EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 600);
-  // Never past the answer's nextUpdate.
+  // max-age up to nextUpdate (what many responders send) defers only to the
+  // half-life: the target is asked again while the answer is half fresh.
+  r.http->max_age = 7200;
+  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 3300);
   r.http->max_age = 86400;
-  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 3600);
+  EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 3300);
   // Clamped to 7 days.
   r.verdict.valid_until = r.finished_at + 365 * 86400;
   r.http->max_age = 100 * 86400;
@@ -151,9 +155,9 @@ TEST(MaxAgeDeferral, CappedByValidityAndSevenDays) {
   bad = r;
   bad.verdict.state = ResponseState::kInvalid;
   EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
-  // An answer already past its validity defers nothing.
+  // An answer already past its half-life defers nothing.
   bad = r;
-  bad.verdict.valid_until = r.finished_at - 1;
+  bad.verdict.valid_until = r.finished_at + 500;  // half-life: finished_at - 50
   EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
 }
 
