@@ -378,7 +378,8 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
                 "probe: an OCSP state, or failed.",
                 With(base, "state", std::string(kAddressStateNames[i])), counts[i]);
       }
-      if (r.leaf_crl && r.success) LeafCrlFamilies(f, base, *r.leaf_crl);
+      // (from the addresses that answered, also when others failed)
+      if (r.leaf_crl) LeafCrlFamilies(f, base, *r.leaf_crl);
       if (r.per_address.empty()) EmitResult(f, t, base, r, now);
       for (const ProbeResult& a : r.per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
       continue;

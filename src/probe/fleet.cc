@@ -24,13 +24,43 @@ std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
 
 namespace {
 
-// Index of the worst successful result (the first of equals).
+// Index of the worst successful result: the most severe state, and among
+// equals the one whose answer expires first (so one backend's older staple
+// cannot hide behind a fresher one), then the first.
 size_t Worst(const std::vector<ProbeResult>& rs) {
   size_t worst = 0;
   for (size_t i = 1; i < rs.size(); ++i) {
-    if (StapleSeverity(rs[i].verdict.state) > StapleSeverity(rs[worst].verdict.state)) worst = i;
+    const int a = StapleSeverity(rs[i].verdict.state), b = StapleSeverity(rs[worst].verdict.state);
+    const auto& until = rs[i].verdict.valid_until;
+    const auto& worst_until = rs[worst].verdict.valid_until;
+    if (a > b || (a == b && until && (!worst_until || *until < *worst_until))) worst = i;
   }
   return worst;
+}
+
+// The earliest leaf notAfter among the results that completed.
+std::optional<int64_t> EarliestNotAfter(const std::vector<ProbeResult>& rs) {
+  std::optional<int64_t> out;
+  for (const ProbeResult& r : rs) {
+    if (r.success && r.not_after && (!out || *r.not_after < *out)) out = r.not_after;
+  }
+  return out;
+}
+
+// Every distinct leaf held for a CRL lookup in `rs`, moved out of them.
+std::vector<std::shared_ptr<const ProbeResult::CrlSubject>> TakeCrlSubjects(
+    std::vector<ProbeResult>& rs) {
+  std::vector<std::shared_ptr<const ProbeResult::CrlSubject>> out;
+  for (ProbeResult& r : rs) {
+    for (auto& s : r.crl_subjects) {
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& o) {
+        return o->leaf && s->leaf && X509_cmp(o->leaf.get(), s->leaf.get()) == 0;
+      });
+      if (!seen) out.push_back(std::move(s));
+    }
+    r.crl_subjects.clear();
+  }
+  return out;
 }
 
 }  // namespace
@@ -45,6 +75,8 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
   }
   auto failed = std::find_if(handshakes.begin(), handshakes.end(),
                              [](const ProbeResult& h) { return !h.success; });
+  auto subjects = TakeCrlSubjects(handshakes);
+  const std::optional<int64_t> not_after = EarliestNotAfter(handshakes);
   ProbeResult out;
   if (failed != handshakes.end()) {
     const size_t n = static_cast<size_t>(failed - handshakes.begin());
@@ -55,6 +87,7 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
     }
   } else {
     out = std::move(handshakes[Worst(handshakes)]);
+    out.not_after = not_after;
     out.staple_present = counts.stapled == requested;
     if (counts.stapled > 0 && counts.stapled < requested) {
       out.detail = std::to_string(counts.stapled) + " of " + std::to_string(requested) +
@@ -62,17 +95,20 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
     }
   }
   if (requested > 1) out.handshakes = counts;
+  out.crl_subjects = std::move(subjects);
   return out;
 }
 
 ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
   ProbeResult out;
+  auto subjects = TakeCrlSubjects(per_address);
   if (!per_address.empty()) {
     auto failed = std::find_if(per_address.begin(), per_address.end(),
                                [](const ProbeResult& r) { return !r.success; });
     const ProbeResult& pick =
         failed != per_address.end() ? *failed : per_address[Worst(per_address)];
-    out = pick;  // crl_subject included: the summary keeps the worst's
+    out = pick;
+    if (out.success) out.not_after = EarliestNotAfter(per_address);
     if (!out.success) out.detail = pick.address + ": " + out.detail;
     const ProbeResult& first = per_address.front();
     const bool disagree = std::any_of(per_address.begin(), per_address.end(), [&](const auto& r) {
@@ -82,7 +118,7 @@ ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
       out.detail = "addresses disagree; worst: " + pick.address;
     }
   }
-  for (ProbeResult& r : per_address) r.crl_subject.reset();
+  out.crl_subjects = std::move(subjects);
   out.address.clear();
   out.every_address = true;
   out.per_address = std::move(per_address);

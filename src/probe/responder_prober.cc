@@ -200,15 +200,27 @@ void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, CrlStor
 }
 
 void ResponderProber::LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done) {
-  if (!r.crl_subject) {
+  if (r.crl_subjects.empty()) {
     done(std::move(r));
     return;
   }
   OnPool([&store, r = std::move(r)]() mutable {
-    auto s = r.crl_subject;
-    AddLeafCrl(store, s->leaf.get(), s->issuer.get(), s->urls, r);
+    CheckLeafCrls(store, r);
     return std::move(r);
   }, std::move(done));
+}
+
+void CheckLeafCrls(CrlStore& store, ProbeResult& r) {
+  std::optional<LeafCrlStatus> folded;
+  auto rank = [](LeafCrlState s) {
+    return s == LeafCrlState::kRevoked ? 2 : s == LeafCrlState::kUnavailable ? 1 : 0;
+  };
+  for (const auto& s : r.crl_subjects) {
+    AddLeafCrl(store, s->leaf.get(), s->issuer.get(), s->urls, r);
+    if (!folded || rank(r.leaf_crl->state) > rank(folded->state)) folded = std::move(r.leaf_crl);
+  }
+  r.leaf_crl = std::move(folded);
+  r.crl_subjects.clear();
 }
 
 void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std::string>& urls,
@@ -229,7 +241,6 @@ void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std
     r.detail = status.detail;
   }
   r.leaf_crl = std::move(status);
-  r.crl_subject.reset();
 }
 
 void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done) {

@@ -219,7 +219,7 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
     }
     s->urls = CrlUrls(leaf.get());
     s->leaf = std::move(leaf);
-    r.crl_subject = std::move(s);
+    r.crl_subjects = {std::move(s)};
   }
 }
 

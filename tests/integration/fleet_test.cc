@@ -42,6 +42,20 @@ class FleetTest : public ::testing::Test {
     nginx_ = StartNginx("staples", {"127.0.0.2:" + port_, "127.0.0.3:" + port_, "[::1]:" + port_},
                         "ssl_stapling on;\n    ssl_stapling_file " + pki + "good.ocsp.der;\n");
     bare_nginx_ = StartNginx("bare", {"127.0.0.4:" + port_}, "");
+    // A third staples a good response valid two hours (the lab's is valid
+    // seven days): behind one balancer with the first, the smaller margin
+    // must be the one read.
+    ASSERT_EQ(RunCommand("cd " + pki + " && openssl ocsp -issuer ca.pem -cert good.pem -no_nonce "
+                         "-reqout good-2h.req && openssl ocsp -index index.txt -rsigner "
+                         "responder.pem -rkey responder.key -CA ca.pem -reqin good-2h.req "
+                         "-respout good-2h.ocsp.der -nmin 120",
+                         &out),
+              0)
+        << out;
+    short_nginx_ = StartNginx("short", {"127.0.0.5:" + port_},
+                              "ssl_stapling on;\n    ssl_stapling_file " + pki +
+                                  "good-2h.ocsp.der;\n");
+    margins_port_ = std::to_string(base_ + 14);
 
     // HAProxy: TCP round-robin over a stapling and a non-stapling backend,
     // no health checks (they would not move the rotation, but keep it pure).
@@ -50,7 +64,11 @@ class FleetTest : public ::testing::Test {
         << "  timeout client 10s\n  timeout server 10s\n"
         << "frontend fe\n  bind 127.0.0.1:" << lb_port_ << "\n  default_backend be\n"
         << "backend be\n  balance roundrobin\n  server staples 127.0.0.2:" << port_
-        << "\n  server bare 127.0.0.4:" << port_ << "\n";
+        << "\n  server bare 127.0.0.4:" << port_ << "\n"
+        << "frontend margins\n  bind 127.0.0.1:" << margins_port_
+        << "\n  default_backend week_and_hours\n"
+        << "backend week_and_hours\n  balance roundrobin\n  server week 127.0.0.2:" << port_
+        << "\n  server hours 127.0.0.5:" << port_ << "\n";
     haproxy_ = new Process({"/usr/sbin/haproxy", "-db", "-f", dir_ + "/haproxy-lb.cfg"},
                            dir_ + "/logs/haproxy-lb.log");
 
@@ -63,8 +81,9 @@ class FleetTest : public ::testing::Test {
                              "good.lab.test,127.0.0.2", "good.lab.test,::1"},
                             dns_log);
     ASSERT_NE(dnsmasq_, nullptr) << ReadFile(dns_log);
-    for (const std::string& hostport : {"127.0.0.2:" + port_, "127.0.0.4:" + port_,
-                                        "[::1]:" + port_, "127.0.0.1:" + lb_port_}) {
+    for (const std::string& hostport :
+         {"127.0.0.2:" + port_, "127.0.0.4:" + port_, "127.0.0.5:" + port_, "[::1]:" + port_,
+          "127.0.0.1:" + lb_port_, "127.0.0.1:" + margins_port_}) {
       ASSERT_TRUE(WaitFor(
           [&] {
             return RunCommand("curl -sk -o /dev/null --max-time 2 https://" + hostport + "/") == 0;
@@ -72,6 +91,7 @@ class FleetTest : public ::testing::Test {
           seconds(10)))
           << hostport << "\n"
           << ReadFile(dir_ + "/nginx-staples/error.log") << ReadFile(dir_ + "/nginx-bare/error.log")
+          << ReadFile(dir_ + "/nginx-short/error.log")
           << ReadFile(dir_ + "/logs/haproxy-lb.log");
     }
 
@@ -84,6 +104,9 @@ class FleetTest : public ::testing::Test {
                            << "\"\nserver_name = \"localhost\"\n\n"
                            << "[[tls]]\nname = \"lb\"\naddress = \"127.0.0.1:" << lb_port_
                            << "\"\nserver_name = \"localhost\"\nhandshakes = 4\n\n"
+                           << "[[tls]]\nname = \"margins\"\naddress = \"127.0.0.1:"
+                           << margins_port_
+                           << "\"\nserver_name = \"localhost\"\nhandshakes = 3\n\n"
                            << "[[tls]]\nname = \"steady\"\naddress = \"127.0.0.2:" << port_
                            << "\"\nserver_name = \"localhost\"\nhandshakes = 3\n\n"
                            << "[[module]]\nname = \"fleet\"\nserver_name = \"localhost\"\n"
@@ -103,6 +126,7 @@ class FleetTest : public ::testing::Test {
     delete exporter_;
     delete dnsmasq_;
     delete haproxy_;
+    delete short_nginx_;
     delete bare_nginx_;
     delete nginx_;
     RunCommand("bash " + kLab + " down " + dir_);
@@ -158,9 +182,10 @@ class FleetTest : public ::testing::Test {
     return m;
   }
 
-  static inline std::string dir_, config_, log_, port_, lb_port_;
+  static inline std::string dir_, config_, log_, port_, lb_port_, margins_port_;
   static inline int base_ = 0, dns_port_ = 0, http_port_ = 0;
-  static inline Process *nginx_ = nullptr, *bare_nginx_ = nullptr, *haproxy_ = nullptr,
+  static inline Process *nginx_ = nullptr, *bare_nginx_ = nullptr, *short_nginx_ = nullptr,
+                        *haproxy_ = nullptr,
                         *dnsmasq_ = nullptr, *exporter_ = nullptr;
 };
 
@@ -237,6 +262,28 @@ TEST_F(FleetTest, IntermittentStaplesBehindALoadBalancerAreCounted) {
         [&] {
           m = ParseMetrics(HttpGet(Url("/metrics")).body);
           return m["ocsp_probe_timestamp_seconds{target=\"lb\"}"] > seen;
+        },
+        seconds(10));
+  }
+}
+
+// Issue 20 point 6: two backends behind round robin, both good, one staple
+// valid seven days and one two hours: the target reads the two-hour margin,
+// whichever backend answered first (three handshakes a probe, so the first
+// alternates between the backends from one probe to the next).
+TEST_F(FleetTest, TheSmallerMarginBehindALoadBalancerIsRead) {
+  const std::string margin = "ocsp_response_next_update_margin_seconds{target=\"margins\"}";
+  auto m = ScrapeUntil({margin});
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(m["ocsp_response_status{target=\"margins\",status=\"good\"}"], 1) << ReadFile(log_);
+    EXPECT_EQ(m["ocsp_staple_present_handshakes{target=\"margins\"}"], 3);
+    EXPECT_GT(m[margin], 0);
+    EXPECT_LT(m[margin], 2 * 3600) << "the seven-day staple hid the two-hour one";
+    const double seen = m["ocsp_probe_timestamp_seconds{target=\"margins\"}"];
+    WaitFor(
+        [&] {
+          m = ParseMetrics(HttpGet(Url("/metrics")).body);
+          return m["ocsp_probe_timestamp_seconds{target=\"margins\"}"] > seen;
         },
         seconds(10));
   }

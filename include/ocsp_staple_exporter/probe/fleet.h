@@ -27,18 +27,22 @@ std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint);
 /// `handshakes` holds them in order and stops at the first that failed;
 /// `requested` is the configured count (1..kMaxHandshakes). When one
 /// failed, the result is that failure (its detail names which handshake).
-/// Otherwise it is the worst handshake by StapleSeverity (the first of
-/// equals), with staple_present true only when every handshake carried a
-/// staple. ProbeResult::handshakes is set when `requested` > 1.
+/// Otherwise it is the worst handshake by StapleSeverity, among equals the
+/// one whose answer expires first (the smallest nextUpdate margin), then
+/// the first; with the earliest leaf notAfter seen and staple_present true
+/// only when every handshake carried a staple. Every distinct leaf held
+/// for a CRL lookup (crl_subjects) moves to the result.
+/// ProbeResult::handshakes is set when `requested` > 1.
 /// `handshakes` must not be empty.
 ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested);
 
 /// Folds the results of every address of a name (`addresses = "all"`)
 /// into a summary that carries them in per_address: a failure when any
 /// address failed (the first, its detail prefixed with the address), else
-/// the worst by StapleSeverity. Certificates held for a CRL lookup
-/// (crl_subject) move to the summary (the worst address's); the
-/// per-address results keep none.
+/// the worst as CombineHandshakes picks it, with the earliest notAfter.
+/// Every distinct leaf held for a CRL lookup (crl_subjects), from the
+/// addresses that answered, moves to the summary; the per-address results
+/// keep none.
 ProbeResult CombineAddresses(std::vector<ProbeResult> per_address);
 
 /// Label values of `ocsp_target_addresses{state}`: the OCSP states and

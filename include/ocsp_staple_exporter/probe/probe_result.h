@@ -107,15 +107,17 @@ struct ProbeResult {
   /// so the result has no OCSP verdict to export.
   bool ocsp_skipped = false;
   /// Transient, TLS targets with `revocation = "crl" | "both"`: the served
-  /// leaf and its issuer (from the served chain or ca_file; null when
-  /// neither holds it), whose CRL status is still to be looked up. Cleared
-  /// once looked up, so the result store never holds certificates.
+  /// leaves (one per distinct leaf seen over the handshakes and addresses
+  /// of the probe) and their issuers (from the served chain or ca_file;
+  /// null when neither holds it), whose CRL status is still to be looked
+  /// up. Cleared once looked up, so the result store never holds
+  /// certificates.
   struct CrlSubject {
     X509Ptr leaf;
     X509Ptr issuer;
     std::vector<std::string> urls;  ///< the leaf's CRL Distribution Points
   };
-  std::shared_ptr<const CrlSubject> crl_subject;
+  std::vector<std::shared_ptr<const CrlSubject>> crl_subjects;
   /// TLS targets: the address the handshake reached, "IP:port" (IPv6 in
   /// brackets); empty when no connection was made (or for the summary of
   /// `addresses = "all"`).

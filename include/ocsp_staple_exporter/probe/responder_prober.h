@@ -81,10 +81,10 @@ class ResponderProber {
   /// `done` runs on the io_context's thread.
   void ProbeFile(FileTarget target, VerifyOptions verify, CrlStore* crl_store, Callback done);
 
-  /// Looks up `r.crl_subject` in `store` on the pool (AddLeafCrl; fetches
-  /// block), then hands `r` to `done` on the io_context's thread. For TLS
-  /// targets with `revocation = "crl" | "both"`; `r` passes unchanged
-  /// without a subject.
+  /// Looks up every leaf of `r.crl_subjects` in `store` on the pool
+  /// (CheckLeafCrls; fetches block), then hands `r` to `done` on the
+  /// io_context's thread. For TLS targets with `revocation = "crl" |
+  /// "both"`; `r` passes unchanged without a subject.
   void LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done);
 
   /// Checks a `[[crl]]` target on the pool (ProbeCrlNow); `done` runs on
@@ -110,10 +110,15 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
 
 /// Sets `r.leaf_crl` to what `store` says of `leaf` (issued by `issuer`,
 /// null when unknown: then kUnavailable) from its CRL Distribution Points
-/// `urls`, blocking; adds the time taken to r.duration_seconds and clears
-/// r.crl_subject. When r.ocsp_skipped (the CRL is the whole probe), a
-/// failed fetch makes the probe fail with the fetch's reason.
+/// `urls`, blocking; adds the time taken to r.duration_seconds. When
+/// r.ocsp_skipped (the CRL is the whole probe), a failed fetch makes the
+/// probe fail with the fetch's reason.
 void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std::string>& urls,
                 ProbeResult& r);
+
+/// AddLeafCrl for every leaf of `r.crl_subjects` (the distinct leaves a
+/// probe saw), folded: revoked when any is (the first), else unavailable
+/// when any is, else good. Clears r.crl_subjects.
+void CheckLeafCrls(CrlStore& store, ProbeResult& r);
 
 }  // namespace ose

@@ -417,6 +417,11 @@ TEST(Collector, EveryAddressHasItsOwnSeries) {
   summary.every_address = true;
   summary.finished_at = kNow - 5;
   summary.per_address = {v4, v6, down};
+  // One address failed, so the summary did; the leaves of the others were
+  // still looked up in their CRL (issue 20 point 5).
+  summary.success = false;
+  summary.leaf_crl = LeafCrlStatus{.state = LeafCrlState::kRevoked, .revoked_at = kNow - 60,
+                                   .reason = "key_compromise"};
   std::string s = Series({Target("fleet", summary)});
   for (const char* want : {
            "ocsp_response_status{target=\"fleet\",address=\"127.0.0.2:443\",status=\"good\"} 1\n",
@@ -430,6 +435,7 @@ TEST(Collector, EveryAddressHasItsOwnSeries) {
            "ocsp_target_addresses{target=\"fleet\",state=\"revoked\"} 0\n",
            "ocsp_probe_timestamp_seconds{target=\"fleet\"} 1799999995\n",
            "ocsp_probe_failures_total{target=\"fleet\",reason=\"connect\"} 0\n",
+           "ocsp_cert_crl_status{target=\"fleet\",status=\"revoked\"} 1\n",
        }) {
     EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
   }

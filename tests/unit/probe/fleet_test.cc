@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+
+#include "pki.h"
+
 namespace ose {
 namespace {
 
@@ -101,15 +105,57 @@ TEST(Fleet, AnAddressThatFailsFailsTheSummary) {
   EXPECT_EQ(counts[5], 1);  // failed
 }
 
-TEST(Fleet, CertificatesForTheCrlLookupMoveToTheSummary) {
+// Issue 20 point 5: every distinct leaf is looked up, not only the worst
+// result's, also when an address failed.
+TEST(Fleet, EveryDistinctLeafMovesToTheSummary) {
+  const int64_t now = std::time(nullptr);
+  auto key = testing::GenerateKey();
+  auto leaf = [&](long serial) {
+    auto s = std::make_shared<ProbeResult::CrlSubject>();
+    s->leaf = testing::IssueCert({.serial = serial, .not_before = now - 60, .not_after = now + 3600},
+                                 key.get(), nullptr, key.get());
+    return s;
+  };
   ProbeResult a = Handshake(ResponseState::kGood, "127.0.0.2:443");
   ProbeResult b = Handshake(ResponseState::kAbsent, "127.0.0.3:443");
-  a.crl_subject = std::make_shared<ProbeResult::CrlSubject>();
-  b.crl_subject = std::make_shared<ProbeResult::CrlSubject>();
-  const auto worst = b.crl_subject;
-  ProbeResult r = CombineAddresses({a, b});
-  EXPECT_EQ(r.crl_subject, worst);
-  for (const auto& p : r.per_address) EXPECT_FALSE(p.crl_subject) << p.address;
+  ProbeResult c = Handshake(ResponseState::kGood, "127.0.0.4:443");
+  a.crl_subjects = {leaf(1)};
+  b.crl_subjects = {leaf(2)};
+  auto same_leaf = std::make_shared<ProbeResult::CrlSubject>();
+  same_leaf->leaf = ShareX509(a.crl_subjects.front()->leaf.get());
+  c.crl_subjects = {same_leaf};
+  ProbeResult r = CombineAddresses({a, b, c, Failed(probe_failure::kConnect, "127.0.0.5:443")});
+  EXPECT_FALSE(r.success);
+  ASSERT_EQ(r.crl_subjects.size(), 2u) << "leaves 1 and 2, leaf 1 once";
+  for (const auto& p : r.per_address) EXPECT_TRUE(p.crl_subjects.empty()) << p.address;
+  ProbeResult h1 = Handshake(ResponseState::kGood, "");
+  ProbeResult h2 = Handshake(ResponseState::kGood, "");
+  h1.crl_subjects = {leaf(3)};
+  h2.crl_subjects = {leaf(4)};
+  EXPECT_EQ(CombineHandshakes({h1, h2}, 2).crl_subjects.size(), 2u);
+}
+
+// Point 6: among equal states, the answer that expires first, and the
+// earliest notAfter.
+TEST(Fleet, TheSmallestMarginAndEarliestNotAfterWin) {
+  ProbeResult week = Handshake(ResponseState::kGood, "127.0.0.2:443");
+  week.verdict.valid_until = 1'000'000 + 7 * 86400;
+  week.not_after = 5'000'000;
+  ProbeResult hours = Handshake(ResponseState::kGood, "127.0.0.3:443");
+  hours.verdict.valid_until = 1'000'000 + 2 * 3600;
+  hours.not_after = 9'000'000;
+  for (const auto& order : {std::vector{week, hours}, std::vector{hours, week}}) {
+    ProbeResult r = CombineHandshakes(order, 2);
+    EXPECT_EQ(r.verdict.valid_until, 1'000'000 + 2 * 3600);
+    EXPECT_EQ(r.not_after, 5'000'000);
+    ProbeResult s = CombineAddresses(order);
+    EXPECT_EQ(s.verdict.valid_until, 1'000'000 + 2 * 3600);
+    EXPECT_EQ(s.not_after, 5'000'000);
+  }
+  // A worse state still wins over a smaller margin.
+  ProbeResult unknown = Handshake(ResponseState::kUnknown, "127.0.0.4:443");
+  unknown.verdict.valid_until = 1'000'000 + 7 * 86400;
+  EXPECT_EQ(CombineHandshakes({hours, unknown}, 2).verdict.state, ResponseState::kUnknown);
 }
 
 TEST(Fleet, EndpointsAreLabelledWithIpv6InBrackets) {

@@ -161,5 +161,30 @@ TEST_F(LeafCrlTest, OnlyHttpDistributionPointsAreFetched) {
   EXPECT_NE(s.detail.find("no http(s) CRL Distribution Point"), std::string::npos) << s.detail;
 }
 
+
+// Issue 20 point 5: every distinct leaf a fleet probe saw is looked up, and
+// the target reads revoked when any of them is, whatever the order.
+TEST_F(LeafCrlTest, EveryLeafOfAFleetProbeIsCheckedAndRevokedWins) {
+  auto subject = [&](long serial) {
+    LoadedCertPtr c = Leaf(serial, Url());
+    auto s = std::make_shared<ProbeResult::CrlSubject>();
+    s->leaf = ShareX509(c->cert.get());
+    s->issuer = ShareX509(c->issuer.get());
+    s->urls = c->crl_urls;
+    return s;
+  };
+  ProbeResult r;
+  r.success = true;
+  r.crl_subjects = {subject(20), subject(21), subject(22)};
+  CheckLeafCrls(store_, r);
+  ASSERT_TRUE(r.leaf_crl);
+  EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kRevoked);
+  EXPECT_EQ(r.leaf_crl->reason, "cessation_of_operation");
+  EXPECT_TRUE(r.crl_subjects.empty());
+  r.crl_subjects = {subject(20), subject(22)};
+  CheckLeafCrls(store_, r);
+  EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kGood);
+}
+
 }  // namespace
 }  // namespace ose
