@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/extensions.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -290,6 +291,9 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   if (signer != issuer) {
     v.delegated_signer = true;
     v.signer_not_after = Asn1TimeToUnix(X509_get0_notAfter(signer));
+    if (v.signer_not_after) {
+      v.signer_fresh_until = SaturatingAdd(*v.signer_not_after, options.skew_seconds);
+    }
   } else {
     v.signer_not_after.reset();
   }
@@ -342,8 +346,17 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
 }
 
 OcspVerdict VerdictAt(OcspVerdict v, int64_t now) {
+  const bool hold = v.revocation_reason == "certificate_hold";
+  if (v.signer_fresh_until && now > *v.signer_fresh_until &&
+      (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||
+       (v.state == ResponseState::kRevoked && hold))) {
+    v.state = ResponseState::kInvalid;
+    v.invalid_reason = std::string(invalid_reason::kSignerExpired);
+    v.detail = "the delegated responder certificate that signed it expired at " +
+               FormatUnixTime(*v.signer_not_after);
+    return v;
+  }
   if (!v.fresh_until || now <= *v.fresh_until) return v;
-  bool hold = v.revocation_reason == "certificate_hold";
   if (v.state == ResponseState::kRevoked && !hold) {
     v.expired = true;
   } else if (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||

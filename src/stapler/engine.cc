@@ -127,6 +127,10 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   const std::string url = r.http ? r.http->url : "";
   bool usable = r.success && r.der && Usable(r.verdict.state);
   std::string refusal = usable ? Refusal(r.verdict) : "";
+  // An authentic answer older than the one held (a CDN edge's cache): not
+  // a failure; counted as "stale" and asked again on the normal schedule.
+  const bool older = usable && MayReplace(state_.held, state_.newest_this_update, r.verdict) ==
+                                   ReplaceVerdict::kOlder;
   std::string result = !r.success        ? "failed"
                        : !refusal.empty() ? "stale"
                                           : std::string(StateName(r.verdict.state));
@@ -140,6 +144,12 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
     state_.last_error.clear();
     Hold(r.verdict, *r.der, url, now, r.http ? r.http->max_age : std::nullopt);
     Persist(url, now);
+  } else if (older && Usable(state_.held.state)) {
+    state_.last_refusal = "refused " + refusal;
+    state_.next_refresh = NextRefresh(refresh_, now, state_.held.this_update.value_or(now),
+                                      state_.held.valid_until.value_or(now),
+                                      state_.held.signer_not_after,
+                                      NotAfterUnix(cfg_.cert->cert.get()), std::nullopt, jitter_());
   } else {
     // Errors, invalid, unknown and refused answers never overwrite a held
     // staple, and their max-age is ignored.
@@ -168,7 +178,7 @@ void StaplerCore::Evaluate(int64_t now) {
   // revocation stays (it is permanent), but is no longer fit to staple;
   // certificateHold is temporary and expires like a good answer.
   state_.held = VerdictAt(std::move(state_.held), now);
-  HeldStaple held{state_.held.state, state_.held.valid_until};
+  HeldStaple held{state_.held.state, ServableUntil()};
   StapleDecision d = Decide(state_.mode, state_.must_staple, held, now, state_.attempted);
   state_.warn = d.warn;
   if (d.serve && (!state_.serving || published_der_ != der_)) {
@@ -192,13 +202,24 @@ int64_t StaplerCore::NextWake(int64_t now) const {
   if (ModeStaples(state_.mode, state_.must_staple)) {
     wake = std::min(wake, std::max(state_.next_refresh, now));
   }
-  if (state_.held.valid_until) {
-    int64_t withdraw_at = *state_.held.valid_until - kWithdrawBeforeSeconds;
+  if (std::optional<int64_t> until = ServableUntil()) {
+    int64_t withdraw_at = *until - kWithdrawBeforeSeconds;
     if (withdraw_at > now) wake = std::min(wake, withdraw_at);
-    int64_t expire_at = *state_.held.valid_until + verify_.skew_seconds + 1;
+    int64_t expire_at = SaturatingAdd(*until, verify_.skew_seconds + 1);
     if (expire_at > now) wake = std::min(wake, expire_at);
   }
   return wake;
+}
+
+std::optional<int64_t> StaplerCore::ServableUntil() const {
+  std::optional<int64_t> until = state_.held.valid_until;
+  // A staple signed by a delegated responder is no better than that
+  // responder's certificate (RFC 6960 §4.2.2.2): withdrawn before it expires.
+  if (state_.held.delegated_signer && state_.held.signer_not_after &&
+      (!until || *state_.held.signer_not_after < *until)) {
+    until = state_.held.signer_not_after;
+  }
+  return until;
 }
 
 }  // namespace ose

@@ -97,6 +97,7 @@ struct Stapler::Slot {
   std::string haproxy_socket;        ///< where haproxy_der was acknowledged
   std::vector<uint8_t> haproxy_der;  ///< last staple HAProxy accepted
   bool haproxy_in_flight = false;
+  bool haproxy_stop_logged = false;  ///< the "no longer stapled" warning was given
   bool haproxy_ok = true;
   int haproxy_failures = 0;
   int64_t haproxy_retry_at = 0;
@@ -279,6 +280,11 @@ void Stapler::ApplyNow(const Config& config) {
       slot->cfg = c;
       slots_.erase(it);
     } else {
+      if (it != slots_.end()) {  // same name, another mode, URL or certificate
+        it->second->removed = true;
+        it->second->timer.cancel();
+        slots_.erase(it);
+      }
       slot = std::make_shared<Slot>(io_);
       MakeCore(slot, c);
     }
@@ -408,10 +414,12 @@ void Stapler::Sync(const std::shared_ptr<Slot>& slot, int64_t now) {
 
 // The output_file holds the served staple, or the tryLater placeholder
 // after a withdrawal (and before the first staple), so the server reading
-// it always starts.
+// it always starts. A certificate the mode does not staple (`never`, or a
+// renewal that dropped Must-Staple under `auto`) gets the placeholder too:
+// no server keeps serving an earlier certificate's staple.
 void Stapler::SyncFile(Slot& slot, int64_t now) {
   const StaplerCertState& st = slot.core->state();
-  if (slot.cfg.output_file.empty() || !ModeStaples(st.mode, st.must_staple)) {
+  if (slot.cfg.output_file.empty()) {
     slot.file_ok = true;
     slot.published_expired = false;
     return;
@@ -457,8 +465,16 @@ void Stapler::SyncHaproxy(const std::shared_ptr<Slot>& slot, int64_t now) {
   const StaplerCertState& st = slot->core->state();
   if (slot->cfg.haproxy_socket.empty() || !ModeStaples(st.mode, st.must_staple)) {
     slot->haproxy_ok = true;
+    if (!slot->cfg.haproxy_socket.empty() && !slot->haproxy_stop_logged) {
+      // (a renewal without Must-Staple under auto, or mode never)
+      slot->haproxy_stop_logged = true;
+      log::Warn("certificate no longer stapled; HAProxy's runtime API cannot remove a staple: "
+                "HAProxy serves the last one pushed until 300 s before its nextUpdate",
+                {{"certificate", st.name}, {"socket", slot->cfg.haproxy_socket}});
+    }
     return;
   }
+  slot->haproxy_stop_logged = false;
   // HAProxy's runtime API cannot remove a staple; HAProxy itself stops
   // stapling 300 s before nextUpdate, the moment the engine withdraws.
   if (!st.serving) return;

@@ -728,6 +728,48 @@ TEST_F(StaplerTest, ReloadMovesOutputsAtOnce) {
   StopExporter();
 }
 
+// Issue 20 point 10: when a certificate stops being stapled (a renewal
+// without Must-Staple under auto, or a reload to never), its output_file
+// gets the tryLater placeholder, so no server keeps the old staple, and
+// published_expired says 0 (nothing stale is left out there).
+TEST_F(StaplerTest, StoppingStaplingLeavesThePlaceholder) {
+  StopExporter();
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("stop", Str(Sign("good", 'V', 600)));
+  const std::string dir = dir_ + "/stop";
+  fs::create_directories(dir);
+  fs::copy_file(pki_ + "/good-chain.pem", dir + "/cert.pem", fs::copy_options::overwrite_existing);
+  const std::string out = dir + "/stop.ocsp", config = dir_ + "/stop.toml";
+  auto write = [&](const std::string& mode) {
+    std::ofstream(config) << Engine("store-stop")
+                          << Cert("stop", "cert_file = \"stop/cert.pem\"\nmode = \"" + mode +
+                                              "\"\nurl = \"" + fake.Url("/canned/stop") +
+                                              "\"\noutput_file = \"stop/stop.ocsp\"");
+  };
+  auto holds = [&](const std::string& text) {
+    return WaitFor([&] { return Describe(out).find(text) != std::string::npos; }, seconds(15));
+  };
+  write("auto");
+  StartExporter(config);
+  ASSERT_TRUE(holds("Cert Status: good")) << Log();
+  // Renewed without Must-Staple: auto no longer staples it.
+  fs::copy_file(pki_ + "/nostaple-chain.pem", dir + "/cert.pem.new");
+  fs::rename(dir + "/cert.pem.new", dir + "/cert.pem");
+  EXPECT_TRUE(holds("trylater")) << Describe(out) << Log();
+  EXPECT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"stop\"}", 0, 5));
+  EXPECT_EQ(Metrics()["ocsp_stapler_published_expired{certificate=\"stop\"}"], 0);
+  // Must-Staple again, stapled again; then a reload sets never.
+  RunCommand("cat " + pki_ + "/good-chain.pem > " + dir + "/cert.pem");
+  ASSERT_TRUE(holds("Cert Status: good")) << Describe(out) << Log();
+  write("never");
+  ASSERT_EQ(HttpPost(Url() + "/-/reload").status, 200) << Log();
+  EXPECT_TRUE(holds("trylater")) << Describe(out) << Log();
+  EXPECT_EQ(Metrics()["ocsp_stapler_published_expired{certificate=\"stop\"}"], 0);
+  EXPECT_EQ(Log().find("certificate no longer managed"), std::string::npos)
+      << "a mode change replaces the certificate's engine; it is still managed";
+  StopExporter();
+}
+
 // #8.10: commands inherit no descriptor, run with default signal
 // dispositions, and are killed after command_timeout.
 TEST_F(StaplerTest, CommandsAreIsolatedAndBounded) {

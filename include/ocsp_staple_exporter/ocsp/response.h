@@ -94,6 +94,10 @@ struct OcspVerdict {
   std::optional<std::string> revocation_reason;  ///< when kRevoked
   bool delegated_signer = false;  ///< signed by a delegated responder certificate
   std::optional<int64_t> signer_not_after;  ///< the delegated responder certificate's notAfter
+  /// signer_not_after + skew, for a response that verified with a delegated
+  /// responder certificate: past it the response reads kInvalid
+  /// (`signer_expired`, see VerdictAt).
+  std::optional<int64_t> signer_fresh_until;
   /// The signature verified, so the times above are authentic even when the
   /// response is kInvalid for freshness (expired / not_yet_valid).
   bool signature_verified = false;
@@ -131,7 +135,11 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
 /// `fresh_until`, a kGood or kUnknown verdict reads kInvalid with reason
 /// `expired`, and a kRevoked one stays kRevoked with `expired` set (a
 /// revocation is permanent), unless its reason is certificate_hold, which
-/// reads kInvalid (`expired`) too. Every other verdict is returned as is.
+/// reads kInvalid (`expired`) too. Likewise past `signer_fresh_until` (the
+/// delegated responder certificate has expired, RFC 6960 §4.2.2.2): a kGood,
+/// kUnknown or held verdict reads kInvalid with reason `signer_expired`; a
+/// final revocation, authentic when it was signed, stays. Every other
+/// verdict is returned as is.
 OcspVerdict VerdictAt(OcspVerdict v, int64_t now);
 
 /// RFC 8954 / RFC 6960 §4.4.1: true when the BasicOCSPResponse in `der`

@@ -54,6 +54,9 @@ struct StaplerCertState {
   uint64_t failures = 0;
   std::map<std::string, uint64_t> refresh_total;  ///< by kRefreshResults
   std::string last_error;
+  /// Why the last answer older than the held one was refused (a stale
+  /// cache: counted as "stale", not as a failure).
+  std::string last_refusal;
   int64_t last_update = 0;       ///< Unix seconds of the last fetch
   /// Latest thisUpdate (Unix seconds) of any answer held so far; older
   /// answers are refused (0 when none).
@@ -104,7 +107,11 @@ class StaplerCore {
   /// The request to send (valid while the core lives).
   const StaplerCertificate& config() const { return cfg_; }
 
-  /// A fetch finished (`r` from the responder prober, with r.der).
+  /// A fetch finished (`r` from the responder prober, with r.der). Errors,
+  /// invalid, unknown and refused answers never replace a held staple and
+  /// count as failures (retried with backoff), except an authentic answer
+  /// older than the held one while a staple is held (a CDN edge's cache):
+  /// counted "stale" only, and asked again on the normal schedule.
   void OnFetched(const ProbeResult& r, int64_t now);
 
   /// Re-evaluates serving and fatal state at `now` (withdrawal before
@@ -125,6 +132,9 @@ class StaplerCore {
   void Persist(const std::string& url, int64_t fetched_at);
   /// "" when `v` (verified, good or revoked) may replace the held answer.
   std::string Refusal(const OcspVerdict& v) const;
+  /// Until when the held staple may be served: its validity, or its
+  /// delegated responder certificate's notAfter when that comes first.
+  std::optional<int64_t> ServableUntil() const;
 
   StaplerCertificate cfg_;
   RefreshPolicy refresh_;

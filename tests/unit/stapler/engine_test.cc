@@ -315,7 +315,57 @@ TEST_F(EngineTest, OlderGoodNeverReplacesANewerOne) {
   EXPECT_EQ(last_der_, *newer.der);
   EXPECT_EQ(published_, std::vector<std::string>{"good"});
   EXPECT_EQ(core->state().refresh_total.at("stale"), 1u);
-  EXPECT_NE(core->state().last_error.find("older"), std::string::npos);
+  EXPECT_NE(core->state().last_refusal.find("older"), std::string::npos);
+  // Issue 20 point 8: not a failure (OCSPStaplerRefreshStalled counts
+  // those), and asked again on the normal schedule, not after a backoff.
+  EXPECT_EQ(core->state().failures, 0u);
+  EXPECT_EQ(core->state().failures_in_row, 0);
+  EXPECT_TRUE(core->state().last_error.empty()) << core->state().last_error;
+  EXPECT_EQ(core->state().next_refresh, t0_ + 10 + 3600);  // clamped midpoint, jitter 0
+  // Three stale edges in a row still read as a healthy refresh.
+  for (int i = 1; i <= 3; ++i) core->OnFetched(older, t0_ + 10 + i * 3600);
+  EXPECT_EQ(core->state().failures_in_row, 0);
+  EXPECT_EQ(core->state().refresh_total.at("stale"), 4u);
+  EXPECT_TRUE(core->state().serving);
+}
+
+// Issue 20 point 9: a staple signed by a delegated responder whose
+// certificate expires before the staple does is withdrawn before that, and
+// then reads invalid (signer_expired), as the TLS probe reads it.
+TEST_F(EngineTest, StapleIsWithdrawnWhenItsDelegatedSignerExpires) {
+  auto rkey = testing::GenerateKey();
+  const int64_t signer_end = t0_ + 7200;
+  auto responder = testing::IssueCert({.common_name = "Responder", .serial = 77,
+                                       .not_before = t0_ - kDay, .not_after = signer_end,
+                                       .ocsp_signing = true},
+                                      rkey.get(), ca_.get(), ca_key_.get());
+  testing::ResponseSpec spec;
+  spec.this_update = t0_ - 60;
+  spec.next_update = t0_ + 7 * kDay;
+  auto der = testing::MakeResponse(spec, leaf_.get(), ca_.get(), responder.get(), rkey.get());
+  ProbeResult r;
+  r.success = true;
+  r.der = std::make_shared<const std::vector<uint8_t>>(der);
+  r.verdict = VerifyOcspResponse(der, leaf_.get(), ca_.get(), {}, t0_);
+  ASSERT_EQ(r.verdict.state, ResponseState::kGood) << r.verdict.detail;
+  auto core = Core("must");
+  core->OnFetched(r, t0_);
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_LE(core->NextWake(t0_), signer_end - kWithdrawBeforeSeconds);
+  core->Evaluate(signer_end - kWithdrawBeforeSeconds - 1);
+  EXPECT_TRUE(core->state().serving);
+  core->Evaluate(signer_end - kWithdrawBeforeSeconds);
+  EXPECT_FALSE(core->state().serving);
+  EXPECT_EQ(published_.back(), "withdrawn");
+  EXPECT_TRUE(core->state().fatal) << "must: a lost valid staple is fatal";
+  core->Evaluate(signer_end + VerifyOptions{}.skew_seconds + 1);
+  EXPECT_EQ(core->state().held.state, ResponseState::kInvalid);
+  EXPECT_EQ(core->state().held.invalid_reason, "signer_expired");
+  // What a scrape or a TLS probe reads of the same verdict.
+  OcspVerdict later = VerdictAt(r.verdict, signer_end + VerifyOptions{}.skew_seconds + 1);
+  EXPECT_EQ(later.state, ResponseState::kInvalid);
+  EXPECT_EQ(later.invalid_reason, "signer_expired");
+  EXPECT_EQ(VerdictAt(r.verdict, signer_end).state, ResponseState::kGood);
 }
 
 TEST_F(EngineTest, NewestVerifiedEntryWinsAtStart) {
