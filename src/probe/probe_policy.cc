@@ -25,7 +25,37 @@ std::string Show(const address& a) {
   return a.to_string();
 }
 
+// `host` as rules compare it: lower case, without the trailing dot of a
+// fully qualified name, and an IP literal as the address it connects to.
+std::string CanonicalHost(std::string_view host) {
+  std::string h = AsciiLower(host);
+  if (h.size() > 1 && h.back() == '.') h.pop_back();
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  boost::system::error_code ec;
+  const address a = asio::ip::make_address(h, ec);
+  return ec ? h : Show(ConnectAddress(a));
+}
+
 }  // namespace
+
+asio::ip::address ConnectAddress(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    return a.to_v4().is_unspecified() ? address(asio::ip::address_v4::loopback()) : a;
+  }
+  const address_v6 v6 = a.to_v6();
+  if (v6.is_unspecified()) return asio::ip::address_v6::loopback();
+  if (v6.is_v4_mapped()) {
+    return ConnectAddress(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  }
+  const auto b = v6.to_bytes();
+  // IPv4-compatible (::a.b.c.d, RFC 4291 §2.5.5.1, deprecated): the IPv4
+  // address it carries. ::1 is loopback itself.
+  if (std::all_of(b.begin(), b.begin() + 12, [](uint8_t x) { return x == 0; }) &&
+      !v6.is_loopback()) {
+    return ConnectAddress(asio::ip::address_v4({b[12], b[13], b[14], b[15]}));
+  }
+  return a;
+}
 
 bool ProbePattern::Contains(const address& a) const {
   if (!cidr) return false;
@@ -42,7 +72,7 @@ bool ProbePattern::Contains(const address& a) const {
 bool ProbePattern::Matches(std::string_view h, uint16_t p) const {
   if (cidr) return false;
   if (port >= 0 && port != p) return false;
-  const std::string name = AsciiLower(h);
+  const std::string name = CanonicalHost(h);
   if (host.rfind("*.", 0) == 0) {
     const std::string_view suffix = std::string_view(host).substr(1);  // ".example.net"
     return name.size() > suffix.size() &&
@@ -100,7 +130,7 @@ Result<ProbePattern> ParseProbePattern(std::string_view text) {
   if (!ParseHostPort((bare.find(':') != std::string::npos ? "[" + bare + "]" : bare) + ":1")) {
     return fail("bad host");
   }
-  p.host = AsciiLower(host);
+  p.host = host.rfind("*.", 0) == 0 ? AsciiLower(host) : CanonicalHost(host);
   return p;
 }
 
@@ -117,6 +147,8 @@ const std::vector<ProbePattern>& DefaultDeniedNetworks() {
 
 Result<Ok> ProbePolicy::CheckName(std::string_view host, uint16_t port) const {
   if (!enabled) return Error{"forbidden", "/probe is disabled ([probe] enabled = false)"};
+  // (Matches canonicalises: "localhost." is "localhost", "[::ffff:7f00:1]"
+  // is 127.0.0.1; CIDR rules see IP literals after resolution.)
   for (const ProbePattern& d : deny) {
     if (d.Matches(host, port)) {
       return Error{"forbidden", std::string(host) + ":" + std::to_string(port) +
@@ -133,20 +165,25 @@ Result<Ok> ProbePolicy::CheckAddresses(std::string_view host, uint16_t port,
   });
   const std::string target = std::string(host) + ":" + std::to_string(port);
   for (const auto& ep : endpoints) {
-    const address a = ep.address();
-    const std::string shown = Show(a);
-    auto in = [&](const std::vector<ProbePattern>& list) -> const ProbePattern* {
+    // Rules see the address the connection reaches (0.0.0.0 and :: are
+    // loopback; IPv4-mapped and -compatible forms are IPv4); denials also
+    // see the address as written.
+    const address a = ep.address(), reached = ConnectAddress(a);
+    const std::string shown = Show(a) == Show(reached)
+                                  ? Show(a)
+                                  : Show(a) + " (reaching " + Show(reached) + ")";
+    auto in = [&](const std::vector<ProbePattern>& list, bool either) -> const ProbePattern* {
       for (const ProbePattern& p : list) {
-        if (p.Contains(a)) return &p;
+        if (p.Contains(reached) || (either && p.Contains(a))) return &p;
       }
       return nullptr;
     };
-    if (const ProbePattern* d = in(deny)) {
+    if (const ProbePattern* d = in(deny, true)) {
       return Error{"forbidden", target + " resolves to " + shown + ", denied by [probe] deny \"" +
                                     d->text + "\""};
     }
-    const ProbePattern* allowed = in(allow);
-    if (const ProbePattern* d = in(DefaultDeniedNetworks()); d && allowed == nullptr) {
+    const ProbePattern* allowed = in(allow, false);
+    if (const ProbePattern* d = in(DefaultDeniedNetworks(), true); d && allowed == nullptr) {
       return Error{"forbidden", target + " resolves to " + shown +
                                     ", a link-local or cloud metadata address (" + d->text +
                                     "); allow it with a [probe] allow CIDR"};

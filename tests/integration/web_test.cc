@@ -294,6 +294,8 @@ TEST_F(WebTest, ProbeLimitsAfterDnsResolution) {
   EXPECT_NE(denied.body.find("denied by [probe] deny \"127.0.0.66/32\""), std::string::npos)
       << denied.body;
   EXPECT_EQ(probe("blocked.localhost:443").status, 403);
+  EXPECT_EQ(probe("blocked.localhost.:443").status, 403) << "a trailing dot is the same name";
+  EXPECT_EQ(probe("BLOCKED.localhost:443").status, 403);
   auto metadata = probe("169.254.169.254:80");
   EXPECT_EQ(metadata.status, 403);
   EXPECT_NE(metadata.body.find("link-local or cloud metadata"), std::string::npos);
@@ -311,6 +313,13 @@ TEST_F(WebTest, ProbeLimitsAfterDnsResolution) {
   EXPECT_NE(rebound.body.find("localhost:" + std::to_string(closed) + " resolves to "),
             std::string::npos)
       << rebound.body;
+  // Issue 20 point 11: other spellings of loopback reach it too, and are
+  // denied as what they reach.
+  for (const std::string host : {"0.0.0.0", "[::]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
+                                 "[::127.0.0.1]"}) {
+    auto r = probe(host + ":" + std::to_string(closed));
+    EXPECT_EQ(r.status, 403) << host << ": " << r.body;
+  }
   // Disabled altogether.
   std::ofstream(dir_ + "/limits.toml") << "[probe]\nenabled = false\n";
   EXPECT_EQ(HttpPost("http://127.0.0.1:" + std::to_string(port) + "/-/reload").status, 200);

@@ -32,9 +32,19 @@ struct ProbePattern {
 
   /// Whether `address` (IPv4-mapped IPv6 is taken as IPv4) is in the CIDR.
   bool Contains(const asio::ip::address& address) const;
-  /// Whether the pattern is host:port and matches `host` and `port`.
+  /// Whether the pattern is host:port and matches `host` and `port`. Both
+  /// hosts are compared canonically: lower case, a trailing dot removed,
+  /// IP literals (bracketed or not) as ConnectAddress gives them. Names are
+  /// compared as written: a rule on a name does not follow its CNAMEs
+  /// (address rules, checked after DNS, do).
   bool Matches(std::string_view host, uint16_t port) const;
 };
+
+/// The address a connection to `a` reaches, as rules see it: the
+/// unspecified address is loopback (0.0.0.0 → 127.0.0.1, :: → ::1), and
+/// IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) IPv6
+/// addresses are the IPv4 address they carry.
+asio::ip::address ConnectAddress(const asio::ip::address& a);
 
 /// Parses an entry. Error reason "config" with the reason it is not one.
 Result<ProbePattern> ParseProbePattern(std::string_view text);

@@ -102,5 +102,56 @@ TEST(ProbePolicy, DenyAndAllowLists) {
             "/probe is disabled ([probe] enabled = false)");
 }
 
+// Issue 20 point 11: every spelling of a denied address is denied, as the
+// address the connection reaches.
+TEST(ProbePolicy, DenyRulesCannotBeWalkedAround) {
+  struct Case {
+    const char* address;  // what the target resolves to (or is)
+    const char* reaches;
+  };
+  const Case cases[] = {
+      {"0.0.0.0", "127.0.0.1"},          {"::", "::1"},
+      {"::ffff:127.0.0.1", "127.0.0.1"}, {"::ffff:7f00:1", "127.0.0.1"},
+      {"::127.0.0.1", "127.0.0.1"},      {"::7f00:1", "127.0.0.1"},
+      {"::ffff:0.0.0.0", "127.0.0.1"},   {"::ffff:169.254.169.254", "169.254.169.254"},
+      {"::169.254.169.254", "169.254.169.254"}, {"::1", "::1"},
+      {"2001:db8::1", "2001:db8::1"},    {"10.1.2.3", "10.1.2.3"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ConnectAddress(make_address(c.address)), make_address(c.reaches)) << c.address;
+  }
+  ProbePolicy p;
+  p.deny = {P("127.0.0.0/8"), P("::1/128")};
+  for (const char* a : {"0.0.0.0", "::", "::ffff:127.0.0.1", "::ffff:7f00:1", "::127.0.0.1",
+                        "::7f00:1", "127.0.0.5", "::1"}) {
+    auto r = p.CheckAddresses("x.example", 443, At({a}));
+    ASSERT_FALSE(r.ok()) << a;
+    EXPECT_EQ(r.error().reason, "forbidden") << a;
+  }
+  EXPECT_EQ(p.CheckAddresses("x.example", 443, At({"0.0.0.0"})).error().detail,
+            "x.example:443 resolves to 0.0.0.0 (reaching 127.0.0.1), denied by [probe] deny "
+            "\"127.0.0.0/8\"");
+  EXPECT_TRUE(p.CheckAddresses("x.example", 443, At({"203.0.113.1"})).ok());
+  // The metadata service, however it is written, is refused by default.
+  ProbePolicy defaults;
+  for (const char* a : {"::169.254.169.254", "::ffff:a9fe:a9fe", "::a9fe:a9fe"}) {
+    EXPECT_FALSE(defaults.CheckAddresses("x.example", 80, At({a})).ok()) << a;
+  }
+  // host:port rules compare the canonical address and name.
+  ProbePolicy names;
+  names.deny = {P("127.0.0.1:*"), P("localhost:*"), P("[::1]:443")};
+  for (const char* host : {"127.0.0.1", "0.0.0.0", "::ffff:127.0.0.1", "[::ffff:7f00:1]",
+                           "::127.0.0.1", "localhost", "localhost.", "LocalHost.", "::",
+                           "[::]", "0:0:0:0:0:0:0:1"}) {
+    auto r = names.CheckName(host, 443);
+    EXPECT_FALSE(r.ok()) << host;
+  }
+  EXPECT_TRUE(names.CheckName("example.net", 443).ok());
+  EXPECT_TRUE(names.CheckName("localhost.example", 443).ok());
+  // A rule written with a trailing dot or a mapped form is canonical too.
+  EXPECT_TRUE(P("Example.NET.:443").Matches("example.net", 443));
+  EXPECT_TRUE(P("[::ffff:10.0.0.1]:443").Matches("10.0.0.1", 443));
+}
+
 }  // namespace
 }  // namespace ose
