@@ -58,6 +58,19 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
     summary = "staple good";
     if (margin) summary += ", " + FormatDuration(std::chrono::seconds(*margin)) + " left";
   }
+  // Trust signals: a hijacked endpoint (or a default vhost) may staple a
+  // perfectly good response for its own certificate. At least WARNING.
+  if (r.success && (!r.chain_verified || !r.name_matched)) {
+    std::string why = !r.chain_verified
+                          ? "the served chain does not validate" +
+                                (r.chain_error.empty() ? "" : " (" + r.chain_error + ")")
+                          : "";
+    if (!r.name_matched) {
+      why += (why.empty() ? "" : "; ") + std::string("the certificate does not match the name");
+    }
+    if (rep.exit == ProbeExit::kOk) rep.exit = ProbeExit::kWarning;
+    summary += "; " + why;
+  }
 
   std::ostringstream out;
   out << LevelName(rep.exit) << ": " << address << ": " << summary << "\n";
@@ -65,6 +78,10 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
     out << "  TLS version:    " << r.tls_version << "\n"
         << "  Subject:        " << r.subject << "\n"
         << "  Not after:      " << Time(r.not_after) << "\n"
+        << "  Chain verified: "
+        << (r.chain_verified ? "yes" : "no" + (r.chain_error.empty() ? "" : " (" + r.chain_error + ")"))
+        << "\n"
+        << "  Name matched:   " << (r.name_matched ? "yes" : "no") << "\n"
         << "  Must-Staple:    " << (r.must_staple ? "yes" : "no") << "\n"
         << "  Staple present: " << (r.staple_present ? "yes" : "no") << "\n";
     if (r.staple_present) {

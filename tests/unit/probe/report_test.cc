@@ -13,6 +13,8 @@ ProbeResult Result(ResponseState state, bool staple, bool must_staple, int64_t m
   r.staple_present = staple;
   r.must_staple = must_staple;
   r.verdict.state = state;
+  r.chain_verified = true;
+  r.name_matched = true;
   if (staple) {
     r.verdict.signature_verified = state != ResponseState::kInvalid;
     r.verdict.valid_until = kNow + margin;
@@ -64,6 +66,32 @@ TEST(ProbeReport, FirstLineSummarises) {
   auto ok = BuildProbeReport("api:443", Result(ResponseState::kGood, true, true, 90000), kNow,
                              3600);
   EXPECT_EQ(ok.text.substr(0, ok.text.find('\n')), "OK: api:443: staple good, 1d1h left");
+}
+
+// Issue 20 point 14: a good staple from a server whose chain does not
+// validate, or whose certificate is for another name (a hijacked endpoint
+// stapling its own response, a default vhost), is at least WARNING.
+TEST(ProbeReport, TrustSignalsAreAtLeastAWarning) {
+  auto untrusted = Result(ResponseState::kGood, true, true, 90000);
+  untrusted.chain_verified = false;
+  untrusted.chain_error = "unable to get local issuer certificate";
+  auto rep = BuildProbeReport("api:443", untrusted, kNow, 3600);
+  EXPECT_EQ(rep.exit, ProbeExit::kWarning);
+  EXPECT_EQ(rep.text.substr(0, rep.text.find('\n')),
+            "WARNING: api:443: staple good, 1d1h left; the served chain does not validate "
+            "(unable to get local issuer certificate)");
+  EXPECT_NE(rep.text.find("Chain verified: no (unable to get local issuer certificate)"),
+            std::string::npos) << rep.text;
+  auto other_name = Result(ResponseState::kGood, true, true, 90000);
+  other_name.name_matched = false;
+  rep = BuildProbeReport("api:443", other_name, kNow, 3600);
+  EXPECT_EQ(rep.exit, ProbeExit::kWarning);
+  EXPECT_NE(rep.text.find("the certificate does not match the name"), std::string::npos);
+  EXPECT_NE(rep.text.find("Name matched:   no"), std::string::npos);
+  // Worse states stay what they are.
+  auto revoked = Result(ResponseState::kRevoked, true, true);
+  revoked.name_matched = false;
+  EXPECT_EQ(BuildProbeReport("api:443", revoked, kNow, 3600).exit, ProbeExit::kCritical);
 }
 
 }  // namespace
