@@ -17,7 +17,10 @@
 #include <cctype>
 #include <mutex>
 #include <stdexcept>
+#include <list>
 #include <unordered_map>
+
+#include "ocsp_staple_exporter/common/log.h"
 
 namespace ose {
 namespace {
@@ -50,6 +53,8 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     std::vector<asio::ip::address> addresses;
     std::string error;
     SteadyClock::time_point expires;
+    size_t bytes = 0;                       ///< what it costs the cache
+    std::list<std::string>::iterator lru;  ///< its place in `lru`
   };
   struct Waiter {
     uint16_t port;
@@ -70,6 +75,15 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
 
   void Start() {
     InitCaresOnce();
+    channel = NewChannel();
+    ares_addr_port_node* nodes = nullptr;
+    if (ares_get_servers_ports(channel, &nodes) == ARES_SUCCESS) system_servers.reset(nodes);
+    if (auto set = ApplyServers(channel, opts.servers); !set) {
+      throw std::runtime_error(set.error().detail);
+    }
+  }
+
+  ares_channel NewChannel() {
     ares_options o{};
     o.sock_state_cb = &Impl::SocketState;
     o.sock_state_cb_data = this;
@@ -78,22 +92,51 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     char lookups[] = "fb";  // /etc/hosts, then DNS
     o.lookups = lookups;
     int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
-    int rc = ares_init_options(&channel, &o, mask);
+    ares_channel c = nullptr;
+    int rc = ares_init_options(&c, &o, mask);
     if (rc != ARES_SUCCESS) throw std::runtime_error(std::string("c-ares: ") + ares_strerror(rc));
-    ares_addr_port_node* nodes = nullptr;
-    if (ares_get_servers_ports(channel, &nodes) == ARES_SUCCESS) system_servers.reset(nodes);
-    if (auto set = ApplyServers(opts.servers); !set) throw std::runtime_error(set.error().detail);
+    return c;
+  }
+
+  // Replaces the resolvers (a reload): on a new channel, since c-ares 1.18
+  // refuses ares_set_servers while queries are outstanding. The old
+  // channel's queries are asked again on the new one (OnAnswer sees
+  // ARES_EDESTRUCTION), so no probe waits on a resolver that is gone.
+  void ReplaceServers(const std::vector<std::string>& servers) {
+    if (servers == opts.servers) return;
+    ares_channel fresh = nullptr;
+    try {
+      fresh = NewChannel();
+    } catch (const std::exception& e) {
+      log::Error("cannot replace DNS resolvers", {{"err", e.what()}});
+      return;
+    }
+    if (auto set = ApplyServers(fresh, servers); !set) {
+      ares_destroy(fresh);
+      log::Error("cannot replace DNS resolvers", {{"err", set.error().detail}});
+      return;
+    }
+    opts.servers = servers;
+    ares_channel old = channel;
+    channel = fresh;
+    const size_t outstanding = pending.size();
+    ares_destroy(old);  // its callbacks re-ask on `channel`
+    UpdateTimer();
+    std::string list;
+    for (const auto& s : servers) list += (list.empty() ? "" : ",") + s;
+    log::Info("DNS resolvers replaced", {{"dns_servers", list.empty() ? "resolv.conf" : list},
+                                         {"queries_moved", std::to_string(outstanding)}});
   }
 
   // The given resolvers, or the ones c-ares read from /etc/resolv.conf.
-  Result<Ok> ApplyServers(const std::vector<std::string>& servers) {
+  Result<Ok> ApplyServers(ares_channel c, const std::vector<std::string>& servers) {
     std::string csv;
     for (const auto& s : servers) {
       if (auto v = ValidateDnsServer(s); !v) return v.error();
       csv += (csv.empty() ? "" : ",") + s;
     }
-    int rc = csv.empty() ? ares_set_servers_ports(channel, system_servers.get())
-                         : ares_set_servers_ports_csv(channel, csv.c_str());
+    int rc = csv.empty() ? ares_set_servers_ports(c, system_servers.get())
+                         : ares_set_servers_ports_csv(c, csv.c_str());
     if (rc != ARES_SUCCESS) return Error{"config", "dns_servers \"" + csv + "\": " + ares_strerror(rc)};
     return Ok{};
   }
@@ -167,7 +210,11 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     std::unique_ptr<Query> q(static_cast<Query*>(arg));
     std::unique_ptr<ares_addrinfo, decltype(&ares_freeaddrinfo)> res(result, ares_freeaddrinfo);
     auto self = q->impl.lock();
-    if (!self || self->destroying || status == ARES_EDESTRUCTION) return;
+    if (!self || self->destroying) return;
+    if (status == ARES_EDESTRUCTION) {  // its channel was replaced: ask the new one
+      self->Ask(q->host);
+      return;
+    }
     Answer a;
     int ttl = static_cast<int>(self->opts.max_ttl.count());
     if (status == ARES_SUCCESS && res) {
@@ -196,10 +243,33 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     }
     a.expires = SteadyClock::now() + std::chrono::seconds(ttl);
     self->Deliver(q->host, a);
-    if (ttl > 0) {
-      if (self->cache.size() > 100000) self->SweepCache();
-      self->cache[q->host] = std::move(a);
+    if (ttl > 0) self->Remember(q->host, std::move(a));
+  }
+
+  // Caches `a` for `host` within the bounds: expired entries go first,
+  // then the least recently used, whatever their TTL.
+  void Remember(const std::string& host, Answer a) {
+    Forget(host);
+    a.bytes = sizeof(Answer) + 2 * host.size() + a.error.size() + 64 +
+              a.addresses.size() * sizeof(asio::ip::address);
+    if (a.bytes > opts.max_cache_bytes || opts.max_cache_entries == 0) return;
+    lru.push_back(host);
+    a.lru = std::prev(lru.end());
+    cache_bytes += a.bytes;
+    cache.emplace(host, std::move(a));
+    if (cache.size() > opts.max_cache_entries || cache_bytes > opts.max_cache_bytes) SweepCache();
+    while ((cache.size() > opts.max_cache_entries || cache_bytes > opts.max_cache_bytes) &&
+           !lru.empty()) {
+      Forget(std::string(lru.front()));
     }
+  }
+
+  void Forget(const std::string& host) {
+    auto it = cache.find(host);
+    if (it == cache.end()) return;
+    cache_bytes -= it->second.bytes;
+    lru.erase(it->second.lru);
+    cache.erase(it);
   }
 
   void Deliver(const std::string& host, const Answer& a) {
@@ -225,7 +295,11 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
 
   void SweepCache() {
     auto now = SteadyClock::now();
-    std::erase_if(cache, [&](const auto& kv) { return kv.second.expires <= now; });
+    for (auto it = lru.begin(); it != lru.end();) {
+      const std::string& host = *it++;
+      auto c = cache.find(host);
+      if (c != cache.end() && c->second.expires <= now) Forget(std::string(host));
+    }
   }
 
   void Resolve(const std::string& host_in, uint16_t port, Callback done) {
@@ -241,14 +315,20 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     std::string host = AsciiLower(host_in);
     if (auto it = cache.find(host); it != cache.end()) {
       if (SteadyClock::now() < it->second.expires) {
+        lru.splice(lru.end(), lru, it->second.lru);  // recently used
         Post(Waiter{port, std::move(done)}, it->second);
         return;
       }
-      cache.erase(it);
+      Forget(host);
     }
     auto [it, fresh] = pending.try_emplace(host);
     it->second.push_back(Waiter{port, std::move(done)});
     if (!fresh) return;  // a lookup for this name is under way
+    Ask(host);
+  }
+
+  // Sends the query for `host` (whose waiters are in `pending`).
+  void Ask(const std::string& host) {
     ++queries;
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;
@@ -270,6 +350,8 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
   bool destroying = false;
   std::unordered_map<int, std::shared_ptr<Socket>> sockets;
   std::unordered_map<std::string, Answer> cache;
+  std::list<std::string> lru;  ///< cached names, least recently used first
+  size_t cache_bytes = 0;
   std::unordered_map<std::string, std::vector<Waiter>> pending;
   std::atomic<uint64_t> queries{0};
 };
@@ -288,10 +370,14 @@ void DnsResolver::Resolve(const std::string& host, uint16_t port, Callback done)
 void DnsResolver::SetServers(std::vector<std::string> servers) {
   std::weak_ptr<Impl> weak = impl_;
   asio::post(impl_->io, [weak, servers = std::move(servers)] {
-    if (auto self = weak.lock()) (void)self->ApplyServers(servers);  // validated by the config
+    if (auto self = weak.lock()) self->ReplaceServers(servers);  // validated by the config
   });
 }
 
 uint64_t DnsResolver::queries() const { return impl_->queries.load(); }
+
+DnsResolver::CacheSize DnsResolver::cache_size() const {
+  return {impl_->cache.size(), impl_->cache_bytes};
+}
 
 }  // namespace ose

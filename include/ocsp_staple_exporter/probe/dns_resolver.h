@@ -10,6 +10,7 @@
 // - Answers are cached for their TTL (RFC 1035 §3.2.1; the smallest TTL of
 //   the answer, at most `max_ttl`); failures for `negative_ttl` (RFC 2308
 //   §5), so a dead name does not send a query per probe.
+// - The cache is bounded (DnsOptions::max_cache_entries, max_cache_bytes).
 // - Concurrent queries for one name share one lookup.
 // - /etc/hosts is read first, as the system resolver does ("files dns").
 // - IP literals never query.
@@ -34,6 +35,11 @@ struct DnsOptions {
   int tries = 2;
   std::chrono::seconds max_ttl{3600};
   std::chrono::seconds negative_ttl{5};
+  /// Bounds of the answer cache, held even when every entry is unexpired
+  /// (a /probe of a million distinct names): expired entries go first,
+  /// then the least recently used.
+  size_t max_cache_entries = 100000;
+  size_t max_cache_bytes = 32u << 20;
 };
 
 class DnsResolver {
@@ -57,11 +63,22 @@ class DnsResolver {
 
   /// Replaces the resolvers (a reload); entries as DnsOptions::servers,
   /// empty for /etc/resolv.conf's. Thread-safe: posted to the io_context.
-  /// Cached answers stay until their TTL.
+  /// A change takes a new c-ares channel (c-ares 1.18 refuses new servers
+  /// while queries are outstanding); queries under way move to it, and the
+  /// change is logged. The same list again changes nothing. Cached answers
+  /// stay until their TTL.
   void SetServers(std::vector<std::string> servers);
 
   /// Queries sent to DNS so far (not answered from the cache); for tests.
   uint64_t queries() const;
+
+  /// Entries and bytes held in the answer cache. Call on the io_context's
+  /// thread (or while it is not running); for tests.
+  struct CacheSize {
+    size_t entries = 0;
+    size_t bytes = 0;
+  };
+  CacheSize cache_size() const;
 
  private:
   struct Impl;
