@@ -340,9 +340,12 @@ int RunExporter(const Args& a) {
   std::shared_ptr<const Config> file_config;  ///< as loaded; guarded by reload_mu
   auto apply = [&](std::shared_ptr<const Config> loaded, bool stapler_too) {
     auto c = std::make_shared<Config>(*loaded);
-    std::vector<std::string> taken;
-    for (const TlsTarget& t : c->tls) taken.push_back(t.name);
-    for (TlsTarget& t : discovery.Targets(c->discovery, taken)) c->tls.push_back(std::move(t));
+    std::map<std::string, std::string> configured;
+    for (const TlsTarget& t : c->tls) configured.emplace(t.name, "tls");
+    for (const ResponderTarget& t : c->responders) configured.emplace(t.name, "responder");
+    for (const FileTarget& t : c->files) configured.emplace(t.name, "file");
+    for (const CrlTarget& t : c->crls) configured.emplace(t.name, "crl");
+    for (TlsTarget& t : discovery.Targets(c->discovery, configured)) c->tls.push_back(std::move(t));
     {
       std::lock_guard lock(config_mu);
       current = c;

@@ -132,10 +132,11 @@ bool DiscoveryWatcher::Poll(const std::vector<DiscoveryConfig>& blocks, int64_t 
   return changed;
 }
 
-std::vector<TlsTarget> DiscoveryWatcher::Targets(const std::vector<DiscoveryConfig>& blocks,
-                                                 const std::vector<std::string>& taken) const {
+std::vector<TlsTarget> DiscoveryWatcher::Targets(
+    const std::vector<DiscoveryConfig>& blocks,
+    const std::map<std::string, std::string>& configured) const {
   std::lock_guard lock(mu_);
-  std::set<std::string> used(taken.begin(), taken.end());
+  std::set<std::string> used;
   std::vector<TlsTarget> out;
   for (const DiscoveryConfig& d : blocks) {
     auto b = blocks_.find(d.name);
@@ -143,7 +144,13 @@ std::vector<TlsTarget> DiscoveryWatcher::Targets(const std::vector<DiscoveryConf
     for (const auto& [path, file] : b->second.files) {
       for (const TargetGroup& g : file.groups) {
         for (const std::string& address : g.targets) {
-          if (!used.insert(address).second) {
+          if (auto c = configured.find(address); c != configured.end() && c->second != "tls") {
+            log::Error("discovered target refused: a configured target has this name",
+                       {{"discovery", d.name}, {"file", path}, {"target", address},
+                        {"configured_kind", c->second}});
+            continue;
+          }
+          if (configured.count(address) > 0 || !used.insert(address).second) {
             log::Debug("discovered target already defined; skipped",
                        {{"discovery", d.name}, {"file", path}, {"target", address}});
             continue;

@@ -91,6 +91,25 @@ std::string StaplerCore::Offer(std::span<const uint8_t> der, const std::string& 
   return "";
 }
 
+void StaplerCore::Reconfigure(RefreshPolicy refresh, VerifyOptions verify, int64_t now) {
+  OcspVerdict& h = state_.held;
+  if (h.signature_verified && h.this_update && !h.next_update) {
+    h.valid_until = SaturatingAdd(*h.this_update, verify.default_validity_seconds);
+  }
+  if (h.fresh_until && h.valid_until) {
+    h.fresh_until = SaturatingAdd(*h.valid_until, verify.skew_seconds);
+  }
+  if (h.signer_fresh_until && h.signer_not_after) {
+    h.signer_fresh_until = SaturatingAdd(*h.signer_not_after, verify.skew_seconds);
+  }
+  refresh_ = refresh;
+  verify_ = verify;
+  if (state_.next_refresh > now + refresh_.max_refresh) {
+    state_.next_refresh = now + refresh_.max_refresh;
+  }
+  Evaluate(now);
+}
+
 bool StaplerCore::FetchDue(int64_t now) const {
   return ModeStaples(state_.mode, state_.must_staple) && !state_.no_ocsp_url &&
          now >= state_.next_refresh;

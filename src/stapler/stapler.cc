@@ -278,6 +278,7 @@ void Stapler::ApplyNow(const Config& config) {
       slot = it->second;
       if (slot->cfg.output_file != c.output_file) slot->file_retry_at = 0;
       slot->cfg = c;
+      slot->core->Reconfigure(Refresh(), verify_, now);  // new skew, refresh times
       slots_.erase(it);
     } else {
       if (it != slots_.end()) {  // same name, another mode, URL or certificate

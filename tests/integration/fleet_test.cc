@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "dnsmasq.h"
 #include "exporter_under_test.h"
@@ -111,6 +112,11 @@ class FleetTest : public ::testing::Test {
                            << "\"\nserver_name = \"localhost\"\nhandshakes = 3\n\n"
                            << "[[module]]\nname = \"fleet\"\nserver_name = \"localhost\"\n"
                            << "addresses = \"all\"\nhandshakes = 2\n\n"
+                           // A [[crl]] target whose name a discovery file will
+                           // also list (issue 20 point 16).
+                           << "[[crl]]\nname = \"127.0.0.3:" << port_ << "\"\npath = \""
+                           << dir_ << "/not-published.crl\"\nissuer_file = \"" << pki
+                           << "ca.pem\"\n\n"
                            << "[[discovery]]\nname = \"sd\"\n"
                            << "files = [\"sd/*.json\", \"sd/*.yml\"]\nrefresh_interval = \"1s\"\n"
                            << "server_name = \"localhost\"\nhandshakes = 2\n";
@@ -348,6 +354,27 @@ TEST_F(FleetTest, DiscoveredTargetsFollowTheirFiles) {
   EXPECT_EQ(ParseMetrics(HttpGet(Url("/metrics")).body)
                 ["ocsp_staple_exporter_discovery_targets{discovery=\"sd\"}"],
             1);
+
+  // Issue 20 point 16: a discovered host:port that is the name of the
+  // [[crl]] target is refused, not probed in its place.
+  const std::string crl = "127.0.0.3:" + port_;
+  const std::string crl_absent = "ocsp_crl_status{target=\"" + crl + "\",status=\"absent\"}";
+  ASSERT_EQ(ScrapeUntil({crl_absent})[crl_absent], 1) << ReadFile(log_);
+  WriteSd("c.json", "[{\"targets\": [\"" + crl + "\"], \"labels\": {\"team\": \"x\"}}]");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(log_).find("msg=\"discovered target refused: a configured target has "
+                                   "this name\" discovery=sd") != std::string::npos;
+      },
+      seconds(10)))
+      << ReadFile(log_);
+  std::this_thread::sleep_for(seconds(3));  // a probe round after the change
+  m = ParseMetrics(HttpGet(Url("/metrics")).body);
+  EXPECT_EQ(m[crl_absent], 1);
+  for (const auto& [key, value] : m) {
+    EXPECT_EQ(key.find("ocsp_staple_present{target=\"" + crl + "\""), std::string::npos) << key;
+  }
+  fs::remove(dir_ + "/sd/c.json");
 }
 
 }  // namespace

@@ -44,10 +44,13 @@ class DiscoveryWatcher {
   /// The discovered targets, in block, file (sorted by path) and file
   /// order: each a copy of its block's defaults with name and address set
   /// to the file's "host:port" and its group's labels. A name that is
-  /// taken (by `taken`, the config file's [[tls]] names, or by an earlier
-  /// discovered target) is skipped and logged.
+  /// taken is skipped: by an earlier discovered target or a configured
+  /// [[tls]] target (the config file wins; logged at debug level), or by a
+  /// configured target of another kind (refused, logged as an error: it
+  /// would replace that target's series). `configured` maps the config
+  /// file's target names to their kind ("tls", "responder", "file", "crl").
   std::vector<TlsTarget> Targets(const std::vector<DiscoveryConfig>& blocks,
-                                 const std::vector<std::string>& taken) const;
+                                 const std::map<std::string, std::string>& configured) const;
 
   /// Per block, for the exporter's own metrics (any thread).
   std::vector<DiscoveryStats> Stats() const;

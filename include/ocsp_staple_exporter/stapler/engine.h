@@ -118,6 +118,12 @@ class StaplerCore {
   /// nextUpdate happens here).
   void Evaluate(int64_t now);
 
+  /// A reload changed `[stapler]` refresh settings or `[global]` skew or
+  /// default_validity: the held staple's freshness is read with the new
+  /// ones, and a refresh later than now + max_refresh comes sooner. Then
+  /// Evaluate(now).
+  void Reconfigure(RefreshPolicy refresh, VerifyOptions verify, int64_t now);
+
   /// Next Unix time something can change: the refresh or the withdrawal.
   int64_t NextWake(int64_t now) const;
 

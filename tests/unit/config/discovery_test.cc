@@ -105,9 +105,9 @@ class WatcherTest : public ::testing::Test {
     fs::rename(tmp, dir_ / name);
   }
 
-  std::vector<std::string> Names(const std::vector<std::string>& taken = {}) {
+  std::vector<std::string> Names(const std::map<std::string, std::string>& configured = {}) {
     std::vector<std::string> out;
-    for (const auto& t : watcher_.Targets({block_}, taken)) out.push_back(t.name);
+    for (const auto& t : watcher_.Targets({block_}, configured)) out.push_back(t.name);
     return out;
   }
 
@@ -140,7 +140,15 @@ TEST_F(WatcherTest, FilesChangeAppearAndDisappear) {
   // a.example.net:443 is listed twice: the first (a.json) wins.
   EXPECT_EQ(Names(), (std::vector<std::string>{"a.example.net:443", "b.example.net:443"}));
   // A name the config file already has is skipped.
-  EXPECT_EQ(Names({"b.example.net:443"}), (std::vector<std::string>{"a.example.net:443"}));
+  EXPECT_EQ(Names({{"b.example.net:443", "tls"}}),
+            (std::vector<std::string>{"a.example.net:443"}));
+  // Issue 20 point 16: the name of a configured [[responder]], [[file]] or
+  // [[crl]] target is refused (it would take over that target's series).
+  for (const char* kind : {"responder", "file", "crl"}) {
+    EXPECT_EQ(Names({{"a.example.net:443", kind}}),
+              (std::vector<std::string>{"b.example.net:443"}))
+        << kind;
+  }
 
   // A half-written file keeps what it gave; the error is counted once.
   {

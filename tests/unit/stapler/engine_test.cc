@@ -329,6 +329,22 @@ TEST_F(EngineTest, OlderGoodNeverReplacesANewerOne) {
   EXPECT_TRUE(core->state().serving);
 }
 
+// Issue 20 point 16: a reload's new skew and refresh settings reach a
+// certificate the engine already holds a staple for.
+TEST_F(EngineTest, ReconfigureAppliesNewSkewAndRefreshSettings) {
+  auto core = Core("auto");
+  core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 3600), t0_);
+  EXPECT_EQ(VerdictAt(core->state().held, t0_ + 3600 + 200).state, ResponseState::kGood)
+      << "within the default 300 s skew";
+  RefreshPolicy faster;
+  faster.max_refresh = 60;
+  faster.min_refresh = 10;
+  core->Reconfigure(faster, VerifyOptions{.skew_seconds = 0}, t0_ + 5);
+  EXPECT_EQ(VerdictAt(core->state().held, t0_ + 3600 + 200).state, ResponseState::kInvalid);
+  EXPECT_LE(core->state().next_refresh, t0_ + 5 + 60);
+  EXPECT_TRUE(core->FetchDue(t0_ + 65));
+}
+
 // Issue 20 point 9: a staple signed by a delegated responder whose
 // certificate expires before the staple does is withdrawn before that, and
 // then reads invalid (signer_expired), as the TLS probe reads it.
