@@ -54,37 +54,56 @@ std::optional<std::pair<std::string, std::string>> ParseBasicAuthorization(
   return std::make_pair(raw.substr(0, colon), raw.substr(colon + 1));
 }
 
+BasicAuthChecker::Attempt::~Attempt() { OPENSSL_cleanse(password.data(), password.size()); }
+
+std::optional<BasicAuthChecker::Attempt> BasicAuthChecker::Prepare(
+    const std::map<std::string, std::string>& users, std::string_view authorization) {
+  auto creds = ParseBasicAuthorization(authorization);
+  if (!creds) return std::nullopt;
+  std::optional<Attempt> a(std::in_place);
+  a->user = std::move(creds->first);
+  a->password = std::move(creds->second);
+  OPENSSL_cleanse(creds->second.data(), creds->second.size());
+  const auto it = users.find(a->user);
+  a->known = it != users.end();
+  a->hash = a->known ? it->second : std::string(kDecoyHash);
+  // The key: user, hash and password, NUL-separated, hashed.
+  std::string material = a->user + '\0' + a->hash + '\0' + a->password;
+  unsigned int len = 0;
+  EVP_Digest(material.data(), material.size(), a->key.data(), &len, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(material.data(), material.size());
+  return a;
+}
+
+std::optional<bool> BasicAuthChecker::Cached(const std::map<std::string, std::string>& users,
+                                             std::string_view authorization) const {
+  auto a = Prepare(users, authorization);
+  if (!a) return false;
+  std::lock_guard lock(mu_);
+  auto c = cache_.find(a->key);
+  if (c == cache_.end()) return std::nullopt;
+  return c->second && a->known;
+}
+
 bool BasicAuthChecker::Check(const std::map<std::string, std::string>& users,
                              std::string_view authorization) {
-  auto creds = ParseBasicAuthorization(authorization);
-  if (!creds) return false;
-  const auto it = users.find(creds->first);
-  const bool known = it != users.end();
-  const std::string& hash = known ? it->second : std::string(kDecoyHash);
-  // The key: user, hash and password, NUL-separated, hashed.
-  Digest key{};
-  {
-    std::string material = creds->first + '\0' + hash + '\0' + creds->second;
-    unsigned int len = 0;
-    EVP_Digest(material.data(), material.size(), key.data(), &len, EVP_sha256(), nullptr);
-    OPENSSL_cleanse(material.data(), material.size());
-  }
+  auto a = Prepare(users, authorization);
+  if (!a) return false;
   {
     std::lock_guard lock(mu_);
-    auto c = cache_.find(key);
-    if (c != cache_.end()) return c->second && known;
+    auto c = cache_.find(a->key);
+    if (c != cache_.end()) return c->second && a->known;
   }
   bool ok = false;
   {
     std::lock_guard one(bcrypt_mu_);
-    ok = BcryptMatches(creds->second, hash);
+    ok = BcryptMatches(a->password, a->hash);
   }
-  OPENSSL_cleanse(creds->second.data(), creds->second.size());
   std::lock_guard lock(mu_);
   ++checks_;
   if (cache_.size() >= kMaxCached) cache_.clear();
-  cache_[key] = ok;
-  return ok && known;
+  cache_[a->key] = ok;
+  return ok && a->known;
 }
 
 uint64_t BasicAuthChecker::bcrypt_checks() const {

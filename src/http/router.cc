@@ -126,13 +126,15 @@ std::string StaplerJson(const std::vector<StaplerCertState>& certs, int64_t now)
 
 Router::Router(const ResultStore& store, const Collector& collector, HttpHooks hooks,
                RouterOptions options, RequestStats* stats,
-               std::function<void(std::function<void()>)> run_heavy)
+               std::function<void(std::function<void()>)> run_heavy,
+               std::function<void(std::function<void()>)> run_auth)
     : store_(store),
       collector_(collector),
       hooks_(std::move(hooks)),
       options_(std::move(options)),
       stats_(stats),
       run_heavy_(std::move(run_heavy)),
+      run_auth_(run_auth ? std::move(run_auth) : run_heavy_),
       web_(std::make_shared<const WebConfig>()) {}
 
 void Router::SetWebConfig(std::shared_ptr<const WebConfig> config) {
@@ -180,14 +182,8 @@ void Router::Handle(HttpRequest req, Reply reply) {
     Route(req, handler, std::move(finish));
     return;
   }
-  // bcrypt (on a cache miss) is too slow for the I/O threads.
-  run_heavy_([this, web, handler, req = std::move(req), finish = std::move(finish)]() mutable {
-    bool ok = false;
-    try {
-      ok = auth_.Check(web->basic_auth_users, req.Header("authorization"));
-    } catch (const std::exception& e) {  // never take the worker (and the process) down
-      log::Warn("basic auth check failed", {{"peer", req.peer}, {"err", e.what()}});
-    }
+  auto decided = [this](const HttpRequest& req, std::string_view handler, bool ok,
+                        Reply finish) {
     if (!ok) {
       HttpResponse r = Text(401, "Unauthorized\n");
       r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"ocsp_staple_exporter\"");
@@ -195,6 +191,30 @@ void Router::Handle(HttpRequest req, Reply reply) {
       return;
     }
     Route(req, handler, std::move(finish));
+  };
+  // A cached outcome answers on this (I/O) thread: Prometheus' scrape with
+  // known credentials never waits behind bcrypt checks of other clients.
+  std::optional<bool> cached;
+  try {
+    cached = auth_.Cached(web->basic_auth_users, req.Header("authorization"));
+  } catch (const std::exception& e) {
+    log::Warn("basic auth check failed", {{"peer", req.peer}, {"err", e.what()}});
+    cached = false;
+  }
+  if (cached) {
+    decided(req, handler, *cached, std::move(finish));
+    return;
+  }
+  // bcrypt (a cache miss) is too slow for the I/O threads.
+  run_auth_([this, web, handler, decided, req = std::move(req),
+             finish = std::move(finish)]() mutable {
+    bool ok = false;
+    try {
+      ok = auth_.Check(web->basic_auth_users, req.Header("authorization"));
+    } catch (const std::exception& e) {  // never take the worker (and the process) down
+      log::Warn("basic auth check failed", {{"peer", req.peer}, {"err", e.what()}});
+    }
+    decided(req, handler, ok, std::move(finish));
   });
 }
 

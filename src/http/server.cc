@@ -94,7 +94,8 @@ struct HttpServer::Impl {
   std::shared_ptr<ssl::context> tls;  // guarded by tls_mu; the newest good one
 
   net::io_context ioc{2};
-  net::thread_pool heavy{2};  // rendering, bcrypt, reloads: off the I/O threads
+  net::thread_pool heavy{2};  // rendering and reloads: off the I/O threads
+  net::thread_pool auth{1};   // bcrypt of credentials not cached yet (one at a time anyway)
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   std::optional<net::steady_timer> poll;
   std::vector<std::pair<std::string, FileStamp>> watched;  // the web config and its files
@@ -376,6 +377,7 @@ HttpServer::~HttpServer() {
   }
   m.ioc.stop();
   for (auto& t : m.threads) t.join();
+  m.auth.join();
   m.heavy.join();
 }
 
@@ -384,7 +386,8 @@ Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
   m.options = options;
   m.router = std::make_unique<Router>(
       m.store, m.collector, m.hooks, options.router, m.stats,
-      [&m](std::function<void()> task) { net::post(m.heavy, std::move(task)); });
+      [&m](std::function<void()> task) { net::post(m.heavy, std::move(task)); },
+      [&m](std::function<void()> task) { net::post(m.auth, std::move(task)); });
   if (!options.web_config_file.empty()) {
     auto loaded = m.LoadWeb(true);
     if (!loaded) return loaded;

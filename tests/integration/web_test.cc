@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +126,52 @@ class WebTest : public ::testing::Test {
   static inline std::string dir_, hash_;
   static inline SilentServer* silent_ = nullptr;
 };
+
+// Issue 20 point 15: credentials already checked are answered on the
+// connection's own thread; bcrypt checks of new ones queue on threads of
+// their own. A flood of wrong passwords (each a bcrypt check) does not
+// delay Prometheus' scrape with its known credentials.
+TEST_F(WebTest, WrongPasswordFloodDoesNotDelayTheScrape) {
+  WriteWebConfig("basic_auth_users:\n  prom: " + hash_ + "\n");
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "flood", {"--web.listen-address=127.0.0.1:0",
+                                         "--web.config.file=" + dir_ + "/web.yml"});
+  ASSERT_EQ(ports.size(), 1u) << ReadFile(dir_ + "/flood.log");
+  const std::string url = "http://127.0.0.1:" + std::to_string(ports[0]) + "/metrics";
+  ASSERT_EQ(Curl("-u prom:s3cret " + url), "200");  // Prometheus' first scrape: cached since
+  auto timed_scrape = [&] {
+    std::string out;
+    RunCommand("curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 60 -u prom:s3cret " +
+                   url,
+               &out);
+    return out;
+  };
+  double flood_seconds = 0;
+  std::string flood_codes;
+  std::thread flood([&] {
+    const auto start = std::chrono::steady_clock::now();
+    RunCommand("for i in $(seq 60); do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 120 "
+               "-u prom:wrong$i " + url + " & done; wait",
+               &flood_codes);
+    flood_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is queued
+  std::vector<double> scrapes;
+  for (int i = 0; i < 5; ++i) {
+    const std::string r = timed_scrape();
+    ASSERT_EQ(r.substr(0, 3), "200") << r;
+    scrapes.push_back(std::stod(r.substr(4)));
+  }
+  flood.join();
+  EXPECT_EQ(std::count(flood_codes.begin(), flood_codes.end(), '\n'), 60) << flood_codes;
+  EXPECT_EQ(flood_codes.find("200"), std::string::npos) << "a wrong password was let in";
+  // The flood's 60 bcrypt checks run one at a time: it lasts seconds.
+  ASSERT_GT(flood_seconds, 1.0) << "the flood was too short to prove anything";
+  const double slowest = *std::max_element(scrapes.begin(), scrapes.end());
+  EXPECT_LT(slowest, flood_seconds / 3)
+      << "a scrape waited behind the flood: " << slowest << " s of " << flood_seconds << " s";
+}
 
 TEST_F(WebTest, TlsWithClientCertificatesBasicAuthAndVersionLimits) {
   WriteWebConfig(MutualTls("basic_auth_users:\n"

@@ -34,11 +34,27 @@ class BasicAuthChecker {
   /// which users exist. Thread-safe.
   bool Check(const std::map<std::string, std::string>& users, std::string_view authorization);
 
+  /// What Check would answer when that needs no bcrypt (the outcome is
+  /// cached, or the header is not Basic credentials at all); nullopt when
+  /// only a bcrypt check can tell. Cheap enough for an I/O thread.
+  std::optional<bool> Cached(const std::map<std::string, std::string>& users,
+                             std::string_view authorization) const;
+
   /// bcrypt checks run so far (cache misses); for tests.
   uint64_t bcrypt_checks() const;
 
  private:
   using Digest = std::array<uint8_t, 32>;
+  /// The parsed credentials and their cache key; nullopt when the header
+  /// holds none.
+  struct Attempt {
+    std::string user, password, hash;
+    bool known = false;
+    Digest key{};
+    ~Attempt();
+  };
+  static std::optional<Attempt> Prepare(const std::map<std::string, std::string>& users,
+                                        std::string_view authorization);
   mutable std::mutex mu_;      ///< guards cache_ and checks_
   std::mutex bcrypt_mu_;       ///< one bcrypt at a time
   std::map<Digest, bool> cache_;

@@ -95,9 +95,14 @@ class Router {
   /// `run_heavy` runs a task off the listener's I/O threads (rendering
   /// /metrics and the landing page, bcrypt). Borrowed objects outlive the
   /// router.
+  /// `run_heavy` runs rendering and reloads off the I/O threads;
+  /// `run_auth` (default: run_heavy) runs bcrypt checks, for credentials
+  /// not cached yet, on threads of their own so that a flood of wrong
+  /// passwords queues behind itself, not in front of a scrape.
   Router(const ResultStore& store, const Collector& collector, HttpHooks hooks,
          RouterOptions options, RequestStats* stats,
-         std::function<void(std::function<void()>)> run_heavy);
+         std::function<void(std::function<void()>)> run_heavy,
+         std::function<void(std::function<void()>)> run_auth = nullptr);
 
   /// Answers `req` through `reply`, exactly once, on any thread.
   void Handle(HttpRequest req, Reply reply);
@@ -122,6 +127,7 @@ class Router {
   RouterOptions options_;
   RequestStats* stats_;
   std::function<void(std::function<void()>)> run_heavy_;
+  std::function<void(std::function<void()>)> run_auth_;
   BasicAuthChecker auth_;
   mutable std::mutex mu_;
   std::shared_ptr<const WebConfig> web_;  ///< guarded by mu_; never null
