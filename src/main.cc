@@ -320,7 +320,11 @@ int RunExporter(const Args& a) {
   Scheduler scheduler(io, store);
   status.scheduler = &scheduler.stats();
   int exit_code = 0;
-  Stapler stapler(io, http_prober, [&](int code) {
+  // The stapling engine fetches on a pool of its own: no hung CRL
+  // distribution point or responder of a probed target can hold the
+  // threads a staple refresh needs.
+  ResponderProber stapler_http(io, 4);
+  Stapler stapler(io, stapler_http, [&](int code) {
     exit_code = code;
     work.reset();
     io.stop();

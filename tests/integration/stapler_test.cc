@@ -770,6 +770,54 @@ TEST_F(StaplerTest, StoppingStaplingLeavesThePlaceholder) {
   StopExporter();
 }
 
+// Issue 20 point 4: CRL lookups never run on the engine's fetch threads.
+// Thirty targets whose CRL distribution point accepts and never answers
+// hold every lookup thread for 20 s; the engine keeps refreshing.
+TEST_F(StaplerTest, HungCrlDistributionPointDoesNotDelayStapling) {
+  StopExporter();
+  SilentServer hang;
+  const std::string dir = dir_ + "/hang";
+  fs::create_directories(dir);
+  std::string out;
+  ASSERT_EQ(RunCommand("cd " + dir + " && set -e; openssl req -newkey ec -pkeyopt "
+                       "ec_paramgen_curve:P-256 -nodes -keyout hang.key -out hang.csr "
+                       "-subj /CN=hang.lab.test 2>&1; printf 'crlDistributionPoints=URI:http://"
+                       "127.0.0.1:" + std::to_string(hang.port()) + "/hang.crl\\n' > hang.ext; "
+                       "openssl x509 -req -in hang.csr -CA " + pki_ + "/ca.pem -CAkey " + pki_ +
+                       "/ca.key -set_serial 0x4242 -days 2 -extfile hang.ext -out hang.pem "
+                       "2>&1; cat hang.pem " + pki_ + "/ca.pem > hang-chain.pem",
+                       &out),
+            0)
+      << out;
+  FakeResponder fake("http://127.0.0.1:1");
+  fake.SetCanned("iso", Str(Sign("good", 'V', 600)));
+  std::string config = "[global]\ninterval = \"1s\"\ntimeout = \"20s\"\n";
+  for (int i = 0; i < 30; ++i) {
+    // ([[file]] targets: no per-host limit holds their lookups back)
+    config += "[[file]]\nname = \"hang-" + std::to_string(i) +
+              "\"\npath = \"staples/good.ocsp\"\ncert_file = \"hang/hang-chain.pem\"\n"
+              "revocation = \"crl\"\n";
+  }
+  config += Engine("store-iso") + Cert("iso", "cert_file = \"pki/good-chain.pem\"\nmode = "
+                                              "\"always\"\nurl = \"" + fake.Url("/canned/iso") +
+                                              "\"");
+  std::ofstream(dir_ + "/hang.toml") << config;
+  StartExporter(dir_ + "/hang.toml");
+  const std::string good = "ocsp_stapler_refresh_total{certificate=\"iso\",result=\"good\"}";
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"iso\"}", 1, 10)) << Log();
+  // First probes are spread over 5 s: by 6 s every lookup thread waits on
+  // the hung fetch (20 s timeout).
+  std::this_thread::sleep_for(seconds(6));
+  const double first = Metrics()[good];
+  // min_refresh 1 s, max_refresh 2 s: several refreshes in 8 s.
+  std::this_thread::sleep_for(seconds(8));
+  auto m = Metrics();
+  EXPECT_GE(m[good] - first, 3) << Log();
+  EXPECT_EQ(m.count("ocsp_probe_success{target=\"hang-0\"}"), 0u)
+      << "the lookups are still hanging: no result yet";
+  StopExporter();
+}
+
 // #8.10: commands inherit no descriptor, run with default signal
 // dispositions, and are killed after command_timeout.
 TEST_F(StaplerTest, CommandsAreIsolatedAndBounded) {
