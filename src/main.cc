@@ -311,7 +311,11 @@ int RunExporter(const Args& a) {
   // One fetch per CRL Distribution Point URL, shared by every target whose
   // revocation asks for CRLs (`[global] timeout` bounds each fetch).
   CrlStore crl_store(
-      [&](const std::string& url) { return FetchCrlUrl(url, config()->global.timeout); },
+      [&](const std::string& url) {
+        // URLs taken from certificates: only where `[fetch]` allows.
+        std::shared_ptr<const Config> c = config();
+        return FetchCrlUrl(url, c->global.timeout, kDefaultCrlMaxSize, &c->fetch);
+      },
       MakeVerifyOptions(cfg->global));
   // Declared after crl_store: its pool threads look CRLs up there until joined.
   ResponderProber http_prober(io, 16);

@@ -1,7 +1,9 @@
 #include "ocsp_staple_exporter/common/curl_body.h"
 
 #include <algorithm>
+#include <cstdlib>
 
+#include "ocsp_staple_exporter/common/curl_ptr.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
@@ -38,6 +40,24 @@ std::string_view CurlFailureReason(CURLcode code) {
     case CURLE_OPERATION_TIMEDOUT: return probe_failure::kTimeout;
     default: return probe_failure::kHttp;
   }
+}
+
+std::optional<UrlAuthority> UrlHostPort(const std::string& url) {
+  CurlUrlPtr u(curl_url());
+  char* host = nullptr;
+  char* port = nullptr;
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
+      curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    return std::nullopt;
+  }
+  CurlStringPtr owned_host(host);
+  if (curl_url_get(u.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+    return std::nullopt;
+  }
+  CurlStringPtr owned_port(port);
+  const long n = std::strtol(port, nullptr, 10);
+  if (n < 1 || n > 65535) return std::nullopt;
+  return UrlAuthority{host, static_cast<uint16_t>(n)};
 }
 
 }  // namespace ose

@@ -261,7 +261,10 @@ void ParseGlobal(Checker& c, const toml::node& node, GlobalConfig& g) {
   }
   c.CheckKeys(*t, "global", {"interval", "timeout", "concurrency", "skew", "default_validity",
                              "per_host_concurrency", "dns_servers", "revocation", "shard_index",
-                             "shard_count"});
+                             "shard_count", "crl_cache_max_bytes"});
+  if (auto v = c.IntAt(*t, "global", "crl_cache_max_bytes", 1 << 20, int64_t{1} << 40)) {
+    g.crl_cache_max_bytes = *v;
+  }
   if (auto v = c.IntAt(*t, "global", "shard_count", 1, 100000)) g.shard_count = static_cast<int>(*v);
   if (auto v = c.IntAt(*t, "global", "shard_index", 0, 99999)) {
     g.shard_index = static_cast<int>(*v);
@@ -430,7 +433,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 
   c.CheckKeys(root, "",
               {"global", "tls", "responder", "file", "crl", "module", "stapler", "alertmanager",
-               "probe", "discovery"});
+               "probe", "fetch", "discovery"});
   if (const toml::node* g = root.get("global")) ParseGlobal(c, *g, cfg.global);
   const GlobalConfig& g = cfg.global;
 
@@ -481,36 +484,46 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     return urls;
   };
 
-  if (const toml::node* n = root.get("probe")) {
+  // [probe] and [fetch]: allow and deny lists of the same patterns.
+  auto policy = [&](const char* table, bool with_enabled, ProbePolicy& out) {
+    const toml::node* n = root.get(table);
+    if (n == nullptr) return;
     const toml::table* t = n->as_table();
     if (t == nullptr) {
-      c.Fail(n->source(), "probe", "must be a table");
+      c.Fail(n->source(), table, "must be a table");
+      return;
+    }
+    if (with_enabled) {
+      c.CheckKeys(*t, table, {"enabled", "allow", "deny"});
+      out.enabled = c.BoolAt(*t, table, "enabled").value_or(true);
     } else {
-      c.CheckKeys(*t, "probe", {"enabled", "allow", "deny"});
-      cfg.probe.enabled = c.BoolAt(*t, "probe", "enabled").value_or(true);
-      for (const char* key : {"allow", "deny"}) {
-        const toml::node* list = t->get(key);
-        if (list == nullptr) continue;
-        const std::string full = std::string("probe.") + key;
-        const toml::array* a = list->as_array();
-        if (a == nullptr) {
-          c.Fail(list->source(), full, "must be an array of CIDRs and \"host:port\" patterns");
-          continue;
-        }
-        for (const toml::node& e : *a) {
-          auto s = e.value_exact<std::string>();
-          auto pattern = s ? ParseProbePattern(*s)
-                           : Result<ProbePattern>(Error{"config", "must be a string"});
-          if (!pattern) {
-            c.Fail(e.source(), full, pattern.error().detail);
-          } else {
-            (std::string_view(key) == "allow" ? cfg.probe.allow : cfg.probe.deny)
-                .push_back(std::move(pattern).value());
-          }
+      c.CheckKeys(*t, table, {"allow", "deny"});
+    }
+    for (const char* key : {"allow", "deny"}) {
+      const toml::node* list = t->get(key);
+      if (list == nullptr) continue;
+      const std::string full = std::string(table) + "." + key;
+      const toml::array* a = list->as_array();
+      if (a == nullptr) {
+        c.Fail(list->source(), full, "must be an array of CIDRs and \"host:port\" patterns");
+        continue;
+      }
+      for (const toml::node& e : *a) {
+        auto s = e.value_exact<std::string>();
+        auto pattern = s ? ParseProbePattern(*s)
+                         : Result<ProbePattern>(Error{"config", "must be a string"});
+        if (!pattern) {
+          c.Fail(e.source(), full, pattern.error().detail);
+        } else {
+          (std::string_view(key) == "allow" ? out.allow : out.deny)
+              .push_back(std::move(pattern).value());
         }
       }
     }
-  }
+  };
+  policy("probe", true, cfg.probe);
+  cfg.fetch.table = "[fetch]";
+  policy("fetch", false, cfg.fetch);
 
   each("tls", [&](const toml::table& t, const std::string& p) {
     c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout",

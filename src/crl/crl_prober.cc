@@ -2,7 +2,12 @@
 
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstring>
 
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/curl_body.h"
@@ -16,8 +21,43 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 
-// GET of the CRL; the body, or nullopt with r's failure filled in.
-std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
+// `[fetch]` at the moment libcurl connects: every address it tries is
+// checked against the policy (after DNS, with no second lookup), and a
+// refused one is never connected to.
+struct ConnectGate {
+  const ProbePolicy* policy = nullptr;
+  std::string host;
+  uint16_t port = 0;
+  std::string refused;  ///< why the last address was refused
+};
+
+curl_socket_t OpenSocket(void* data, curlsocktype purpose, curl_sockaddr* address) {
+  auto* gate = static_cast<ConnectGate*>(data);
+  if (purpose == CURLSOCKTYPE_IPCXN && gate->policy != nullptr) {
+    asio::ip::tcp::endpoint ep;
+    if (address->family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
+      asio::ip::address_v4::bytes_type b;
+      std::memcpy(b.data(), &in->sin_addr, b.size());
+      ep = {asio::ip::address_v4(b), ntohs(in->sin_port)};
+    } else if (address->family == AF_INET6) {
+      const auto* in = reinterpret_cast<const sockaddr_in6*>(&address->addr);
+      asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &in->sin6_addr, b.size());
+      ep = {asio::ip::address_v6(b, in->sin6_scope_id), ntohs(in->sin6_port)};
+    }
+    if (auto ok = gate->policy->CheckAddresses(gate->host, gate->port, {ep}); !ok) {
+      gate->refused = ok.error().detail;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
+}
+
+// GET of the CRL; the body, or nullopt with r's failure filled in. With
+// `policy`, a URL whose host or addresses it refuses fails "forbidden".
+std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r,
+                                 const ProbePolicy* policy = nullptr) {
   r.http = ProbeResult::Http{};
   r.http->url = t.url;
   r.http->method = "GET";
@@ -36,8 +76,31 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_size));
+  ConnectGate gate;
+  if (policy != nullptr) {
+    gate.policy = policy;
+    auto refuse = [&](const std::string& why) {
+      r.failure_reason = std::string(probe_failure::kForbidden);
+      r.detail = t.url + ": " + why;
+      return std::nullopt;
+    };
+    auto hp = UrlHostPort(t.url);
+    if (!hp) return refuse("cannot read the host of the URL");
+    gate.host = hp->host;
+    gate.port = hp->port;
+    if (auto ok = policy->CheckName(gate.host, gate.port); !ok) {
+      return refuse(ok.error().detail);
+    }
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &gate);
+  }
   const auto start = SteadyClock::now();
   CURLcode code = curl_easy_perform(c);
+  if (!gate.refused.empty()) {
+    r.failure_reason = std::string(probe_failure::kForbidden);
+    r.detail = t.url + ": " + gate.refused;
+    return std::nullopt;
+  }
   r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.http->status);
   if (body.too_large || code == CURLE_FILESIZE_EXCEEDED) {
@@ -70,13 +133,13 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r) {
 }  // namespace
 
 Result<std::string> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
-                                int64_t max_size) {
+                                int64_t max_size, const ProbePolicy* policy) {
   CrlTarget t;
   t.url = url;
   t.timeout = timeout;
   t.max_size = max_size;
   ProbeResult r;
-  auto body = Fetch(t, r);
+  auto body = Fetch(t, r, policy);
   if (!body) return Error{r.failure_reason, r.detail};
   return std::move(*body);
 }

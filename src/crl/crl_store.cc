@@ -159,7 +159,8 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
                 {{"url", url}, {"reason", body.error().reason}, {"detail", body.error().detail},
                  {"retry_at", FormatUnixTime(now + Backoff(h.failures + 1))}});
     }
-    fail(slot.failed, body.error());
+    // ("forbidden": `[fetch]` refused the URL; nothing was connected to)
+    fail(body.error().reason == "forbidden" ? slot.refused : slot.failed, body.error());
     return;
   }
   auto bytes = std::make_shared<const std::string>(std::move(body).value());

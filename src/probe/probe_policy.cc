@@ -152,7 +152,7 @@ Result<Ok> ProbePolicy::CheckName(std::string_view host, uint16_t port) const {
   for (const ProbePattern& d : deny) {
     if (d.Matches(host, port)) {
       return Error{"forbidden", std::string(host) + ":" + std::to_string(port) +
-                                    " is denied by [probe] deny \"" + d.text + "\""};
+                                    " is denied by " + table + " deny \"" + d.text + "\""};
     }
   }
   return Ok{};
@@ -179,18 +179,18 @@ Result<Ok> ProbePolicy::CheckAddresses(std::string_view host, uint16_t port,
       return nullptr;
     };
     if (const ProbePattern* d = in(deny, true)) {
-      return Error{"forbidden", target + " resolves to " + shown + ", denied by [probe] deny \"" +
+      return Error{"forbidden", target + " resolves to " + shown + ", denied by " + table + " deny \"" +
                                     d->text + "\""};
     }
     const ProbePattern* allowed = in(allow, false);
     if (const ProbePattern* d = in(DefaultDeniedNetworks(), true); d && allowed == nullptr) {
       return Error{"forbidden", target + " resolves to " + shown +
                                     ", a link-local or cloud metadata address (" + d->text +
-                                    "); allow it with a [probe] allow CIDR"};
+                                    "); allow it with a " + table + " allow CIDR"};
     }
     if (!allow.empty() && !name_allowed && allowed == nullptr) {
       return Error{"forbidden",
-                   target + " resolves to " + shown + ", which no [probe] allow entry names"};
+                   target + " resolves to " + shown + ", which no " + table + " allow entry names"};
     }
   }
   return Ok{};

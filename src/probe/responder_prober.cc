@@ -249,14 +249,8 @@ void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback 
 }
 
 std::string UrlHost(const std::string& url) {
-  CurlUrlPtr u(curl_url());
-  char* host = nullptr;
-  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
-      curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-    return "";
-  }
-  CurlStringPtr owned(host);
-  return host;
+  auto a = UrlHostPort(url);
+  return a ? a->host : "";
 }
 
 void ResponderProber::Probe(ResponderProbeRequest request, Callback done) {

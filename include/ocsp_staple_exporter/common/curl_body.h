@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,15 @@ void SetFetchOptions(CURL* c, const char* url, int64_t timeout_ms, LimitedBody* 
 inline bool IsHttpUrl(std::string_view url) {
   return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
 }
+
+/// The host (IPv6 in brackets, as in the URL) and port (the scheme's
+/// default when none is written) of an http(s) URL; nullopt when libcurl
+/// cannot parse it.
+struct UrlAuthority {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<UrlAuthority> UrlHostPort(const std::string& url);
 
 /// probe_failure reason of a libcurl error: resolve, connect, timeout, or
 /// http for the rest.

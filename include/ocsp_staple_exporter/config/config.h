@@ -47,6 +47,9 @@ struct GlobalConfig {
   std::vector<std::string> dns_servers;
   /// The default of every target's `revocation`.
   Revocation revocation = Revocation::kOcsp;
+  /// The most the shared CRL store holds (bytes of CRLs as fetched); past
+  /// it the least recently used CRLs are forgotten. 1 MiB to 1 TiB.
+  int64_t crl_cache_max_bytes = int64_t{512} << 20;
   /// Sharding over replicas (`shard_index`, `shard_count`, or the
   /// --shard.* flags): this replica probes only the targets whose name
   /// hashes to shard_index (ShardOf). Count 1: every target.
@@ -236,6 +239,9 @@ struct Config {
   StaplerConfig stapler;
   AlertmanagerConfig alertmanager;
   ProbePolicy probe;  ///< `[probe]`: where /probe may connect
+  /// `[fetch]`: where URLs taken from certificates (CRL Distribution
+  /// Points) may be fetched; `enabled` is always true.
+  ProbePolicy fetch;
   std::vector<DiscoveryConfig> discovery;
 };
 

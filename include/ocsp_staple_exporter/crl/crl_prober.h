@@ -24,7 +24,13 @@ ProbeResult ProbeCrlNow(const CrlTarget& target, const VerifyOptions& verify);
 /// The GET of one CRL URL as a `[[crl]]` target with `url` (no redirects,
 /// at most `max_size` bytes, `timeout` in all), blocking: the body, or an
 /// Error whose reason is the probe_failure reason. The CrlStore's fetcher.
+/// With `policy` (`[fetch]`, borrowed), the URL's host and port are checked
+/// before DNS and every address libcurl would connect to right before it
+/// does; a refusal is reason "forbidden", naming the rule, and nothing is
+/// connected to. (Through an HTTP proxy, the addresses checked are the
+/// proxy's.)
 Result<std::string> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
-                                int64_t max_size = kDefaultCrlMaxSize);
+                                int64_t max_size = kDefaultCrlMaxSize,
+                                const ProbePolicy* policy = nullptr);
 
 }  // namespace ose

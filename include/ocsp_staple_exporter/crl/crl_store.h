@@ -72,7 +72,8 @@ struct CrlFetchCounts {
   std::string url;
   uint64_t fetched = 0;  ///< a new CRL was taken
   uint64_t failed = 0;   ///< the fetch failed (network, HTTP, size)
-  uint64_t refused = 0;  ///< fetched, but kept out: unauthentic or a rollback
+  /// refused by `[fetch]`, or fetched but kept out: unauthentic or a rollback
+  uint64_t refused = 0;
 };
 
 class CrlStore {

@@ -56,6 +56,7 @@ Result<ProbePattern> ParseProbePattern(std::string_view text);
 const std::vector<ProbePattern>& DefaultDeniedNetworks();
 
 struct ProbePolicy {
+  std::string table = "[probe]";      ///< the config table, for messages
   bool enabled = true;                ///< false: /probe answers 403
   std::vector<ProbePattern> allow;    ///< empty: anything not denied
   std::vector<ProbePattern> deny;

@@ -26,7 +26,9 @@ inline constexpr std::string_view kHttp = "http";                  ///< other HT
 inline constexpr std::string_view kHttpStatus = "http_status";     ///< not 200 OK
 inline constexpr std::string_view kContentType = "content_type";   ///< not application/ocsp-response
 inline constexpr std::string_view kBodyTooLarge = "body_too_large";  ///< over 1 MiB
-/// /probe only, never counted: refused by `[probe]` (TlsProbeRequest::admit).
+/// Refused by a policy: `[probe]` for /probe (TlsProbeRequest::admit; never
+/// counted there), `[fetch]` for a CRL distribution point (a CRL-only
+/// [[responder]] fails with it).
 inline constexpr std::string_view kForbidden = "forbidden";
 }  // namespace probe_failure
 

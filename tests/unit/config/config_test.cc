@@ -479,6 +479,28 @@ TEST_F(SectionsTest, ProbePolicy) {
   ExpectErrors(cases);
 }
 
+// Issue 20 point 4: [fetch] (the same patterns, no `enabled`) and the CRL
+// store's bound.
+TEST_F(SectionsTest, FetchPolicyAndCrlCacheBound) {
+  auto cfg = Parse("[global]\ncrl_cache_max_bytes = 1048576\n"
+                   "[fetch]\nallow = [\"*.pki.example:80\"]\ndeny = [\"10.0.0.0/8\"]\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->global.crl_cache_max_bytes, 1048576);
+  EXPECT_EQ(cfg->fetch.table, "[fetch]");
+  ASSERT_EQ(cfg->fetch.allow.size(), 1u);
+  ASSERT_EQ(cfg->fetch.deny.size(), 1u);
+  EXPECT_TRUE(cfg->fetch.deny[0].cidr);
+  EXPECT_EQ(Parse("").value().global.crl_cache_max_bytes, int64_t{512} << 20);
+  const std::pair<std::string, std::string> cases[] = {
+      {"[fetch]\nenabled = false\n", "{f}:2:1: fetch.enabled: unknown key"},
+      {"[fetch]\ndeny = [\"nope\"]\n",
+       "{f}:2:9: fetch.deny: \"nope\": want a CIDR, an IP address, or HOST:PORT (PORT may be *)"},
+      {"[global]\ncrl_cache_max_bytes = 10\n",
+       "{f}:2:23: global.crl_cache_max_bytes: must be between 1048576 and 1099511627776"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST(Shard, PrometheusHashmod) {
   // Last 8 bytes of MD5, big-endian (values from Python's hashlib).
   EXPECT_EQ(HashMod("nginx-good", UINT64_MAX), 10710954452188596849ull % UINT64_MAX);

@@ -10,6 +10,7 @@
 #include "ocsp_staple_exporter/crl/crl_prober.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
+#include "ocsp_staple_exporter/probe/probe_policy.h"
 #include "ocsp_staple_exporter/probe/responder_prober.h"
 #include "pki.h"
 
@@ -184,6 +185,54 @@ TEST_F(LeafCrlTest, EveryLeafOfAFleetProbeIsCheckedAndRevokedWins) {
   r.crl_subjects = {subject(20), subject(22)};
   CheckLeafCrls(store_, r);
   EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kGood);
+}
+
+
+// Issue 20 point 4: `[fetch]` decides where URLs taken from certificates
+// may be fetched, by name before DNS and by address right before libcurl
+// connects; link-local and metadata addresses are refused by default.
+TEST_F(LeafCrlTest, FetchPolicyIsCheckedBeforeConnecting) {
+  ProbePolicy policy;
+  policy.table = "[fetch]";
+  auto pattern = [](const char* p) { return ParseProbePattern(p).value(); };
+  auto store_with = [&](const ProbePolicy* p) {
+    return std::make_unique<CrlStore>(
+        [p](const std::string& url) {
+          return FetchCrlUrl(url, std::chrono::seconds(5), kDefaultCrlMaxSize, p);
+        },
+        VerifyOptions{});
+  };
+  LoadedCertPtr leaf = Leaf(20, Url());
+  // Allowed by default: the CRL server is on 127.0.0.1.
+  auto open = store_with(&policy);
+  EXPECT_EQ(open->Check(leaf->crl_urls, leaf->cert.get(), ca_.get(), now_).state,
+            LeafCrlState::kGood);
+  // Denied by address (after DNS): never connected to.
+  const int hits = server_.CannedHits("ca.crl");
+  policy.deny = {pattern("127.0.0.0/8")};
+  auto denied = store_with(&policy);
+  auto s = denied->Check(leaf->crl_urls, leaf->cert.get(), ca_.get(), now_);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_EQ(s.failure_reason, "forbidden");
+  EXPECT_NE(s.detail.find("denied by [fetch] deny \"127.0.0.0/8\""), std::string::npos)
+      << s.detail;
+  EXPECT_EQ(server_.CannedHits("ca.crl"), hits) << "a denied address was connected to";
+  ASSERT_EQ(denied->FetchCounts().size(), 1u);
+  EXPECT_EQ(denied->FetchCounts()[0].refused, 1u);
+  EXPECT_EQ(denied->FetchCounts()[0].failed, 0u);
+  // By name, before DNS.
+  policy.deny = {pattern("crl.internal.test:*")};
+  auto by_name = store_with(&policy);
+  LoadedCertPtr named = Leaf(22, "http://crl.internal.test/ca.crl");
+  s = by_name->Check(named->crl_urls, named->cert.get(), ca_.get(), now_);
+  EXPECT_EQ(s.failure_reason, "forbidden") << s.detail;
+  // The cloud metadata service, by default.
+  ProbePolicy defaults;
+  auto meta = store_with(&defaults);
+  LoadedCertPtr imds = Leaf(23, "http://169.254.169.254/latest/meta-data/x.crl");
+  s = meta->Check(imds->crl_urls, imds->cert.get(), ca_.get(), now_);
+  EXPECT_EQ(s.failure_reason, "forbidden") << s.detail;
+  EXPECT_NE(s.detail.find("link-local or cloud metadata"), std::string::npos) << s.detail;
 }
 
 }  // namespace
