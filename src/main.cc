@@ -360,6 +360,15 @@ int RunExporter(const Args& a) {
     }
     tls.SetDnsServers(c->global.dns_servers);
     crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
+    {
+      // A CRL no target has asked for in two of the longest intervals goes.
+      auto longest = c->global.interval;
+      for (const auto& t : c->tls) longest = std::max(longest, t.interval);
+      for (const auto& t : c->responders) longest = std::max(longest, t.interval);
+      for (const auto& t : c->files) longest = std::max(longest, t.interval);
+      crl_store.SetLimits(c->global.crl_cache_max_bytes,
+                          2 * std::chrono::duration_cast<std::chrono::seconds>(longest).count());
+    }
     scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store), c->global.concurrency,
                     c->global.per_host_concurrency);
     if (stapler_too) stapler.Apply(*c);

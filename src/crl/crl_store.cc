@@ -3,6 +3,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <future>
 
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/curl_body.h"
@@ -132,11 +133,43 @@ std::vector<CrlFetchCounts> CrlStore::FetchCounts() const {
   return out;
 }
 
-std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url) {
+std::shared_ptr<CrlStore::Slot> CrlStore::SlotOf(const std::string& url, int64_t now) {
   std::lock_guard lock(mu_);
   auto& s = slots_[url];
   if (!s) s = std::make_shared<Slot>();
+  s->last_used = now;
   return s;
+}
+
+void CrlStore::SetLimits(int64_t max_bytes, int64_t idle_seconds) {
+  std::lock_guard lock(mu_);
+  max_bytes_ = max_bytes;
+  idle_seconds_ = std::max<int64_t>(60, idle_seconds);
+  swept_at_ = 0;
+}
+
+void CrlStore::Sweep(int64_t now) {
+  std::lock_guard lock(mu_);
+  if (now - swept_at_ < 10 && swept_at_ != 0) return;  // at most every 10 s
+  swept_at_ = now;
+  std::erase_if(slots_, [&](const auto& kv) {
+    return now - kv.second->last_used.load() > idle_seconds_;
+  });
+  int64_t total = 0;
+  for (const auto& [url, slot] : slots_) total += static_cast<int64_t>(slot->bytes.load());
+  while (total > max_bytes_ && slots_.size() > 1) {
+    auto oldest = slots_.begin(), newest = slots_.begin();
+    for (auto it = slots_.begin(); it != slots_.end(); ++it) {
+      if (it->second->last_used < oldest->second->last_used) oldest = it;
+      if (it->second->last_used > newest->second->last_used) newest = it;
+    }
+    if (oldest == newest) break;
+    total -= static_cast<int64_t>(oldest->second->bytes.load());
+    log::Warn("CRL forgotten: crl_cache_max_bytes reached",
+              {{"url", oldest->first}, {"bytes", std::to_string(oldest->second->bytes.load())},
+               {"crl_cache_max_bytes", std::to_string(max_bytes_)}});
+    slots_.erase(oldest);
+  }
 }
 
 void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
@@ -177,6 +210,7 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
     }
   }
   ++slot.fetched;
+  slot.bytes = bytes->size();
   h.bytes = std::move(bytes);
   h.error.reset();
   h.failures = 0;
@@ -189,7 +223,7 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
 }
 
 CrlStore::Got CrlStore::Get(const std::string& url, X509* issuer, int64_t now) {
-  std::shared_ptr<Slot> slot = SlotOf(url);
+  std::shared_ptr<Slot> slot = SlotOf(url, now);
   VerifyOptions verify;
   uint64_t generation = 0;
   {
@@ -217,6 +251,24 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
   LeafCrlStatus out;
   out.detail = "the certificate names no http(s) CRL Distribution Point";
   const std::map<std::string, DistributionPointScope> dps = LeafDistributionPoints(leaf);
+  // Several distribution points are fetched at once, so the lookup takes
+  // one fetch timeout in all, not one per point; the loop below then reads
+  // what they left.
+  std::vector<std::string> fetch;
+  for (const std::string& url : urls) {
+    auto dp = dps.find(url);
+    if (IsHttpUrl(url) && (dp == dps.end() || !dp->second.indirect) &&
+        std::find(fetch.begin(), fetch.end(), url) == fetch.end()) {
+      fetch.push_back(url);
+    }
+  }
+  if (fetch.size() > 1) {
+    std::vector<std::future<void>> running;
+    for (const std::string& url : fetch) {
+      running.push_back(std::async(std::launch::async, [&, url] { (void)Get(url, issuer, now); }));
+    }
+    for (auto& r : running) r.wait();
+  }
   uint16_t covered = 0;  // reasons answered by an authentic, current CRL
   for (const std::string& url : urls) {
     if (!IsHttpUrl(url)) continue;  // ldap:, ...
@@ -316,6 +368,7 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
 
 LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
                               int64_t now) {
+  Sweep(now);
   LeafCrlStatus out = CheckDistributionPoints(urls, leaf, issuer, now);
   const std::string key = RevocationKey(leaf, issuer);
   std::lock_guard lock(mu_);

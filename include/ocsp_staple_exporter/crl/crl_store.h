@@ -94,6 +94,12 @@ class CrlStore {
   /// held CRLs are verified again with them on their next lookup.
   void SetVerifyOptions(VerifyOptions verify);
 
+  /// Bounds what is held: a URL no lookup asked for in `idle_seconds` is
+  /// forgotten with its CRL, and past `max_bytes` (of CRLs as fetched) the
+  /// least recently used are, never the most recent one. Applied by the
+  /// next lookup. The memory of final revocations is kept.
+  void SetLimits(int64_t max_bytes, int64_t idle_seconds);
+
   /// Fetches made so far (not answered from what is held); for tests.
   uint64_t fetches() const;
 
@@ -118,6 +124,8 @@ class CrlStore {
     std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
     Held held;
     std::atomic<uint64_t> fetched{0}, failed{0}, refused{0};
+    std::atomic<int64_t> last_used{0};  ///< Unix seconds of the last lookup
+    std::atomic<size_t> bytes{0};       ///< of held.bytes
   };
   /// What Get found for one URL.
   struct Got {
@@ -135,7 +143,9 @@ class CrlStore {
   /// earlier revocations.
   LeafCrlStatus CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
                                         X509* issuer, int64_t now);
-  std::shared_ptr<Slot> SlotOf(const std::string& url);
+  std::shared_ptr<Slot> SlotOf(const std::string& url, int64_t now);
+  /// Forgets idle URLs and, past max_bytes_, the least recently used.
+  void Sweep(int64_t now);
 
   CrlFetcher fetch_;
   mutable std::mutex mu_;
@@ -143,6 +153,9 @@ class CrlStore {
   uint64_t generation_ = 0;  ///< bumped by SetVerifyOptions; guarded by mu_
   std::map<std::string, std::shared_ptr<Slot>> slots_;
   uint64_t fetches_ = 0;
+  int64_t max_bytes_ = int64_t{512} << 20;  ///< guarded by mu_
+  int64_t idle_seconds_ = INT64_MAX;        ///< guarded by mu_; SetLimits sets it
+  int64_t swept_at_ = 0;                    ///< guarded by mu_
   /// Final revocations seen, by issuer and serial; guarded by mu_.
   std::map<std::string, LeafCrlStatus> revoked_;
 };

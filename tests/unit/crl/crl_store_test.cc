@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "ocsp_staple_exporter/common/clock.h"
 
@@ -363,6 +365,69 @@ TEST_F(CrlStoreTest, CrlValidUntil9999IsFetchedAgainNextDay) {
   EXPECT_EQ(store.fetches(), 1u);
   (void)Check(store, 10, {kBase}, now_ + kDay);
   EXPECT_EQ(store.fetches(), 2u);
+}
+
+// Issue 20 point 4: the store forgets URLs nobody asked for in a while,
+// and holds at most max_bytes (least recently used out first, never the
+// one just used).
+TEST_F(CrlStoreTest, BoundedByIdleTimeAndBytes) {
+  const std::string kA = "http://crl.test/a.crl", kB = "http://crl.test/b.crl";
+  auto big = Spec(1);
+  for (long serial = 1000; serial < 1400; ++serial) {
+    big.revoked.push_back({.serial = serial, .revoked_at = now_ - kDay, .reason = 4});
+  }
+  Serve(kA, big);
+  Serve(kB, big);
+  const size_t size = served_[kA].size();
+  CrlStore store = Store();
+  store.SetLimits(static_cast<int64_t>(size * 3 / 2), 600);
+  EXPECT_EQ(Check(store, 10, {kA}).state, LeafCrlState::kGood);
+  EXPECT_EQ(Check(store, 10, {kB}, now_ + 11).state, LeafCrlState::kGood);
+  // Over the bound now: the next lookup forgets A (least recently used).
+  EXPECT_EQ(Check(store, 10, {kB}, now_ + 22).state, LeafCrlState::kGood);
+  auto counts = store.FetchCounts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].url, kB);
+  // A is fetched again when asked for.
+  const uint64_t fetches = store.fetches();
+  EXPECT_EQ(Check(store, 10, {kA}, now_ + 33).state, LeafCrlState::kGood);
+  EXPECT_EQ(store.fetches(), fetches + 1);
+  // Idle for longer than 600 s: forgotten, whatever the bytes.
+  store.SetLimits(int64_t{1} << 30, 600);
+  EXPECT_EQ(Check(store, 10, {kA}, now_ + 700).state, LeafCrlState::kGood);
+  (void)Check(store, 10, {kA}, now_ + 711);
+  counts = store.FetchCounts();
+  ASSERT_EQ(counts.size(), 1u) << "B was not asked for since now_ + 22";
+  EXPECT_EQ(counts[0].url, kA);
+  // A CRL larger than the bound is still held (the most recent one).
+  store.SetLimits(16, 600);
+  const uint64_t before = store.fetches();
+  (void)Check(store, 10, {kA}, now_ + 722);
+  (void)Check(store, 10, {kA}, now_ + 733);
+  EXPECT_EQ(store.fetches(), before);
+}
+
+// Point 4: the distribution points of one certificate are fetched at once
+// (one timeout in all, not one per point).
+TEST_F(CrlStoreTest, DistributionPointsAreFetchedConcurrently) {
+  std::atomic<int> in_flight{0}, most{0};
+  const std::vector<std::string> urls = {"http://a.test/1.crl", "http://b.test/2.crl",
+                                         "http://c.test/3.crl"};
+  for (const auto& u : urls) Serve(u, Spec(1));
+  CrlStore store(
+      [&](const std::string& url) -> Result<std::string> {
+        const int now_in = ++in_flight;
+        int seen = most.load();
+        while (now_in > seen && !most.compare_exchange_weak(seen, now_in)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        --in_flight;
+        return served_.at(url);
+      },
+      VerifyOptions{});
+  EXPECT_EQ(store.Check(urls, leaves_[10].get(), ca_.get(), now_).state, LeafCrlState::kGood);
+  EXPECT_EQ(most.load(), 3) << "the three fetches did not overlap";
+  EXPECT_EQ(store.fetches(), 3u) << "each fetched once";
 }
 
 TEST(CrlNumbers, CompareAtAnyLength) {
