@@ -348,27 +348,19 @@ int RunExporter(const Args& a) {
   std::shared_ptr<const Config> file_config;  ///< as loaded; guarded by reload_mu
   auto apply = [&](std::shared_ptr<const Config> loaded, bool stapler_too) {
     auto c = std::make_shared<Config>(*loaded);
-    std::map<std::string, std::string> configured;
-    for (const TlsTarget& t : c->tls) configured.emplace(t.name, "tls");
-    for (const ResponderTarget& t : c->responders) configured.emplace(t.name, "responder");
-    for (const FileTarget& t : c->files) configured.emplace(t.name, "file");
-    for (const CrlTarget& t : c->crls) configured.emplace(t.name, "crl");
-    for (TlsTarget& t : discovery.Targets(c->discovery, configured)) c->tls.push_back(std::move(t));
+    for (TlsTarget& t : discovery.Targets(c->discovery, TargetKinds(*c))) {
+      c->tls.push_back(std::move(t));
+    }
     {
       std::lock_guard lock(config_mu);
       current = c;
     }
     tls.SetDnsServers(c->global.dns_servers);
     crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
-    {
-      // A CRL no target has asked for in two of the longest intervals goes.
-      auto longest = c->global.interval;
-      for (const auto& t : c->tls) longest = std::max(longest, t.interval);
-      for (const auto& t : c->responders) longest = std::max(longest, t.interval);
-      for (const auto& t : c->files) longest = std::max(longest, t.interval);
-      crl_store.SetLimits(c->global.crl_cache_max_bytes,
-                          2 * std::chrono::duration_cast<std::chrono::seconds>(longest).count());
-    }
+    // A CRL no target has asked for in two of the longest intervals goes.
+    crl_store.SetLimits(c->global.crl_cache_max_bytes,
+                        2 * std::chrono::duration_cast<std::chrono::seconds>(
+                                LongestInterval(*c)).count());
     scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store), c->global.concurrency,
                     c->global.per_host_concurrency);
     if (stapler_too) stapler.Apply(*c);

@@ -810,4 +810,21 @@ Result<Config> LoadConfig(const std::string& path) {
   return ParseConfig(buf.str(), path);
 }
 
+std::map<std::string, std::string> TargetKinds(const Config& config) {
+  std::map<std::string, std::string> out;
+  for (const TlsTarget& t : config.tls) out.emplace(t.name, "tls");
+  for (const ResponderTarget& t : config.responders) out.emplace(t.name, "responder");
+  for (const FileTarget& t : config.files) out.emplace(t.name, "file");
+  for (const CrlTarget& t : config.crls) out.emplace(t.name, "crl");
+  return out;
+}
+
+Duration LongestInterval(const Config& config) {
+  Duration longest = config.global.interval;
+  for (const TlsTarget& t : config.tls) longest = std::max(longest, t.interval);
+  for (const ResponderTarget& t : config.responders) longest = std::max(longest, t.interval);
+  for (const FileTarget& t : config.files) longest = std::max(longest, t.interval);
+  return longest;
+}
+
 }  // namespace ose

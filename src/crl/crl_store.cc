@@ -51,25 +51,17 @@ std::string RefusalReason(const ParsedCrl& held, const ParsedCrl& next, int64_t 
   return "";
 }
 
-// What the leaf's CRL Distribution Points say of one URL: the reasons its
-// distribution point covers, and whether it names a cRLIssuer (an
-// indirect CRL, §4.2.1.13).
-struct DistributionPointScope {
-  uint16_t reasons = kAllCrlReasons;
-  bool indirect = false;
-};
-
-std::map<std::string, DistributionPointScope> LeafDistributionPoints(X509* leaf) {
+std::map<std::string, CrlDistributionPointScope> LeafDistributionPoints(X509* leaf) {
   int crit = 0;
   DistPointsPtr dps(static_cast<CRL_DIST_POINTS*>(
       X509_get_ext_d2i(leaf, NID_crl_distribution_points, &crit, nullptr)));
   DrainOpenSslErrors();
-  std::map<std::string, DistributionPointScope> out;
+  std::map<std::string, CrlDistributionPointScope> out;
   for (int i = 0; dps && i < sk_DIST_POINT_num(dps.get()); ++i) {
     const DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), i);
     if (dp->distpoint == nullptr || dp->distpoint->type != 0) continue;
     for (std::string& uri : GeneralNameUris(dp->distpoint->name.fullname)) {
-      out.emplace(std::move(uri), DistributionPointScope{.reasons = ReasonMask(dp->reasons),
+      out.emplace(std::move(uri), CrlDistributionPointScope{.reasons = ReasonMask(dp->reasons),
                                                          .indirect = dp->CRLissuer != nullptr});
     }
   }
@@ -83,6 +75,21 @@ std::string RevocationKey(X509* leaf, X509* issuer) {
   key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
              static_cast<size_t>(ASN1_STRING_length(serial)));
   return key;
+}
+
+// What a full CRL's entry and its delta's say together (§5.2.4): a delta
+// entry decides, except that removeFromCRL lifts a hold only (§5.3.1): a
+// final reason in the full CRL stays.
+struct Entry {
+  CrlEntryStatus status;
+  bool from_delta = false;
+};
+Entry CombineEntries(const CrlEntryStatus& in_base, const CrlEntryStatus& in_delta) {
+  if (!in_delta.listed) return {in_base, false};
+  if (!in_delta.revoked && in_base.revoked && in_base.reason != "certificate_hold") {
+    return {in_base, false};
+  }
+  return {in_delta, true};
 }
 
 void SetRevoked(LeafCrlStatus& out, const CrlEntryStatus& e) {
@@ -246,14 +253,12 @@ CrlStore::Got CrlStore::Get(const std::string& url, X509* issuer, int64_t now) {
   return Got{h.bytes ? h.verified : nullptr, h.error};
 }
 
-LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
-                                                X509* issuer, int64_t now) {
-  LeafCrlStatus out;
-  out.detail = "the certificate names no http(s) CRL Distribution Point";
-  const std::map<std::string, DistributionPointScope> dps = LeafDistributionPoints(leaf);
-  // Several distribution points are fetched at once, so the lookup takes
-  // one fetch timeout in all, not one per point; the loop below then reads
-  // what they left.
+// Several distribution points are fetched at once, so a lookup takes one
+// fetch timeout in all, not one per point; CheckDistributionPoints then
+// reads what they left.
+void CrlStore::Prefetch(const std::vector<std::string>& urls,
+                        const std::map<std::string, CrlDistributionPointScope>& dps, X509* issuer,
+                        int64_t now) {
   std::vector<std::string> fetch;
   for (const std::string& url : urls) {
     auto dp = dps.find(url);
@@ -262,18 +267,45 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
       fetch.push_back(url);
     }
   }
-  if (fetch.size() > 1) {
-    std::vector<std::future<void>> running;
-    for (const std::string& url : fetch) {
-      running.push_back(std::async(std::launch::async, [&, url] { (void)Get(url, issuer, now); }));
-    }
-    for (auto& r : running) r.wait();
+  if (fetch.size() < 2) return;
+  std::vector<std::future<void>> running;
+  for (const std::string& url : fetch) {
+    running.push_back(std::async(std::launch::async, [&, url] { (void)Get(url, issuer, now); }));
   }
+  for (auto& r : running) r.wait();
+}
+
+// §5.2.4, §5.2.6: the current delta CRL the full CRL `base` names, when one
+// applies to it (its base is not newer, its own number is), else null.
+std::shared_ptr<const ParsedCrl> CrlStore::CurrentDelta(const ParsedCrl& base, X509* issuer,
+                                                        int64_t now, std::string* url) {
+  const CrlVerdict bv = CrlVerdictAt(base.verdict, now);
+  for (const std::string& candidate : FreshestCrlUrls(base.crl.get())) {
+    Got d = Get(candidate, issuer, now);
+    if (!d.crl) continue;
+    const CrlVerdict dv = CrlVerdictAt(d.crl->verdict, now);
+    if (dv.state == CrlState::kValid && dv.base_crl_number && dv.crl_number && bv.crl_number &&
+        CompareCrlNumbers(*dv.base_crl_number, *bv.crl_number) <= 0 &&
+        CompareCrlNumbers(*dv.crl_number, *bv.crl_number) > 0) {
+      *url = candidate;
+      return d.crl;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
+                                                X509* issuer, int64_t now) {
+  LeafCrlStatus out;
+  out.detail = "the certificate names no http(s) CRL Distribution Point";
+  const std::map<std::string, CrlDistributionPointScope> dps = LeafDistributionPoints(leaf);
+  Prefetch(urls, dps, issuer, now);
   uint16_t covered = 0;  // reasons answered by an authentic, current CRL
   for (const std::string& url : urls) {
     if (!IsHttpUrl(url)) continue;  // ldap:, ...
     auto dp = dps.find(url);
-    const DistributionPointScope scope = dp == dps.end() ? DistributionPointScope{} : dp->second;
+    const CrlDistributionPointScope scope = dp == dps.end() ? CrlDistributionPointScope{} : dp->second;
     if (scope.indirect) {
       out.detail = url + ": the distribution point names a cRLIssuer (indirect CRLs are not "
                          "supported)";
@@ -305,49 +337,18 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
                                             : std::string("attribute certificates only"));
       continue;
     }
-    // §5.2.4, §5.2.6: a current delta CRL, when the base names one, goes first.
-    std::shared_ptr<const ParsedCrl> delta;
     std::string delta_url;
-    for (const std::string& candidate : FreshestCrlUrls(base.crl.get())) {
-      Got d = Get(candidate, issuer, now);
-      if (!d.crl) continue;
-      const CrlVerdict dv = CrlVerdictAt(d.crl->verdict, now);
-      if (dv.state == CrlState::kValid && dv.base_crl_number && dv.crl_number &&
-          bv.crl_number && CompareCrlNumbers(*dv.base_crl_number, *bv.crl_number) <= 0 &&
-          CompareCrlNumbers(*dv.crl_number, *bv.crl_number) > 0) {
-        delta = d.crl;
-        delta_url = candidate;
-      }
-      break;
+    std::shared_ptr<const ParsedCrl> delta = CurrentDelta(base, issuer, now, &delta_url);
+    const Entry e = CombineEntries(LookupInCrl(base, leaf),
+                                   delta ? LookupInCrl(*delta, leaf) : CrlEntryStatus{});
+    if (e.status.revoked || covered == 0) {
+      out.url = e.from_delta ? delta_url : url;
+      out.from_delta = e.from_delta;
     }
-    const CrlEntryStatus in_base = LookupInCrl(base, leaf);
-    const CrlEntryStatus in_delta = delta ? LookupInCrl(*delta, leaf) : CrlEntryStatus{};
-    if (in_delta.listed) {
-      out.from_delta = true;
-      out.url = delta_url;
-      if (in_delta.revoked) {
-        SetRevoked(out, in_delta);
-        out.detail.clear();
-        return out;
-      }
-      // removeFromCRL lifts a hold only (§5.3.1): a final reason stays.
-      if (in_base.revoked && in_base.reason != "certificate_hold") {
-        out.from_delta = false;
-        out.url = url;
-        SetRevoked(out, in_base);
-        out.detail.clear();
-        return out;
-      }
-    } else if (in_base.revoked) {
-      out.url = url;
-      out.from_delta = false;
-      SetRevoked(out, in_base);
+    if (e.status.revoked) {
+      SetRevoked(out, e.status);
       out.detail.clear();
       return out;
-    }
-    if (covered == 0) {
-      out.url = in_delta.listed ? delta_url : url;
-      out.from_delta = in_delta.listed;
     }
     covered |= scope.reasons & bv.scope.reasons;
     if (covered == kAllCrlReasons) {

@@ -6,6 +6,7 @@
 // are errors. Relative paths resolve against the config file's folder.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -244,6 +245,14 @@ struct Config {
   ProbePolicy fetch;
   std::vector<DiscoveryConfig> discovery;
 };
+
+/// Every target name of `config` ([[tls]], [[responder]], [[file]], [[crl]])
+/// with its kind: "tls", "responder", "file" or "crl".
+std::map<std::string, std::string> TargetKinds(const Config& config);
+
+/// The longest probe interval of `config`: [global] and every [[tls]],
+/// [[responder]] and [[file]] target's.
+Duration LongestInterval(const Config& config);
 
 /// Reads and validates `path`. Error reason "config"; detail holds one line
 /// per problem found, each `FILE:LINE:COL: KEY: message`.

@@ -67,6 +67,14 @@ using CrlFetcher = std::function<Result<std::string>(const std::string& url)>;
 /// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
 std::vector<std::string> FreshestCrlUrls(X509_CRL* crl);
 
+/// What a leaf's CRL Distribution Points say of one URL: the reasons its
+/// distribution point covers (RFC 5280 §4.2.1.13), and whether it names a
+/// cRLIssuer (an indirect CRL).
+struct CrlDistributionPointScope {
+  uint16_t reasons = kAllCrlReasons;
+  bool indirect = false;
+};
+
 /// Fetch counters of one CRL URL: `ocsp_crl_fetches_total{url,result}`.
 struct CrlFetchCounts {
   std::string url;
@@ -144,6 +152,11 @@ class CrlStore {
   LeafCrlStatus CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
                                         X509* issuer, int64_t now);
   std::shared_ptr<Slot> SlotOf(const std::string& url, int64_t now);
+  void Prefetch(const std::vector<std::string>& urls,
+                const std::map<std::string, CrlDistributionPointScope>& dps, X509* issuer,
+                int64_t now);
+  std::shared_ptr<const ParsedCrl> CurrentDelta(const ParsedCrl& base, X509* issuer, int64_t now,
+                                                std::string* url);
   /// Forgets idle URLs and, past max_bytes_, the least recently used.
   void Sweep(int64_t now);
 
