@@ -1,5 +1,6 @@
 #include "ocsp_staple_exporter/crl/crl_store.h"
 
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -68,9 +69,18 @@ std::map<std::string, CrlDistributionPointScope> LeafDistributionPoints(X509* le
   return out;
 }
 
-// The key of the leaf's revocation memory: its issuer's name and its serial.
+// The key of the leaf's revocation memory: its issuer's name and public key
+// (another CA of the same name, a served impostor, has another key) and
+// its serial.
 std::string RevocationKey(X509* leaf, X509* issuer) {
+  unsigned char spki[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
   std::string key = SubjectString(issuer) + "\n";
+  if (X509_pubkey_digest(issuer, EVP_sha256(), spki, &len) == 1) {
+    key.append(reinterpret_cast<const char*>(spki), len);
+  }
+  DrainOpenSslErrors();
+  key += "\n";
   const ASN1_INTEGER* serial = X509_get0_serialNumber(leaf);
   key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
              static_cast<size_t>(ASN1_STRING_length(serial)));
