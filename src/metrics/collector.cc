@@ -407,11 +407,13 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   }
   // Freshness at scrape time, whatever the probe schedule.
   const OcspVerdict v = VerdictAt(r.verdict, now);
-  ResponseState state = r.success ? v.state : ResponseState::kAbsent;
+  // "failed": the probe did not complete (server down is not "absent", a
+  // server that does not staple).
   f.StateSet("ocsp_response_status",
              "State of the OCSP response (state set: exactly one of good, revoked, unknown, "
-             "absent, invalid is 1).",
-             base, "status", kResponseStateNames, static_cast<int>(state));
+             "absent, invalid, failed is 1; failed: the probe did not complete).",
+             base, "status", kAddressStateNames,
+             r.success ? static_cast<int>(v.state) : static_cast<int>(kFailedState));
   if (t.kind == "responder") {
     if (t.request_seconds.count > 0) {
       f.Histogram("ocsp_responder_request_duration_seconds",
@@ -434,12 +436,15 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
             static_cast<double>(*r.file_modified));
   }
   if (r.handshakes) {
-    f.Gauge("ocsp_probe_handshakes",
-            "Handshakes the last probe completed (targets with handshakes > 1).", base,
+    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
             r.handshakes->completed);
     f.Gauge("ocsp_staple_present_handshakes",
-            "Of the handshakes the last probe completed, those that carried a staple.", base,
-            r.handshakes->stapled);
+            "Of the handshakes the last probe completed, those that carried a staple "
+            "(targets with handshakes > 1).",
+            base, r.handshakes->stapled);
+  } else if (t.kind == "tls" || t.kind.empty()) {
+    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
+            r.success ? 1 : 0);
   }
   if (!r.success) return;
   if (t.kind == "tls" || t.kind.empty()) {
@@ -454,7 +459,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   }
   CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
   if (r.not_after) CertNotAfter(f, base, *r.not_after);
-  if (state == ResponseState::kInvalid) {
+  if (v.state == ResponseState::kInvalid) {
     f.Gauge("ocsp_response_invalid_reason",
             "1 for the reason the OCSP response failed verification.",
             With(base, "reason", v.invalid_reason), 1);
@@ -478,7 +483,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
             "time.",
             base, static_cast<double>(*v.valid_until - now));
   }
-  if (state == ResponseState::kRevoked) {
+  if (v.state == ResponseState::kRevoked) {
     if (v.revoked_at) {
       f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
               base, static_cast<double>(*v.revoked_at));
@@ -511,8 +516,8 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
     f.StateSet("ocsp_stapler_mode", "1 for the configured stapling mode.", base, "mode",
                kStaplerModeNames, static_cast<int>(c.mode));
     f.StateSet("ocsp_stapler_status",
-               "State of the held staple (state set over good, revoked, unknown, absent, invalid).",
-               base, "status", kResponseStateNames, static_cast<int>(c.held.state));
+               "State of the held staple (state set as ocsp_response_status; never failed).",
+               base, "status", kAddressStateNames, static_cast<int>(c.held.state));
     if (c.held.signature_verified && c.held.next_update) {
       f.Gauge("ocsp_stapler_next_update_timestamp_seconds", "nextUpdate of the held staple.",
               base, static_cast<double>(*c.held.next_update));

@@ -160,8 +160,8 @@ void CheckWants(const std::vector<Want>& wants, std::map<std::string, double>& s
   const int64_t now = std::time(nullptr);
   for (const Want& w : wants) {
     SCOPED_TRACE(w.target);
-    // The state set: all five series present, exactly the expected one is 1.
-    for (const char* st : {"good", "revoked", "unknown", "absent", "invalid"}) {
+    // The state set: all six series present, exactly the expected one is 1.
+    for (const char* st : {"good", "revoked", "unknown", "absent", "invalid", "failed"}) {
       std::string key = T::S("ocsp_response_status", w.target, std::string("status=\"") + st + "\"");
       ASSERT_TRUE(series.count(key)) << key;
       EXPECT_EQ(series[key], st == w.status ? 1 : 0) << key;
@@ -218,9 +218,9 @@ TEST_F(LabTest, EveryTargetHasItsExactState) {
        "ocsp_response_invalid_reason{target=\"s_server-wrong-cert\",reason=\"cert_id_"
        "mismatch\"}"},
       {"s_server-unknown", "unknown", 1, 1, 0, true, ""},
-      {"nothing-listens", "absent", 0, -1, -1, false,
+      {"nothing-listens", "failed", 0, -1, -1, false,
        "ocsp_probe_failures_total{target=\"nothing-listens\",reason=\"connect\"}"},
-      {"hangs", "absent", 0, -1, -1, false,
+      {"hangs", "failed", 0, -1, -1, false,
        "ocsp_probe_failures_total{target=\"hangs\",reason=\"timeout\"}"},
   };
   auto series = ScrapeUntil(Expected(wants));
@@ -263,17 +263,17 @@ TEST_F(LabTest, ResponderTargets) {
       {"responder-unauthorised-signer", "invalid", 1, -1, 1, false,
        S("ocsp_response_invalid_reason", "responder-unauthorised-signer",
          "reason=\"unauthorized_signer\"")},
-      {"responder-down", "absent", 0, -1, -1, false,
+      {"responder-down", "failed", 0, -1, -1, false,
        S("ocsp_probe_failures_total", "responder-down", "reason=\"connect\"")},
-      {"fake-500", "absent", 0, -1, -1, false,
+      {"fake-500", "failed", 0, -1, -1, false,
        S("ocsp_probe_failures_total", "fake-500", "reason=\"http_status\"")},
-      {"fake-wrong-type", "absent", 0, -1, -1, false,
+      {"fake-wrong-type", "failed", 0, -1, -1, false,
        S("ocsp_probe_failures_total", "fake-wrong-type", "reason=\"content_type\"")},
-      {"fake-oversized", "absent", 0, -1, -1, false,
+      {"fake-oversized", "failed", 0, -1, -1, false,
        S("ocsp_probe_failures_total", "fake-oversized", "reason=\"body_too_large\"")},
       {"fake-garbage", "invalid", 1, -1, 1, false,
        S("ocsp_response_invalid_reason", "fake-garbage", "reason=\"malformed\"")},
-      {"fake-hang", "absent", 0, -1, -1, false,
+      {"fake-hang", "failed", 0, -1, -1, false,
        S("ocsp_probe_failures_total", "fake-hang", "reason=\"timeout\"")},
       {"proxy-get", "good", 1, -1, 1, true, ""},
       {"proxy-post", "revoked", 1, -1, 1, true, ""},
@@ -523,7 +523,7 @@ TEST_F(LabTest, ProbeEndpoint) {
 
 TEST_F(LabTest, StateChangesAreLoggedOncePerChange) {
   ScrapeUntil({{S("ocsp_response_status", "nginx-revoked", "status=\"revoked\""), 1},
-               {S("ocsp_response_status", "nothing-listens", "status=\"absent\""), 1}});
+               {S("ocsp_response_status", "nothing-listens", "status=\"failed\""), 1}});
   std::string log = ReadFile(log_);
   EXPECT_NE(log.find("msg=\"target state changed\" target=nginx-revoked from=none to=revoked"),
             std::string::npos)

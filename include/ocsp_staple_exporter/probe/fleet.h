@@ -45,10 +45,14 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
 /// keep none.
 ProbeResult CombineAddresses(std::vector<ProbeResult> per_address);
 
-/// Label values of `ocsp_target_addresses{state}`: the OCSP states and
-/// "failed" (the probe of that address failed).
+/// Label values of `ocsp_response_status{status}`, `ocsp_stapler_status`
+/// and `ocsp_target_addresses{state}`: the OCSP states (in ResponseState
+/// order) and "failed" (the probe did not complete).
 inline constexpr std::string_view kAddressStateNames[] = {"good",   "revoked", "unknown",
                                                           "absent", "invalid", "failed"};
+
+/// The index of "failed" in kAddressStateNames.
+inline constexpr size_t kFailedState = 5;
 
 /// How many of `summary.per_address` are in each kAddressStateNames state,
 /// with the verdicts read at Unix time `now` (VerdictAt).

@@ -192,7 +192,9 @@ TEST(Collector, InvalidWithoutVerifiedSignatureHidesTimes) {
   EXPECT_EQ(s.find("margin"), std::string::npos);
 }
 
-TEST(Collector, FailedProbeIsAbsentWithoutHandshakeFacts) {
+// Issue 21 point 7: a probe that did not complete reads "failed", not
+// "absent" (a server that answers without a staple).
+TEST(Collector, FailedProbeIsFailedWithoutHandshakeFacts) {
   ProbeResult r;
   r.success = false;
   r.failure_reason = "connect";
@@ -201,7 +203,9 @@ TEST(Collector, FailedProbeIsAbsentWithoutHandshakeFacts) {
   t.failures["connect"] = 3;
   std::string s = Series({t});
   EXPECT_NE(s.find("ocsp_probe_success{target=\"down\"} 0\n"), std::string::npos);
-  EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"absent\"} 1\n"),
+  EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"failed\"} 1\n"),
+            std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"absent\"} 0\n"),
             std::string::npos);
   EXPECT_NE(s.find("ocsp_response_status{target=\"down\",status=\"good\"} 0\n"),
             std::string::npos);
@@ -451,14 +455,20 @@ TEST(Collector, EveryAddressHasItsOwnSeries) {
             std::string::npos);
 }
 
-TEST(Collector, HandshakeCountsOnlyWhenSeveralWereAsked) {
+TEST(Collector, HandshakeCountsAlwaysAndStapledOnlyWhenSeveralWereAsked) {
   ProbeResult r = Verified(ResponseState::kAbsent);
   r.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 3};
   std::string s = Series({Target("lb", r)});
   EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"lb\"} 4\n"), std::string::npos) << s;
   EXPECT_NE(s.find("ocsp_staple_present_handshakes{target=\"lb\"} 3\n"), std::string::npos);
-  EXPECT_EQ(Series({Target("one", Verified(ResponseState::kGood))}).find("handshakes"),
-            std::string::npos);
+  // Issue 21 point 7: one handshake is 1 (0 when it failed), always there.
+  s = Series({Target("one", Verified(ResponseState::kGood))});
+  EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"one\"} 1\n"), std::string::npos) << s;
+  EXPECT_EQ(s.find("ocsp_staple_present_handshakes"), std::string::npos);
+  ProbeResult down;
+  down.failure_reason = "connect";
+  s = Series({Target("down", down)});
+  EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"down\"} 0\n"), std::string::npos) << s;
 }
 
 }  // namespace
