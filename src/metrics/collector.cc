@@ -544,6 +544,10 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
             "1 while a publisher still holds a staple past its validity (or not valid for "
             "this certificate) because it could not be replaced.",
             base, c.published_expired ? 1 : 0);
+    f.Gauge("ocsp_stapler_publish_failing",
+            "1 while the last attempt of a publisher (output_file, store_dir, HAProxy, "
+            "reload_command) failed; 0 once it succeeds.",
+            base, c.publish_failing ? 1 : 0);
     for (const auto& [stage, n] : c.publish_errors) {
       f.Counter("ocsp_stapler_publish_errors_total",
                 "Failed publishes by stage (write, persist, haproxy, reload).",

@@ -98,6 +98,7 @@ struct Stapler::Slot {
   std::vector<uint8_t> haproxy_der;  ///< last staple HAProxy accepted
   bool haproxy_in_flight = false;
   bool haproxy_stop_logged = false;  ///< the "no longer stapled" warning was given
+  bool reload_failed = false;        ///< the last reload_command failed
   bool haproxy_ok = true;
   int haproxy_failures = 0;
   int64_t haproxy_retry_at = 0;
@@ -597,6 +598,7 @@ void Stapler::RunReload(const std::shared_ptr<Slot>& slot, int64_t now) {
                   auto s = weak.lock();
                   if (!s) return;
                   s->reload_running = false;
+                  s->reload_failed = code != 0;
                   if (code != 0) {
                     CountError(*s, "reload");
                     log::Error("reload_command failed", {{"certificate", name},
@@ -622,6 +624,8 @@ void Stapler::SaveSnapshot() {
     // every configured publisher holding it.
     st.serving = st.serving && s->file_ok && s->haproxy_ok;
     st.published_expired = s->published_expired;
+    st.publish_failing =
+        !s->file_ok || !s->haproxy_ok || s->persist_failures > 0 || s->reload_failed;
     for (auto stage : kPublishStages) st.publish_errors[std::string(stage)] = 0;
     for (const auto& [stage, n] : s->publish_errors) st.publish_errors[stage] = n;
     snap.push_back(std::move(st));

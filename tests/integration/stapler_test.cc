@@ -609,6 +609,7 @@ TEST_F(StaplerTest, FullAndReadOnlyFileSystems) {
   auto mm = Metrics();
   EXPECT_EQ(mm["ocsp_stapler_serving" + m + "}"], 0);
   EXPECT_EQ(mm["ocsp_stapler_published_expired" + m + "}"], 1);
+  EXPECT_EQ(mm["ocsp_stapler_publish_failing" + m + "}"], 1);
   EXPECT_EQ(mm["ocsp_stapler_status" + m + ",status=\"good\"}"], 1);
   EXPECT_NE(Log().find("No space left on device"), std::string::npos) << Log();
   EXPECT_NE(Log().find("output_file holds no staple the engine can keep"), std::string::npos);
@@ -616,6 +617,7 @@ TEST_F(StaplerTest, FullAndReadOnlyFileSystems) {
   fs::remove(fsdir + "/filler");
   ASSERT_TRUE(WaitMetric("ocsp_stapler_serving" + m + "}", 1, 20)) << Log();
   EXPECT_EQ(Metrics()["ocsp_stapler_published_expired" + m + "}"], 0);
+  EXPECT_TRUE(WaitMetric("ocsp_stapler_publish_failing" + m + "}", 0, 20)) << Log();
   EXPECT_NE(Describe(fsdir + "/out.ocsp").find("Cert Status: good"), std::string::npos);
   EXPECT_TRUE(WaitFor([&] { return !fs::is_empty(fsdir + "/store"); }, seconds(10)));
 

@@ -65,6 +65,10 @@ struct StaplerCertState {
   /// A publisher still holds a staple past its validity that could not be
   /// replaced (`ocsp_stapler_published_expired`).
   bool published_expired = false;
+  /// The last attempt of some publisher (output_file write, store_dir
+  /// persist, HAProxy push, reload_command) failed and no later one has
+  /// succeeded (`ocsp_stapler_publish_failing`).
+  bool publish_failing = false;
   std::map<std::string, uint64_t> publish_errors;  ///< by kPublishStages
 };
 

@@ -385,6 +385,7 @@ TEST(Collector, StaplerFamiliesAndJson) {
   c.held.revocation_reason = "key_compromise";
   c.serving = true;
   c.fatal = true;
+  c.publish_failing = true;
   c.next_refresh = kNow + 60;
   c.refresh_total = {{"good", 3}, {"revoked", 1}, {"failed", 0}};
   std::string s = SerializeText(StaplerFamilies({c}, kNow));
@@ -399,6 +400,8 @@ TEST(Collector, StaplerFamiliesAndJson) {
            "ocsp_stapler_refresh_total{certificate=\"api\",result=\"revoked\"} 1\n",
            "ocsp_stapler_serving{certificate=\"api\"} 1\n",
            "ocsp_stapler_fatal{certificate=\"api\"} 1\n",
+           "ocsp_stapler_publish_failing{certificate=\"api\"} 1\n",
+           "ocsp_stapler_status{certificate=\"api\",status=\"failed\"} 0\n",
        }) {
     EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
   }
