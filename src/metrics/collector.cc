@@ -266,6 +266,22 @@ void CertificateFacts(Families& f, const std::vector<ClientMetric::Label>& base,
           base, crl_url ? 1 : 0);
 }
 
+// Which certificate a target's series are about: joins with
+// x509-certificate-exporter's series (serial_number) and answers "which
+// certificate?" on a page.
+void CertInfo(Families& f, const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
+  if (r.identity.sha256_fingerprint.empty()) return;
+  std::vector<ClientMetric::Label> labels = base;
+  labels.push_back({"serial", r.identity.serial});
+  labels.push_back({"issuer", r.identity.issuer});
+  labels.push_back({"subject", r.subject});
+  labels.push_back({"sha256_fingerprint", r.identity.sha256_fingerprint});
+  f.Gauge("ocsp_cert_info",
+          "1, labelled with the serial (decimal), issuer, subject and SHA-256 fingerprint of "
+          "the leaf certificate the last probe saw.",
+          std::move(labels), 1);
+}
+
 void CertNotAfter(Families& f, const std::vector<ClientMetric::Label>& base, int64_t t) {
   f.Gauge("ocsp_cert_not_after_timestamp_seconds", "Leaf certificate notAfter, Unix time.", base,
           static_cast<double>(t));
@@ -367,6 +383,12 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
     const ProbeResult& r = *t.last;
     f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
             static_cast<double>(r.finished_at));
+    if (t.interval_seconds > 0) {
+      f.Gauge("ocsp_probe_interval_seconds",
+              "The target's configured probe interval; with ocsp_probe_timestamp_seconds it "
+              "tells a target that is no longer probed.",
+              base, t.interval_seconds);
+    }
     if (r.every_address) {
       // addresses = "all": each address's series carry its `address`
       // label; the target's CRL status (one leaf lookup) and the count of
@@ -401,6 +423,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
     if (r.success) {
       CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+      CertInfo(f, base, r);
       if (r.not_after) CertNotAfter(f, base, *r.not_after);
     }
     return;
@@ -418,6 +441,10 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
     if (t.request_seconds.count > 0) {
       f.Histogram("ocsp_responder_request_duration_seconds",
                   "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
+    }
+    if (r.http && !r.http->url.empty()) {
+      f.Gauge("ocsp_responder_info", "1, labelled with the responder URL the last probe asked.",
+              With(base, "url", r.http->url), 1);
     }
     if (r.http) {
       f.Gauge("ocsp_responder_http_status_code",
@@ -458,6 +485,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
             base, r.name_matched ? 1 : 0);
   }
   CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+  CertInfo(f, base, r);
   if (r.not_after) CertNotAfter(f, base, *r.not_after);
   if (v.state == ResponseState::kInvalid) {
     f.Gauge("ocsp_response_invalid_reason",
@@ -476,6 +504,12 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   if (v.produced_at) {
     f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
             static_cast<double>(*v.produced_at));
+  }
+  if (v.delegated_signer && v.signer_not_after) {
+    f.Gauge("ocsp_response_signer_not_after_timestamp_seconds",
+            "notAfter of the delegated responder certificate that signed the response, Unix "
+            "time (responses signed by the issuer itself have none).",
+            base, static_cast<double>(*v.signer_not_after));
   }
   if (v.valid_until) {
     f.Gauge("ocsp_response_next_update_margin_seconds",

@@ -1,6 +1,7 @@
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <ctime>
@@ -159,6 +160,35 @@ std::string SubjectString(X509* cert) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+CertIdentity IdentityOf(X509* cert) {
+  CertIdentity id;
+  BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  if (bn) {
+    if (char* dec = BN_bn2dec(bn.get())) {
+      id.serial = dec;
+      OPENSSL_free(dec);
+    }
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio) {
+    X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio.get(), &data);
+    if (len > 0) id.issuer.assign(data, static_cast<size_t>(len));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < n; ++i) {
+      id.sha256_fingerprint += kHex[md[i] >> 4];
+      id.sha256_fingerprint += kHex[md[i] & 0xF];
+    }
+  }
+  DrainOpenSslErrors();
+  return id;
 }
 
 }  // namespace ose

@@ -32,6 +32,7 @@ void SetCertificateFacts(const LoadedCert& c, ProbeResult& r) {
   r.crl_url_present = !c.crl_urls.empty();
   r.not_after = NotAfterUnix(c.cert.get());
   r.subject = SubjectString(c.cert.get());
+  r.identity = IdentityOf(c.cert.get());
 }
 
 void GlobalInit() {

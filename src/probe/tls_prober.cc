@@ -88,6 +88,7 @@ HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
                                X509_STORE* system, int64_t now) {
   HandshakeFacts f;
   f.subject = SubjectString(leaf);
+  f.identity = IdentityOf(leaf);
   f.must_staple = HasMustStaple(leaf);
   f.not_after = NotAfterUnix(leaf);
   f.ocsp_url_present = !OcspUrls(leaf).empty();
@@ -203,6 +204,7 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
   }
   HandshakeFacts& f = *facts;
   r.subject = std::move(f.subject);
+  r.identity = std::move(f.identity);
   r.must_staple = f.must_staple;
   r.not_after = f.not_after;
   r.ocsp_url_present = f.ocsp_url_present;

@@ -16,6 +16,7 @@ void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
     t.kind = info.kind;
     t.address = info.address;
     t.labels = info.labels;
+    t.interval_seconds = info.interval_seconds;
     next.emplace(info.name, std::move(t));
   }
   targets_ = std::move(next);

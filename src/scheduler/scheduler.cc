@@ -53,7 +53,8 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
   const milliseconds window = std::max(milliseconds(5000), milliseconds(fresh));
   auto latest_first = std::chrono::steady_clock::now();
   for (ScheduledTarget& t : targets) {
-    infos.push_back({t.name, t.kind, t.address, t.labels});
+    infos.push_back({t.name, t.kind, t.address, t.labels,
+                     std::chrono::duration<double>(t.interval).count()});
     auto it = entries_.find(t.name);
     if (it != entries_.end() && it->second->target.kind == t.kind &&
         it->second->target.address == t.address) {

@@ -521,6 +521,38 @@ TEST_F(LabTest, ProbeEndpoint) {
   EXPECT_EQ(probe("target=no-port").status, 400);
 }
 
+// Issue 21 point 8: the leaf the probe saw, as the exporter labels it, is
+// the certificate nginx serves (fingerprint and serial from openssl), and
+// the interval it is probed at is exported.
+TEST_F(LabTest, CertificateInfoNamesTheServedLeaf) {
+  std::string fp, serial;
+  ASSERT_EQ(RunCommand("openssl x509 -in " + dir_ + "/pki/good.pem -noout -fingerprint -sha256 "
+                       "| cut -d= -f2 | tr -d ':\\n' | tr 'A-F' 'a-f'",
+                       &fp),
+            0);
+  ASSERT_EQ(RunCommand("openssl x509 -in " + dir_ + "/pki/good.pem -noout -serial | cut -d= -f2 "
+                       "| tr -d '\\n'",
+                       &serial),
+            0);
+  ASSERT_EQ(fp.size(), 64u) << fp;
+  const std::string info = "ocsp_cert_info{target=\"nginx-good\",serial=\"" +
+                           std::to_string(std::stoull(serial, nullptr, 16)) + "\"";
+  std::string body;
+  WaitFor(
+      [&] {
+        body = HttpGet(Url("/metrics")).body;
+        return body.find(info) != std::string::npos;
+      },
+      seconds(20));
+  const size_t at = body.find(info);
+  ASSERT_NE(at, std::string::npos) << info << "\n" << body.substr(0, 2000);
+  const std::string line = body.substr(at, body.find('\n', at) - at);
+  EXPECT_NE(line.find("sha256_fingerprint=\"" + fp + "\""), std::string::npos) << line;
+  EXPECT_NE(line.find("issuer=\"CN=OCSP Lab Issuing CA\""), std::string::npos) << line;
+  EXPECT_NE(body.find("ocsp_probe_interval_seconds{target=\"nginx-good\"} 2\n"),  // the test's 2 s
+            std::string::npos);
+}
+
 TEST_F(LabTest, StateChangesAreLoggedOncePerChange) {
   ScrapeUntil({{S("ocsp_response_status", "nginx-revoked", "status=\"revoked\""), 1},
                {S("ocsp_response_status", "nothing-listens", "status=\"failed\""), 1}});

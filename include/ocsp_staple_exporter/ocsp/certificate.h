@@ -77,4 +77,14 @@ std::vector<std::string> DistributionPointUris(const CRL_DIST_POINTS* dps);
 /// The subject as a one-line string (RFC 2253), for logs and reports.
 std::string SubjectString(X509* cert);
 
+/// The labels of `ocsp_cert_info`: the certificate's serial (decimal, as
+/// x509-certificate-exporter's serial_number), issuer name (RFC 2253) and
+/// SHA-256 fingerprint of its DER (lower-case hex, no colons).
+struct CertIdentity {
+  std::string serial;
+  std::string issuer;
+  std::string sha256_fingerprint;
+};
+CertIdentity IdentityOf(X509* cert);
+
 }  // namespace ose

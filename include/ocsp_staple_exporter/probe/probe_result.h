@@ -10,6 +10,7 @@
 
 #include "ocsp_staple_exporter/crl/crl.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 
 namespace ose {
@@ -63,6 +64,7 @@ struct ProbeResult {
   std::optional<int64_t> not_after;  ///< leaf notAfter, Unix seconds
   std::string tls_version;           ///< e.g. "TLSv1.3"
   std::string subject;               ///< leaf subject, RFC 2253
+  CertIdentity identity;             ///< leaf serial, issuer, fingerprint (`ocsp_cert_info`)
   /// TLS targets: the served chain validates to a trust anchor (the system
   /// store, or a certificate of ca_file) at the time of the probe
   /// (`ocsp_tls_chain_verified`); chain_error says why not.

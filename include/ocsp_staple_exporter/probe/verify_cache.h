@@ -23,6 +23,7 @@
 #include <utility>
 #include <algorithm>
 
+#include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 
 namespace ose {
@@ -54,6 +55,7 @@ class InputHasher {
 /// The fields mirror those of ProbeResult (see there for meanings).
 struct HandshakeFacts {
   std::string subject;
+  CertIdentity identity;  ///< `ocsp_cert_info`
   bool must_staple = false;
   bool ocsp_url_present = false;
   bool crl_url_present = false;

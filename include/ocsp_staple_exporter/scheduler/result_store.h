@@ -21,6 +21,7 @@ struct TargetSnapshot {
   std::string kind;     ///< "tls", "responder", "file"
   std::string address;  ///< what is probed, for the landing page
   LabelPairs labels;    ///< extra labels of its series, after `target` (discovery)
+  double interval_seconds = 0;      ///< the configured probe interval
   std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
   uint64_t probes = 0;                       ///< probes finished since start
@@ -41,6 +42,7 @@ class ResultStore {
   struct TargetInfo {
     std::string name, kind, address;
     LabelPairs labels;
+    double interval_seconds = 0;
   };
 
   /// Replaces the set of targets (at start and on reload). Targets whose

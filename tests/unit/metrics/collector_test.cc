@@ -474,5 +474,34 @@ TEST(Collector, HandshakeCountsAlwaysAndStapledOnlyWhenSeveralWereAsked) {
   EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"down\"} 0\n"), std::string::npos) << s;
 }
 
+
+// Issue 21 point 8: which certificate, the delegated responder's notAfter,
+// the responder URL that answered, and the interval a target is probed at.
+TEST(Collector, CertificateInfoSignerResponderAndInterval) {
+  ProbeResult r = Verified(ResponseState::kGood);
+  r.subject = "CN=www.example.net";
+  r.identity = CertIdentity{.serial = "4099", .issuer = "CN=Example CA",
+                            .sha256_fingerprint = "ab01"};
+  r.verdict.delegated_signer = true;
+  r.verdict.signer_not_after = kNow + 5 * 86400;
+  r.http = ProbeResult::Http{"http://ocsp.example.net/", "GET", 200, 0.01, std::nullopt};
+  TargetSnapshot t = Target("www", r);
+  t.kind = "responder";
+  t.interval_seconds = 30;
+  std::string s = Series({t});
+  for (const char* want : {
+           "ocsp_cert_info{target=\"www\",serial=\"4099\",issuer=\"CN=Example CA\","
+           "subject=\"CN=www.example.net\",sha256_fingerprint=\"ab01\"} 1\n",
+           "ocsp_response_signer_not_after_timestamp_seconds{target=\"www\"} 1800432000\n",
+           "ocsp_responder_info{target=\"www\",url=\"http://ocsp.example.net/\"} 1\n",
+           "ocsp_probe_interval_seconds{target=\"www\"} 30\n",
+       }) {
+    EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
+  }
+  // Signed by the issuer itself: no signer series.
+  ProbeResult own = Verified(ResponseState::kGood);
+  EXPECT_EQ(Series({Target("own", own)}).find("signer_not_after"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ose
