@@ -26,6 +26,8 @@ check() {  # name command...
 
 check "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
 check "promtool test rules" promtool test rules tests/prometheus/alerts_test.yml
+check "every alert has severity, summary, description and a runbook section" \
+  python3 tests/alerts_check.py
 check "promtool check config (static)" promtool check config --syntax-only deploy/prometheus/prometheus.yml
 check "promtool check config (/probe)" promtool check config --syntax-only deploy/prometheus/probe.yml
 check "yamllint" yamllint -s .
