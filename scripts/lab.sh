@@ -246,6 +246,8 @@ respond good good.ocsp.der 7
 respond unknown unknown.ocsp.der 7
 # thisUpdate three days ago, nextUpdate two days ago.
 respond expired expired.ocsp.der 1 -3d
+# A revocation past its nextUpdate: revoked (permanent) and expired.
+respond revoked revoked-expired.ocsp.der 1 -3d
 
 # --- servers ---------------------------------------------------------------
 : > "$dir/pids"
@@ -558,6 +560,7 @@ mkdir -p "$dir/staples"
 cp good.ocsp.der "$dir/staples/good.ocsp"
 cp revoked.ocsp.der "$dir/staples/revoked.ocsp"
 cp expired.ocsp.der "$dir/staples/expired.ocsp"
+cp revoked-expired.ocsp.der "$dir/staples/revoked-expired.ocsp"
 printf '<html>502 Bad Gateway</html>\n' > "$dir/staples/garbage.ocsp"
 rm -f "$dir/staples/missing.ocsp"
 cat >> "$dir/exporter.toml" <<TOML
@@ -608,6 +611,11 @@ cert_file = "pki/revoked-chain.pem"
 name = "file-expired"
 path = "staples/expired.ocsp"
 cert_file = "pki/expired-chain.pem"
+
+[[file]]
+name = "file-revoked-expired"
+path = "staples/revoked-expired.ocsp"
+cert_file = "pki/revoked-chain.pem"
 
 [[file]]
 name = "file-missing"

@@ -26,6 +26,10 @@ check() {  # name command...
 
 check "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
 check "promtool test rules" promtool test rules tests/prometheus/alerts_test.yml
+check "amtool check-config" amtool check-config deploy/alertmanager/alertmanager.yml
+check "Alertmanager groups by alertname, job and target" bash -c \
+  "amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml \
+     alertname=OCSPStapleMissing target=a | grep -qx oncall"
 check "every alert has severity, summary, description and a runbook section" \
   python3 tests/alerts_check.py
 check "promtool check config (static)" promtool check config --syntax-only deploy/prometheus/prometheus.yml

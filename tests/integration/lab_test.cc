@@ -311,6 +311,7 @@ TEST_F(LabTest, FileTargets) {
   const std::vector<Want> wants = {
       {"file-good", "good", 1, -1, 1, true, ""},
       {"file-revoked", "revoked", 1, -1, 1, true, ""},
+      {"file-revoked-expired", "revoked", 1, -1, 1, true, ""},
       {"file-expired", "invalid", 1, -1, 1, true,
        S("ocsp_response_invalid_reason", "file-expired", "reason=\"expired\"")},
       {"file-missing", "absent", 1, -1, 1, false, ""},
@@ -828,6 +829,85 @@ TEST_F(LabTest, ReloadKeepsOldConfigOnErrorAndAppliesGoodOnes) {
   series = ScrapeUntil({{S("ocsp_response_status", "nginx-revoked", "status=\"revoked\""), 1}});
   EXPECT_FALSE(series.count(S("ocsp_probe_success", "new-target")));
   EXPECT_TRUE(exporter_->Running());
+}
+
+
+// Issue 21 point 2: the shipped Alertmanager config on a real Alertmanager,
+// fed by a real Prometheus with the shipped rules (every `for:` cut to 0s)
+// scraping the real exporter: each incident reaches the webhook as one
+// notification of one alert. A revocation past its nextUpdate
+// (file-revoked-expired) pages as revoked only; an expired staple
+// (file-expired) as expired only.
+TEST_F(LabTest, OneIncidentOneNotificationThroughAlertmanager) {
+  const std::string d = dir_ + "/alertmanager";
+  fs::create_directories(d);
+  const int hook_port = FreePort(), am_port = FreePort(), prom_port = FreePort();
+  const std::string hook_log = d + "/notifications.jsonl";
+  std::ofstream(d + "/hook.py")
+      << "import http.server, sys\n"
+      << "out = open(sys.argv[2], 'a')\n"
+      << "class H(http.server.BaseHTTPRequestHandler):\n"
+      << "    def do_POST(self):\n"
+      << "        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+      << "        out.write(body.decode().replace('\\n', ' ') + '\\n'); out.flush()\n"
+      << "        self.send_response(200); self.end_headers()\n"
+      << "    def log_message(self, *a): pass\n"
+      << "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+  Process hook({"/usr/bin/python3", d + "/hook.py", std::to_string(hook_port), hook_log},
+               d + "/hook.log");
+  std::string out;
+  ASSERT_EQ(RunCommand("sed -e 's|http://127.0.0.1:9095/alerts|http://127.0.0.1:" +
+                           std::to_string(hook_port) + "/alerts|' -e 's|group_wait: 30s|"
+                           "group_wait: 2s|' -e 's|group_interval: 5m|group_interval: 2s|' " +
+                           OSE_SOURCE_DIR + "/deploy/alertmanager/alertmanager.yml > " + d +
+                           "/am.yml && sed -E 's|^( +)for: .*$|\\1for: 0s|' " + OSE_SOURCE_DIR +
+                           "/deploy/prometheus/alerts.yml > " + d + "/alerts.yml",
+                       &out),
+            0)
+      << out;
+  Process am({"/usr/bin/prometheus-alertmanager", "--config.file=" + d + "/am.yml",
+              "--storage.path=" + d + "/am-data", "--cluster.listen-address=",
+              "--web.listen-address=127.0.0.1:" + std::to_string(am_port)},
+             d + "/am.log");
+  std::ofstream(d + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      << "rule_files:\n  - " << d << "/alerts.yml\n"
+      << "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:"
+      << am_port << "']\n"
+      << "scrape_configs:\n  - job_name: ocsp_staple_exporter\n    static_configs:\n"
+      << "      - targets: ['127.0.0.1:" << port_ << "']\n";
+  Process prom({"/usr/bin/prometheus", "--config.file=" + d + "/prometheus.yml",
+                "--storage.tsdb.path=" + d + "/prom-data",
+                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+               d + "/prometheus.log");
+  // Firing alerts per target, from every notification the webhook got.
+  auto notified = [&] {
+    std::map<std::string, std::vector<std::string>> by_target;
+    std::istringstream lines(ReadFile(hook_log));
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;
+      for (const auto& a : j["alerts"]) {
+        if (a["status"] != "firing" || !a["labels"].contains("target")) continue;
+        by_target[a["labels"]["target"]].push_back(a["labels"]["alertname"]);
+      }
+    }
+    return by_target;
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto n = notified();
+        return n.count("file-revoked-expired") && n.count("file-expired") &&
+               n.count("file-revoked");
+      },
+      seconds(90)))
+      << ReadFile(d + "/am.log") << ReadFile(d + "/prometheus.log");
+  std::this_thread::sleep_for(seconds(6));  // later notifications would show here
+  auto n = notified();
+  EXPECT_EQ(n["file-revoked-expired"], std::vector<std::string>{"OCSPCertificateRevoked"});
+  EXPECT_EQ(n["file-expired"], std::vector<std::string>{"OCSPStapleExpired"});
+  EXPECT_EQ(n["file-revoked"], std::vector<std::string>{"OCSPCertificateRevoked"});
+  EXPECT_EQ(n["nothing-listens"], std::vector<std::string>{"OCSPProbeFailing"});
 }
 
 }  // namespace
