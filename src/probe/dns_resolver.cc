@@ -257,7 +257,15 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
     a.lru = std::prev(lru.end());
     cache_bytes += a.bytes;
     cache.emplace(host, std::move(a));
-    if (cache.size() > opts.max_cache_entries || cache_bytes > opts.max_cache_bytes) SweepCache();
+    // Over the bounds: expired entries go first, swept at most once a
+    // second (a sweep walks the whole cache; a flood of new names must not
+    // make every insert do so), then the least recently used.
+    const auto now = SteadyClock::now();
+    if ((cache.size() > opts.max_cache_entries || cache_bytes > opts.max_cache_bytes) &&
+        now - swept_at >= std::chrono::seconds(1)) {
+      swept_at = now;
+      SweepCache();
+    }
     while ((cache.size() > opts.max_cache_entries || cache_bytes > opts.max_cache_bytes) &&
            !lru.empty()) {
       Forget(std::string(lru.front()));
@@ -352,6 +360,7 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<std::string, Answer> cache;
   std::list<std::string> lru;  ///< cached names, least recently used first
   size_t cache_bytes = 0;
+  SteadyClock::time_point swept_at{};  ///< the last SweepCache
   std::unordered_map<std::string, std::vector<Waiter>> pending;
   std::atomic<uint64_t> queries{0};
 };
