@@ -354,6 +354,91 @@ void CrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base, cons
 void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMetric::Label>& base,
                 const ProbeResult& r, int64_t now);
 
+// The leaf's facts: Must-Staple, URLs present, which certificate, notAfter.
+void LeafFacts(Families& f, const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
+  CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
+  CertInfo(f, base, r);
+  if (r.not_after) CertNotAfter(f, base, *r.not_after);
+}
+
+// A [[responder]] target's HTTP exchange.
+void ResponderExchange(Families& f, const TargetSnapshot& t,
+                       const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
+  if (t.request_seconds.count > 0) {
+    f.Histogram("ocsp_responder_request_duration_seconds",
+                "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
+  }
+  if (r.http && !r.http->url.empty()) {
+    f.Gauge("ocsp_responder_info", "1, labelled with the responder URL the last probe asked.",
+            With(base, "url", r.http->url), 1);
+  }
+  if (r.http) {
+    f.Gauge("ocsp_responder_http_status_code",
+            "HTTP status of the last request to the responder (0: no response).",
+            With(base, "method", r.http->method), static_cast<double>(r.http->status));
+    if (r.http->max_age) {
+      f.Gauge("ocsp_responder_cache_max_age_seconds",
+              "Cache-Control max-age of the last answer; the earliest re-query.", base,
+              static_cast<double>(*r.http->max_age));
+    }
+  }
+}
+
+// `ocsp_probe_handshakes` on every TLS target; the stapled count with
+// handshakes > 1.
+void HandshakeCounts(Families& f, const TargetSnapshot& t,
+                     const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
+  if (r.handshakes) {
+    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
+            r.handshakes->completed);
+    f.Gauge("ocsp_staple_present_handshakes",
+            "Of the handshakes the last probe completed, those that carried a staple "
+            "(targets with handshakes > 1).",
+            base, r.handshakes->stapled);
+  } else if (t.kind == "tls" || t.kind.empty()) {
+    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
+            r.success ? 1 : 0);
+  }
+}
+
+// The authenticated figures of a verified response, read at `now`.
+void ResponseFigures(Families& f, const std::vector<ClientMetric::Label>& base,
+                     const OcspVerdict& v, int64_t now) {
+  if (v.this_update) {
+    f.Gauge("ocsp_response_this_update_timestamp_seconds", "thisUpdate, Unix time.", base,
+            static_cast<double>(*v.this_update));
+  }
+  if (v.next_update) {
+    f.Gauge("ocsp_response_next_update_timestamp_seconds", "nextUpdate, Unix time.", base,
+            static_cast<double>(*v.next_update));
+  }
+  if (v.produced_at) {
+    f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
+            static_cast<double>(*v.produced_at));
+  }
+  if (v.delegated_signer && v.signer_not_after) {
+    f.Gauge("ocsp_response_signer_not_after_timestamp_seconds",
+            "notAfter of the delegated responder certificate that signed the response, Unix "
+            "time (responses signed by the issuer itself have none).",
+            base, static_cast<double>(*v.signer_not_after));
+  }
+  if (v.valid_until) {
+    f.Gauge("ocsp_response_next_update_margin_seconds",
+            "nextUpdate (or thisUpdate + default_validity when absent) minus now, at scrape "
+            "time.",
+            base, static_cast<double>(*v.valid_until - now));
+  }
+  if (v.state == ResponseState::kRevoked) {
+    if (v.revoked_at) {
+      f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
+              base, static_cast<double>(*v.revoked_at));
+    }
+    f.Gauge("ocsp_response_revocation_reason",
+            "1 for the revocation reason (RFC 5280 CRLReason) of a revoked certificate.",
+            With(base, "reason", v.revocation_reason.value_or("unspecified")), 1);
+  }
+}
+
 // Every per-target series of `targets` into `f`.
 void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_t now,
                  bool target_label) {
@@ -421,11 +506,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
     return;
   }
   if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
-    if (r.success) {
-      CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
-      CertInfo(f, base, r);
-      if (r.not_after) CertNotAfter(f, base, *r.not_after);
-    }
+    if (r.success) LeafFacts(f, base, r);
     return;
   }
   // Freshness at scrape time, whatever the probe schedule.
@@ -437,42 +518,13 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
              "absent, invalid, failed is 1; failed: the probe did not complete).",
              base, "status", kAddressStateNames,
              r.success ? static_cast<int>(v.state) : static_cast<int>(kFailedState));
-  if (t.kind == "responder") {
-    if (t.request_seconds.count > 0) {
-      f.Histogram("ocsp_responder_request_duration_seconds",
-                  "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
-    }
-    if (r.http && !r.http->url.empty()) {
-      f.Gauge("ocsp_responder_info", "1, labelled with the responder URL the last probe asked.",
-              With(base, "url", r.http->url), 1);
-    }
-    if (r.http) {
-      f.Gauge("ocsp_responder_http_status_code",
-              "HTTP status of the last request to the responder (0: no response).",
-              With(base, "method", r.http->method), static_cast<double>(r.http->status));
-      if (r.http->max_age) {
-        f.Gauge("ocsp_responder_cache_max_age_seconds",
-                "Cache-Control max-age of the last answer; the earliest re-query.", base,
-                static_cast<double>(*r.http->max_age));
-      }
-    }
-  }
+  if (t.kind == "responder") ResponderExchange(f, t, base, r);
   if (r.file_modified) {
     f.Gauge("ocsp_file_modified_timestamp_seconds",
             "Modification time of the staple file, Unix time.", base,
             static_cast<double>(*r.file_modified));
   }
-  if (r.handshakes) {
-    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
-            r.handshakes->completed);
-    f.Gauge("ocsp_staple_present_handshakes",
-            "Of the handshakes the last probe completed, those that carried a staple "
-            "(targets with handshakes > 1).",
-            base, r.handshakes->stapled);
-  } else if (t.kind == "tls" || t.kind.empty()) {
-    f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
-            r.success ? 1 : 0);
-  }
+  HandshakeCounts(f, t, base, r);
   if (!r.success) return;
   if (t.kind == "tls" || t.kind.empty()) {
     f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
@@ -484,48 +536,13 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
             "1 when the leaf certificate matches the SNI name (or the IP address probed).",
             base, r.name_matched ? 1 : 0);
   }
-  CertificateFacts(f, base, r.must_staple, r.ocsp_url_present, r.crl_url_present);
-  CertInfo(f, base, r);
-  if (r.not_after) CertNotAfter(f, base, *r.not_after);
+  LeafFacts(f, base, r);
   if (v.state == ResponseState::kInvalid) {
     f.Gauge("ocsp_response_invalid_reason",
             "1 for the reason the OCSP response failed verification.",
             With(base, "reason", v.invalid_reason), 1);
   }
-  if (!v.signature_verified) return;  // unauthenticated times are not shown
-  if (v.this_update) {
-    f.Gauge("ocsp_response_this_update_timestamp_seconds", "thisUpdate, Unix time.", base,
-            static_cast<double>(*v.this_update));
-  }
-  if (v.next_update) {
-    f.Gauge("ocsp_response_next_update_timestamp_seconds", "nextUpdate, Unix time.", base,
-            static_cast<double>(*v.next_update));
-  }
-  if (v.produced_at) {
-    f.Gauge("ocsp_response_produced_at_timestamp_seconds", "producedAt, Unix time.", base,
-            static_cast<double>(*v.produced_at));
-  }
-  if (v.delegated_signer && v.signer_not_after) {
-    f.Gauge("ocsp_response_signer_not_after_timestamp_seconds",
-            "notAfter of the delegated responder certificate that signed the response, Unix "
-            "time (responses signed by the issuer itself have none).",
-            base, static_cast<double>(*v.signer_not_after));
-  }
-  if (v.valid_until) {
-    f.Gauge("ocsp_response_next_update_margin_seconds",
-            "nextUpdate (or thisUpdate + default_validity when absent) minus now, at scrape "
-            "time.",
-            base, static_cast<double>(*v.valid_until - now));
-  }
-  if (v.state == ResponseState::kRevoked) {
-    if (v.revoked_at) {
-      f.Gauge("ocsp_response_revoked_at_timestamp_seconds", "revocationTime, Unix time.",
-              base, static_cast<double>(*v.revoked_at));
-    }
-    f.Gauge("ocsp_response_revocation_reason",
-            "1 for the revocation reason (RFC 5280 CRLReason) of a revoked certificate.",
-            With(base, "reason", v.revocation_reason.value_or("unspecified")), 1);
-  }
+  if (v.signature_verified) ResponseFigures(f, base, v, now);  // unauthenticated: none
 }
 
 }  // namespace
