@@ -1,0 +1,29 @@
+// GET /probe: one TLS probe now, for a Prometheus multi-target scrape
+// (blackbox_exporter's pattern), answered without the `target` label.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+#include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/config/config.h"
+#include "ocsp_staple_exporter/http/router.h"
+#include "ocsp_staple_exporter/probe/tls_prober.h"
+
+namespace ose {
+
+/// Probes `query.target` (HOST:PORT) with the `[[module]]` it names (none:
+/// `[global]` defaults), bounded by the scrape timeout Prometheus sent less
+/// 0.5 s. `[probe]` allow/deny is checked on the name first and on every
+/// resolved address before connecting. `config` is shared with the probe in
+/// flight. `done` runs exactly once, on a probe thread, with the families
+/// (without `ocsp_probe_failures_total` and `ocsp_probe_timestamp_seconds`,
+/// which belong to scheduled targets) or an Error: "bad_request" (malformed
+/// target, unknown module), "forbidden" (refused by `[probe]`).
+void AnswerProbe(const ProbeQuery& query, std::shared_ptr<const Config> config, TlsProber& tls,
+                 std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done);
+
+}  // namespace ose

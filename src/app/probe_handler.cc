@@ -1,0 +1,76 @@
+// GET /probe: one TLS probe now, answered without the `target` label.
+#include "ocsp_staple_exporter/app/probe_handler.h"
+
+#include <algorithm>
+
+#include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/metrics/collector.h"
+#include "ocsp_staple_exporter/probe/probe_result.h"
+#include "ocsp_staple_exporter/probe/targets.h"
+
+namespace ose {
+namespace {
+
+// The module's settings on the target; false when there is no such module.
+bool ApplyModule(const Config& cfg, const std::string& name, TlsTarget& target) {
+  auto m = std::find_if(cfg.modules.begin(), cfg.modules.end(),
+                        [&](const Module& x) { return x.name == name; });
+  if (m == cfg.modules.end()) return false;
+  target.server_name = m->server_name;
+  target.ca_certs = m->ca_certs;
+  target.timeout = m->timeout;
+  target.all_addresses = m->all_addresses;
+  target.handshakes = m->handshakes;
+  return true;
+}
+
+// The families of one probe result, without the scheduled targets' own.
+std::vector<prometheus::MetricFamily> ProbeFamilies(const std::string& name, ProbeResult r) {
+  TargetSnapshot snap;
+  snap.name = name;
+  snap.kind = "tls";
+  snap.last = std::move(r);
+  std::vector<prometheus::MetricFamily> out;
+  for (auto& f : TargetFamilies({snap}, NowUnix(), /*target_label=*/false)) {
+    // Counters and the probe timestamp belong to scheduled targets only.
+    if (f.name != "ocsp_probe_failures_total" && f.name != "ocsp_probe_timestamp_seconds") {
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsProber& tls,
+                 std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done) {
+  const Config& cfg = *config;
+  auto hp = ParseHostPort(q.target);
+  if (!hp) return done(Error{"bad_request", hp.error().detail});
+  // [probe]: the name now, every resolved address before connecting.
+  if (auto ok = cfg.probe.CheckName(hp->host, hp->port); !ok) return done(ok.error());
+  TlsTarget target;
+  target.name = q.target;
+  target.address = q.target;
+  target.endpoint = hp.value();
+  target.timeout = cfg.global.timeout;
+  if (!q.module.empty() && !ApplyModule(cfg, q.module, target)) {
+    return done(Error{"bad_request", "unknown module \"" + q.module + "\""});
+  }
+  if (q.scrape_timeout_seconds > 0) {
+    // Answer before Prometheus gives up, like blackbox_exporter's 0.5 s offset.
+    auto budget = std::chrono::milliseconds(
+        static_cast<int64_t>(std::max(0.1, q.scrape_timeout_seconds - 0.5) * 1000));
+    target.timeout = std::min(target.timeout, budget);
+  }
+  TlsProbeRequest req = MakeTlsRequest(target, cfg.global);
+  req.admit = [config, host = hp->host, port = hp->port](const auto& endpoints) {
+    return config->probe.CheckAddresses(host, port, endpoints);
+  };
+  tls.ProbeAnyThread(std::move(req), [name = q.target, done = std::move(done)](ProbeResult r) {
+    if (r.failure_reason == probe_failure::kForbidden) return done(Error{"forbidden", r.detail});
+    done(ProbeFamilies(name, std::move(r)));
+  });
+}
+
+}  // namespace ose

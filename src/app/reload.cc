@@ -1,0 +1,79 @@
+// The reload path: a config file loaded (at start, on SIGHUP or POST
+// /-/reload) or a discovery file changed becomes the running config.
+#include <chrono>
+
+#include "exporter_impl.h"
+#include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/probe/targets.h"
+
+namespace ose {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<Config> LoadConfigWithFlags(const ExporterOptions& options) {
+  auto cfg = LoadConfig(options.config_file);
+  if (cfg && options.shard_count > 0) {
+    cfg->global.shard_count = options.shard_count;
+    cfg->global.shard_index = options.shard_index;
+  }
+  return cfg;
+}
+
+void Exporter::Impl::Apply(bool stapler_too) {
+  auto c = std::make_shared<Config>(*file_config);
+  for (TlsTarget& t : discovery.Targets(c->discovery, TargetKinds(*c))) {
+    c->tls.push_back(std::move(t));
+  }
+  {
+    std::lock_guard lock(config_mu);
+    current = c;
+  }
+  tls.SetDnsServers(c->global.dns_servers);
+  crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
+  // A CRL no target has asked for in two of the longest intervals goes.
+  crl_store.SetLimits(
+      c->global.crl_cache_max_bytes,
+      2 * std::chrono::duration_cast<std::chrono::seconds>(LongestInterval(*c)).count());
+  scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store), c->global.concurrency,
+                  c->global.per_host_concurrency);
+  if (stapler_too) stapler.Apply(*c);
+}
+
+void Exporter::Impl::Adopt(Config loaded) {
+  file_config = std::make_shared<const Config>(std::move(loaded));
+  discovery.Poll(file_config->discovery, SteadyMs(), /*force=*/true);
+  Apply(/*stapler_too=*/true);
+  status.last_reload_successful = true;
+  status.last_reload_success_timestamp = NowUnix();
+}
+
+Result<Ok> Exporter::Impl::Reload() {
+  std::lock_guard lock(reload_mu);
+  auto next = LoadConfigWithFlags(options);
+  if (!next) {
+    status.last_reload_successful = false;
+    log::Error("config reload failed, keeping the running config",
+               {{"file", options.config_file}, {"err", next.error().detail}});
+    return next.error();
+  }
+  Adopt(std::move(next).value());
+  log::Info("config reloaded", {{"file", options.config_file}});
+  return Ok{};
+}
+
+void Exporter::Impl::PollDiscovery() {
+  std::lock_guard lock(reload_mu);
+  if (discovery.Poll(file_config->discovery, SteadyMs(), /*force=*/false)) {
+    Apply(/*stapler_too=*/false);
+  }
+}
+
+}  // namespace ose
