@@ -152,10 +152,15 @@ std::vector<uint8_t> MakeResponse(const ResponseSpec& spec, X509* cert, X509* is
     Asn1TimePtr rv = Time(spec.revoked_at);
     std::vector<int> statuses{spec.cert_status};
     statuses.insert(statuses.end(), spec.extra_statuses.begin(), spec.extra_statuses.end());
-    for (int status : statuses) {
+    for (size_t i = 0; i < statuses.size(); ++i) {
+      const int status = statuses[i];
+      Asn1TimePtr own_nu = i >= 1 && i - 1 < spec.extra_next_updates.size()
+                               ? Time(spec.extra_next_updates[i - 1])
+                               : nullptr;
       OCSP_SINGLERESP* single = OCSP_basic_add1_status(
           bs.get(), id, status, status == V_OCSP_CERTSTATUS_REVOKED ? spec.revocation_reason : 0,
-          status == V_OCSP_CERTSTATUS_REVOKED ? rv.get() : nullptr, tu.get(), nu.get());
+          status == V_OCSP_CERTSTATUS_REVOKED ? rv.get() : nullptr, tu.get(),
+          own_nu ? own_nu.get() : nu.get());
       Check(single != nullptr, "add status");
       if (spec.critical_single_extension) {
         Check(OCSP_SINGLERESP_add_ext(single, UnknownCriticalExtension().get(), -1) == 1,

@@ -64,6 +64,8 @@ struct ResponseSpec {
   /// More SingleResponses for the same CertID, with these certStatus values
   /// (revoked ones with the spec's reason and time) and the spec's times.
   std::vector<int> extra_statuses;
+  /// nextUpdate of the i-th extra SingleResponse (beyond its size: the spec's).
+  std::vector<int64_t> extra_next_updates;
   bool critical_response_extension = false;  ///< an unknown critical responseExtension
   bool critical_single_extension = false;    ///< an unknown critical singleExtension
   const EVP_MD* sign_md = nullptr;           ///< signature digest; default SHA-256

@@ -274,6 +274,32 @@ TEST_F(VerifyTest, SeveralSingleResponsesForTheSameCertificate) {
   EXPECT_EQ(SignedByCa(spec).state, ResponseState::kRevoked);
 }
 
+// Among SingleResponses that agree, the times are those of the one that
+// expires first: the staple is only as fresh as its stalest answer.
+TEST_F(VerifyTest, AgreeingSingleResponsesGiveTheEarliestNextUpdate) {
+  auto spec = Fresh();  // nextUpdate now + 3 days
+  spec.extra_statuses = {V_OCSP_CERTSTATUS_GOOD, V_OCSP_CERTSTATUS_GOOD};
+  spec.extra_next_updates = {now_ + 5 * kDay, now_ + kDay};
+  auto v = SignedByCa(spec);
+  EXPECT_EQ(v.state, ResponseState::kGood) << v.detail;
+  ASSERT_TRUE(v.next_update.has_value());
+  EXPECT_EQ(*v.next_update, now_ + kDay);
+  // One of them already past its nextUpdate: the answer has expired.
+  spec.extra_next_updates = {now_ + 5 * kDay, now_ - 1800};  // after thisUpdate, past skew
+  auto stale = SignedByCa(spec);
+  EXPECT_EQ(stale.state, ResponseState::kInvalid);
+  EXPECT_EQ(stale.invalid_reason, invalid_reason::kExpired) << stale.detail;
+  // A revoked answer wins over an earlier-expiring good one, with its own times.
+  spec.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+  spec.revocation_reason = OCSP_REVOKED_STATUS_KEYCOMPROMISE;
+  spec.revoked_at = now_ - kDay;
+  spec.extra_next_updates = {now_ + kDay, now_ + 2 * kDay};
+  auto revoked = SignedByCa(spec);
+  EXPECT_EQ(revoked.state, ResponseState::kRevoked) << revoked.detail;
+  ASSERT_TRUE(revoked.next_update.has_value());
+  EXPECT_EQ(*revoked.next_update, now_ + 3 * kDay);
+}
+
 // #9.5: every certificate matching the ResponderID is tried.
 TEST_F(VerifyTest, SignerSearchTriesEveryMatchingCertificate) {
   auto old_key = GenerateKey(), new_key = GenerateKey(), decoy_key = GenerateKey();
