@@ -9,10 +9,17 @@
 #   scripts/metrics-shape.sh > after.txt       (on the new tree)
 #   diff before.txt after.txt
 #
+# With --page, the landing page follows the metrics, its times, revision and
+# the lab's folder masked, its lines sorted (rows of one group are ordered by
+# their margin to nextUpdate, which races between live responses fetched in
+# the same second; the order itself is unit-tested).
+#
 # Starts the lab (scripts/lab.sh) on its own ports, runs build/ocsp_staple_exporter
 # (or $OSE_BIN) with the lab's config until every target has been probed and
 # the stapling engine has published, scrapes, and stops everything. Run as root.
 set -euo pipefail
+page=0
+[ "${1:-}" = --page ] && page=1
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${OSE_BIN:-$root/build/ocsp_staple_exporter}
 base=${OSE_SHAPE_PORT_BASE:-18740}
@@ -57,3 +64,10 @@ curl -sf "http://127.0.0.1:$port/metrics" |
          name = series; sub(/\{.*/, "", name)
          if (name ~ /(_total|_bucket|_sum|_count|_seconds|_bytes|_number)$/) value = "*"
          print series, value }' | sort
+if [ $page = 1 ]; then
+  echo "--- landing page"
+  curl -sf "http://127.0.0.1:$port/" |
+    sed -E -e 's#<time[^>]*>[^<]*</time>#<time/>#g' -e 's/Version [^ ]+ \([^)]*\)/Version */' \
+      -e "s#$work#WORK#g" -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/TIME/g' \
+      -e 's/(TIME|[0-9]+ (s|min|h|d)( [0-9]+ (min|h))?) (ago|overdue)/AGO/g' | sort
+fi

@@ -165,8 +165,34 @@ RowGroup GroupOfReading(const std::string& kind, const Reading& x) {
   return RowGroup::kAbsent;
 }
 
-const char* const kHeaders[] = {"Target", "Kind",       "Address",    "State", "Staple",
-                                "Must-Staple", "nextUpdate", "Last probe", "Detail"};
+// A column of a table: its header and its share of the width (a .wN
+// class of kStyle).
+struct Column {
+  const char* header;
+  int width;
+};
+
+constexpr Column kTargetColumns[] = {
+    {"Target", 15},     {"Kind", 9},       {"Address", 14},   {"State", 12},  {"Staple", 6},
+    {"Must-Staple", 6}, {"nextUpdate", 10}, {"Last probe", 7}, {"Detail", 21},
+};
+constexpr Column kStaplerColumns[] = {
+    {"Certificate", 16}, {"Mode", 7},        {"Status", 9},        {"Serving", 7},
+    {"Fatal", 7},        {"nextUpdate", 14}, {"Next refresh", 14}, {"Last error", 26},
+};
+
+// <table id> with its <colgroup> and <thead>.
+template <size_t N>
+void TableStart(std::ostringstream& h, std::string_view id, const Column (&columns)[N]) {
+  h << "<table id=\"" << id << "\"><colgroup>";
+  for (const Column& c : columns) h << "<col class=\"w" << c.width << "\">";
+  h << "</colgroup><thead><tr>";
+  for (const Column& c : columns) h << "<th>" << c.header << "</th>";
+  h << "</tr></thead>";
+}
+
+// The data-label attribute of a cell of column i (the card layout's label).
+std::string TargetLabel(size_t i) { return Attr("data-label", kTargetColumns[i].header); }
 
 // The Detail cell: one line (the bounded reason, as HTML, and the start of
 // `text`); the whole text unfolds from a <details> when it is longer.
@@ -184,12 +210,12 @@ void DetailCell(std::ostringstream& h, const std::string& reason_html, const std
 void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
          const std::string& address, bool address_row, int64_t now) {
   h << "<tr" << (address_row ? " class=\"addr\"" : "") << "><td class=\"n\""
-    << Attr("data-label", kHeaders[0]) << ">" << HtmlEscape(t.name) << "</td><td class=\"k\""
-    << Attr("data-label", kHeaders[1]) << ">" << (address_row ? "address" : HtmlEscape(t.kind))
-    << "</td><td class=\"a\"" << Attr("data-label", kHeaders[2]) << ">" << HtmlEscape(address)
+    << TargetLabel(0) << ">" << HtmlEscape(t.name) << "</td><td class=\"k\""
+    << TargetLabel(1) << ">" << (address_row ? "address" : HtmlEscape(t.kind))
+    << "</td><td class=\"a\"" << TargetLabel(2) << ">" << HtmlEscape(address)
     << "</td>";
   if (x == nullptr) {
-    h << "<td class=\"s pending\"" << Attr("data-label", kHeaders[3])
+    h << "<td class=\"s pending\"" << TargetLabel(3)
       << ">pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
     return;
   }
@@ -197,7 +223,7 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
   const RowGroup group = GroupOfReading(t.kind, *x);
   std::string label = StateLabel(r);
   h << "<td class=\"s " << kRowGroupIds[static_cast<int>(group)] << "\""
-    << Attr("data-label", kHeaders[3]) << ">" << HtmlEscape(label) << "</td>";
+    << TargetLabel(3) << ">" << HtmlEscape(label) << "</td>";
   const bool staple = r.success && !r.crl && !r.ocsp_skipped;
   std::string stapled = staple ? (r.staple_present ? "yes" : "no") : "";
   if (r.handshakes && r.success) {  // handshakes > 1: how many carried one
@@ -205,16 +231,16 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
         std::to_string(r.handshakes->stapled) + " of " + std::to_string(r.handshakes->requested);
   }
   if (r.every_address) stapled.clear();  // see the address rows
-  h << "<td class=\"y\"" << Attr("data-label", kHeaders[4]) << ">" << stapled << "</td>";
-  h << "<td class=\"y\"" << Attr("data-label", kHeaders[5]) << ">"
+  h << "<td class=\"y\"" << TargetLabel(4) << ">" << stapled << "</td>";
+  h << "<td class=\"y\"" << TargetLabel(5) << ">"
     << (staple ? (r.must_staple ? "yes" : "no") : "") << "</td>";
-  h << "<td class=\"m\"" << Attr("data-label", kHeaders[6]) << ">";
+  h << "<td class=\"m\"" << TargetLabel(6) << ">";
   if (x->valid_until) h << MarginCell(*x->valid_until, now);
-  h << "</td><td class=\"l\"" << Attr("data-label", kHeaders[7]) << ">"
+  h << "</td><td class=\"l\"" << TargetLabel(7) << ">"
     << TimeCell(r.finished_at, HumanDuration(std::max<int64_t>(0, now - r.finished_at)) + " ago")
     << "</td>";
   // One line: the bounded reason and a short text; the rest expands.
-  h << "<td class=\"d\"" << Attr("data-label", kHeaders[8]) << ">";
+  h << "<td class=\"d\"" << TargetLabel(8) << ">";
   DetailCell(h, x->reason.empty() ? "" : "<span class=\"r\">" + HtmlEscape(x->reason) + "</span> ",
              x->detail);
   h << "</td></tr>\n";
@@ -226,6 +252,174 @@ struct Placed {
   RowGroup group;
   int64_t margin;  ///< to nextUpdate; max when none
 };
+
+// How many rows each group holds, and the [[crl]] targets by CRL state.
+struct Tally {
+  std::array<int, std::size(kRowGroupIds)> groups{};
+  std::array<int, std::size(kCrlStateNames)> crls{};
+  std::array<RowGroup, std::size(kCrlStateNames)> crl_group{};  ///< the group of each state
+};
+
+// Every target placed: worst group first; within a group, the smallest
+// margin to nextUpdate first. Each result is read once, for its place and
+// for its row.
+std::vector<Placed> PlaceRows(const std::vector<TargetSnapshot>& targets, int64_t now,
+                              Tally& tally) {
+  std::vector<Placed> rows;
+  rows.reserve(targets.size());
+  for (const auto& t : targets) {
+    Placed p{&t, std::nullopt, RowGroup::kPending, std::numeric_limits<int64_t>::max()};
+    if (t.last) {
+      const Reading& x = p.reading.emplace(Read(*t.last, now));
+      p.group = GroupOfReading(t.kind, x);
+      if (x.valid_until) p.margin = *x.valid_until - now;
+      if (t.kind == "crl" && x.r.success && x.r.crl) {
+        const auto s = static_cast<size_t>(x.r.crl->verdict.state);
+        ++tally.crls[s];
+        tally.crl_group[s] = p.group;
+      }
+    }
+    ++tally.groups[static_cast<size_t>(p.group)];
+    rows.push_back(std::move(p));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Placed& a, const Placed& b) {
+    if (a.group != b.group) return a.group < b.group;
+    if (a.margin != b.margin) return a.margin < b.margin;
+    return a.t->name < b.t->name;
+  });
+  return rows;
+}
+
+// The document's head, the title and the line of links.
+void PageStart(std::ostringstream& h, std::string_view telemetry_path) {
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+       "<title>OCSP Staple Exporter</title>\n<style>"
+    << kStyle
+    << "</style></head><body>\n<h1>OCSP Staple Exporter</h1>\n<p class=\"links\">Version "
+       OSE_VERSION " (" OSE_REVISION ") <a href=\""
+    << HtmlEscape(telemetry_path.substr(1))
+    << "\">Metrics</a> <a href=\"-/healthy\">Health</a> <a href=\"-/ready\">Readiness</a> "
+       "<a href=\"api/v1/stapler\">Stapling engine (JSON)</a> "
+       "<form action=\"probe\" method=\"get\">Probe "
+       "<input name=\"target\" placeholder=\"host:443\" size=\"16\"> <input type=\"submit\" "
+       "value=\"Go\"></form></p>\n";
+}
+
+// One count of the summary, linking to its rows (greyed when zero).
+void SummaryItem(std::ostringstream& h, int n, std::string_view cls, std::string_view href,
+                 std::string_view what) {
+  if (n == 0) {
+    h << "<span class=\"zero\" data-count=\"0\"" << Attr("data-what", what) << "><b>0</b> "
+      << HtmlEscape(what) << "</span>";
+    return;
+  }
+  h << "<a class=\"" << cls << "\" href=\"#" << href << "\" data-count=\"" << n << "\""
+    << Attr("data-what", what) << "><b>" << n << "</b> " << HtmlEscape(what) << "</a>";
+}
+
+// The summary: targets per group, the stapling engine's fatal and
+// not-serving certificates, [[crl]] targets per CRL state.
+void Summary(std::ostringstream& h, const Tally& tally,
+             const std::vector<StaplerCertState>& stapled) {
+  h << "<nav class=\"summary\" aria-label=\"Summary\" id=\"summary\">";
+  for (size_t g = 0; g < tally.groups.size(); ++g) {
+    if (static_cast<RowGroup>(g) == RowGroup::kPending && tally.groups[g] == 0) continue;
+    SummaryItem(h, tally.groups[g], kRowGroupIds[g], "g-" + std::string(kRowGroupIds[g]),
+                kRowGroupNames[g]);
+  }
+  if (!stapled.empty()) {
+    int fatal = 0, not_serving = 0;
+    for (const auto& c : stapled) {
+      fatal += c.fatal ? 1 : 0;
+      not_serving += c.serving ? 0 : 1;
+    }
+    h << "<span class=\"sep\">Stapling engine:</span>";
+    SummaryItem(h, fatal, "failed", "stapler", "fatal");
+    SummaryItem(h, not_serving, "absent", "stapler", "not serving");
+  }
+  int crls = 0;
+  for (int n : tally.crls) crls += n;
+  if (crls > 0) {
+    h << "<span class=\"sep\">CRLs:</span>";
+    for (size_t s = 0; s < tally.crls.size(); ++s) {
+      const auto g = static_cast<size_t>(tally.crl_group[s]);
+      SummaryItem(h, tally.crls[s], kRowGroupIds[g], "g-" + std::string(kRowGroupIds[g]),
+                  "CRL " + std::string(kCrlStateNames[s]));
+    }
+  }
+  h << "</nav>\n";
+}
+
+// The targets: a <tbody> per group, a row per target and, under a target
+// probed on every address, a row per address.
+void TargetsTable(std::ostringstream& h, const std::vector<Placed>& rows, const Tally& tally,
+                  int64_t now) {
+  h << "<h2>Targets</h2>\n";
+  TableStart(h, "targets", kTargetColumns);
+  h << "\n";
+  std::optional<RowGroup> open;
+  for (const Placed& p : rows) {
+    if (open != p.group) {
+      if (open) h << "</tbody>\n";
+      open = p.group;
+      const auto g = static_cast<size_t>(p.group);
+      h << "<tbody id=\"g-" << kRowGroupIds[g] << "\"><tr class=\"group\"><th colspan=\""
+        << std::size(kTargetColumns) << "\" class=\"" << kRowGroupIds[g] << "\">"
+        << HtmlEscape(kRowGroupNames[g]) << " (" << tally.groups[g] << ")</th></tr>\n";
+    }
+    const TargetSnapshot& t = *p.t;
+    Row(h, t, p.reading ? &*p.reading : nullptr, t.address, false, now);
+    if (t.last) {
+      for (const ProbeResult& a : t.last->per_address) {
+        const Reading x = Read(a, now);
+        Row(h, t, &x, a.address, true, now);
+      }
+    }
+  }
+  if (open) h << "</tbody>\n";
+  h << "</table>\n";
+}
+
+// One certificate of the stapling engine, its held staple read at `now`.
+void StaplerRow(std::ostringstream& h, StaplerCertState c, int64_t now) {
+  auto label = [](size_t i) { return Attr("data-label", kStaplerColumns[i].header); };
+  c.held = VerdictAt(c.held, now);
+  const std::string status(StateName(c.held.state));
+  h << "<tr><td class=\"n\"" << label(0) << ">" << HtmlEscape(c.name) << "</td><td" << label(1)
+    << ">" << ModeName(c.mode) << "</td><td" << Attr("class", status) << label(2) << ">"
+    << status << "</td><td" << Attr("class", c.serving ? "good" : "absent") << label(3) << ">"
+    << (c.serving ? "yes" : "no") << "</td><td" << Attr("class", c.fatal ? "failed" : "")
+    << label(4) << ">" << (c.fatal ? "FATAL" : "no") << "</td><td class=\"m\"" << label(5)
+    << ">";
+  if (c.held.signature_verified && c.held.next_update) h << MarginCell(*c.held.next_update, now);
+  h << "</td><td class=\"m\"" << label(6) << ">";
+  if (c.next_refresh > 0) {
+    const int64_t in = c.next_refresh - now;
+    h << TimeCell(c.next_refresh,
+                  in >= 0 ? "in " + HumanDuration(in) : HumanDuration(-in) + " overdue");
+  }
+  h << "</td><td class=\"d\"" << label(7) << ">";
+  DetailCell(h, "", c.last_error);
+  h << "</td></tr>\n";
+}
+
+// The stapling engine's certificates: fatal first, then not serving.
+void StaplerTable(std::ostringstream& h, const std::vector<StaplerCertState>& stapled,
+                  int64_t now) {
+  if (stapled.empty()) return;
+  std::vector<const StaplerCertState*> certs;
+  for (const auto& c : stapled) certs.push_back(&c);
+  std::stable_sort(certs.begin(), certs.end(), [](const auto* a, const auto* b) {
+    return std::make_tuple(!a->fatal, a->serving, a->name) <
+           std::make_tuple(!b->fatal, b->serving, b->name);
+  });
+  h << "<h2>Stapling engine</h2>\n";
+  TableStart(h, "stapler", kStaplerColumns);
+  h << "<tbody>\n";
+  for (const StaplerCertState* c : certs) StaplerRow(h, *c, now);
+  h << "</tbody></table>\n";
+}
 
 }  // namespace
 
@@ -254,152 +448,13 @@ const std::string& LandingPageCsp() {
 std::string LandingPage(const std::vector<TargetSnapshot>& targets,
                         const std::vector<StaplerCertState>& stapled, int64_t now,
                         std::string_view telemetry_path) {
-  // Worst first; within a group, the smallest margin to nextUpdate first.
-  std::vector<Placed> rows;
-  rows.reserve(targets.size());
-  std::array<int, std::size(kRowGroupIds)> counts{};
-  std::array<int, std::size(kCrlStateNames)> crl_counts{};
-  std::array<RowGroup, std::size(kCrlStateNames)> crl_group{};
-  for (const auto& t : targets) {
-    // Each result is read once, for its place and for its row.
-    Placed p{&t, std::nullopt, RowGroup::kPending, std::numeric_limits<int64_t>::max()};
-    if (t.last) {
-      const Reading& x = p.reading.emplace(Read(*t.last, now));
-      p.group = GroupOfReading(t.kind, x);
-      if (x.valid_until) p.margin = *x.valid_until - now;
-      if (t.kind == "crl" && x.r.success && x.r.crl) {
-        const auto s = static_cast<size_t>(x.r.crl->verdict.state);
-        ++crl_counts[s];
-        crl_group[s] = p.group;
-      }
-    }
-    ++counts[static_cast<size_t>(p.group)];
-    rows.push_back(std::move(p));
-  }
-  std::stable_sort(rows.begin(), rows.end(), [](const Placed& a, const Placed& b) {
-    if (a.group != b.group) return a.group < b.group;
-    if (a.margin != b.margin) return a.margin < b.margin;
-    return a.t->name < b.t->name;
-  });
-
+  Tally tally;
+  const std::vector<Placed> rows = PlaceRows(targets, now, tally);
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-       "<title>OCSP Staple Exporter</title>\n<style>"
-    << kStyle
-    << "</style></head><body>\n<h1>OCSP Staple Exporter</h1>\n<p class=\"links\">Version "
-       OSE_VERSION " (" OSE_REVISION ") <a href=\""
-    << HtmlEscape(telemetry_path.substr(1))
-    << "\">Metrics</a> <a href=\"-/healthy\">Health</a> <a href=\"-/ready\">Readiness</a> "
-       "<a href=\"api/v1/stapler\">Stapling engine (JSON)</a> "
-       "<form action=\"probe\" method=\"get\">Probe "
-       "<input name=\"target\" placeholder=\"host:443\" size=\"16\"> <input type=\"submit\" "
-       "value=\"Go\"></form></p>\n";
-
-  // The summary: each count links to its rows.
-  h << "<nav class=\"summary\" aria-label=\"Summary\" id=\"summary\">";
-  auto item = [&](int n, std::string_view cls, std::string_view href, std::string_view what) {
-    if (n == 0) {
-      h << "<span class=\"zero\" data-count=\"0\"" << Attr("data-what", what) << "><b>0</b> "
-        << HtmlEscape(what) << "</span>";
-      return;
-    }
-    h << "<a class=\"" << cls << "\" href=\"#" << href << "\" data-count=\"" << n << "\""
-      << Attr("data-what", what) << "><b>" << n << "</b> " << HtmlEscape(what) << "</a>";
-  };
-  for (size_t g = 0; g < counts.size(); ++g) {
-    if (static_cast<RowGroup>(g) == RowGroup::kPending && counts[g] == 0) continue;
-    item(counts[g], kRowGroupIds[g], "g-" + std::string(kRowGroupIds[g]), kRowGroupNames[g]);
-  }
-  if (!stapled.empty()) {
-    int fatal = 0, not_serving = 0;
-    for (const auto& c : stapled) {
-      fatal += c.fatal ? 1 : 0;
-      not_serving += c.serving ? 0 : 1;
-    }
-    h << "<span class=\"sep\">Stapling engine:</span>";
-    item(fatal, "failed", "stapler", "fatal");
-    item(not_serving, "absent", "stapler", "not serving");
-  }
-  int crls = 0;
-  for (int n : crl_counts) crls += n;
-  if (crls > 0) {
-    h << "<span class=\"sep\">CRLs:</span>";
-    for (size_t s = 0; s < crl_counts.size(); ++s) {
-      const RowGroup g = crl_group[s];
-      item(crl_counts[s], kRowGroupIds[static_cast<int>(g)],
-           "g-" + std::string(kRowGroupIds[static_cast<int>(g)]),
-           "CRL " + std::string(kCrlStateNames[s]));
-    }
-  }
-  h << "</nav>\n<h2>Targets</h2>\n<table id=\"targets\"><colgroup>";
-  for (int w : {15, 9, 14, 12, 6, 6, 10, 7, 21}) h << "<col class=\"w" << w << "\">";
-  h << "</colgroup><thead><tr>";
-  for (const char* c : kHeaders) h << "<th>" << c << "</th>";
-  h << "</tr></thead>\n";
-  std::optional<RowGroup> open;
-  for (const Placed& p : rows) {
-    if (open != p.group) {
-      if (open) h << "</tbody>\n";
-      open = p.group;
-      const auto g = static_cast<size_t>(p.group);
-      h << "<tbody id=\"g-" << kRowGroupIds[g] << "\"><tr class=\"group\"><th colspan=\""
-        << std::size(kHeaders) << "\" class=\"" << kRowGroupIds[g] << "\">"
-        << HtmlEscape(kRowGroupNames[g]) << " (" << counts[g] << ")</th></tr>\n";
-    }
-    const TargetSnapshot& t = *p.t;
-    Row(h, t, p.reading ? &*p.reading : nullptr, t.address, false, now);
-    if (t.last) {
-      for (const ProbeResult& a : t.last->per_address) {
-        const Reading x = Read(a, now);
-        Row(h, t, &x, a.address, true, now);
-      }
-    }
-  }
-  if (open) h << "</tbody>\n";
-  h << "</table>\n";
-
-  if (!stapled.empty()) {
-    // Fatal first, then not serving.
-    std::vector<const StaplerCertState*> certs;
-    for (const auto& c : stapled) certs.push_back(&c);
-    std::stable_sort(certs.begin(), certs.end(), [](const auto* a, const auto* b) {
-      return std::make_tuple(!a->fatal, a->serving, a->name) <
-             std::make_tuple(!b->fatal, b->serving, b->name);
-    });
-    const char* const cols[] = {"Certificate", "Mode", "Status", "Serving", "Fatal",
-                                "nextUpdate", "Next refresh", "Last error"};
-    h << "<h2>Stapling engine</h2>\n<table id=\"stapler\"><colgroup>";
-    for (int w : {16, 7, 9, 7, 7, 14, 14, 26}) h << "<col class=\"w" << w << "\">";
-    h << "</colgroup><thead><tr>";
-    for (const char* c : cols) h << "<th>" << c << "</th>";
-    h << "</tr></thead><tbody>\n";
-    for (const StaplerCertState* cp : certs) {
-      StaplerCertState c = *cp;
-      c.held = VerdictAt(c.held, now);
-      const std::string status(StateName(c.held.state));
-      h << "<tr><td class=\"n\"" << Attr("data-label", cols[0]) << ">" << HtmlEscape(c.name)
-        << "</td><td" << Attr("data-label", cols[1]) << ">" << ModeName(c.mode) << "</td><td"
-        << Attr("class", status) << Attr("data-label", cols[2]) << ">" << status << "</td><td"
-        << Attr("class", c.serving ? "good" : "absent") << Attr("data-label", cols[3]) << ">"
-        << (c.serving ? "yes" : "no") << "</td><td" << Attr("class", c.fatal ? "failed" : "")
-        << Attr("data-label", cols[4]) << ">" << (c.fatal ? "FATAL" : "no")
-        << "</td><td class=\"m\"" << Attr("data-label", cols[5]) << ">";
-      if (c.held.signature_verified && c.held.next_update) {
-        h << MarginCell(*c.held.next_update, now);
-      }
-      h << "</td><td class=\"m\"" << Attr("data-label", cols[6]) << ">";
-      if (c.next_refresh > 0) {
-        const int64_t in = c.next_refresh - now;
-        h << TimeCell(c.next_refresh, in >= 0 ? "in " + HumanDuration(in)
-                                              : HumanDuration(-in) + " overdue");
-      }
-      h << "</td><td class=\"d\"" << Attr("data-label", cols[7]) << ">";
-      DetailCell(h, "", c.last_error);
-      h << "</td></tr>\n";
-    }
-    h << "</tbody></table>\n";
-  }
+  PageStart(h, telemetry_path);
+  Summary(h, tally, stapled);
+  TargetsTable(h, rows, tally, now);
+  StaplerTable(h, stapled, now);
   h << "</body></html>\n";
   return h.str();
 }
