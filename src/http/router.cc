@@ -218,107 +218,143 @@ void Router::Handle(HttpRequest req, Reply reply) {
   });
 }
 
+namespace {
+
+// One route: its path (empty: --web.telemetry-path), the methods it takes
+// (GET also answers HEAD), and its handler.
+struct RouteEntry {
+  std::string_view path;
+  std::string_view method;  ///< "GET" or "POST"
+  void (Router::*serve)(const HttpRequest&, Router::Reply);
+};
+
+}  // namespace
+
 void Router::Route(const HttpRequest& req, std::string_view handler, Reply reply) {
-  const std::string& path = req.path;
+  // The routes, as data (a member function of the router may name the
+  // private handlers).
+  static constexpr RouteEntry kRoutes[] = {
+      {"", "GET", &Router::ServeMetrics},
+      {"/-/healthy", "GET", &Router::ServeHealthy},
+      {"/-/ready", "GET", &Router::ServeReady},
+      {"/api/v1/stapler", "GET", &Router::ServeStaplerJson},
+      {"/", "GET", &Router::ServeLandingPage},
+      {"/probe", "GET", &Router::ServeProbe},
+      {"/-/reload", "POST", &Router::ServeReload},
+  };
+  const bool telemetry = handler == options_.telemetry_path;
+  const RouteEntry* route = nullptr;
+  for (const RouteEntry& r : kRoutes) {
+    if (telemetry ? r.path.empty() : r.path == handler) route = &r;
+  }
+  if (route == nullptr) return reply(Text(404, "Not found\n"));
   const bool get = req.method == "GET" || req.method == "HEAD";
-  auto heavy = [this, reply](std::function<HttpResponse()> make) {
-    run_heavy_([make = std::move(make), reply]() {
-      HttpResponse r;
-      try {
-        r = make();
-      } catch (const std::exception& e) {
-        log::Error("HTTP handler failed", {{"err", e.what()}});
-        r = Text(500, "Internal error\n");
-      }
-      reply(std::move(r));
-    });
-  };
-  auto stapled = [this] {
-    return hooks_.stapler ? hooks_.stapler() : std::vector<StaplerCertState>{};
-  };
-  if (handler == kHandlerOther) {
-    reply(Text(404, "Not found\n"));
-    return;
+  if (route->method == "POST" && req.method != "POST") {
+    HttpResponse r = Text(405, "Method not allowed: POST to reload\n");
+    r.headers.emplace_back("Allow", "POST");
+    return reply(std::move(r));
   }
-  if (path == "/-/reload") {
-    if (req.method != "POST") {
-      HttpResponse r = Text(405, "Method not allowed: POST to reload\n");
-      r.headers.emplace_back("Allow", "POST");
-      reply(std::move(r));
-      return;
-    }
-    // A browser page of another site must not make an operator's browser
-    // reload the exporter (CSRF): refuse cross-site fetches and foreign Origins.
-    const std::string_view site = req.Header("sec-fetch-site");
-    const std::string_view origin = req.Header("origin");
-    if (site == "cross-site" || (!origin.empty() && !SameOrigin(origin, req.Header("host")))) {
-      reply(Text(403, "Forbidden: cross-site request to /-/reload\n"));
-      return;
-    }
-    heavy([this] {
-      auto r = hooks_.reload();
-      return r ? Text(200, "Reloaded\n")
-               : Text(500, "failed to reload config: " + r.error().detail + "\n");
-    });
-    return;
-  }
-  if (!get) {
+  if (route->method == "GET" && !get) {
     HttpResponse r = Text(405, "Method not allowed\n");
     r.headers.emplace_back("Allow", "GET, HEAD");
+    return reply(std::move(r));
+  }
+  (this->*route->serve)(req, std::move(reply));
+}
+
+void Router::RunHeavy(std::function<HttpResponse()> make, Reply reply) {
+  run_heavy_([make = std::move(make), reply = std::move(reply)]() {
+    HttpResponse r;
+    try {
+      r = make();
+    } catch (const std::exception& e) {
+      log::Error("HTTP handler failed", {{"err", e.what()}});
+      r = Text(500, "Internal error\n");
+    }
     reply(std::move(r));
-    return;
+  });
+}
+
+std::vector<StaplerCertState> Router::Stapled() const {
+  return hooks_.stapler ? hooks_.stapler() : std::vector<StaplerCertState>{};
+}
+
+void Router::ServeMetrics(const HttpRequest&, Reply reply) {
+  RunHeavy(
+      [this] {
+        HttpResponse r = Text(200, collector_.CollectText());
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return r;
+      },
+      std::move(reply));
+}
+
+void Router::ServeHealthy(const HttpRequest&, Reply reply) { reply(Text(200, "Healthy\n")); }
+
+void Router::ServeReady(const HttpRequest&, Reply reply) {
+  reply(hooks_.ready() ? Text(200, "Ready\n") : Text(503, "Not ready: first probes running\n"));
+}
+
+void Router::ServeStaplerJson(const HttpRequest&, Reply reply) {
+  RunHeavy(
+      [this] {
+        HttpResponse r = Text(200, StaplerJson(Stapled(), NowUnix()));
+        r.content_type = "application/json";
+        return r;
+      },
+      std::move(reply));
+}
+
+void Router::ServeLandingPage(const HttpRequest&, Reply reply) {
+  RunHeavy(
+      [this] {
+        HttpResponse r = Text(
+            200, LandingPage(store_.Snapshot(), Stapled(), NowUnix(), options_.telemetry_path));
+        r.content_type = "text/html; charset=utf-8";
+        r.headers.emplace_back("Content-Security-Policy", LandingPageCsp());
+        return r;
+      },
+      std::move(reply));
+}
+
+void Router::ServeProbe(const HttpRequest& req, Reply reply) {
+  const std::string timeout(req.Header("x-prometheus-scrape-timeout-seconds"));
+  ProbeQuery q = ParseProbeQuery(req.query.c_str(), timeout.empty() ? nullptr : timeout.c_str());
+  if (q.target.empty()) return reply(Text(400, "target parameter is missing\n"));
+  if (probes_in_flight_.fetch_add(1) >= options_.max_probe_requests) {
+    probes_in_flight_.fetch_sub(1);
+    return reply(Text(503, "too many /probe requests in flight (--web.max-probe-requests=" +
+                               std::to_string(options_.max_probe_requests) + ")\n"));
   }
-  if (path == options_.telemetry_path) {
-    heavy([this] {
-      HttpResponse r = Text(200, collector_.CollectText());
-      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      return r;
-    });
-  } else if (path == "/-/healthy") {
-    reply(Text(200, "Healthy\n"));
-  } else if (path == "/-/ready") {
-    reply(hooks_.ready() ? Text(200, "Ready\n") : Text(503, "Not ready: first probes running\n"));
-  } else if (path == "/api/v1/stapler") {
-    heavy([stapled] {
-      HttpResponse r = Text(200, StaplerJson(stapled(), NowUnix()));
-      r.content_type = "application/json";
-      return r;
-    });
-  } else if (path == "/") {
-    heavy([this, stapled] {
-      HttpResponse r =
-          Text(200, LandingPage(store_.Snapshot(), stapled(), NowUnix(), options_.telemetry_path));
-      r.content_type = "text/html; charset=utf-8";
-      r.headers.emplace_back("Content-Security-Policy", LandingPageCsp());
-      return r;
-    });
-  } else {  // /probe
-    const std::string query = req.query;
-    const std::string timeout(req.Header("x-prometheus-scrape-timeout-seconds"));
-    ProbeQuery q = ParseProbeQuery(query.c_str(), timeout.empty() ? nullptr : timeout.c_str());
-    if (q.target.empty()) {
-      reply(Text(400, "target parameter is missing\n"));
+  hooks_.probe(q, [this, reply](Result<std::vector<prometheus::MetricFamily>> families) {
+    probes_in_flight_.fetch_sub(1);
+    if (!families) {
+      const std::string& reason = families.error().reason;
+      reply(Text(reason == "bad_request" ? 400 : reason == "forbidden" ? 403 : 500,
+                 families.error().detail + "\n"));
       return;
     }
-    if (probes_in_flight_.fetch_add(1) >= options_.max_probe_requests) {
-      probes_in_flight_.fetch_sub(1);
-      reply(Text(503, "too many /probe requests in flight (--web.max-probe-requests=" +
-                          std::to_string(options_.max_probe_requests) + ")\n"));
-      return;
-    }
-    hooks_.probe(q, [this, reply](Result<std::vector<prometheus::MetricFamily>> families) {
-      probes_in_flight_.fetch_sub(1);
-      if (!families) {
-        const std::string& reason = families.error().reason;
-        reply(Text(reason == "bad_request" ? 400 : reason == "forbidden" ? 403 : 500,
-                   families.error().detail + "\n"));
-        return;
-      }
-      HttpResponse r = Text(200, SerializeText(families.value()));
-      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      reply(std::move(r));
-    });
+    HttpResponse r = Text(200, SerializeText(families.value()));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    reply(std::move(r));
+  });
+}
+
+void Router::ServeReload(const HttpRequest& req, Reply reply) {
+  // A browser page of another site must not make an operator's browser
+  // reload the exporter (CSRF): refuse cross-site fetches and foreign Origins.
+  const std::string_view site = req.Header("sec-fetch-site");
+  const std::string_view origin = req.Header("origin");
+  if (site == "cross-site" || (!origin.empty() && !SameOrigin(origin, req.Header("host")))) {
+    return reply(Text(403, "Forbidden: cross-site request to /-/reload\n"));
   }
+  RunHeavy(
+      [this] {
+        auto r = hooks_.reload();
+        return r ? Text(200, "Reloaded\n")
+                 : Text(500, "failed to reload config: " + r.error().detail + "\n");
+      },
+      std::move(reply));
 }
 
 }  // namespace ose

@@ -117,9 +117,23 @@ class Router {
   uint64_t bcrypt_checks() const { return auth_.bcrypt_checks(); }
 
  private:
-  /// Answers an authorised `req` of `handler` (HandlerOf its path).
+  /// Answers an authorised `req` of `handler` (HandlerOf its path) through
+  /// the table of routes in router.cc: 404 for no route, 405 for a method
+  /// the route does not take.
   void Route(const HttpRequest& req, std::string_view handler, Reply reply);
   std::string_view HandlerOf(std::string_view path) const;
+  /// Runs `make` off the I/O threads (run_heavy_); an exception answers 500.
+  void RunHeavy(std::function<HttpResponse()> make, Reply reply);
+
+  // The routes (see kRoutes in router.cc), each answering exactly once.
+  void ServeMetrics(const HttpRequest& req, Reply reply);
+  void ServeHealthy(const HttpRequest& req, Reply reply);
+  void ServeReady(const HttpRequest& req, Reply reply);
+  void ServeStaplerJson(const HttpRequest& req, Reply reply);
+  void ServeLandingPage(const HttpRequest& req, Reply reply);
+  void ServeProbe(const HttpRequest& req, Reply reply);
+  void ServeReload(const HttpRequest& req, Reply reply);
+  std::vector<StaplerCertState> Stapled() const;
 
   const ResultStore& store_;
   const Collector& collector_;
