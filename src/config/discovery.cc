@@ -143,7 +143,7 @@ std::vector<TlsTarget> DiscoveryWatcher::Targets(
     if (b == blocks_.end()) continue;
     for (const auto& [path, file] : b->second.files) {
       for (const TargetGroup& g : file.groups) {
-        for (const std::string& address : g.targets) {
+        for (const auto& [address, endpoint] : g.targets) {
           if (auto c = configured.find(address); c != configured.end() && c->second != "tls") {
             log::Error("discovered target refused: a configured target has this name",
                        {{"discovery", d.name}, {"file", path}, {"target", address},
@@ -155,12 +155,10 @@ std::vector<TlsTarget> DiscoveryWatcher::Targets(
                        {{"discovery", d.name}, {"file", path}, {"target", address}});
             continue;
           }
-          auto hp = ParseHostPort(address);
-          if (!hp) continue;  // ParseFileSd checked it
           TlsTarget t = d.defaults;
           t.name = address;
           t.address = address;
-          t.endpoint = hp.value();
+          t.endpoint = endpoint;
           t.labels = g.labels;
           out.push_back(std::move(t));
         }

@@ -106,8 +106,9 @@ Result<std::vector<TargetGroup>> ParseFileSd(std::string_view text, FileSdFormat
       if (!t.is_string()) return fail(tat, "must be a string");
       const std::string& s = t.get_ref<const std::string&>();
       if (!IsValidUtf8(s)) return fail(tat, "is not valid UTF-8");
-      if (auto hp = ParseHostPort(s); !hp) return fail(tat, hp.error().detail);
-      group.targets.push_back(s);
+      auto hp = ParseHostPort(s);
+      if (!hp) return fail(tat, hp.error().detail);
+      group.targets.push_back({s, std::move(hp).value()});
     }
     if (auto labels = g.find("labels"); labels != g.end() && !labels->is_null()) {
       if (!labels->is_object()) return fail(at + ".labels", "must be a map of names to strings");

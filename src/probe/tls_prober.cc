@@ -325,60 +325,27 @@ struct TlsProber::Impl {
 
 namespace {
 
-// One handshake in flight: resolve (unless given addresses), connect,
-// handshake, verify. Owned by the handlers that reference it.
-class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
+// One handshake in flight: connect to the first of the given addresses
+// that accepts, handshake, verify. No timer of its own: the TlsProbeOp
+// that started it calls TimeOut at the probe's deadline.
+class HandshakeOp : public std::enable_shared_from_this<HandshakeOp> {
  public:
-  /// With `endpoints`, no name is resolved and `admit` is not asked (the
-  /// caller did both). The probe times out at `deadline`.
-  ProbeOp(asio::io_context& io, SSL_CTX* ctx, X509_STORE* system,
-          VerificationCache& cache, DnsResolver& dns, TlsProbeRequest req,
-          TlsProber::Callback done, SteadyClock::time_point deadline,
-          std::optional<std::vector<tcp::endpoint>> endpoints = std::nullopt)
+  /// `req` and `endpoints` belong to the TlsProbeOp, which outlives this
+  /// handshake (its callback holds the TlsProbeOp).
+  HandshakeOp(asio::io_context& io, SSL_CTX* ctx, X509_STORE* system, VerificationCache& cache,
+              const TlsProbeRequest& req, const std::vector<tcp::endpoint>& endpoints,
+              TlsProber::Callback done)
       : system_(system),
         cache_(cache),
-        dns_(dns),
-        req_(std::move(req)),
+        endpoints_(endpoints),
+        req_(req),
         done_(std::move(done)),
         ctx_(ctx),
         socket_(io),
-        timer_(io),
-        start_(SteadyClock::now()),
-        deadline_(deadline),
-        given_(std::move(endpoints)) {}
+        start_(SteadyClock::now()) {}
 
+  /// Connects to the first of the endpoints that accepts, then handshakes.
   void Start() {
-    auto self = shared_from_this();
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (ec || self->finished_) return;
-      // Finish now; handlers still pending see finished_ and return.
-      self->timed_out_ = true;
-      self->Fail(probe_failure::kTimeout, "");
-    });
-    if (given_) {
-      endpoints_ = std::move(*given_);
-      return Connect();
-    }
-    phase_ = "resolving";
-    dns_.Resolve(req_.host, req_.port,
-                 [self](Result<std::vector<tcp::endpoint>> r) { self->OnResolved(std::move(r)); });
-  }
-
- private:
-  void OnResolved(Result<std::vector<tcp::endpoint>> endpoints) {
-    if (finished_) return;
-    if (!endpoints) return Fail(probe_failure::kResolve, endpoints.error().detail);
-    endpoints_ = std::move(endpoints).value();
-    if (req_.admit) {
-      if (auto ok = req_.admit(endpoints_); !ok) {
-        return Fail(probe_failure::kForbidden, ok.error().detail);
-      }
-    }
-    Connect();
-  }
-
-  void Connect() {
     phase_ = "connecting";
     auto self = shared_from_this();
     asio::async_connect(socket_, endpoints_,
@@ -388,6 +355,15 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
                         });
   }
 
+  /// The probe's deadline has passed: fails now with the phase it was in;
+  /// handlers still pending see finished_ and return.
+  void TimeOut() {
+    if (finished_) return;
+    timed_out_ = true;
+    Fail(probe_failure::kTimeout, "");
+  }
+
+ private:
   void OnConnected(const boost::system::error_code& ec) {
     if (finished_) return;
     if (ec) return Fail(probe_failure::kConnect, "connect: " + ec.message());
@@ -466,7 +442,6 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
   void Finish(ProbeResult r) {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
     ssl_.reset();  // before the descriptor it reads goes away
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -480,30 +455,27 @@ class ProbeOp : public std::enable_shared_from_this<ProbeOp> {
 
   X509_STORE* system_;  ///< owned by TlsProber::Impl
   VerificationCache& cache_;  ///< owned by TlsProber::Impl
-  DnsResolver& dns_;          ///< owned by TlsProber::Impl
-  std::vector<tcp::endpoint> endpoints_;
+  const std::vector<tcp::endpoint>& endpoints_;  ///< owned by the TlsProbeOp
   const char* phase_ = "starting";  ///< for the timeout's detail
-  TlsProbeRequest req_;
+  const TlsProbeRequest& req_;      ///< owned by the TlsProbeOp
   TlsProber::Callback done_;
   SSL_CTX* ctx_;  ///< owned by the ProbeLoop
   tcp::socket socket_;
   SslPtr ssl_;    ///< created once connected
-  asio::steady_timer timer_;
   SteadyClock::time_point start_;
-  SteadyClock::time_point deadline_;
-  std::optional<std::vector<tcp::endpoint>> given_;
   std::string address_;  ///< the endpoint connected to, once connected
   bool timed_out_ = false;
   bool finished_ = false;
 };
 
-// A probe of several handshakes or every address: resolves once, then runs
-// the handshakes of each address in turn (addresses in parallel), all
-// within the request's timeout, and folds them (fleet.h).
-class FleetOp : public std::enable_shared_from_this<FleetOp> {
+// Every TLS probe: resolves once, asks `admit`, then runs the handshakes
+// of each address group in turn (groups in parallel: one group of every
+// address, or with addresses = "all" one per address), all within the
+// request's timeout (one timer), and folds them (fleet.h).
+class TlsProbeOp : public std::enable_shared_from_this<TlsProbeOp> {
  public:
-  FleetOp(ProbeLoop& loop, X509_STORE* system, VerificationCache& cache, TlsProbeRequest req,
-          TlsProber::Callback done)
+  TlsProbeOp(ProbeLoop& loop, X509_STORE* system, VerificationCache& cache, TlsProbeRequest req,
+             TlsProber::Callback done)
       : loop_(loop),
         system_(system),
         cache_(cache),
@@ -517,11 +489,7 @@ class FleetOp : public std::enable_shared_from_this<FleetOp> {
     auto self = shared_from_this();
     timer_.expires_at(deadline_);
     timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (ec || self->resolved_) return;
-      self->resolved_ = true;  // a late answer is ignored
-      self->Fail(probe_failure::kTimeout, "timed out after " +
-                                              std::to_string(self->req_.timeout.count()) +
-                                              "ms (resolving)");
+      if (!ec) self->OnDeadline();
     });
     loop_.dns.Resolve(req_.host, req_.port, [self](Result<std::vector<tcp::endpoint>> r) {
       self->OnResolved(std::move(r));
@@ -529,10 +497,21 @@ class FleetOp : public std::enable_shared_from_this<FleetOp> {
   }
 
  private:
+  void OnDeadline() {
+    deadline_passed_ = true;
+    if (!resolved_) {
+      resolved_ = true;  // a late answer is ignored
+      return Fail(probe_failure::kTimeout,
+                  "timed out after " + std::to_string(req_.timeout.count()) + "ms (resolving)");
+    }
+    for (const auto& running : running_) {
+      if (std::shared_ptr<HandshakeOp> op = running.lock()) op->TimeOut();
+    }
+  }
+
   void OnResolved(Result<std::vector<tcp::endpoint>> endpoints) {
     if (resolved_) return;
     resolved_ = true;
-    timer_.cancel();
     if (!endpoints) return Fail(probe_failure::kResolve, endpoints.error().detail);
     std::vector<tcp::endpoint> all = std::move(endpoints).value();
     if (req_.admit) {
@@ -551,19 +530,25 @@ class FleetOp : public std::enable_shared_from_this<FleetOp> {
     if (groups_.empty()) return Fail(probe_failure::kResolve, "no address for " + req_.host);
     runs_.resize(groups_.size());
     results_.resize(groups_.size());
+    running_.resize(groups_.size());
     pending_ = groups_.size();
     for (size_t i = 0; i < groups_.size(); ++i) RunHandshake(i);
   }
 
   void RunHandshake(size_t group) {
     auto self = shared_from_this();
-    std::make_shared<ProbeOp>(loop_.io, loop_.ctx.get(), system_, cache_, loop_.dns, req_,
-                              [self, group](ProbeResult r) { self->OnHandshake(group, std::move(r)); },
-                              deadline_, groups_[group])
-        ->Start();
+    auto op = std::make_shared<HandshakeOp>(
+        loop_.io, loop_.ctx.get(), system_, cache_, req_, groups_[group],
+        [self, group](ProbeResult r) { self->OnHandshake(group, std::move(r)); });
+    running_[group] = op;
+    op->Start();
+    // Started after the deadline (the previous handshake ended just then).
+    if (deadline_passed_) op->TimeOut();
   }
 
   void OnHandshake(size_t group, ProbeResult r) {
+    running_[group].reset();
+    if (req_.handshakes == 1 && !req_.all_addresses) return Finish(std::move(r));
     std::vector<ProbeResult>& run = runs_[group];
     const bool failed = !r.success;
     run.push_back(std::move(r));
@@ -592,6 +577,7 @@ class FleetOp : public std::enable_shared_from_this<FleetOp> {
   }
 
   void Finish(ProbeResult r) {
+    timer_.cancel();
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     r.finished_at = NowUnix();
     auto done = std::move(done_);
@@ -603,9 +589,13 @@ class FleetOp : public std::enable_shared_from_this<FleetOp> {
   VerificationCache& cache_;
   TlsProbeRequest req_;
   TlsProber::Callback done_;
-  asio::steady_timer timer_;  ///< the resolution's share of the timeout
+  asio::steady_timer timer_;  ///< the whole probe's deadline
   SteadyClock::time_point start_, deadline_;
   bool resolved_ = false;
+  bool deadline_passed_ = false;
+  /// Per group, the handshake in flight (its pending handlers own it: no
+  /// cycle through its callback, which owns this).
+  std::vector<std::weak_ptr<HandshakeOp>> running_;
   std::vector<std::vector<tcp::endpoint>> groups_;  ///< one per address probed
   std::vector<std::vector<ProbeResult>> runs_;      ///< handshakes so far, per group
   std::vector<ProbeResult> results_;                ///< folded, per group
@@ -631,14 +621,7 @@ void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home)
   Impl& impl = *impl_;
   auto run = [&impl](ProbeLoop& l, TlsProbeRequest req, Callback cb) {
     req.handshakes = std::clamp(req.handshakes, 1, kMaxHandshakes);
-    if (req.handshakes > 1 || req.all_addresses) {
-      std::make_shared<FleetOp>(l, impl.system.get(), impl.cache, std::move(req), std::move(cb))
-          ->Start();
-      return;
-    }
-    const auto deadline = SteadyClock::now() + req.timeout;
-    std::make_shared<ProbeOp>(l.io, l.ctx.get(), impl.system.get(), impl.cache, l.dns,
-                              std::move(req), std::move(cb), deadline)
+    std::make_shared<TlsProbeOp>(l, impl.system.get(), impl.cache, std::move(req), std::move(cb))
         ->Start();
   };
   if (impl.inline_loop) return run(*impl.inline_loop, std::move(request), std::move(done));

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!groups) continue;
     for (const auto& g : groups.value()) {
       for (const auto& t : g.targets) {
-        if (!ose::ParseHostPort(t)) __builtin_trap();
+        auto hp = ose::ParseHostPort(t.address);
+        if (!hp || !(hp.value() == t.endpoint)) __builtin_trap();
       }
       for (const auto& [name, value] : g.labels) {
         if (!ose::ValidExtraLabelName(name) || ose::ReservedLabelName(name) ||

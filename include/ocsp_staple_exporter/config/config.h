@@ -17,6 +17,7 @@
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/config/file_sd.h"
+#include "ocsp_staple_exporter/config/host_port.h"
 
 namespace ose {
 
@@ -73,17 +74,6 @@ bool IsIpLiteral(const std::string& host);
 /// Checks one `dns_servers` entry ("IP", "IP:port", "[IPv6]:port").
 /// Errors (reason "config") name the entry.
 Result<Ok> ValidateDnsServer(const std::string& entry);
-
-/// `host:port` split; `host` has no brackets for IPv6 literals.
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-/// Parses "host:port", "[v6addr]:port". Errors (reason "address") for a
-/// missing host or port, a port outside 1..65535, an unbracketed IPv6
-/// address, or characters that cannot be in a host name.
-Result<HostPort> ParseHostPort(std::string_view address);
 
 /// Shared, immutable certificates loaded from a PEM file (e.g. `ca_file`).
 using CertPool = std::shared_ptr<const std::vector<X509Ptr>>;

@@ -13,15 +13,23 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/config/host_port.h"
 
 namespace ose {
 
 /// Extra labels of a discovered target, sorted by name (names validated).
 using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 
+/// A target of a file_sd list: "host:port" as written, and as parsed.
+struct DiscoveredAddress {
+  std::string address;
+  HostPort endpoint;  ///< ParseHostPort(address)
+  bool operator==(const DiscoveredAddress&) const = default;
+};
+
 /// One element of a file_sd list.
 struct TargetGroup {
-  std::vector<std::string> targets;  ///< "host:port" as written (ParseHostPort accepts each)
+  std::vector<DiscoveredAddress> targets;
   LabelPairs labels;
 };
 

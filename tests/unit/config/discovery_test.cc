@@ -32,7 +32,9 @@ TEST(FileSd, JsonAndYamlGiveTheSameGroups) {
   ASSERT_TRUE(yaml) << yaml.error().detail;
   for (const auto* groups : {&json.value(), &yaml.value()}) {
     ASSERT_EQ(groups->size(), 2u);
-    EXPECT_EQ((*groups)[0].targets, (std::vector<std::string>{"a.example.net:443", "[::1]:8443"}));
+    EXPECT_EQ((*groups)[0].targets,
+              (std::vector<DiscoveredAddress>{{"a.example.net:443", {"a.example.net", 443}},
+                                              {"[::1]:8443", {"::1", 8443}}}));
     EXPECT_EQ((*groups)[0].labels, (LabelPairs{{"env", "prod"}, {"team", "web"}}));
     EXPECT_TRUE((*groups)[1].labels.empty());
   }

@@ -1,0 +1,125 @@
+// TlsProber's one operation (resolve, admit, handshakes under one deadline)
+// against a local listener that accepts and never answers: every path ends
+// at the deadline with the phase it was in.
+#include "ocsp_staple_exporter/probe/tls_prober.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+#include <vector>
+
+namespace ose {
+namespace {
+
+using asio::ip::tcp;
+
+// Accepts every connection on 127.0.0.1 and holds it silently.
+class SilentServer {
+ public:
+  explicit SilentServer(asio::io_context& io)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    Accept();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  size_t accepted() const { return held_.size(); }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+      if (ec) return;
+      held_.push_back(std::move(s));
+      Accept();
+    });
+  }
+  tcp::acceptor acceptor_;
+  std::vector<tcp::socket> held_;
+};
+
+ProbeResult ProbeOnce(asio::io_context& io, TlsProber& prober, TlsProbeRequest req) {
+  std::optional<ProbeResult> out;
+  prober.Probe(std::move(req), [&](ProbeResult r) {
+    out = std::move(r);
+    io.stop();
+  });
+  io.restart();
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(out.has_value()) << "the probe never ended";
+  return out.value_or(ProbeResult{});
+}
+
+TlsProbeRequest Request(uint16_t port) {
+  TlsProbeRequest req;
+  req.host = "127.0.0.1";
+  req.port = port;
+  req.timeout = std::chrono::milliseconds(300);
+  return req;
+}
+
+TEST(TlsProber, ASilentServerTimesOutInTheHandshake) {
+  asio::io_context io;
+  SilentServer server(io);
+  TlsProber prober(io);
+  ProbeResult r = ProbeOnce(io, prober, Request(server.port()));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
+  EXPECT_EQ(r.detail, "timed out after 300ms (in the TLS handshake)");
+  EXPECT_EQ(r.address, "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_FALSE(r.handshakes.has_value());
+  EXPECT_GE(r.duration_seconds, 0.25);
+  EXPECT_EQ(server.accepted(), 1u);
+}
+
+// Several handshakes share the one deadline: the first hangs, the probe ends
+// at the deadline and says which handshake it was.
+TEST(TlsProber, SeveralHandshakesShareOneDeadline) {
+  asio::io_context io;
+  SilentServer server(io);
+  TlsProber prober(io);
+  TlsProbeRequest req = Request(server.port());
+  req.handshakes = 3;
+  ProbeResult r = ProbeOnce(io, prober, req);
+  EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
+  EXPECT_EQ(r.detail, "handshake 1 of 3: timed out after 300ms (in the TLS handshake)");
+  ASSERT_TRUE(r.handshakes.has_value());
+  EXPECT_EQ(r.handshakes->requested, 3);
+  EXPECT_EQ(r.handshakes->completed, 0);
+  EXPECT_LT(r.duration_seconds, 5.0);
+  EXPECT_EQ(server.accepted(), 1u);
+}
+
+TEST(TlsProber, EveryAddressTimesOutOnItsOwnRow) {
+  asio::io_context io;
+  SilentServer server(io);
+  TlsProber prober(io);
+  TlsProbeRequest req = Request(server.port());
+  req.all_addresses = true;
+  ProbeResult r = ProbeOnce(io, prober, req);
+  EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
+  EXPECT_TRUE(r.every_address);
+  ASSERT_EQ(r.per_address.size(), 1u);
+  EXPECT_EQ(r.per_address[0].address, "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(r.per_address[0].detail, "timed out after 300ms (in the TLS handshake)");
+}
+
+// `admit` sees the resolved addresses before any connection is made.
+TEST(TlsProber, AdmitRefusesBeforeConnecting) {
+  asio::io_context io;
+  SilentServer server(io);
+  TlsProber prober(io);
+  TlsProbeRequest req = Request(server.port());
+  std::vector<tcp::endpoint> seen;
+  req.admit = [&](const std::vector<tcp::endpoint>& endpoints) -> Result<Ok> {
+    seen = endpoints;
+    return Error{"forbidden", "denied by test"};
+  };
+  ProbeResult r = ProbeOnce(io, prober, req);
+  EXPECT_EQ(r.failure_reason, probe_failure::kForbidden);
+  EXPECT_EQ(r.detail, "denied by test");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].port(), server.port());
+  EXPECT_EQ(server.accepted(), 0u);
+}
+
+}  // namespace
+}  // namespace ose
