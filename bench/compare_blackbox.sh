@@ -7,6 +7,9 @@
 # Asserts nothing. Run as root on Debian 12:
 #
 #   bench/compare_blackbox.sh [SECONDS] [CONNECTIONS]
+#
+# OSE_BIN=PATH measures another build of the exporter (e.g. the previous
+# commit's, to show a change is no slower).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -50,7 +53,7 @@ modules:
       tls_config:
         insecure_skip_verify: true
 YAML
-"$root/build/ocsp_staple_exporter" --config.file="$work/ose.toml" \
+"${OSE_BIN:-$root/build/ocsp_staple_exporter}" --config.file="$work/ose.toml" \
   --web.listen-address="127.0.0.1:$ose_port" --log.level=warn > "$work/ose.log" 2>&1 &
 pids+=($!)
 ose_pid=$!
