@@ -153,8 +153,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
       {"tls", ParseTls},         {"responder", ParseResponder}, {"file", ParseFile},
       {"crl", ParseCrl},         {"discovery", ParseDiscovery}, {"module", ParseModule},
   };
-  for (const auto& [key, parse] : kArrays) {
-    c.EachTable(root, "", key,
+  for (const auto& section : kArrays) {
+    const SectionParser parse = section.second;  // (clang 14 cannot capture a binding)
+    c.EachTable(root, "", section.first,
                 [&](const toml::table& t, const std::string& p) { parse(c, t, p, cfg); });
   }
   if (const toml::table* t = c.TableAt(root, "alertmanager", "must be a table ([alertmanager])")) {
