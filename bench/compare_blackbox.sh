@@ -27,8 +27,8 @@ fi
 
 work=$(mktemp -d /tmp/ose-bench.XXXXXX)
 base=${OSE_BENCH_PORT_BASE:-18640}
-ose_port=$((base + 20))
-bb_port=$((base + 21))
+ose_port=$((base + 40))   # after the lab's 32 ports
+bb_port=$((base + 41))
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done

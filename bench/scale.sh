@@ -21,8 +21,8 @@ timeout=5
 
 work=$(mktemp -d /tmp/ose-scale.XXXXXX)
 base=${OSE_BENCH_PORT_BASE:-18740}
-port=$((base + 20))
-hole_port=$((base + 21))
+port=$((base + 40))   # after the lab's 32 ports
+hole_port=$((base + 41))
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done

@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Builds build-fuzz/ with clang, writes fresh seed corpora, then runs every
 # target (or the ones named: ocsp_response crl certificate config store
-# http parsers) for SECONDS each (default 25), starting from the seeds, the
+# http parsers starttls) for SECONDS each (default 25), starting from the seeds, the
 # corpus grown by earlier runs and the committed regression inputs under
 # tests/fuzz/regressions/. Fails on any crash, leak, timeout or sanitizer
 # report; the input that caused it is kept in build-fuzz/artifacts/TARGET/
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-25}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(ocsp_response crl certificate config store http parsers)
+[ ${#targets[@]} -gt 0 ] || targets=(ocsp_response crl certificate config store http parsers starttls)
 dir=$root/build-fuzz
 generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)

@@ -25,6 +25,26 @@
 #   B+10 nginx over plain HTTP: the issuing CA's CRLs (pki/crl: ca.crl, delta.crl)
 #   B+11 HAProxy, TCP round-robin over B+1 (staples) and B+4 (does not): every
 #        second handshake carries a staple (a fleet with one bad backend)
+#   B+12 Exim SMTP, STARTTLS, tls_ocsp_file with the good certificate's response
+#   B+13 Exim SMTP, STARTTLS, tls_ocsp_file with a revoked response: Exim on
+#        GnuTLS refuses to load it, and answers STARTTLS with 454
+#   B+14 Dovecot IMAP, STARTTLS, no stapling (Dovecot cannot staple)
+#   B+15 Dovecot POP3, STARTTLS, no stapling
+#   B+16 Go crypto/tls, Certificate.OCSPStaple = the good response
+#   B+17 Go crypto/tls behind SMTP STARTTLS, stapling the revoked response
+#   B+18 Node.js tls.Server answering 'OCSPRequest' with the revoked response
+#   B+19 lighttpd, ssl.stapling-file with the good response
+#   B+20 lighttpd, ssl.stapling-file with an expired response (lighttpd then
+#        staples nothing)
+# With OSE_LAB_STARTTLS=1 (scripts/run.sh, the starttls suite), servers of the
+# other STARTTLS protocols, none of which can staple:
+#   B+21 PostgreSQL (SSLRequest)   B+22 vsftpd (AUTH TLS)
+#   B+23 slapd (LDAP StartTLS)     B+24 Prosody (XMPP <starttls/>)
+#   B+25 Apache httpd, SSLUseStapling on: fetches from the responder itself
+#   B+26 Apache httpd, SSLUseStapling on, a certificate whose (first) OCSP URL
+#        is down: Apache staples a tryLater it made up (SSLStaplingFakeTryLater)
+#   B+27 Caddy, stapling by itself from the certificate's OCSP URL
+# The lab takes ports B to B+31 (B+28 to B+31 are kept free for more servers).
 # B+3 also serves, by SNI (*.lab.test), certificates without an OCSP URL whose
 # CRL Distribution Point is B+10 (as Let's Encrypt issues since 2025):
 # crlonly (good), crlrevoked (in the base CRL), deltarevoked (in the delta
@@ -34,6 +54,7 @@
 # Staple files in DIR/staples: good, revoked, expired, garbage (and a missing one).
 set -euo pipefail
 
+lab_src=$(cd "$(dirname "$0")/../tests/lab" && pwd)  # the lab's own servers
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up|down DIR [PORT_BASE]" >&2; exit 2; }
@@ -63,14 +84,15 @@ fi
 base=${3:-18440}
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 stop_all
-for port in $(seq "$base" $((base + 11))); do
+for port in $(seq "$base" $((base + 27))); do
   if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
     echo "lab: port $port is already in use (another lab? stop it with '$0 down DIR'," \
       "or choose other ports with PORT_BASE / OSE_LAB_PORT_BASE)" >&2
     exit 1
   fi
 done
-rm -rf "$dir/pki" "$dir/nginx" "$dir/logs"
+rm -rf "$dir/pki" "$dir/nginx" "$dir/logs" "$dir/exim" "$dir/dovecot" "$dir/go" "$dir/lighttpd" \
+  "$dir/postgres" "$dir/vsftpd" "$dir/slapd" "$dir/prosody" "$dir/apache" "$dir/caddy"
 mkdir -p "$dir/pki/newcerts" "$dir/nginx/tmp" "$dir/logs"
 cd "$dir/pki"
 
@@ -396,7 +418,254 @@ for _ in $(seq 1 50); do [ -s "$dir/haproxy-lb.pid" ] && break; sleep 0.1; done
 [ -s "$dir/haproxy-lb.pid" ] || { echo "lab: haproxy did not start" >&2; cat "$dir/logs/haproxy-lb.log" >&2; exit 1; }
 started "$(head -n1 "$dir/haproxy-lb.pid")" haproxy-lb
 
-for port in $(seq $((base + 1)) $((base + 7))) $((base + 10)) $((base + 11)); do
+# Mail over STARTTLS. Exim (exim4-daemon-heavy, GnuTLS) staples the DER file
+# tls_ocsp_file names, read at each connection; one daemon per certificate.
+# It runs from a private config as root (exim_user = root): no system
+# spool, no system log, no delivery (every RCPT is denied).
+exim_lab() {  # name port cert
+  local d=$dir/exim/$1
+  mkdir -p "$d/spool" "$d/log"
+  cat > "$d/exim.conf" <<CONF
+primary_hostname = mx.lab.test
+keep_environment =
+exim_user = root
+exim_group = root
+never_users =
+spool_directory = $d/spool
+log_file_path = $d/log/%slog
+daemon_smtp_ports = $2
+local_interfaces = 127.0.0.1
+tls_advertise_hosts = *
+tls_certificate = $dir/pki/$3-chain.pem
+tls_privatekey = $dir/pki/$3.key
+tls_ocsp_file = $dir/pki/$3.ocsp.der
+acl_smtp_rcpt = refuse
+begin acl
+refuse:
+  deny
+CONF
+  exim4 -C "$d/exim.conf" -bd -oX "$2" -oP "$d/exim.pid" > "$dir/logs/exim-$1.log" 2>&1 ||
+    { echo "lab: exim ($1) did not start" >&2; cat "$dir/logs/exim-$1.log" "$d"/log/* >&2; exit 1; }
+  for _ in $(seq 1 50); do [ -s "$d/exim.pid" ] && break; sleep 0.1; done
+  started "$(cat "$d/exim.pid")" "exim-$1"
+}
+exim_lab good $((base + 12)) good
+exim_lab revoked $((base + 13)) revoked
+
+# Dovecot: IMAP and POP3 with STARTTLS; it has no OCSP stapling at all.
+mkdir -p "$dir/dovecot/run" "$dir/dovecot/state"
+cat > "$dir/dovecot/dovecot.conf" <<CONF
+base_dir = $dir/dovecot/run
+state_dir = $dir/dovecot/state
+log_path = $dir/logs/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$dir/pki/nostaple-chain.pem
+ssl_key = <$dir/pki/nostaple.key
+passdb {
+  driver = static
+  args = password=unused-lab-password
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service imap-login {
+  inet_listener imap {
+    port = $((base + 14))
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $((base + 15))
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+CONF
+dovecot -c "$dir/dovecot/dovecot.conf" > "$dir/logs/dovecot-start.log" 2>&1 < /dev/null ||
+  { echo "lab: dovecot did not start" >&2; cat "$dir/logs/dovecot-start.log" >&2; exit 1; }
+for _ in $(seq 1 50); do [ -s "$dir/dovecot/run/master.pid" ] && break; sleep 0.1; done
+started "$(cat "$dir/dovecot/run/master.pid")" dovecot
+
+# Go and Node.js services staple what they are given (tests/lab/*).
+mkdir -p "$dir/go"
+cp "$lab_src/go_staple_server.go" "$dir/go/"
+(cd "$dir/go" && GO111MODULE=off GOCACHE=${GOCACHE:-/tmp/ose-lab-gocache} \
+  go build -o go_staple_server go_staple_server.go) > "$dir/logs/go-build.log" 2>&1 ||
+  { echo "lab: cannot build the Go server" >&2; cat "$dir/logs/go-build.log" >&2; exit 1; }
+"$dir/go/go_staple_server" -listen "127.0.0.1:$((base + 16))" -cert good-chain.pem \
+  -key good.key -staple good.ocsp.der > "$dir/logs/go-good.log" 2>&1 &
+started $! go-good
+"$dir/go/go_staple_server" -listen "127.0.0.1:$((base + 17))" -cert revoked-chain.pem \
+  -key revoked.key -staple revoked.ocsp.der -smtp > "$dir/logs/go-smtp-revoked.log" 2>&1 &
+started $! go-smtp-revoked
+node "$lab_src/node_staple_server.js" $((base + 18)) revoked-chain.pem revoked.key \
+  revoked.ocsp.der > "$dir/logs/node-revoked.log" 2>&1 &
+started $! node-revoked
+
+# lighttpd (mod_openssl): ssl.stapling-file, re-read when it changes. An
+# expired response is not served at all (it logs "OCSP response expired").
+mkdir -p "$dir/lighttpd"
+cat > "$dir/lighttpd/lighttpd.conf" <<CONF
+server.modules = ("mod_openssl")
+server.document-root = "$dir/lighttpd"
+server.bind = "127.0.0.1"
+server.port = $((base + 19))
+server.pid-file = "$dir/lighttpd/lighttpd.pid"
+server.errorlog = "$dir/logs/lighttpd-error.log"
+ssl.engine = "enable"
+ssl.pemfile = "$dir/pki/good-chain.pem"
+ssl.privkey = "$dir/pki/good.key"
+ssl.stapling-file = "$dir/pki/good.ocsp.der"
+\$SERVER["socket"] == "127.0.0.1:$((base + 20))" {
+  ssl.engine = "enable"
+  ssl.pemfile = "$dir/pki/expired-chain.pem"
+  ssl.privkey = "$dir/pki/expired.key"
+  ssl.stapling-file = "$dir/pki/expired.ocsp.der"
+}
+CONF
+lighttpd -D -f "$dir/lighttpd/lighttpd.conf" > "$dir/logs/lighttpd.log" 2>&1 &
+started $! lighttpd
+
+# Apache httpd (mod_ssl): it fetches in the handshake that needs a staple,
+# caches in shared memory, and with the responder down staples a tryLater of
+# its own making. Its children run as www-data: they must reach $dir.
+chmod o+x "$dir"
+mkdir -p "$dir/apache/run"
+cat > "$dir/apache/httpd.conf" <<CONF
+ServerRoot /etc/apache2
+ServerName localhost
+PidFile $dir/apache/run/httpd.pid
+DefaultRuntimeDir $dir/apache/run
+Mutex file:$dir/apache/run default
+ErrorLog $dir/logs/apache-error.log
+LogLevel warn ssl:info
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+Listen 127.0.0.1:$((base + 25))
+Listen 127.0.0.1:$((base + 26))
+SSLStaplingCache shmcb:$dir/apache/run/stapling(65536)
+SSLSessionCache none
+<VirtualHost 127.0.0.1:$((base + 25))>
+  SSLEngine on
+  SSLCertificateFile $dir/pki/good-chain.pem
+  SSLCertificateKeyFile $dir/pki/good.key
+  SSLUseStapling on
+</VirtualHost>
+<VirtualHost 127.0.0.1:$((base + 26))>
+  SSLEngine on
+  SSLCertificateFile $dir/pki/tworesponders-chain.pem
+  SSLCertificateKeyFile $dir/pki/tworesponders.key
+  SSLUseStapling on
+  SSLStaplingResponderTimeout 2
+</VirtualHost>
+CONF
+apache2 -f "$dir/apache/httpd.conf" -k start > "$dir/logs/apache-start.log" 2>&1 ||
+  { echo "lab: apache did not start" >&2; cat "$dir/logs/apache-start.log" >&2; exit 1; }
+for _ in $(seq 1 50); do [ -s "$dir/apache/run/httpd.pid" ] && break; sleep 0.1; done
+started "$(cat "$dir/apache/run/httpd.pid")" apache
+
+# Caddy staples every certificate with an OCSP URL, fetching at load.
+mkdir -p "$dir/caddy/storage"
+cat > "$dir/caddy/Caddyfile" <<CONF
+{
+	admin off
+	auto_https off
+	storage file_system $dir/caddy/storage
+}
+https://localhost:$((base + 27)) {
+	bind 127.0.0.1
+	tls $dir/pki/good-chain.pem $dir/pki/good.key
+	respond "lab"
+}
+CONF
+(cd "$dir/caddy" && HOME=$dir/caddy XDG_DATA_HOME=$dir/caddy/data XDG_CONFIG_HOME=$dir/caddy/config \
+  exec caddy run --config "$dir/caddy/Caddyfile" --adapter caddyfile) > "$dir/logs/caddy.log" 2>&1 &
+started $! caddy
+
+more_ports=()
+if [ "${OSE_LAB_STARTTLS:-0}" = 1 ]; then
+  more_ports=($((base + 21)) $((base + 22)) $((base + 23)) $((base + 24)))
+  # PostgreSQL runs as its own user, with a copy of the key it can read.
+  pg=$dir/postgres
+  chmod o+x "$dir"   # the postgres user reaches its own folder (a test's mkdtemp is 0700)
+  mkdir -p "$pg"
+  cp nostaple-chain.pem nostaple.key "$pg/"
+  chmod 600 "$pg/nostaple.key"
+  chown -R postgres "$pg"
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  su postgres -s /bin/sh -c "$pgbin/initdb -D $pg/data -A trust -U postgres" \
+    > "$dir/logs/postgres-initdb.log" 2>&1 ||
+    { echo "lab: initdb failed" >&2; cat "$dir/logs/postgres-initdb.log" >&2; exit 1; }
+  su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $pg/data -l $pg/postgres.log -w -t 30 \
+    -o '-c listen_addresses=127.0.0.1 -c port=$((base + 21)) -c unix_socket_directories=$pg \
+    -c ssl=on -c ssl_cert_file=$pg/nostaple-chain.pem -c ssl_key_file=$pg/nostaple.key' start" \
+    > "$dir/logs/postgres-start.log" 2>&1 ||
+    { echo "lab: postgres did not start" >&2; cat "$pg/postgres.log" >&2; exit 1; }
+  started "$(head -n1 "$pg/data/postmaster.pid")" postgres
+  # vsftpd refuses to start with every login disabled; nobody logs in anyway.
+  mkdir -p "$dir/vsftpd/empty"
+  cat > "$dir/vsftpd/vsftpd.conf" <<CONF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$((base + 22))
+background=NO
+anonymous_enable=NO
+local_enable=YES
+pasv_enable=NO
+secure_chroot_dir=$dir/vsftpd/empty
+ssl_enable=YES
+rsa_cert_file=$dir/pki/nostaple-chain.pem
+rsa_private_key_file=$dir/pki/nostaple.key
+xferlog_enable=NO
+vsftpd_log_file=$dir/logs/vsftpd.log
+CONF
+  vsftpd "$dir/vsftpd/vsftpd.conf" > "$dir/logs/vsftpd-start.log" 2>&1 &
+  started $! vsftpd
+  # slapd from a slapd.conf with no database: StartTLS is all it answers.
+  mkdir -p "$dir/slapd"
+  cat > "$dir/slapd/slapd.conf" <<CONF
+pidfile $dir/slapd/slapd.pid
+argsfile $dir/slapd/slapd.args
+TLSCertificateFile $dir/pki/nostaple-chain.pem
+TLSCertificateKeyFile $dir/pki/nostaple.key
+CONF
+  slapd -f "$dir/slapd/slapd.conf" -h "ldap://127.0.0.1:$((base + 23))/" -d 0 \
+    > "$dir/logs/slapd.log" 2>&1 &
+  started $! slapd
+  mkdir -p "$dir/prosody/data"
+  cat > "$dir/prosody/prosody.cfg.lua" <<CONF
+pidfile = "$dir/prosody/prosody.pid"
+data_path = "$dir/prosody/data"
+log = { info = "$dir/logs/prosody.log" }
+daemonize = false
+run_as_root = true
+interfaces = { "127.0.0.1" }
+c2s_ports = { $((base + 24)) }
+s2s_ports = { }
+c2s_direct_tls_ports = { }
+modules_enabled = { "tls", "saslauth", "disco", "ping" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = true
+ssl = { certificate = "$dir/pki/nostaple-chain.pem", key = "$dir/pki/nostaple.key" }
+VirtualHost "localhost"
+CONF
+  prosody --config "$dir/prosody/prosody.cfg.lua" > "$dir/logs/prosody-start.log" 2>&1 &
+  started $! prosody
+fi
+
+for port in $(seq $((base + 1)) $((base + 7))) $(seq $((base + 10)) $((base + 20))) \
+  $(seq $((base + 25)) $((base + 27))) "${more_ports[@]}"; do
   ok=0
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok=1; break; fi
@@ -544,6 +813,86 @@ address = "127.0.0.1:$((base + 11))"
 server_name = "localhost"
 handshakes = 4
 
+# Mail servers: TLS after STARTTLS, the staple judged as any other.
+[[tls]]
+name = "exim-good"
+address = "127.0.0.1:$((base + 12))"
+starttls = "smtp"
+starttls_ehlo = "probe.lab.test"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "exim-revoked-file"   # Exim refuses a revoked tls_ocsp_file: STARTTLS answers 454
+address = "127.0.0.1:$((base + 13))"
+starttls = "smtp"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "dovecot-imap"
+address = "127.0.0.1:$((base + 14))"
+starttls = "imap"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "dovecot-pop3"
+address = "127.0.0.1:$((base + 15))"
+starttls = "pop3"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+# Application servers that staple what they are handed.
+[[tls]]
+name = "go-good"
+address = "127.0.0.1:$((base + 16))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "go-smtp-revoked"
+address = "127.0.0.1:$((base + 17))"
+starttls = "smtp"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "node-revoked"
+address = "127.0.0.1:$((base + 18))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "lighttpd-good"
+address = "127.0.0.1:$((base + 19))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "lighttpd-expired-file"   # lighttpd drops an expired staple: Must-Staple missing
+address = "127.0.0.1:$((base + 20))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "apache-good"
+address = "127.0.0.1:$((base + 25))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "apache-fake-try-later"   # responder down: Apache staples its own tryLater
+address = "127.0.0.1:$((base + 26))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
+[[tls]]
+name = "caddy-good"
+address = "127.0.0.1:$((base + 27))"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+
 # No TLS server needed: the certificate's CRL alone (no OCSP request).
 [[responder]]
 name = "responder-crl-revoked"
@@ -656,4 +1005,18 @@ name = "wrong-name"
 server_name = "wrong.example"
 timeout = "3s"
 TOML
-echo "lab: up in $dir (ports $base-$((base + 11)))"
+if [ ${#more_ports[@]} -gt 0 ]; then
+  for t in "postgres 21" "ftp 22" "ldap 23" "xmpp 24"; do
+    read -r proto offset <<< "$t"
+    cat >> "$dir/exporter.toml" <<TOML
+
+[[tls]]
+name = "starttls-$proto"   # cannot staple: absent
+address = "127.0.0.1:$((base + offset))"
+starttls = "$proto"
+server_name = "localhost"
+ca_file = "pki/root.pem"
+TOML
+  done
+fi
+echo "lab: up in $dir (ports $base-$((base + 27)))"

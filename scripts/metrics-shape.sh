@@ -23,7 +23,7 @@ page=0
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${OSE_BIN:-$root/build/ocsp_staple_exporter}
 base=${OSE_SHAPE_PORT_BASE:-18740}
-port=$((base + 30))
+port=$((base + 40))   # after the lab's 32 ports
 work=$(mktemp -d /tmp/ose-shape.XXXXXX)
 pid=
 cleanup() {

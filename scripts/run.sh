@@ -17,7 +17,8 @@ if [ $# -gt 0 ]; then
 fi
 
 lab=$root/lab
-"$root/scripts/lab.sh" up "$lab" "${OSE_LAB_PORT_BASE:-18440}"
+# With every STARTTLS server (PostgreSQL, vsftpd, slapd, Prosody) too.
+OSE_LAB_STARTTLS=${OSE_LAB_STARTTLS:-1} "$root/scripts/lab.sh" up "$lab" "${OSE_LAB_PORT_BASE:-18440}"
 trap '"$root/scripts/lab.sh" down "$lab"' EXIT
 cat <<MSG
 

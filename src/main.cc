@@ -18,6 +18,7 @@
 
 namespace ose {
 namespace {
+
 constexpr const char* kUsage = R"(usage:
   ocsp_staple_exporter --config.file=FILE [--web.listen-address=HOST:PORT ...]
                        [--web.config.file=FILE] [--web.telemetry-path=/metrics]
@@ -27,6 +28,7 @@ constexpr const char* kUsage = R"(usage:
   ocsp_staple_exporter --config.file=FILE --config.check
   ocsp_staple_exporter probe HOST:PORT [--server-name=NAME] [--ca-file=FILE]
                        [--timeout=10s] [--warning-margin=12h]
+                       [--starttls=smtp|imap|pop3|ftp|ldap|postgres|xmpp]
   ocsp_staple_exporter --version
 
 Exporter flags:
@@ -45,6 +47,8 @@ Exporter flags:
   --log.format           logfmt or json (default logfmt)
 
 The probe command prints a report and exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+With --starttls it upgrades the protocol first (SMTP says EHLO with this host's name)
+and sends nothing after the handshake.
 )";
 
 struct Args {
@@ -116,7 +120,8 @@ void ParseFlags(const std::vector<std::string>& v, size_t i, Args& a) {
     } else if (a.probe && (FlagValue(v, i, "--server-name", a.probe_options.server_name) ||
                            FlagValue(v, i, "--ca-file", a.probe_options.ca_file) ||
                            FlagValue(v, i, "--timeout", a.probe_options.timeout) ||
-                           FlagValue(v, i, "--warning-margin", a.probe_options.warning_margin))) {
+                           FlagValue(v, i, "--warning-margin", a.probe_options.warning_margin) ||
+                           FlagValue(v, i, "--starttls", a.probe_options.starttls))) {
     } else if (a.probe && a.probe_options.target.empty() && arg.rfind("--", 0) != 0) {
       a.probe_options.target = arg;
     } else {

@@ -28,11 +28,18 @@ int RunProbeCommand(const ProbeCommandOptions& a, std::ostream& out, std::ostrea
     err << "--timeout and --warning-margin take durations such as 10s or 24h\n";
     return 3;
   }
+  auto starttls = ParseStartTls(a.starttls);
+  if (!starttls) {
+    err << "--starttls must be " << StartTlsNames() << "\n";
+    return 3;
+  }
   TlsTarget target;
   target.name = a.target;
   target.endpoint = hp.value();
   target.server_name = a.server_name;
   target.timeout = *timeout;
+  target.starttls = *starttls;
+  if (*starttls == StartTls::kSmtp) target.starttls_ehlo = DefaultEhloName();
   if (!a.ca_file.empty()) {
     auto certs = LoadPemCertificates(a.ca_file);
     if (!certs) {

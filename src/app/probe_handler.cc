@@ -21,6 +21,8 @@ bool ApplyModule(const Config& cfg, const std::string& name, TlsTarget& target) 
   target.timeout = m->timeout;
   target.all_addresses = m->all_addresses;
   target.handshakes = m->handshakes;
+  target.starttls = m->starttls;
+  target.starttls_ehlo = m->starttls_ehlo;
   return true;
 }
 

@@ -32,4 +32,21 @@ std::string ValidUtf8(std::string_view s) {
   }
 }
 
+std::string MarkupEscape(std::string_view raw) {
+  const std::string s = ValidUtf8(raw);
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace ose

@@ -1,7 +1,31 @@
 // Private to src/config: the readers shared by several sections.
 #include "checker.h"
 
+
 namespace ose::config_parse {
+void StartTlsAt(Checker& c, const toml::table& t, const std::string& p, StartTls& starttls,
+                std::string& ehlo) {
+  if (auto v = c.String(t, p, "starttls", false)) {
+    if (auto proto = ParseStartTls(*v)) {
+      starttls = *proto;
+    } else {
+      c.Fail(t.get("starttls")->source(), p + ".starttls",
+             "must be " + std::string(StartTlsNames()));
+    }
+  }
+  if (auto e = c.String(t, p, "starttls_ehlo", false)) {
+    if (starttls != StartTls::kSmtp) {
+      c.Fail(t.get("starttls_ehlo")->source(), p + ".starttls_ehlo",
+             "is the EHLO name of starttls = \"smtp\" only");
+    } else if (!IsEhloName(*e)) {
+      c.Fail(t.get("starttls_ehlo")->source(), p + ".starttls_ehlo",
+             "must be a host name or an address literal such as [192.0.2.1]");
+    } else {
+      ehlo = *e;
+    }
+  }
+  if (starttls == StartTls::kSmtp && ehlo.empty()) ehlo = DefaultEhloName();
+}
 
 
 // `revocation` = "ocsp" | "crl" | "both" of `t`, or `fallback` when unset.
@@ -41,6 +65,7 @@ void TlsOptionsAt(Checker& c, const toml::table& t, const std::string& p, const 
   target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
   target.revocation = RevocationAt(c, t, p, g.revocation);
   FleetKeysAt(c, t, p, target.all_addresses, target.handshakes);
+  StartTlsAt(c, t, p, target.starttls, target.starttls_ehlo);
 }
 
 }  // namespace ose::config_parse

@@ -267,8 +267,14 @@ Revocation RevocationAt(Checker& c, const toml::table& t, const std::string& p,
 void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& all_addresses,
                  int& handshakes);
 
+// `starttls` and `starttls_ehlo` of a [[tls]], [[module]] or [[discovery]]
+// table: the protocol, and for smtp the EHLO name (default: this host's name).
+void StartTlsAt(Checker& c, const toml::table& t, const std::string& p, StartTls& starttls,
+                std::string& ehlo);
+
 // What a [[tls]] target and a [[discovery]] block's defaults share:
-// server_name, ca_file, interval, timeout, revocation, addresses, handshakes.
+// server_name, ca_file, interval, timeout, revocation, addresses,
+// handshakes, starttls, starttls_ehlo.
 void TlsOptionsAt(Checker& c, const toml::table& t, const std::string& p, const GlobalConfig& g,
                   TlsTarget& target);
 

@@ -459,21 +459,6 @@ std::string LandingPage(const std::vector<TargetSnapshot>& targets,
   return h.str();
 }
 
-std::string HtmlEscape(std::string_view raw) {
-  std::string s = ValidUtf8(raw);
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string HtmlEscape(std::string_view raw) { return MarkupEscape(raw); }
 
 }  // namespace ose

@@ -461,6 +461,9 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
     for (size_t i = 0; i < reasons; ++i) {
       failures.try_emplace(std::string(kProbeFailureReasons[i]), 0);
     }
+    if (t.last->starttls != StartTls::kNone) {
+      for (std::string_view r : kStartTlsFailureReasons) failures.try_emplace(std::string(r), 0);
+    }
     for (const auto& [reason, count] : failures) {
       f.Counter("ocsp_probe_failures_total", "Failed probes by reason.",
                 With(base, "reason", reason), static_cast<double>(count));

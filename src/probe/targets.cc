@@ -46,6 +46,8 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
   req.crl_subject = target.revocation != Revocation::kOcsp;
   req.all_addresses = target.all_addresses;
   req.handshakes = target.handshakes;
+  req.starttls = target.starttls;
+  req.starttls_ehlo = target.starttls_ehlo;
   return req;
 }
 

@@ -8,11 +8,13 @@
 
 #include "ocsp_staple_exporter/common/asio.h"
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cerrno>
 #include <optional>
@@ -367,6 +369,58 @@ class HandshakeOp : public std::enable_shared_from_this<HandshakeOp> {
   void OnConnected(const boost::system::error_code& ec) {
     if (finished_) return;
     if (ec) return Fail(probe_failure::kConnect, "connect: " + ec.message());
+    if (req_.starttls != StartTls::kNone) {
+      phase_ = "in the STARTTLS exchange";
+      std::string domain = req_.server_name.empty() ? req_.host : req_.server_name;
+      starttls_ = std::make_unique<StartTlsDialogue>(req_.starttls, req_.starttls_ehlo,
+                                                     std::move(domain));
+      return Converse(starttls_->Start());
+    }
+    StartHandshake();
+  }
+
+  // One step of STARTTLS: write what the dialogue says, read what it needs,
+  // until it gives the go-ahead (then the handshake starts on the same
+  // connection) or fails. Bounded by the dialogue's limits and the probe's
+  // deadline.
+  void Converse(StartTlsDialogue::Step step) {
+    using Kind = StartTlsDialogue::Step::Kind;
+    auto self = shared_from_this();
+    switch (step.kind) {
+      case Kind::kSend:
+        plaintext_out_ = std::move(step.send);
+        asio::async_write(socket_, asio::buffer(plaintext_out_),
+                          [self](const boost::system::error_code& ec, size_t) {
+                            if (self->finished_) return;
+                            if (ec) return self->StartTlsFailed(ec);
+                            self->Converse(StartTlsDialogue::Step{});  // read the answer
+                          });
+        return;
+      case Kind::kRead:
+        socket_.async_read_some(
+            asio::buffer(plaintext_in_), [self](const boost::system::error_code& ec, size_t n) {
+              if (self->finished_) return;
+              if (ec == asio::error::eof) return self->Converse(self->starttls_->Closed());
+              if (ec) return self->StartTlsFailed(ec);
+              self->Converse(self->starttls_->Feed(std::string_view(self->plaintext_in_.data(), n)));
+            });
+        return;
+      case Kind::kReady:
+        starttls_.reset();
+        plaintext_out_.clear();
+        return StartHandshake();
+      case Kind::kFail:
+        return Fail(step.reason, "STARTTLS (" + std::string(StartTlsName(req_.starttls)) +
+                                     "): " + step.detail);
+    }
+  }
+
+  void StartTlsFailed(const boost::system::error_code& ec) {
+    Fail(probe_failure::kStartTlsProtocol,
+         "STARTTLS (" + std::string(StartTlsName(req_.starttls)) + "): " + ec.message());
+  }
+
+  void StartHandshake() {
     // OpenSSL reads and writes the non-blocking socket itself (as a bare
     // client does); asio only says when it is ready. No record buffers of
     // our own, no BIO pair to copy through.
@@ -442,6 +496,7 @@ class HandshakeOp : public std::enable_shared_from_this<HandshakeOp> {
   void Finish(ProbeResult r) {
     if (finished_) return;
     finished_ = true;
+    r.starttls = req_.starttls;
     ssl_.reset();  // before the descriptor it reads goes away
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -462,6 +517,9 @@ class HandshakeOp : public std::enable_shared_from_this<HandshakeOp> {
   SSL_CTX* ctx_;  ///< owned by the ProbeLoop
   tcp::socket socket_;
   SslPtr ssl_;    ///< created once connected
+  std::unique_ptr<StartTlsDialogue> starttls_;  ///< during STARTTLS only
+  std::string plaintext_out_;                   ///< STARTTLS: the write in flight
+  std::array<char, 4096> plaintext_in_{};       ///< STARTTLS: the read in flight
   SteadyClock::time_point start_;
   std::string address_;  ///< the endpoint connected to, once connected
   bool timed_out_ = false;
@@ -571,6 +629,7 @@ class TlsProbeOp : public std::enable_shared_from_this<TlsProbeOp> {
     ProbeResult r;
     r.failure_reason = std::string(reason);
     r.detail = std::move(detail);
+    r.starttls = req_.starttls;
     r.every_address = req_.all_addresses;
     if (req_.handshakes > 1) r.handshakes = ProbeResult::Handshakes{req_.handshakes, 0, 0};
     Finish(std::move(r));

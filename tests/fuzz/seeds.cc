@@ -181,6 +181,23 @@ int main(int argc, char** argv) {
   Put(http, "cache-control", "public, max-age=3600, must-revalidate");
   Put(http, "encoded", "target=%5B%3A%3A1%5D%3A443&module=%FF%00\n1e308");
   Put(http, "authorization", "Basic cHJvbTpzM2NyZXQ6d2l0aDpjb2xvbnM=");
+  // STARTTLS: protocol byte (0 smtp, 1 imap, 2 pop3, 3 ftp, 4 ldap,
+  // 5 postgres, 6 xmpp), then the server's turns separated by 0xFF.
+  fs::path starttls = out / "starttls";
+  Put(starttls, "smtp", std::string("\x00") + "220-mx ESMTP\r\n220 ready\r\n\xff" +
+                            "250-mx\r\n250-SIZE 10\r\n250 STARTTLS\r\n\xff" "220 go\r\n");
+  Put(starttls, "imap", std::string("\x01") + "* OK [CAPABILITY IMAP4rev1 STARTTLS]\r\n\xff" +
+                            "* CAPABILITY IMAP4rev1\r\na1 OK begin\r\n");
+  Put(starttls, "pop3", std::string("\x02") + "+OK ready\r\n\xff+OK begin\r\n");
+  Put(starttls, "ftp", std::string("\x03") + "220-hi\r\ntext\r\n220 ready\r\n\xff" "234 ok\r\n");
+  Put(starttls, "ldap", std::string("\x04") +
+                            std::string("\x30\x0c\x02\x01\x01\x78\x07\x0a\x01\x00\x04\x00\x04\x00", 14));
+  Put(starttls, "postgres", std::string("\x05") + "S");
+  Put(starttls, "xmpp", std::string("\x06") +
+                            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                            "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+                            "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+                            "</stream:features>\xff<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
 
   // Durations and addresses.
   fs::path parsers = out / "parsers";

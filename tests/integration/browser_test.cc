@@ -35,7 +35,7 @@ class BrowserTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-browser-" + std::to_string(::getpid()))).string();
     // Below the ephemeral range, apart from the other suites' labs.
-    const int base = 10000 + (::getpid() % 100) * 20;
+    const int base = 10000 + (::getpid() % 50) * 40;  // the lab takes 32 ports
     std::string out;
     ASSERT_EQ(RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base), &out), 0)
         << out;

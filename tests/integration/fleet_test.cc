@@ -29,12 +29,12 @@ class FleetTest : public ::testing::Test {
     dir_ = (fs::temp_directory_path() / ("ose-fleet-" + std::to_string(::getpid()))).string();
     // Below the ephemeral range (32768-): a port taken by an outgoing
     // connection would make a bind fail.
-    base_ = 12000 + (::getpid() % 300) * 20;  // the lab takes 12 ports, then ours
+    base_ = 12000 + (::getpid() % 150) * 40;  // the lab takes 32 ports, then ours
     std::string out;
     ASSERT_EQ(RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out), 0)
         << out;
-    port_ = std::to_string(base_ + 12);
-    lb_port_ = std::to_string(base_ + 13);
+    port_ = std::to_string(base_ + 32);
+    lb_port_ = std::to_string(base_ + 33);
     const std::string pki = dir_ + "/pki/";
 
     // Two nginx instances with the Must-Staple certificate: one stapling
@@ -56,7 +56,7 @@ class FleetTest : public ::testing::Test {
     short_nginx_ = StartNginx("short", {"127.0.0.5:" + port_},
                               "ssl_stapling on;\n    ssl_stapling_file " + pki +
                                   "good-2h.ocsp.der;\n");
-    margins_port_ = std::to_string(base_ + 14);
+    margins_port_ = std::to_string(base_ + 34);
 
     // HAProxy: TCP round-robin over a stapling and a non-stapling backend,
     // no health checks (they would not move the rotation, but keep it pure).

@@ -36,7 +36,7 @@ class IsolationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-iso-" + std::to_string(::getpid()))).string();
-    base_ = 30000 + (::getpid() % 130) * 20;  // the lab takes 12 ports
+    base_ = 30000 + (::getpid() % 65) * 40;  // the lab takes 32 ports
     std::string out;
     ASSERT_EQ(RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out), 0)
         << out;

@@ -45,7 +45,7 @@ class LabTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-lab-" + std::to_string(::getpid()))).string();
-    base_ = 20000 + (::getpid() % 400) * 20;  // the lab takes 12 ports
+    base_ = 20000 + (::getpid() % 200) * 40;  // the lab takes 32 ports
     std::string out;
     int rc = RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out);
     ASSERT_EQ(rc, 0) << out;
@@ -248,6 +248,49 @@ TEST_F(LabTest, EveryTargetHasItsExactState) {
     }
   }
   EXPECT_TRUE(build_info);
+}
+
+// Servers beyond nginx and HAProxy, as fleets run them: mail over STARTTLS
+// (Exim staples, Dovecot cannot), Go and Node.js services stapling what they
+// are handed, lighttpd reading a staple file, Apache and Caddy fetching
+// their own.
+TEST_F(LabTest, MailAndApplicationServers) {
+  const std::vector<Want> wants = {
+      {"exim-good", "good", 1, 1, 1, true, ""},
+      // Exim on GnuTLS will not load a revoked tls_ocsp_file: no TLS at all.
+      {"exim-revoked-file", "failed", 0, -1, -1, false,
+       S("ocsp_probe_failures_total", "exim-revoked-file", "reason=\"starttls_refused\"")},
+      {"dovecot-imap", "absent", 1, 0, 0, false, ""},
+      {"dovecot-pop3", "absent", 1, 0, 0, false, ""},
+      {"go-good", "good", 1, 1, 1, true, ""},
+      {"go-smtp-revoked", "revoked", 1, 1, 1, true,
+       S("ocsp_response_revocation_reason", "go-smtp-revoked", "reason=\"key_compromise\"")},
+      {"node-revoked", "revoked", 1, 1, 1, true,
+       S("ocsp_response_revocation_reason", "node-revoked", "reason=\"key_compromise\"")},
+      {"lighttpd-good", "good", 1, 1, 1, true, ""},
+      // lighttpd does not serve an expired staple file: the Must-Staple
+      // certificate goes out bare.
+      {"lighttpd-expired-file", "absent", 1, 0, 1, false, ""},
+      // Apache fetches in the handshake; with its responder down it staples a
+      // tryLater of its own making: invalid, never good nor absent.
+      {"apache-good", "good", 1, 1, 1, true, ""},
+      {"apache-fake-try-later", "invalid", 1, 1, 0, false,
+       S("ocsp_response_invalid_reason", "apache-fake-try-later", "reason=\"try_later\"")},
+      {"caddy-good", "good", 1, 1, 1, true, ""},
+  };
+  auto series = ScrapeUntil(Expected(wants));
+  CheckWants(wants, series);
+  // A STARTTLS target's own failure reasons start at zero beside the others;
+  // a plain TLS target has none.
+  EXPECT_EQ(series.count(S("ocsp_probe_failures_total", "exim-good",
+                           "reason=\"starttls_protocol\"")),
+            1u);
+  EXPECT_EQ(series.count(S("ocsp_probe_failures_total", "go-good",
+                           "reason=\"starttls_refused\"")),
+            0u);
+  // The refusal names what the server said.
+  const std::string page = HttpGet(Url("/")).body;
+  EXPECT_NE(page.find("454 TLS currently unavailable"), std::string::npos);
 }
 
 TEST_F(LabTest, ResponderTargets) {

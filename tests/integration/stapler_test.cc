@@ -35,7 +35,7 @@ class StaplerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("ose-stapler-" + std::to_string(::getpid()))).string();
-    base_ = 28000 + (::getpid() % 100) * 20;  // the lab takes 12 ports
+    base_ = 28000 + (::getpid() % 50) * 40;  // the lab takes 32 ports
     std::string out;
     ASSERT_EQ(RunCommand("bash " + kLab + " up " + dir_ + " " + std::to_string(base_), &out), 0)
         << out;

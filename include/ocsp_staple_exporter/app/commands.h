@@ -14,6 +14,7 @@ struct ProbeCommandOptions {
   std::string ca_file;      ///< PEM trust anchors; "" for the system store
   std::string timeout = "10s";
   std::string warning_margin = "12h";  ///< WARNING when nextUpdate is nearer
+  std::string starttls;  ///< "" or a protocol of starttls.h ("smtp", "imap", ...)
 };
 
 /// Probes once, prints the report (probe/report.h) to `out` and returns the

@@ -16,6 +16,11 @@ std::string ValidUtf8(std::string_view s);
 /// U+FFFD, control characters escaped (\n, \u001b, ...). Never throws.
 std::string JsonQuote(std::string_view s);
 
+/// `s` as HTML or XML text or attribute value: invalid UTF-8 replaced by
+/// U+FFFD, then & < > " ' as character references (&amp; &lt; &gt; &quot;
+/// &#39;).
+std::string MarkupEscape(std::string_view s);
+
 /// `s` with ASCII letters lower-cased (host names, header names); other
 /// bytes unchanged, whatever the locale.
 std::string AsciiLower(std::string_view s);

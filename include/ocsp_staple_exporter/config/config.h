@@ -18,6 +18,7 @@
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/config/file_sd.h"
 #include "ocsp_staple_exporter/config/host_port.h"
+#include "ocsp_staple_exporter/probe/starttls.h"
 
 namespace ose {
 
@@ -94,6 +95,12 @@ struct TlsTarget {
   Revocation revocation = Revocation::kOcsp;  ///< resolved against [global]
   bool all_addresses = false;  ///< `addresses = "all"` (default "first")
   int handshakes = 1;          ///< fresh handshakes per probe, 1..10
+  /// `starttls`: the plaintext protocol upgraded before the handshake
+  /// (mail, directory, database, chat servers); kNone: TLS from the start.
+  StartTls starttls = StartTls::kNone;
+  /// `starttls_ehlo` (smtp only): the EHLO name; default the exporter's
+  /// host name. Empty unless starttls is smtp.
+  std::string starttls_ehlo;
   /// Discovered targets: the labels of their file_sd group, added to every
   /// series after `target`; empty for targets of the config file.
   LabelPairs labels;
@@ -165,6 +172,8 @@ struct Module {
   Duration timeout{};
   bool all_addresses = false;  ///< `addresses = "all"`
   int handshakes = 1;          ///< 1..10
+  StartTls starttls = StartTls::kNone;  ///< as TlsTarget::starttls
+  std::string starttls_ehlo;            ///< as TlsTarget::starttls_ehlo
 };
 
 /// One `[[stapler.certificate]]`: a certificate the engine staples.

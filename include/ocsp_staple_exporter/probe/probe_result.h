@@ -12,6 +12,7 @@
 #include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
+#include "ocsp_staple_exporter/probe/starttls.h"
 
 namespace ose {
 
@@ -31,7 +32,18 @@ inline constexpr std::string_view kBodyTooLarge = "body_too_large";  ///< over 1
 /// counted there), `[fetch]` for a CRL distribution point (a CRL-only
 /// [[responder]] fails with it).
 inline constexpr std::string_view kForbidden = "forbidden";
+/// STARTTLS (`starttls`): the server does not offer the upgrade or refuses
+/// it (greeting, EHLO without STARTTLS, "454", "-ERR", resultCode ≠ 0, 'N').
+inline constexpr std::string_view kStartTlsRefused = "starttls_refused";
+/// STARTTLS: an answer that breaks the protocol, exceeds a bound (line
+/// length, lines, bytes) or brings bytes after the go-ahead.
+inline constexpr std::string_view kStartTlsProtocol = "starttls_protocol";
 }  // namespace probe_failure
+
+/// The reasons only a target with `starttls` can fail with: its counters
+/// start at zero beside the first kTlsFailureReasons.
+inline constexpr std::string_view kStartTlsFailureReasons[] = {probe_failure::kStartTlsRefused,
+                                                               probe_failure::kStartTlsProtocol};
 
 /// Every probe_failure reason, for counters that start at zero. A TLS
 /// target can fail for the first kTlsFailureReasons of them only.
@@ -50,6 +62,9 @@ struct ProbeResult {
   bool success = false;
   std::string failure_reason;  ///< one of probe_failure::*, when !success
   std::string detail;          ///< human-readable cause, for logs and the landing page
+  /// The protocol upgraded with STARTTLS before the handshake (kNone: TLS
+  /// from the first byte); its failure counters start at zero too.
+  StartTls starttls = StartTls::kNone;
   double duration_seconds = 0;
   int64_t finished_at = 0;  ///< Unix seconds
 

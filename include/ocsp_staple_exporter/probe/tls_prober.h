@@ -17,6 +17,7 @@
 #include "ocsp_staple_exporter/config/config.h"
 #include "ocsp_staple_exporter/probe/dns_resolver.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
+#include "ocsp_staple_exporter/probe/starttls.h"
 
 namespace ose {
 
@@ -42,6 +43,11 @@ struct TlsProbeRequest {
   /// error ends the probe with probe_failure::kForbidden and its detail
   /// (/probe's `[probe]` policy, checked against the addresses connected to).
   std::function<Result<Ok>(const std::vector<asio::ip::tcp::endpoint>&)> admit;
+  /// `starttls`: the plaintext protocol to upgrade before the handshake
+  /// (starttls.h), bounded by the same `timeout`. XMPP's domain is the
+  /// server_name, else the host.
+  StartTls starttls = StartTls::kNone;
+  std::string starttls_ehlo;  ///< SMTP's EHLO name (never empty when starttls is smtp)
 };
 
 /// Owns the client SSL_CTX shared by all probes. The context does not

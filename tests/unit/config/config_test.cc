@@ -374,6 +374,61 @@ revocation = "crl"
   ExpectErrors(cases);
 }
 
+TEST_F(SectionsTest, StartTls) {
+  auto cfg = Parse(R"(
+[[tls]]
+name = "mx"
+address = "mx.example.net:25"
+starttls = "smtp"
+starttls_ehlo = "monitor.example.net"
+
+[[tls]]
+name = "mx-default-ehlo"
+address = "mx.example.net:587"
+starttls = "smtp"
+
+[[tls]]
+name = "chat"
+address = "chat.example.net:5222"
+starttls = "xmpp"
+server_name = "example.net"
+
+[[module]]
+name = "imap"
+starttls = "imap"
+
+[[discovery]]
+name = "ldap"
+files = ["ldap.json"]
+starttls = "ldap"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->tls[0].starttls, StartTls::kSmtp);
+  EXPECT_EQ(cfg->tls[0].starttls_ehlo, "monitor.example.net");
+  EXPECT_EQ(cfg->tls[1].starttls_ehlo, DefaultEhloName());
+  EXPECT_FALSE(cfg->tls[1].starttls_ehlo.empty());
+  EXPECT_EQ(cfg->tls[2].starttls, StartTls::kXmpp);
+  EXPECT_TRUE(cfg->tls[2].starttls_ehlo.empty());
+  EXPECT_EQ(cfg->modules[0].starttls, StartTls::kImap);
+  EXPECT_EQ(cfg->discovery[0].defaults.starttls, StartTls::kLdap);
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"[[tls]]\nname = \"a\"\naddress = \"h:25\"\nstarttls = \"SMTP\"\n",
+       "{f}:4:12: tls[0].starttls: must be smtp, imap, pop3, ftp, ldap, postgres or xmpp"},
+      {"[[tls]]\nname = \"a\"\naddress = \"h:143\"\nstarttls = \"imap\"\n"
+       "starttls_ehlo = \"me\"\n",
+       "{f}:5:17: tls[0].starttls_ehlo: is the EHLO name of starttls = \"smtp\" only"},
+      // CR LF in the EHLO name would start a second SMTP command.
+      {"[[tls]]\nname = \"a\"\naddress = \"h:25\"\nstarttls = \"smtp\"\n"
+       "starttls_ehlo = \"me\\r\\nMAIL FROM:<x>\"\n",
+       "{f}:5:17: tls[0].starttls_ehlo: must be a host name or an address literal such as "
+       "[192.0.2.1]"},
+      {"[[module]]\nname = \"m\"\nstarttls = \"telnet\"\n",
+       "{f}:3:12: module[0].starttls: must be smtp, imap, pop3, ftp, ldap, postgres or xmpp"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, AddressesAndHandshakes) {
   auto cfg = Parse(R"(
 [[tls]]

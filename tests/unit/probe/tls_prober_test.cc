@@ -6,6 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -36,6 +41,53 @@ class SilentServer {
   std::vector<tcp::socket> held_;
 };
 
+// A plaintext server that sends `greeting` on accept and answers each line
+// it receives with answer(line); records what it received.
+class ScriptedServer {
+ public:
+  ScriptedServer(asio::io_context& io, std::string greeting,
+                 std::function<std::string(const std::string&)> answer)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        greeting_(std::move(greeting)),
+        answer_(std::move(answer)) {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+      if (ec) return;
+      socket_.emplace(std::move(s));
+      Write(greeting_);
+      Read();
+    });
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  const std::vector<std::string>& received() const { return received_; }
+
+ private:
+  void Write(const std::string& bytes) {
+    if (bytes.empty()) return;
+    auto copy = std::make_shared<std::string>(bytes);
+    asio::async_write(*socket_, asio::buffer(*copy), [copy](const auto&, size_t) {});
+  }
+  void Read() {
+    socket_->async_read_some(asio::buffer(in_), [this](const boost::system::error_code& ec,
+                                                       size_t n) {
+      if (ec) return;
+      pending_.append(in_.data(), n);
+      for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+        received_.push_back(pending_.substr(0, nl + 1));
+        pending_.erase(0, nl + 1);
+        Write(answer_(received_.back()));
+      }
+      Read();
+    });
+  }
+  tcp::acceptor acceptor_;
+  std::string greeting_;
+  std::function<std::string(const std::string&)> answer_;
+  std::optional<tcp::socket> socket_;
+  std::array<char, 1024> in_{};
+  std::string pending_;
+  std::vector<std::string> received_;
+};
+
 ProbeResult ProbeOnce(asio::io_context& io, TlsProber& prober, TlsProbeRequest req) {
   std::optional<ProbeResult> out;
   prober.Probe(std::move(req), [&](ProbeResult r) {
@@ -53,6 +105,15 @@ TlsProbeRequest Request(uint16_t port) {
   req.host = "127.0.0.1";
   req.port = port;
   req.timeout = std::chrono::milliseconds(300);
+  return req;
+}
+
+// SMTP with STARTTLS, 5 s to spare.
+TlsProbeRequest SmtpRequest(uint16_t port) {
+  TlsProbeRequest req = Request(port);
+  req.timeout = std::chrono::seconds(5);
+  req.starttls = StartTls::kSmtp;
+  req.starttls_ehlo = "probe.example";
   return req;
 }
 
@@ -119,6 +180,46 @@ TEST(TlsProber, AdmitRefusesBeforeConnecting) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].port(), server.port());
   EXPECT_EQ(server.accepted(), 0u);
+}
+
+TEST(TlsProber, StartTlsSilenceTimesOutInTheExchange) {
+  asio::io_context io;
+  SilentServer server(io);
+  TlsProber prober(io);
+  TlsProbeRequest req = Request(server.port());
+  req.starttls = StartTls::kSmtp;
+  req.starttls_ehlo = "probe.example";
+  ProbeResult r = ProbeOnce(io, prober, req);
+  EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
+  EXPECT_EQ(r.detail, "timed out after 300ms (in the STARTTLS exchange)");
+  EXPECT_EQ(r.starttls, StartTls::kSmtp);
+}
+
+// A server without STARTTLS: refused after EHLO, and nothing else is sent
+// (no MAIL, no AUTH, no QUIT with data).
+TEST(TlsProber, StartTlsNotOfferedIsRefusedAndNothingMoreIsSent) {
+  asio::io_context io;
+  ScriptedServer server(io, "220 mx.example ESMTP\r\n", [](const std::string& line) {
+    return line.rfind("EHLO", 0) == 0 ? "250-mx.example\r\n250 SIZE 1000\r\n"
+                                      : "500 what?\r\n";
+  });
+  TlsProber prober(io);
+  ProbeResult r = ProbeOnce(io, prober, SmtpRequest(server.port()));
+  EXPECT_EQ(r.failure_reason, probe_failure::kStartTlsRefused);
+  EXPECT_EQ(r.detail, "STARTTLS (smtp): the EHLO reply does not offer STARTTLS");
+  EXPECT_EQ(server.received(), (std::vector<std::string>{"EHLO probe.example\r\n"}));
+}
+
+TEST(TlsProber, StartTlsEndlessContinuationIsAProtocolError) {
+  std::string flood;
+  for (int i = 0; i < 1000; ++i) flood += "220-and more\r\n";
+  asio::io_context io;
+  ScriptedServer server(io, flood, [](const std::string&) { return ""; });
+  TlsProber prober(io);
+  ProbeResult r = ProbeOnce(io, prober, SmtpRequest(server.port()));
+  EXPECT_EQ(r.failure_reason, probe_failure::kStartTlsProtocol);
+  EXPECT_NE(r.detail.find("more than 128 lines"), std::string::npos) << r.detail;
+  EXPECT_TRUE(server.received().empty()) << "nothing is sent before the greeting ends";
 }
 
 }  // namespace
