@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
+#include <type_traits>
 #include <cctype>
 #include <utility>
 #include <vector>
@@ -116,7 +118,10 @@ struct StartTlsDialogue::State {
   Reply reply;          ///< SMTP/FTP: the reply being read
   std::optional<Step> failed;  ///< set by a line reader that hit a bound
 
-  // XMPP (expat, namespace-aware: names read "uri|local").
+  // XMPP (expat, namespace-aware: names read "uri|local"); `xml` is the
+  // parser `parser` owns.
+  std::unique_ptr<std::remove_pointer_t<XML_Parser>, decltype(&XML_ParserFree)> parser{
+      nullptr, &XML_ParserFree};
   XML_Parser xml = nullptr;
   int depth = 0;
   bool in_features = false, offered = false, features_done = false;
@@ -124,10 +129,6 @@ struct StartTlsDialogue::State {
   long proceed_end = 0;  ///< byte offset just after </proceed>
   std::optional<Step> xml_verdict;
   long fed = 0;  ///< bytes given to expat
-
-  ~State() {
-    if (xml != nullptr) XML_ParserFree(xml);
-  }
 
   // The next whole line (without CR LF), or none until more bytes come
   // (then `failed` may say a bound was hit).
@@ -431,7 +432,8 @@ StartTlsDialogue::Step StartTlsDialogue::Start() {
       return Send(std::string("\x30\x1d\x02\x01\x01\x77\x18\x80\x16", 9) +
                   "1.3.6.1.4.1.1466.20037");
     case StartTls::kXmpp:
-      s.xml = XML_ParserCreateNS(nullptr, '|');
+      s.parser.reset(XML_ParserCreateNS(nullptr, '|'));
+      s.xml = s.parser.get();
       if (s.xml == nullptr) return Broken("cannot start an XML parser");
       XML_SetUserData(s.xml, &s);
       XML_SetElementHandler(s.xml, State::OnStart, State::OnEnd);
