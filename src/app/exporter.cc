@@ -36,7 +36,8 @@ Exporter::Impl::Impl(ExporterOptions opts, const Config& initial)
     : options(std::move(opts)),
       work(asio::make_work_guard(io)),
       tls(io, DnsOptions{.servers = initial.global.dns_servers}, ProbeThreads()),
-      crl_store([this](const std::string& url) { return FetchCrl(url); },
+      crl_store([this](const std::string& url,
+                       const CrlValidators& since) { return FetchCrl(url, since); },
                 MakeVerifyOptions(initial.global)),
       http_prober(io, 16),
       scheduler(io, store),
@@ -67,10 +68,11 @@ std::shared_ptr<const Config> Exporter::Impl::config() const {
   return current;
 }
 
-Result<std::string> Exporter::Impl::FetchCrl(const std::string& url) const {
+Result<CrlDownload> Exporter::Impl::FetchCrl(const std::string& url,
+                                             const CrlValidators& since) const {
   // URLs taken from certificates: only where `[fetch]` allows.
   std::shared_ptr<const Config> c = config();
-  return FetchCrlUrl(url, c->global.timeout, kDefaultCrlMaxSize, &c->fetch);
+  return FetchCrlUrl(url, c->global.timeout, kDefaultCrlMaxSize, &c->fetch, since);
 }
 
 bool Exporter::Impl::Ready() const {

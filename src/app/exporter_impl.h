@@ -41,7 +41,7 @@ struct Exporter::Impl {
   void Exit(int code);
   void OnSignal(const boost::system::error_code& ec, int signal);
   /// Fetches a CRL Distribution Point URL as the running `[fetch]` allows.
-  Result<std::string> FetchCrl(const std::string& url) const;
+  Result<CrlDownload> FetchCrl(const std::string& url, const CrlValidators& since) const;
 
   // --- reload.cc ---
   /// Makes `loaded` the running config: its discovery files read at once,

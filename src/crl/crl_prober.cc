@@ -54,10 +54,26 @@ curl_socket_t OpenSocket(void* data, curlsocktype purpose, curl_sockaddr* addres
   return ::socket(address->family, address->socktype, address->protocol);
 }
 
-// GET of the CRL; the body, or nullopt with r's failure filled in. With
-// `policy`, a URL whose host or addresses it refuses fails "forbidden".
-std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r,
-                                 const ProbePolicy* policy = nullptr) {
+// A validator header of the answer, kept only when it is printable ASCII of
+// at most 256 bytes (it goes back to the server in a request header).
+std::string ValidatorHeader(CURL* c, const char* name) {
+  curl_header* h = nullptr;
+  if (curl_easy_header(c, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == nullptr) return "";
+  const std::string_view v(h->value);
+  if (v.empty() || v.size() > 256) return "";
+  for (char ch : v) {
+    if (ch < 0x20 || ch > 0x7e) return "";
+  }
+  return std::string(v);
+}
+
+// GET of the CRL; the download, or nullopt with r's failure filled in. With
+// `policy`, a URL whose host or addresses it refuses fails "forbidden";
+// with validators in `since`, the GET is conditional and a 304 is a
+// download marked not_modified.
+std::optional<CrlDownload> Fetch(const CrlTarget& t, ProbeResult& r,
+                                 const ProbePolicy* policy = nullptr,
+                                 const CrlValidators& since = {}) {
   r.http = ProbeResult::Http{};
   r.http->url = t.url;
   r.http->method = "GET";
@@ -76,6 +92,16 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r,
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_size));
+  CurlSlistPtr conditions;
+  auto add = [&](const std::string& header) {
+    if (curl_slist* l = curl_slist_append(conditions.get(), header.c_str())) {
+      (void)conditions.release();
+      conditions.reset(l);
+    }
+  };
+  if (!since.etag.empty()) add("If-None-Match: " + since.etag);
+  if (!since.last_modified.empty()) add("If-Modified-Since: " + since.last_modified);
+  if (conditions) curl_easy_setopt(c, CURLOPT_HTTPHEADER, conditions.get());
   ConnectGate gate;
   if (policy != nullptr) {
     gate.policy = policy;
@@ -117,6 +143,14 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r,
   if (curl_easy_header(c, "Cache-Control", 0, CURLH_HEADER, -1, &cc) == CURLHE_OK && cc) {
     r.http->max_age = ParseMaxAge(cc->value);
   }
+  CrlDownload got;
+  got.bytes = body.data.size();
+  got.validators = {ValidatorHeader(c, "ETag"), ValidatorHeader(c, "Last-Modified")};
+  if (r.http->status == 304 && !since.empty()) {
+    got.not_modified = true;
+    if (got.validators.empty()) got.validators = since;
+    return got;
+  }
   if (r.http->status != 200) {
     r.failure_reason = std::string(probe_failure::kHttpStatus);
     r.detail = t.url + ": HTTP " + std::to_string(r.http->status);
@@ -127,37 +161,76 @@ std::optional<std::string> Fetch(const CrlTarget& t, ProbeResult& r,
     }
     return std::nullopt;
   }
-  return std::move(body.data);
+  got.body = std::move(body.data);
+  return got;
+}
+
+// The half-life refetch and a max-age deferral, at `now`. max-age only
+// defers a fetch that would come before the half-life (many servers send
+// max-age up to nextUpdate: that would freeze the target).
+void SetRefreshTimes(ProbeResult& r, int64_t now) {
+  const CrlVerdict v = CrlVerdictAt(r.crl->verdict, now);
+  r.refresh_at = CrlHalfLife(v, now);
+  r.not_before.reset();
+  if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid &&
+      r.refresh_at) {
+    r.not_before = CappedMaxAge(now, *r.http->max_age, *r.refresh_at);
+  }
+}
+
+// A 304 to the conditional refetch: the CRL held stands. Its result again,
+// with this request's HTTP facts and refresh times from now.
+ProbeResult KeptCrl(CrlTargetMemory* memory, ProbeResult answer, CrlValidators validators) {
+  std::lock_guard lock(memory->mu);  // non-null: only a request with validators gets a 304
+  ProbeResult kept = *memory->last;
+  kept.http = std::move(answer.http);
+  kept.crl->not_modified = true;
+  kept.crl->bytes_received = 0;
+  kept.crl->fetch_seconds = kept.http->request_seconds;
+  memory->validators = std::move(validators);
+  SetRefreshTimes(kept, NowUnix());
+  return kept;
 }
 
 }  // namespace
 
-Result<std::string> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
-                                int64_t max_size, const ProbePolicy* policy) {
+Result<CrlDownload> FetchCrlUrl(const std::string& url, std::chrono::milliseconds timeout,
+                                int64_t max_size, const ProbePolicy* policy,
+                                const CrlValidators& since) {
   CrlTarget t;
   t.url = url;
   t.timeout = timeout;
   t.max_size = max_size;
   ProbeResult r;
-  auto body = Fetch(t, r, policy);
-  if (!body) return Error{r.failure_reason, r.detail};
-  return std::move(*body);
+  auto got = Fetch(t, r, policy, since);
+  if (!got) return Error{r.failure_reason, r.detail};
+  return std::move(*got);
 }
 
-ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
+ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify, CrlTargetMemory* memory) {
   const auto start = SteadyClock::now();
   ProbeResult r;
   r.crl = ProbeResult::Crl{};
-  auto finish = [&] {
+  auto finish = [&](std::optional<ProbeResult> replaced = std::nullopt) {
+    if (replaced) r = std::move(*replaced);
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
     r.finished_at = NowUnix();
     return r;
   };
   std::string data;
+  CrlValidators validators;  // of the CRL fetched, kept with it in `memory`
   if (!t.url.empty()) {
-    auto body = Fetch(t, r);
-    if (!body) return finish();
-    data = std::move(*body);
+    CrlValidators since;
+    if (memory != nullptr) {
+      std::lock_guard lock(memory->mu);
+      if (memory->last) since = memory->validators;
+    }
+    auto got = Fetch(t, r, nullptr, since);
+    if (!got) return finish();
+    if (got->not_modified) return finish(KeptCrl(memory, std::move(r), std::move(got->validators)));
+    r.crl->bytes_received = got->bytes;
+    validators = std::move(got->validators);
+    data = std::move(got->body);
     r.crl->fetch_seconds = r.http->request_seconds;
   } else {
     auto read = ReadFileLimited(t.path, static_cast<size_t>(t.max_size));
@@ -195,13 +268,11 @@ ProbeResult ProbeCrlNow(const CrlTarget& t, const VerifyOptions& verify) {
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()),
       issuer, verify, now, t.url);
   r.crl->verdict = std::move(parsed.verdict);
-  const CrlVerdict& v = r.crl->verdict;
-  r.refresh_at = CrlHalfLife(v, now);
-  // max-age only defers a fetch that would come before the half-life (many
-  // servers send max-age up to nextUpdate: that would freeze the target).
-  if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid &&
-      r.refresh_at) {
-    r.not_before = CappedMaxAge(now, *r.http->max_age, *r.refresh_at);
+  SetRefreshTimes(r, now);
+  if (memory != nullptr && !t.url.empty() && r.crl->verdict.signature_verified) {
+    std::lock_guard lock(memory->mu);
+    memory->validators = std::move(validators);
+    memory->last = r;
   }
   return finish();
 }

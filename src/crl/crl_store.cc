@@ -145,7 +145,8 @@ std::vector<CrlFetchCounts> CrlStore::FetchCounts() const {
   std::vector<CrlFetchCounts> out;
   out.reserve(slots_.size());
   for (const auto& [url, slot] : slots_) {
-    out.push_back({url, slot->fetched.load(), slot->failed.load(), slot->refused.load()});
+    out.push_back({url, slot->fetched.load(), slot->failed.load(), slot->refused.load(),
+                   slot->not_modified.load(), slot->received.load()});
   }
   return out;
 }
@@ -202,7 +203,9 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
     h.refresh_at = now + Backoff(h.failures);
     h.error = std::move(e);
   };
-  auto body = fetch_(url);
+  // Conditional when a CRL is held: an unchanged CRL costs a 304, not its
+  // megabytes again.
+  auto body = fetch_(url, h.bytes ? h.validators : CrlValidators{});
   if (!body) {
     if (h.bytes) {
       log::Warn("CRL refetch failed; keeping the held CRL",
@@ -213,7 +216,22 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
     fail(body.error().reason == "forbidden" ? slot.refused : slot.failed, body.error());
     return;
   }
-  auto bytes = std::make_shared<const std::string>(std::move(body).value());
+  slot.received += body->bytes;
+  if (body->not_modified) {
+    if (!h.bytes || !h.verified) {
+      fail(slot.failed, Error{"http_status",  // probe_failure::kHttpStatus
+                              url + ": HTTP 304 Not Modified, but no CRL is held"});
+      return;
+    }
+    ++slot.not_modified;
+    h.validators = body->validators;
+    h.error.reset();
+    h.failures = 0;
+    h.refresh_at = CrlHalfLife(CrlVerdictAt(h.verified->verdict, now), now).value_or(now + 60);
+    return;
+  }
+  CrlValidators validators = std::move(body->validators);
+  auto bytes = std::make_shared<const std::string>(std::move(body->body));
   auto parsed = std::make_shared<const ParsedCrl>(VerifyCrl(Bytes(*bytes), issuer, verify, now, url));
   if (h.verified && X509_cmp(h.verified_with.get(), issuer) == 0) {
     if (std::string why = RefusalReason(*h.verified, *parsed, now); !why.empty()) {
@@ -229,6 +247,7 @@ void CrlStore::Refresh(const std::string& url, Slot& slot, X509* issuer,
   ++slot.fetched;
   slot.bytes = bytes->size();
   h.bytes = std::move(bytes);
+  h.validators = std::move(validators);
   h.error.reset();
   h.failures = 0;
   h.verified = std::move(parsed);

@@ -310,6 +310,27 @@ void LeafCrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
 
 namespace {
 
+constexpr const char* kCrlFetchesHelp =
+    "Fetches of CRLs, by result: fetched (a whole CRL), not_modified (304: the CRL held is "
+    "current), failed (network, HTTP, size), refused (a distribution point's CRL that is "
+    "unauthentic or older than the one held, which is kept). Per target for [[crl]] targets, "
+    "per url for distribution points.";
+constexpr const char* kCrlFetchBytesHelp =
+    "Bytes of CRL bodies received (a 304 costs none); per target or per url as "
+    "ocsp_crl_fetches_total.";
+
+// A `[[crl]]` target's fetch counters (from a URL): every result from 0.
+void CrlFetchFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
+                      const TargetSnapshot& t) {
+  for (const char* result : {"fetched", "not_modified", "failed"}) {
+    auto n = t.crl_fetches.find(result);
+    f.Counter("ocsp_crl_fetches_total", kCrlFetchesHelp, With(base, "result", result),
+              n == t.crl_fetches.end() ? 0.0 : static_cast<double>(n->second));
+  }
+  f.Counter("ocsp_crl_fetch_bytes_total", kCrlFetchBytesHelp, base,
+            static_cast<double>(t.crl_bytes));
+}
+
 // A `[[crl]]` target's own families (`ocsp_crl_*`), the state read at `now`.
 void CrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base, const ProbeResult& r,
                  int64_t now) {
@@ -506,6 +527,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
   if (t.kind == "crl") {
     CrlFamilies(f, base, r, now);
+    if (r.http) CrlFetchFamilies(f, base, t);
     return;
   }
   if (r.ocsp_skipped) {  // revocation = "crl": no OCSP request, no OCSP series
@@ -687,15 +709,16 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
   }
   if (status_.crl_fetches) {
     for (const CrlFetchCounts& c : status_.crl_fetches()) {
-      const std::pair<const char*, uint64_t> results[] = {
-          {"fetched", c.fetched}, {"failed", c.failed}, {"refused", c.refused}};
+      const std::pair<const char*, uint64_t> results[] = {{"fetched", c.fetched},
+                                                           {"not_modified", c.not_modified},
+                                                           {"failed", c.failed},
+                                                           {"refused", c.refused}};
       for (const auto& [result, n] : results) {
-        f.Counter("ocsp_crl_fetches_total",
-                  "Fetches of CRLs named by certificates' distribution points, by result: "
-                  "fetched (taken), failed (network, HTTP, size), refused (unauthentic or "
-                  "older than the CRL held, which is kept).",
-                  {{"url", c.url}, {"result", result}}, static_cast<double>(n));
+        f.Counter("ocsp_crl_fetches_total", kCrlFetchesHelp, {{"url", c.url}, {"result", result}},
+                  static_cast<double>(n));
       }
+      f.Counter("ocsp_crl_fetch_bytes_total", kCrlFetchBytesHelp, {{"url", c.url}},
+                static_cast<double>(c.bytes));
     }
   }
   for (auto& fam : f.Take()) out.push_back(std::move(fam));

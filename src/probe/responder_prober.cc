@@ -244,8 +244,11 @@ void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std
   r.leaf_crl = std::move(status);
 }
 
-void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done) {
-  OnPool([target = std::move(target), verify] { return ProbeCrlNow(target, verify); },
+void ResponderProber::ProbeCrl(CrlTarget target, VerifyOptions verify,
+                               std::shared_ptr<CrlTargetMemory> memory, Callback done) {
+  OnPool([target = std::move(target), verify, memory = std::move(memory)] {
+           return ProbeCrlNow(target, verify, memory.get());
+         },
          std::move(done));
 }
 

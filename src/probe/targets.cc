@@ -145,7 +145,12 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                    .address = t.url.empty() ? t.path : t.url,
                    .interval = t.interval,
                    .limit_key = t.url.empty() ? "" : "http:" + UrlHost(t.url),
-                   .start = [&http, t, verify](auto done) { http.ProbeCrl(t, verify, std::move(done)); }});
+                   // The last CRL and its validators live with the target
+                   // (not across reloads): an unchanged CRL costs a 304.
+                   .start = [&http, t, verify,
+                             memory = std::make_shared<CrlTargetMemory>()](auto done) {
+                     http.ProbeCrl(t, verify, memory, std::move(done));
+                   }});
   }
   return out;
 }

@@ -33,6 +33,11 @@ ResultStore::Recorded ResultStore::Record(const std::string& name, const ProbeRe
   t.last = r;
   ++t.probes;
   if (!r.success) ++t.failures[r.failure_reason];
+  if (t.kind == "crl" && r.http) {  // fetched from a URL (not a file)
+    ++t.crl_fetches[!r.success ? "failed" : r.crl && r.crl->not_modified ? "not_modified"
+                                                                            : "fetched"];
+    if (r.crl) t.crl_bytes += r.crl->bytes_received;
+  }
   if (r.http && r.http->status != 0) {
     auto& h = t.request_seconds;
     if (h.buckets.empty()) h.buckets.assign(std::size(kResponderBuckets), 0);

@@ -411,6 +411,27 @@ TEST_F(LabTest, CrlTargets) {
   EXPECT_EQ(series[S("ocsp_crl_revoked_certificates", "crl-delta")], 2)
       << "deltarevoked, and held released (removeFromCRL)";
   EXPECT_LT(series[S("ocsp_crl_fetch_duration_seconds", "crl-http")], 5);
+
+  // Issue 24 point 1: crl-http is checked every 2 s; nginx answers the
+  // conditional refetch (its ETag, Last-Modified) with 304, so the CRL is
+  // received once and still reads valid.
+  const std::string not_modified =
+      S("ocsp_crl_fetches_total", "crl-http", "result=\"not_modified\"");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        series = ParseMetrics(HttpGet(Url("/metrics")).body);
+        return series[not_modified] >= 2;
+      },
+      seconds(20)))
+      << "no 304 from nginx";
+  EXPECT_EQ(series[S("ocsp_crl_fetches_total", "crl-http", "result=\"fetched\"")], 1);
+  EXPECT_EQ(series[S("ocsp_crl_fetches_total", "crl-http", "result=\"failed\"")], 0);
+  EXPECT_EQ(series[S("ocsp_crl_fetch_bytes_total", "crl-http")],
+            series[S("ocsp_crl_size_bytes", "crl-http")]);
+  EXPECT_EQ(series[status("crl-http", "valid")], 1);
+  EXPECT_EQ(series[S("ocsp_crl_number", "crl-http")], 1);
+  // A file target fetches nothing: no fetch counters.
+  EXPECT_FALSE(series.count(S("ocsp_crl_fetch_bytes_total", "crl-fresh")));
 }
 
 // Issue 11 point 3: leaves whose revocation is told by CRLs (the lab's

@@ -61,8 +61,29 @@ struct LeafCrlStatus {
   std::string failure_reason;
 };
 
-/// Fetches a URL's body, blocking. Errors carry a probe_failure reason.
-using CrlFetcher = std::function<Result<std::string>(const std::string& url)>;
+/// HTTP validators of a CRL as fetched (RFC 9110 §8.8.2 Last-Modified,
+/// §8.8.3 ETag), sent back on the next fetch of the same URL as
+/// If-Modified-Since / If-None-Match. Values as the server sent them, at
+/// most 256 bytes of printable ASCII (others are not kept).
+struct CrlValidators {
+  std::string etag;
+  std::string last_modified;
+  bool empty() const { return etag.empty() && last_modified.empty(); }
+};
+
+/// One answer to a CRL fetch.
+struct CrlDownload {
+  std::string body;           ///< the CRL as sent (DER or PEM); empty when not_modified
+  bool not_modified = false;  ///< 304: the CRL the validators name is still current
+  /// This answer's validators (a 304 without any keeps the request's).
+  CrlValidators validators;
+  uint64_t bytes = 0;  ///< body bytes received
+};
+
+/// Fetches a URL, blocking, conditionally when `since` holds validators.
+/// Errors carry a probe_failure reason.
+using CrlFetcher =
+    std::function<Result<CrlDownload>(const std::string& url, const CrlValidators& since)>;
 
 /// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
 std::vector<std::string> FreshestCrlUrls(X509_CRL* crl);
@@ -75,13 +96,16 @@ struct CrlDistributionPointScope {
   bool indirect = false;
 };
 
-/// Fetch counters of one CRL URL: `ocsp_crl_fetches_total{url,result}`.
+/// Fetch counters of one CRL URL: `ocsp_crl_fetches_total{url,result}` and
+/// `ocsp_crl_fetch_bytes_total{url}`.
 struct CrlFetchCounts {
   std::string url;
   uint64_t fetched = 0;  ///< a new CRL was taken
   uint64_t failed = 0;   ///< the fetch failed (network, HTTP, size)
   /// refused by `[fetch]`, or fetched but kept out: unauthentic or a rollback
   uint64_t refused = 0;
+  uint64_t not_modified = 0;  ///< 304: the held CRL is still current
+  uint64_t bytes = 0;         ///< body bytes received, every answer
 };
 
 class CrlStore {
@@ -117,6 +141,7 @@ class CrlStore {
  private:
   struct Held {
     std::shared_ptr<const std::string> bytes;  ///< the CRL in use, as fetched
+    CrlValidators validators;                  ///< of `bytes`, sent on refetch
     /// The last refetch failed or was refused (with bytes: still held).
     std::optional<Error> error;
     int64_t refresh_at = 0;  ///< Unix seconds
@@ -131,7 +156,7 @@ class CrlStore {
   struct Slot {
     std::mutex mu;  ///< one fetch per URL at a time; waiters share its result
     Held held;
-    std::atomic<uint64_t> fetched{0}, failed{0}, refused{0};
+    std::atomic<uint64_t> fetched{0}, failed{0}, refused{0}, not_modified{0}, received{0};
     std::atomic<int64_t> last_used{0};  ///< Unix seconds of the last lookup
     std::atomic<size_t> bytes{0};       ///< of held.bytes
   };

@@ -114,6 +114,10 @@ struct ProbeResult {
     CrlVerdict verdict;         ///< as verified at finished_at (see CrlVerdictAt)
     int64_t size_bytes = 0;     ///< of the CRL as fetched
     double fetch_seconds = 0;   ///< the transfer (or file read) alone
+    /// A URL's conditional refetch was answered 304: the verdict is the one
+    /// of the CRL fetched before, which still stands.
+    bool not_modified = false;
+    uint64_t bytes_received = 0;  ///< body bytes of this fetch (0 for a 304 or a file)
   };
   std::optional<Crl> crl;
   /// Unix time after which this result is stale and the target should be

@@ -4,12 +4,14 @@
 // a staple. Requests run on a small thread pool (libcurl easy handles);
 // results are handed back on the io_context's thread.
 
+#include "ocsp_staple_exporter/crl/crl_prober.h"
 #include "ocsp_staple_exporter/common/asio.h"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -89,7 +91,9 @@ class ResponderProber {
 
   /// Checks a `[[crl]]` target on the pool (ProbeCrlNow); `done` runs on
   /// the io_context's thread.
-  void ProbeCrl(CrlTarget target, VerifyOptions verify, Callback done);
+  /// `memory` (may be null) is the target's, shared with the check in flight.
+  void ProbeCrl(CrlTarget target, VerifyOptions verify, std::shared_ptr<CrlTargetMemory> memory,
+                Callback done);
 
   /// The probe itself, blocking (runs on a pool thread; exposed for tests).
   static ProbeResult ProbeNow(const ResponderProbeRequest& request);

@@ -24,6 +24,10 @@ struct TargetSnapshot {
   double interval_seconds = 0;      ///< the configured probe interval
   std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
+  /// `[[crl]]` targets with a URL: fetches by result (fetched, not_modified,
+  /// failed) and body bytes received, since start.
+  std::map<std::string, uint64_t> crl_fetches;
+  uint64_t crl_bytes = 0;
   uint64_t probes = 0;                       ///< probes finished since start
   /// `[[responder]]`: durations of HTTP requests, for a histogram.
   struct Histogram {

@@ -52,10 +52,10 @@ class CrlStoreTest : public ::testing::Test {
   }
   CrlStore Store() {
     return CrlStore(
-        [this](const std::string& url) -> Result<std::string> {
+        [this](const std::string& url, const CrlValidators&) -> Result<CrlDownload> {
           auto it = served_.find(url);
           if (it == served_.end()) return Error{"connect", "nothing at " + url};
-          return it->second;
+          return CrlDownload{.body = it->second, .bytes = it->second.size()};
         },
         VerifyOptions{});
   }
@@ -415,14 +415,14 @@ TEST_F(CrlStoreTest, DistributionPointsAreFetchedConcurrently) {
                                          "http://c.test/3.crl"};
   for (const auto& u : urls) Serve(u, Spec(1));
   CrlStore store(
-      [&](const std::string& url) -> Result<std::string> {
+      [&](const std::string& url, const CrlValidators&) -> Result<CrlDownload> {
         const int now_in = ++in_flight;
         int seen = most.load();
         while (now_in > seen && !most.compare_exchange_weak(seen, now_in)) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         --in_flight;
-        return served_.at(url);
+        return CrlDownload{.body = served_.at(url)};
       },
       VerifyOptions{});
   EXPECT_EQ(store.Check(urls, leaves_[10].get(), ca_.get(), now_).state, LeafCrlState::kGood);
@@ -450,6 +450,47 @@ TEST(CrlHalfLife, FarFutureNextUpdateIsRefetchedDaily) {
   EXPECT_EQ(SaturatingAdd(INT64_MAX - 5, 10), INT64_MAX);
   EXPECT_EQ(SaturatingAdd(INT64_MIN + 5, -10), INT64_MIN);
   EXPECT_EQ(SaturatingAdd(5, -10), -5);
+}
+
+// Issue 24 point 1: the validators of the CRL held go back on its refetch;
+// a 304 keeps it (counted, no bytes); a 304 to an unconditional request
+// (a broken server or cache) is a failure, never a CRL.
+TEST_F(CrlStoreTest, ConditionalRefetchKeepsTheHeldCrlOnNotModified) {
+  Serve(kBase, Spec(1));
+  std::vector<CrlValidators> sent;
+  bool answer_304 = false;
+  CrlStore store(
+      [&](const std::string& url, const CrlValidators& since) -> Result<CrlDownload> {
+        sent.push_back(since);
+        if (answer_304) return CrlDownload{.not_modified = true, .validators = since};
+        const std::string& body = served_.at(url);
+        return CrlDownload{.body = body, .validators = {"\"v1\"", ""}, .bytes = body.size()};
+      },
+      VerifyOptions{});
+  EXPECT_EQ(Check(store, 10).state, LeafCrlState::kGood);
+  answer_304 = true;
+  const int64_t later = now_ + 4 * kDay;  // past the half-life
+  EXPECT_EQ(Check(store, 10, {kBase}, later).state, LeafCrlState::kGood);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].empty());
+  EXPECT_EQ(sent[1].etag, "\"v1\"");
+  const CrlFetchCounts c = store.FetchCounts().at(0);
+  EXPECT_EQ(c.fetched, 1u);
+  EXPECT_EQ(c.not_modified, 1u);
+  EXPECT_EQ(c.failed, 0u);
+  EXPECT_EQ(c.bytes, served_.at(kBase).size());
+
+  // Nothing held, yet a 304: not a CRL.
+  CrlStore empty(
+      [](const std::string&, const CrlValidators&) -> Result<CrlDownload> {
+        return CrlDownload{.not_modified = true};
+      },
+      VerifyOptions{});
+  const LeafCrlStatus s = Check(empty, 10);
+  EXPECT_EQ(s.state, LeafCrlState::kUnavailable);
+  EXPECT_EQ(s.failure_reason, "http_status") << s.detail;
+  EXPECT_EQ(empty.FetchCounts().at(0).failed, 1u);
+  EXPECT_EQ(empty.FetchCounts().at(0).not_modified, 0u);
 }
 
 }  // namespace

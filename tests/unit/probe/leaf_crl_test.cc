@@ -62,8 +62,9 @@ class LeafCrlTest : public ::testing::Test {
   EvpPkeyPtr ca_key_;
   X509Ptr ca_;
   testing::FakeResponder server_;
-  CrlStore store_{[](const std::string& url) {
-                    return FetchCrlUrl(url, std::chrono::seconds(5));
+  CrlStore store_{[](const std::string& url, const CrlValidators& since) {
+                    return FetchCrlUrl(url, std::chrono::seconds(5), kDefaultCrlMaxSize,
+                                       nullptr, since);
                   },
                   VerifyOptions{}};
 };
@@ -197,8 +198,8 @@ TEST_F(LeafCrlTest, FetchPolicyIsCheckedBeforeConnecting) {
   auto pattern = [](const char* p) { return ParseProbePattern(p).value(); };
   auto store_with = [&](const ProbePolicy* p) {
     return std::make_unique<CrlStore>(
-        [p](const std::string& url) {
-          return FetchCrlUrl(url, std::chrono::seconds(5), kDefaultCrlMaxSize, p);
+        [p](const std::string& url, const CrlValidators& since) {
+          return FetchCrlUrl(url, std::chrono::seconds(5), kDefaultCrlMaxSize, p, since);
         },
         VerifyOptions{});
   };
