@@ -6,9 +6,15 @@
 # 150) it prints probes done, stale targets, healthy targets not reading
 # good, scheduling lag percentiles, exporter CPU per probe against the bare
 # handshake floor, RSS, and the time and size of one gzip /metrics scrape.
+# With OSE_BENCH_CRL_ENTRIES=N (250000: a public CA's CRL), the healthy
+# targets are the lab's CRL-only leaf (no OCSP URL, revocation = "crl") and
+# the lab CA's CRL is replaced by one of N entries, so every probe looks its
+# leaf up in that one shared CRL; the floor is then taken on the same port.
 # Asserts nothing. Run as root on Debian 12:
 #
 #   bench/scale.sh [TARGETS] [SECONDS]
+#   OSE_BENCH_CRL_ENTRIES=250000 bench/scale.sh 50000 150
+#   OSE_BENCH_CRL_ENTRIES=250000 OSE_BENCH_REVOCATION=ocsp bench/scale.sh   the same, no lookup
 #   OSE_BENCH_LOG_LEVEL=info OSE_BENCH_KEEP=1 bench/scale.sh ...   keep the logs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +38,21 @@ cleanup() {
 trap cleanup EXIT
 "$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
 nginx=127.0.0.1:$((base + 1))
+crl_entries=${OSE_BENCH_CRL_ENTRIES:-0}
+sni_fmt='t%d.lab.test'
+extra=''
+floor_port=$((base + 1))
+if [ "$crl_entries" -gt 0 ]; then
+  # Written beside, then renamed over the CRL the lab's nginx serves.
+  "$root/build/ose_crl_bench" --write "$work/lab/pki/crl/big.crl" "$crl_entries" \
+    "$work/lab/pki/ca.pem" "$work/lab/pki/ca.key"
+  mv "$work/lab/pki/crl/big.crl" "$work/lab/pki/crl/ca.crl"
+  nginx=127.0.0.1:$((base + 3))
+  floor_port=$((base + 3))
+  sni_fmt='crlonly.lab.test'
+  # OSE_BENCH_REVOCATION=ocsp: the same servers without the CRL lookup (the peer figure).
+  extra="revocation = \"${OSE_BENCH_REVOCATION:-crl}\"\n"
+fi
 
 # The black hole: listens, never accepts; past its backlog, SYNs are dropped.
 perl -MIO::Socket::INET -e '
@@ -41,15 +62,15 @@ perl -MIO::Socket::INET -e '
 pids+=($!)
 
 awk -v n="$n" -v nginx="$nginx" -v hole="127.0.0.1:$hole_port" -v iv="$interval" \
-  -v to="$timeout" 'BEGIN {
+  -v to="$timeout" -v sni="$sni_fmt" -v extra="$extra" 'BEGIN {
   printf "[global]\ninterval = \"%ds\"\ntimeout = \"%ds\"\nconcurrency = 4096\n", iv, to
   for (i = 0; i < n; i++) {
     if (i % 10 == 9) printf "\n[[tls]]\nname = \"t%d\"\naddress = \"%s\"\n", i, hole
-    else printf "\n[[tls]]\nname = \"t%d\"\naddress = \"%s\"\nserver_name = \"t%d.lab.test\"\n", i, nginx, i
+    else printf "\n[[tls]]\nname = \"t%d\"\naddress = \"%s\"\nserver_name = \"" sni "\"\n" extra, i, nginx, i
   }
 }' > "$work/scale.toml"
 
-floor=$("$root/build/handshake_floor" 127.0.0.1 $((base + 1)) 5)
+floor=$("$root/build/handshake_floor" 127.0.0.1 "$floor_port" 5)
 floor_ms=$(sed -E 's/.* ([0-9.]+) ms CPU each.*/\1/' <<< "$floor")
 
 t_start=$(date +%s.%N)
@@ -90,6 +111,9 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 probes=$(metric ocsp_staple_exporter_scheduling_lag_seconds_count "$work/metrics.txt")
 
 echo "targets: $n ($((n / 10)) black-holed), interval ${interval}s, timeout ${timeout}s, after ${secs}s"
+if [ "$crl_entries" -gt 0 ]; then
+  echo "CRL: $crl_entries entries, $(($(stat -c %s "$work/lab/pki/crl/ca.crl") / 1024)) KiB DER, shared by every healthy target"
+fi
 awk -v s="$t_start" -v h="$t_healthy" -v r="${t_ready:-0}" 'BEGIN {
   printf "start-up: serving after %.2f s; ready after %s\n", h - s, (r > 0 ? sprintf("%.1f s", r - s) : "(not yet)")
 }'
@@ -102,6 +126,9 @@ awk -v now="$now" -v limit=$((interval + timeout + 10)) -v n="$n" '
     match($0, /status="[a-z]+"/); st = substr($0, RSTART + 8, RLENGTH - 9)
     if (t % 10 != 9) { healthy[st]++; if (st != "good") notgood++ }
   }
+  /^ocsp_cert_crl_status\{/ && $2 == 1 {
+    match($0, /status="[a-z]+"/); crl[substr($0, RSTART + 8, RLENGTH - 9)]++
+  }
   /^ocsp_probe_failures_total\{/ && $2 > 0 {
     match($0, /reason="[a-z_]+"/); fails[substr($0, RSTART + 8, RLENGTH - 9)] += $2
   }
@@ -111,6 +138,8 @@ awk -v now="$now" -v limit=$((interval + timeout + 10)) -v n="$n" '
     printf "healthy targets not reading good: %d (healthy by state:%s)\n", notgood, line
     line = ""; for (r in fails) line = line " " r "=" fails[r]
     printf "failed probes by reason:%s\n", line
+    line = ""; for (c in crl) line = line " " c "=" crl[c]
+    if (line != "") printf "leaves by CRL status:%s\n", line
   }' "$work/metrics.txt"
 awk '
   /^ocsp_staple_exporter_scheduling_lag_seconds_bucket/ {

@@ -39,6 +39,15 @@ Exporter::Impl::Impl(ExporterOptions opts, const Config& initial)
       crl_store([this](const std::string& url,
                        const CrlValidators& since) { return FetchCrl(url, since); },
                 MakeVerifyOptions(initial.global)),
+      chain_revocation(crl_store,
+                       [this](ResponderProbeRequest req) {
+                         // Intermediates' responders: as `[fetch]` allows.
+                         std::shared_ptr<const Config> c = config();
+                         req.timeout = c->global.timeout;
+                         req.verify = MakeVerifyOptions(c->global);
+                         req.policy = &c->fetch;
+                         return ResponderProber::ProbeNow(req);
+                       }),
       http_prober(io, 16),
       scheduler(io, store),
       stapler_http(io, 4),
@@ -49,7 +58,9 @@ Exporter::Impl::Impl(ExporterOptions opts, const Config& initial)
            HttpHooks{.ready = [this] { return Ready(); },
                      .reload = [this] { return Reload(); },
                      .probe = [this](const ProbeQuery& q, auto done) {
-                       AnswerProbe(q, config(), tls, std::move(done));
+                       AnswerProbe(q, config(), tls,
+                                   RevocationLookups{&http_prober, &crl_store, &chain_revocation},
+                                   std::move(done));
                      },
                      .stapler = [this] { return stapler.Snapshot(); }},
            &requests),

@@ -16,6 +16,7 @@
 #include "ocsp_staple_exporter/common/periodic_thread.h"
 #include "ocsp_staple_exporter/config/discovery.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
+#include "ocsp_staple_exporter/probe/chain_revocation.h"
 #include "ocsp_staple_exporter/http/server.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
@@ -64,7 +65,11 @@ struct Exporter::Impl {
   /// One fetch per CRL Distribution Point URL, shared by every target whose
   /// revocation asks for CRLs (`[global] timeout` bounds each fetch).
   CrlStore crl_store;
-  /// After crl_store: its pool threads look CRLs up there until joined.
+  /// `revocation_scope = "chain"`: intermediates' CRLs (in crl_store) and
+  /// OCSP answers (cached here); used from http_prober's pool.
+  ChainRevocation chain_revocation;
+  /// After crl_store and chain_revocation: its pool threads look CRLs and
+  /// chains up there until joined.
   ResponderProber http_prober;
   ResultStore store;
   ExporterStatus status;

@@ -23,6 +23,8 @@ bool ApplyModule(const Config& cfg, const std::string& name, TlsTarget& target) 
   target.handshakes = m->handshakes;
   target.starttls = m->starttls;
   target.starttls_ehlo = m->starttls_ehlo;
+  target.revocation = m->revocation;
+  target.revocation_scope = m->revocation_scope;
   return true;
 }
 
@@ -45,6 +47,7 @@ std::vector<prometheus::MetricFamily> ProbeFamilies(const std::string& name, Pro
 }  // namespace
 
 void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsProber& tls,
+                 const RevocationLookups& lookups,
                  std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done) {
   const Config& cfg = *config;
   auto hp = ParseHostPort(q.target);
@@ -56,6 +59,7 @@ void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsP
   target.address = q.target;
   target.endpoint = hp.value();
   target.timeout = cfg.global.timeout;
+  target.revocation = cfg.global.revocation;
   if (!q.module.empty() && !ApplyModule(cfg, q.module, target)) {
     return done(Error{"bad_request", "unknown module \"" + q.module + "\""});
   }
@@ -69,10 +73,15 @@ void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsP
   req.admit = [config, host = hp->host, port = hp->port](const auto& endpoints) {
     return config->probe.CheckAddresses(host, port, endpoints);
   };
-  tls.ProbeAnyThread(std::move(req), [name = q.target, done = std::move(done)](ProbeResult r) {
-    if (r.failure_reason == probe_failure::kForbidden) return done(Error{"forbidden", r.detail});
-    done(ProbeFamilies(name, std::move(r)));
-  });
+  ProbeTlsTarget(
+      tls, lookups, target.revocation, std::move(req),
+      [name = q.target, done = std::move(done)](ProbeResult r) {
+        if (r.failure_reason == probe_failure::kForbidden) {
+          return done(Error{"forbidden", r.detail});
+        }
+        done(ProbeFamilies(name, std::move(r)));
+      },
+      /*any_thread=*/true);
 }
 
 }  // namespace ose

@@ -41,6 +41,15 @@ Revocation RevocationAt(Checker& c, const toml::table& t, const std::string& p,
   return fallback;
 }
 
+// `revocation_scope` = "leaf" | "chain" of `t` (default leaf).
+RevocationScope RevocationScopeAt(Checker& c, const toml::table& t, const std::string& p) {
+  auto v = c.String(t, p, "revocation_scope", false);
+  if (!v || *v == "leaf") return RevocationScope::kLeaf;
+  if (*v == "chain") return RevocationScope::kChain;
+  c.Fail(t.get("revocation_scope")->source(), p + ".revocation_scope", "must be leaf or chain");
+  return RevocationScope::kLeaf;
+}
+
 // `addresses` ("first" | "all") and `handshakes` (1..10) of a [[tls]],
 // [[module]] or [[discovery]] table.
 void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& all_addresses,
@@ -56,7 +65,8 @@ void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& a
 }
 
 // What a [[tls]] target and a [[discovery]] block's defaults share:
-// server_name, ca_file, interval, timeout, revocation, addresses, handshakes.
+// server_name, ca_file, interval, timeout, revocation, revocation_scope,
+// addresses, handshakes, starttls.
 void TlsOptionsAt(Checker& c, const toml::table& t, const std::string& p, const GlobalConfig& g,
                   TlsTarget& target) {
   if (auto sn = c.String(t, p, "server_name", false)) target.server_name = *sn;
@@ -64,6 +74,7 @@ void TlsOptionsAt(Checker& c, const toml::table& t, const std::string& p, const 
   target.interval = c.DurationAt(t, p, "interval").value_or(g.interval);
   target.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
   target.revocation = RevocationAt(c, t, p, g.revocation);
+  target.revocation_scope = RevocationScopeAt(c, t, p);
   FleetKeysAt(c, t, p, target.all_addresses, target.handshakes);
   StartTlsAt(c, t, p, target.starttls, target.starttls_ehlo);
 }

@@ -269,6 +269,9 @@ void FleetKeysAt(Checker& c, const toml::table& t, const std::string& p, bool& a
 
 // `starttls` and `starttls_ehlo` of a [[tls]], [[module]] or [[discovery]]
 // table: the protocol, and for smtp the EHLO name (default: this host's name).
+/// `revocation_scope` = "leaf" | "chain" of `t` at `p` (default leaf).
+RevocationScope RevocationScopeAt(Checker& c, const toml::table& t, const std::string& p);
+
 void StartTlsAt(Checker& c, const toml::table& t, const std::string& p, StartTls& starttls,
                 std::string& ehlo);
 

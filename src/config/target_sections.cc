@@ -30,7 +30,8 @@ std::vector<std::string> OcspUrlsAt(Checker& c, const toml::table& t, const std:
 void ParseTls(Checker& c, const toml::table& t, const std::string& p, Config& cfg) {
   const GlobalConfig& g = cfg.global;
   c.CheckKeys(t, p, {"name", "address", "server_name", "ca_file", "interval", "timeout",
-                     "revocation", "addresses", "handshakes", "starttls", "starttls_ehlo"});
+                     "revocation", "revocation_scope", "addresses", "handshakes", "starttls",
+                     "starttls_ehlo"});
   TlsTarget target;
   target.name = c.UniqueName(t, p, "target");
   if (auto addr = c.String(t, p, "address", true)) {
@@ -136,8 +137,8 @@ void ParseCrl(Checker& c, const toml::table& t, const std::string& p, Config& cf
 void ParseDiscovery(Checker& c, const toml::table& t, const std::string& p, Config& cfg) {
   const GlobalConfig& g = cfg.global;
   c.CheckKeys(t, p, {"name", "files", "refresh_interval", "server_name", "ca_file", "interval",
-                     "timeout", "revocation", "addresses", "handshakes", "starttls",
-                     "starttls_ehlo"});
+                     "timeout", "revocation", "revocation_scope", "addresses", "handshakes",
+                     "starttls", "starttls_ehlo"});
   DiscoveryConfig d;
   d.name = c.UniqueName(t, p, "discovery");
   const toml::node* files = t.get("files");
@@ -170,13 +171,15 @@ void ParseDiscovery(Checker& c, const toml::table& t, const std::string& p, Conf
 // [[module]]
 void ParseModule(Checker& c, const toml::table& t, const std::string& p, Config& cfg) {
   const GlobalConfig& g = cfg.global;
-  c.CheckKeys(t, p, {"name", "server_name", "ca_file", "timeout", "addresses", "handshakes",
-                     "starttls", "starttls_ehlo"});
+  c.CheckKeys(t, p, {"name", "server_name", "ca_file", "timeout", "revocation",
+                     "revocation_scope", "addresses", "handshakes", "starttls", "starttls_ehlo"});
   Module m;
   m.name = c.UniqueName(t, p, "module");
   if (auto sn = c.String(t, p, "server_name", false)) m.server_name = *sn;
   m.ca_certs = c.CertsAt(t, p, "ca_file", m.ca_file);
   m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
+  m.revocation = RevocationAt(c, t, p, g.revocation);
+  m.revocation_scope = RevocationScopeAt(c, t, p);
   FleetKeysAt(c, t, p, m.all_addresses, m.handshakes);
   StartTlsAt(c, t, p, m.starttls, m.starttls_ehlo);
   cfg.modules.push_back(std::move(m));

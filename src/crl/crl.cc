@@ -1,6 +1,8 @@
 #include "ocsp_staple_exporter/crl/crl.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <tuple>
 #include <memory>
 #include <vector>
 
@@ -8,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "ocsp_staple_exporter/common/clock.h"
+#include "ocsp_staple_exporter/common/curl_body.h"
 #include "ocsp_staple_exporter/common/openssl_error.h"
 #include "ocsp_staple_exporter/ocsp/extensions.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -94,19 +97,21 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
                     int64_t now, std::string_view fetched_url) {
   ParsedCrl p;
   if (data.empty()) return Invalid(std::move(p), crl_invalid::kMalformed, "empty CRL");
+  // Held only while verifying: what is kept is the verdict and the index.
+  X509CrlPtr parsed;
   const unsigned char* d = data.data();
-  p.crl.reset(d2i_X509_CRL(nullptr, &d, static_cast<long>(data.size())));
-  if (p.crl && d != data.data() + data.size()) {
+  parsed.reset(d2i_X509_CRL(nullptr, &d, static_cast<long>(data.size())));
+  if (parsed && d != data.data() + data.size()) {
     return Invalid(std::move(p), crl_invalid::kMalformed,
                    std::to_string(data.data() + data.size() - d) + " trailing bytes");
   }
-  if (!p.crl && data.size() < (1u << 31)) {
+  if (!parsed && data.size() < (1u << 31)) {
     DrainOpenSslErrors();
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-    if (bio) p.crl.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    if (bio) parsed.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   }
-  if (!p.crl) return Invalid(std::move(p), crl_invalid::kMalformed, "not a DER or PEM X.509 CRL");
-  X509_CRL* crl = p.crl.get();
+  if (!parsed) return Invalid(std::move(p), crl_invalid::kMalformed, "not a DER or PEM X.509 CRL");
+  X509_CRL* crl = parsed.get();
   CrlVerdict& v = p.verdict;
   v.this_update = Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
   if (X509_CRL_get0_nextUpdate(crl) != nullptr) {
@@ -185,6 +190,8 @@ ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOpt
   } else {
     v.state = CrlState::kValid;
   }
+  p.revoked = RevokedIndex::Build(crl);
+  p.freshest_urls = FreshestCrlUrls(crl);
   DrainOpenSslErrors();
   return p;
 }
@@ -209,29 +216,118 @@ CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now) {
   return v;
 }
 
-CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert) {
-  CrlEntryStatus s;
-  if (!crl.crl) return s;
-  X509_REVOKED* entry = nullptr;
-  if (X509_CRL_get0_by_serial(crl.crl.get(), &entry, X509_get0_serialNumber(cert)) <= 0 ||
-      entry == nullptr) {
-    DrainOpenSslErrors();
-    return s;
-  }
+namespace {
+
+// The reasonCode of a CRL entry (§5.3.1), -1 when it has none.
+int EntryReason(const X509_REVOKED* entry) {
   int crit = 0;
-  Asn1EnumeratedPtr reason(
-      static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &crit, nullptr)));
-  int code = reason ? static_cast<int>(ASN1_ENUMERATED_get(reason.get())) : -1;
+  Asn1EnumeratedPtr reason(static_cast<ASN1_ENUMERATED*>(
+      X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &crit, nullptr)));
+  const long code = reason ? ASN1_ENUMERATED_get(reason.get()) : -1;
+  return code >= 0 && code <= 127 ? static_cast<int>(code) : -1;
+}
+
+// Whether an entry's certificateIssuer (§5.3.3) names `issuer`; nullopt
+// when the entry has none (it inherits the previous entry's).
+std::optional<bool> CertificateIssuerIs(const X509_REVOKED* entry, const X509_NAME* issuer) {
+  int crit = 0;
+  OsslPtr<GENERAL_NAMES, GENERAL_NAMES_free> names(static_cast<GENERAL_NAMES*>(
+      X509_REVOKED_get_ext_d2i(entry, NID_certificate_issuer, &crit, nullptr)));
+  if (!names) return std::nullopt;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
+    if (n->type == GEN_DIRNAME && X509_NAME_cmp(n->d.directoryName, issuer) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RevokedIndex RevokedIndex::Build(const X509_CRL* crl) {
+  RevokedIndex index;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(const_cast<X509_CRL*>(crl));
+  const int n = std::max(0, sk_X509_REVOKED_num(revoked));
+  const X509_NAME* crl_issuer = X509_CRL_get_issuer(crl);
+  index.entries_.reserve(static_cast<size_t>(n));
+  bool own_issuer = true;  // §5.3.3: the first entry's default is the CRL issuer
+  for (int i = 0; i < n; ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    if (std::optional<bool> is = CertificateIssuerIs(r, crl_issuer)) own_issuer = *is;
+    if (!own_issuer) continue;
+    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(r);
+    const int length = ASN1_STRING_length(serial);
+    if (length < 0 || length > UINT16_MAX || index.serials_.size() + length > UINT32_MAX) continue;
+    Entry e;
+    e.offset = static_cast<uint32_t>(index.serials_.size());
+    e.length = static_cast<uint16_t>(length);
+    e.reason = static_cast<int8_t>(EntryReason(r));
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) e.flags |= kNegative;
+    if (std::optional<int64_t> at = Asn1TimeToUnix(X509_REVOKED_get0_revocationDate(r))) {
+      e.revoked_at = *at;
+      e.flags |= kHasTime;
+    }
+    const unsigned char* octets = ASN1_STRING_get0_data(serial);
+    index.serials_.insert(index.serials_.end(), octets, octets + length);
+    index.entries_.push_back(e);
+  }
   DrainOpenSslErrors();
-  s.listed = true;
-  if (code == OCSP_REVOKED_STATUS_REMOVEFROMCRL) {  // §5.3.1: no longer revoked
-    s.reason = std::string(RevocationReasonName(code));
+  // Order: sign, then length, then octets (any total order consistent with
+  // equality serves a binary search); a revocation before removeFromCRL.
+  auto key = [&index](const Entry& e) {
+    return std::tuple(e.flags & kNegative, e.length, index.SerialOf(e));
+  };
+  std::sort(index.entries_.begin(), index.entries_.end(), [&](const Entry& a, const Entry& b) {
+    auto ka = key(a), kb = key(b);
+    if (ka != kb) return ka < kb;
+    return (a.reason == OCSP_REVOKED_STATUS_REMOVEFROMCRL) <
+           (b.reason == OCSP_REVOKED_STATUS_REMOVEFROMCRL);
+  });
+  index.entries_.shrink_to_fit();
+  index.serials_.shrink_to_fit();
+  return index;
+}
+
+CrlEntryStatus RevokedIndex::Find(const ASN1_INTEGER* serial) const {
+  CrlEntryStatus s;
+  if (serial == nullptr) return s;
+  const int length = ASN1_STRING_length(serial);
+  if (length < 0 || length > UINT16_MAX) return s;
+  const auto wanted = std::tuple(
+      static_cast<int>(ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? kNegative : 0),
+      static_cast<uint16_t>(length),
+      std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
+                       static_cast<size_t>(length)));
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), wanted,
+                             [this](const Entry& e, const auto& w) {
+                               return std::tuple(static_cast<int>(e.flags & kNegative), e.length,
+                                                 SerialOf(e)) < w;
+                             });
+  if (it == entries_.end() ||
+      std::tuple(static_cast<int>(it->flags & kNegative), it->length, SerialOf(*it)) != wanted) {
     return s;
   }
+  s.listed = true;
+  s.reason = std::string(RevocationReasonName(it->reason));
+  if (it->reason == OCSP_REVOKED_STATUS_REMOVEFROMCRL) return s;  // §5.3.1: no longer revoked
   s.revoked = true;
-  s.revoked_at = Asn1TimeToUnix(X509_REVOKED_get0_revocationDate(entry));
-  s.reason = std::string(RevocationReasonName(code));
+  if ((it->flags & kHasTime) != 0) s.revoked_at = it->revoked_at;
   return s;
+}
+
+std::vector<std::string> FreshestCrlUrls(const X509_CRL* crl) {
+  int crit = 0;
+  OsslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(static_cast<CRL_DIST_POINTS*>(
+      X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, nullptr)));
+  DrainOpenSslErrors();
+  std::vector<std::string> out;
+  for (std::string& uri : DistributionPointUris(dps.get())) {
+    if (IsHttpUrl(uri)) out.push_back(std::move(uri));
+  }
+  return out;
+}
+
+CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert) {
+  return crl.revoked.Find(X509_get0_serialNumber(cert));
 }
 
 }  // namespace ose

@@ -12,6 +12,7 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/curl_body.h"
 #include "ocsp_staple_exporter/common/curl_ptr.h"
+#include "ocsp_staple_exporter/probe/fetch_gate.h"
 #include "ocsp_staple_exporter/common/file.h"
 #include "ocsp_staple_exporter/probe/responder_prober.h"
 
@@ -20,39 +21,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-
-// `[fetch]` at the moment libcurl connects: every address it tries is
-// checked against the policy (after DNS, with no second lookup), and a
-// refused one is never connected to.
-struct ConnectGate {
-  const ProbePolicy* policy = nullptr;
-  std::string host;
-  uint16_t port = 0;
-  std::string refused;  ///< why the last address was refused
-};
-
-curl_socket_t OpenSocket(void* data, curlsocktype purpose, curl_sockaddr* address) {
-  auto* gate = static_cast<ConnectGate*>(data);
-  if (purpose == CURLSOCKTYPE_IPCXN && gate->policy != nullptr) {
-    asio::ip::tcp::endpoint ep;
-    if (address->family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
-      asio::ip::address_v4::bytes_type b;
-      std::memcpy(b.data(), &in->sin_addr, b.size());
-      ep = {asio::ip::address_v4(b), ntohs(in->sin_port)};
-    } else if (address->family == AF_INET6) {
-      const auto* in = reinterpret_cast<const sockaddr_in6*>(&address->addr);
-      asio::ip::address_v6::bytes_type b;
-      std::memcpy(b.data(), &in->sin6_addr, b.size());
-      ep = {asio::ip::address_v6(b, in->sin6_scope_id), ntohs(in->sin6_port)};
-    }
-    if (auto ok = gate->policy->CheckAddresses(gate->host, gate->port, {ep}); !ok) {
-      gate->refused = ok.error().detail;
-      return CURL_SOCKET_BAD;
-    }
-  }
-  return ::socket(address->family, address->socktype, address->protocol);
-}
 
 // A validator header of the answer, kept only when it is printable ASCII of
 // at most 256 bytes (it goes back to the server in a request header).
@@ -102,29 +70,19 @@ std::optional<CrlDownload> Fetch(const CrlTarget& t, ProbeResult& r,
   if (!since.etag.empty()) add("If-None-Match: " + since.etag);
   if (!since.last_modified.empty()) add("If-Modified-Since: " + since.last_modified);
   if (conditions) curl_easy_setopt(c, CURLOPT_HTTPHEADER, conditions.get());
-  ConnectGate gate;
+  FetchGate gate;
   if (policy != nullptr) {
-    gate.policy = policy;
-    auto refuse = [&](const std::string& why) {
+    if (auto ok = gate.Arm(c, t.url, policy); !ok) {
       r.failure_reason = std::string(probe_failure::kForbidden);
-      r.detail = t.url + ": " + why;
+      r.detail = t.url + ": " + ok.error().detail;
       return std::nullopt;
-    };
-    auto hp = UrlHostPort(t.url);
-    if (!hp) return refuse("cannot read the host of the URL");
-    gate.host = hp->host;
-    gate.port = hp->port;
-    if (auto ok = policy->CheckName(gate.host, gate.port); !ok) {
-      return refuse(ok.error().detail);
     }
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &gate);
   }
   const auto start = SteadyClock::now();
   CURLcode code = curl_easy_perform(c);
-  if (!gate.refused.empty()) {
+  if (!gate.refused().empty()) {
     r.failure_reason = std::string(probe_failure::kForbidden);
-    r.detail = t.url + ": " + gate.refused;
+    r.detail = t.url + ": " + gate.refused();
     return std::nullopt;
   }
   r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();

@@ -110,18 +110,6 @@ void SetRevoked(LeafCrlStatus& out, const CrlEntryStatus& e) {
 
 }  // namespace
 
-std::vector<std::string> FreshestCrlUrls(X509_CRL* crl) {
-  int crit = 0;
-  DistPointsPtr dps(
-      static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, nullptr)));
-  DrainOpenSslErrors();
-  std::vector<std::string> out;
-  for (std::string& uri : DistributionPointUris(dps.get())) {
-    if (IsHttpUrl(uri)) out.push_back(std::move(uri));
-  }
-  return out;
-}
-
 CrlStore::CrlStore(CrlFetcher fetch, VerifyOptions verify)
     : fetch_(std::move(fetch)), verify_(verify) {}
 
@@ -309,7 +297,7 @@ void CrlStore::Prefetch(const std::vector<std::string>& urls,
 std::shared_ptr<const ParsedCrl> CrlStore::CurrentDelta(const ParsedCrl& base, X509* issuer,
                                                         int64_t now, std::string* url) {
   const CrlVerdict bv = CrlVerdictAt(base.verdict, now);
-  for (const std::string& candidate : FreshestCrlUrls(base.crl.get())) {
+  for (const std::string& candidate : base.freshest_urls) {
     Got d = Get(candidate, issuer, now);
     if (!d.crl) continue;
     const CrlVerdict dv = CrlVerdictAt(d.crl->verdict, now);
@@ -325,7 +313,7 @@ std::shared_ptr<const ParsedCrl> CrlStore::CurrentDelta(const ParsedCrl& base, X
 }
 
 LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
-                                                X509* issuer, int64_t now) {
+                                                X509* issuer, int64_t now, CertKind kind) {
   LeafCrlStatus out;
   out.detail = "the certificate names no http(s) CRL Distribution Point";
   const std::map<std::string, CrlDistributionPointScope> dps = LeafDistributionPoints(leaf);
@@ -358,12 +346,15 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
                                              (bv.detail.empty() ? "" : " (" + bv.detail + ")"));
       continue;
     }
-    if (bv.scope.indirect || bv.scope.only_ca_certs || bv.scope.only_attribute_certs) {
+    const bool ca = kind == CertKind::kCa;
+    if (bv.scope.indirect || (ca ? bv.scope.only_user_certs : bv.scope.only_ca_certs) ||
+        bv.scope.only_attribute_certs) {
       out.detail = url + ": CRL covers " +
                    (bv.scope.indirect ? std::string("other issuers' certificates (indirectCRL, "
                                                     "not supported)")
-                   : bv.scope.only_ca_certs ? std::string("CA certificates only")
-                                            : std::string("attribute certificates only"));
+                   : bv.scope.only_attribute_certs ? std::string("attribute certificates only")
+                   : ca ? std::string("end-entity certificates only")
+                        : std::string("CA certificates only"));
       continue;
     }
     std::string delta_url;
@@ -397,9 +388,9 @@ LeafCrlStatus CrlStore::CheckDistributionPoints(const std::vector<std::string>& 
 }
 
 LeafCrlStatus CrlStore::Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
-                              int64_t now) {
+                              int64_t now, CertKind kind) {
   Sweep(now);
-  LeafCrlStatus out = CheckDistributionPoints(urls, leaf, issuer, now);
+  LeafCrlStatus out = CheckDistributionPoints(urls, leaf, issuer, now, kind);
   const std::string key = RevocationKey(leaf, issuer);
   std::lock_guard lock(mu_);
   if (out.state == LeafCrlState::kRevoked) {

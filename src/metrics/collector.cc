@@ -306,6 +306,38 @@ void LeafCrlFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
           With(base, "reason", c.reason.empty() ? "unspecified" : c.reason), 1);
 }
 
+// The certificates above the leaf (`revocation_scope = "chain"`), one
+// `position` each (1 = the leaf's issuer).
+void ChainFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
+                   const std::vector<ProbeResult::ChainCert>& chain) {
+  for (const ProbeResult::ChainCert& c : chain) {
+    const auto at = With(base, "position", std::to_string(c.position));
+    f.StateSet("ocsp_chain_cert_revocation_status",
+               "Revocation status of the certificate at this position above the leaf (1 = the "
+               "leaf's issuer), from its CRLs and/or OCSP responder as the target's revocation "
+               "says (state set: exactly one of good, revoked, unavailable is 1).",
+               at, "status", kLeafCrlStateNames, static_cast<int>(c.state));
+    if (c.state == LeafCrlState::kRevoked && c.revoked_at) {
+      f.Gauge("ocsp_chain_cert_revoked_at_timestamp_seconds",
+              "When the certificate at this position above the leaf was revoked, Unix time.", at,
+              static_cast<double>(*c.revoked_at));
+    }
+    if (c.not_after) {
+      f.Gauge("ocsp_chain_cert_not_after_timestamp_seconds",
+              "notAfter of the certificate at this position above the leaf, Unix time.", at,
+              static_cast<double>(*c.not_after));
+    }
+    std::vector<ClientMetric::Label> info = at;
+    info.push_back({"subject", c.subject});
+    info.push_back({"issuer", c.issuer});
+    info.push_back({"serial", c.serial});
+    f.Gauge("ocsp_chain_cert_info",
+            "1, labelled with the subject, issuer and serial (decimal) of the certificate at "
+            "this position above the leaf.",
+            std::move(info), 1);
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -511,11 +543,13 @@ void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_
       }
       // (from the addresses that answered, also when others failed)
       if (r.leaf_crl) LeafCrlFamilies(f, base, *r.leaf_crl);
+      ChainFamilies(f, base, r.chain);
       if (r.per_address.empty()) EmitResult(f, t, base, r, now);
       for (const ProbeResult& a : r.per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
       continue;
     }
     if (r.leaf_crl && (r.success || r.ocsp_skipped)) LeafCrlFamilies(f, base, *r.leaf_crl);
+    if (r.success) ChainFamilies(f, base, r.chain);
     EmitResult(f, t, base, r, now);
   }
 }

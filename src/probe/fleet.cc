@@ -63,6 +63,18 @@ std::vector<std::shared_ptr<const ProbeResult::CrlSubject>> TakeCrlSubjects(
   return out;
 }
 
+// The chain to look up: the first one held in `rs` (handshakes and
+// addresses of one target serve one chain), moved out of all of them.
+std::vector<std::shared_ptr<const ProbeResult::ChainSubject>> TakeChainSubjects(
+    std::vector<ProbeResult>& rs) {
+  std::vector<std::shared_ptr<const ProbeResult::ChainSubject>> out;
+  for (ProbeResult& r : rs) {
+    if (out.empty()) out = std::move(r.chain_subjects);
+    r.chain_subjects.clear();
+  }
+  return out;
+}
+
 }  // namespace
 
 ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested) {
@@ -76,6 +88,7 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
   auto failed = std::find_if(handshakes.begin(), handshakes.end(),
                              [](const ProbeResult& h) { return !h.success; });
   auto subjects = TakeCrlSubjects(handshakes);
+  auto chain = TakeChainSubjects(handshakes);
   const std::optional<int64_t> not_after = EarliestNotAfter(handshakes);
   ProbeResult out;
   if (failed != handshakes.end()) {
@@ -96,12 +109,14 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
   }
   if (requested > 1) out.handshakes = counts;
   out.crl_subjects = std::move(subjects);
+  out.chain_subjects = std::move(chain);
   return out;
 }
 
 ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
   ProbeResult out;
   auto subjects = TakeCrlSubjects(per_address);
+  auto chain = TakeChainSubjects(per_address);
   if (!per_address.empty()) {
     auto failed = std::find_if(per_address.begin(), per_address.end(),
                                [](const ProbeResult& r) { return !r.success; });
@@ -119,6 +134,7 @@ ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
     }
   }
   out.crl_subjects = std::move(subjects);
+  out.chain_subjects = std::move(chain);
   out.address.clear();
   out.every_address = true;
   out.per_address = std::move(per_address);

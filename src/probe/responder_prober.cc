@@ -1,5 +1,7 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/probe/responder_prober.h"
+#include "ocsp_staple_exporter/probe/chain_revocation.h"
+#include "ocsp_staple_exporter/probe/fetch_gate.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -45,7 +47,7 @@ void GlobalInit() {
 // Returns the body when it is a usable OCSP answer.
 std::optional<std::string> Exchange(const std::string& url, const EncodedRequest& req,
                                     HttpMethod method, std::chrono::milliseconds budget,
-                                    ProbeResult& r) {
+                                    const ProbePolicy* policy, ProbeResult& r) {
   CurlPtr curl(curl_easy_init());
   r.http = ProbeResult::Http{};
   r.http->url = url;
@@ -69,9 +71,22 @@ std::optional<std::string> Exchange(const std::string& url, const EncodedRequest
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.der.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.der.size()));
   }
+  FetchGate gate;
+  if (policy != nullptr) {
+    if (auto ok = gate.Arm(c, url, policy); !ok) {
+      r.failure_reason = std::string(probe_failure::kForbidden);
+      r.detail = url + ": " + ok.error().detail;
+      return std::nullopt;
+    }
+  }
   auto start = SteadyClock::now();
   CURLcode code = curl_easy_perform(c);
   r.http->request_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  if (!gate.refused().empty()) {
+    r.failure_reason = std::string(probe_failure::kForbidden);
+    r.detail = url + ": " + gate.refused();
+    return std::nullopt;
+  }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   r.http->status = status;
@@ -200,13 +215,17 @@ void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, CrlStor
   }, std::move(done));
 }
 
-void ResponderProber::LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done) {
-  if (r.crl_subjects.empty()) {
+void ResponderProber::LookUpRevocation(CrlStore* store, ChainRevocation* chain,
+                                       Revocation revocation, ProbeResult r, Callback done) {
+  if (store == nullptr) r.crl_subjects.clear();
+  if (chain == nullptr) r.chain_subjects.clear();
+  if (r.crl_subjects.empty() && r.chain_subjects.empty()) {
     done(std::move(r));
     return;
   }
-  OnPool([&store, r = std::move(r)]() mutable {
-    CheckLeafCrls(store, r);
+  OnPool([store, chain, revocation, r = std::move(r)]() mutable {
+    if (!r.crl_subjects.empty()) CheckLeafCrls(*store, r);
+    if (!r.chain_subjects.empty()) chain->Check(revocation, r, NowUnix());
     return std::move(r);
   }, std::move(done));
 }
@@ -299,7 +318,7 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     }
     r.failure_reason.clear();
     r.detail.clear();
-    auto body = Exchange(url, req.value(), request.method, left, r);
+    auto body = Exchange(url, req.value(), request.method, left, request.policy, r);
     if (!body) continue;  // try the next URL
     auto bytes = std::make_shared<const std::vector<uint8_t>>(body->begin(), body->end());
     r.der = bytes;

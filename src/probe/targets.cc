@@ -44,6 +44,7 @@ TlsProbeRequest MakeTlsRequest(const TlsTarget& target, const GlobalConfig& glob
   req.timeout = target.timeout;
   req.verify = MakeVerifyOptions(global);
   req.crl_subject = target.revocation != Revocation::kOcsp;
+  req.chain_subjects = target.revocation_scope == RevocationScope::kChain;
   req.all_addresses = target.all_addresses;
   req.handshakes = target.handshakes;
   req.starttls = target.starttls;
@@ -64,8 +65,34 @@ ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
   return req;
 }
 
+void ProbeTlsTarget(TlsProber& tls, const RevocationLookups& lookups, Revocation revocation,
+                    TlsProbeRequest req, std::function<void(ProbeResult)> done, bool any_thread) {
+  if (lookups.http == nullptr || lookups.crls == nullptr) req.crl_subject = false;
+  if (lookups.http == nullptr || lookups.chain == nullptr) req.chain_subjects = false;
+  if (!req.crl_subject && !req.chain_subjects) {
+    if (any_thread) {
+      tls.ProbeAnyThread(std::move(req), std::move(done));
+    } else {
+      tls.Probe(std::move(req), std::move(done));
+    }
+    return;
+  }
+  // The handshake on a probe loop, the lookups (which may fetch) on the
+  // HTTP pool.
+  auto next = [lookups, revocation, done = std::move(done)](ProbeResult r) mutable {
+    lookups.http->LookUpRevocation(lookups.crls, lookups.chain, revocation, std::move(r),
+                                   std::move(done));
+  };
+  if (any_thread) {
+    tls.ProbeAnyThread(std::move(req), std::move(next));
+  } else {
+    tls.Probe(std::move(req), std::move(next));
+  }
+}
+
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
-                                          ResponderProber& http, CrlStore* crl_store) {
+                                          ResponderProber& http, CrlStore* crl_store,
+                                          ChainRevocation* chain) {
   std::vector<ScheduledTarget> out;
   // Sharded over replicas: only this replica's targets (the stapling engine
   // is never sharded: it runs beside the server it feeds).
@@ -73,23 +100,15 @@ std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
   for (const TlsTarget& t : config.tls) {
     if (!mine(t.name)) continue;
     TlsProbeRequest req = MakeTlsRequest(t, config.global);
-    if (crl_store == nullptr) req.crl_subject = false;
     out.push_back({.name = t.name,
                    .kind = "tls",
                    .address = t.address,
                    .labels = t.labels,
                    .interval = t.interval,
                    .limit_key = "",
-                   .start = [&tls, &http, crl_store, req](auto done) {
-                     if (!req.crl_subject) {
-                       tls.Probe(req, std::move(done));
-                       return;
-                     }
-                     // The handshake on a probe loop, the CRL lookup (which
-                     // may fetch) on the HTTP pool.
-                     tls.Probe(req, [&http, crl_store, done = std::move(done)](ProbeResult r) {
-                       http.LookUpLeafCrl(*crl_store, std::move(r), std::move(done));
-                     });
+                   .start = [&tls, lookups = RevocationLookups{&http, crl_store, chain}, req,
+                             revocation = t.revocation](auto done) {
+                     ProbeTlsTarget(tls, lookups, revocation, req, std::move(done));
                    }});
   }
   for (const ResponderTarget& t : config.responders) {

@@ -1,5 +1,6 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/probe/tls_prober.h"
+#include "ocsp_staple_exporter/probe/chain_revocation.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -216,6 +217,9 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
   r.name_matched = f.name_matched;
   r.staple_present = f.staple_present;
   r.verdict = std::move(f.verdict);
+  if (req.chain_subjects) {
+    r.chain_subjects = ChainSubjects(leaf.get(), IssuerCandidates(ssl, req), system);
+  }
   if (req.crl_subject) {
     auto s = std::make_shared<ProbeResult::CrlSubject>();
     if (X509* issuer = FindIssuer(leaf.get(), IssuerCandidates(ssl, req))) {

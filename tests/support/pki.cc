@@ -2,6 +2,7 @@
 
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include <stdexcept>
 
@@ -225,7 +226,38 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
       ASN1_ENUMERATED_set(code.get(), e.reason);
       X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, code.get(), 0, 0);
     }
+    if (!e.certificate_issuer_cn.empty()) {
+      OsslPtr<GENERAL_NAMES, GENERAL_NAMES_free> names(sk_GENERAL_NAME_new_null());
+      GENERAL_NAME* dir = GENERAL_NAME_new();
+      X509_NAME* name = X509_NAME_new();
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                 reinterpret_cast<const unsigned char*>(
+                                     e.certificate_issuer_cn.c_str()),
+                                 -1, -1, 0);
+      GENERAL_NAME_set0_value(dir, GEN_DIRNAME, name);
+      sk_GENERAL_NAME_push(names.get(), dir);
+      Check(X509_REVOKED_add1_ext_i2d(r, NID_certificate_issuer, names.get(), 1, 0) == 1,
+            "certificate issuer");
+    }
     Check(X509_CRL_add0_revoked(crl.get(), r) == 1, "add revoked");
+  }
+  if (spec.bulk_entries > 0) {
+    Asn1TimePtr at = Time(spec.bulk_revoked_at);
+    Asn1EnumeratedPtr code(ASN1_ENUMERATED_new());
+    ASN1_ENUMERATED_set(code.get(), 1);  // keyCompromise
+    std::vector<unsigned char> octets(static_cast<size_t>(spec.bulk_serial_bytes));
+    for (size_t i = 0; i < spec.bulk_entries; ++i) {
+      X509_REVOKED* r = X509_REVOKED_new();
+      Check(r != nullptr && RAND_bytes(octets.data(), static_cast<int>(octets.size())) == 1,
+            "bulk entry");
+      octets[0] = static_cast<unsigned char>((octets[0] & 0x7F) | 0x01);  // positive, full length
+      BignumPtr bn(BN_bin2bn(octets.data(), static_cast<int>(octets.size()), nullptr));
+      Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+      X509_REVOKED_set_serialNumber(r, serial.get());
+      X509_REVOKED_set_revocationDate(r, at.get());
+      if (i % 2 == 0) X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, code.get(), 0, 0);
+      Check(X509_CRL_add0_revoked(crl.get(), r) == 1, "add revoked");
+    }
   }
   Asn1IntegerPtr number(ASN1_INTEGER_new());
   ASN1_INTEGER_set(number.get(), spec.crl_number);
@@ -244,7 +276,7 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
   if (spec.critical_unknown_extension) {
     Check(X509_CRL_add_ext(crl.get(), UnknownCriticalExtension().get(), -1) == 1, "crl ext");
   }
-  if (!spec.idp_uris.empty() || spec.idp_only_ca || spec.idp_only_attribute ||
+  if (!spec.idp_uris.empty() || spec.idp_only_ca || spec.idp_only_user || spec.idp_only_attribute ||
       spec.idp_indirect || !spec.idp_only_some_reasons.empty()) {
     std::unique_ptr<ISSUING_DIST_POINT, decltype(&ISSUING_DIST_POINT_free)> idp(
         ISSUING_DIST_POINT_new(), ISSUING_DIST_POINT_free);
@@ -254,6 +286,7 @@ std::vector<uint8_t> MakeCrl(const CrlSpec& spec, X509* issuer, EVP_PKEY* issuer
       idp->distpoint->name.fullname = UriNames(spec.idp_uris);
     }
     idp->onlyCA = spec.idp_only_ca ? 0xFF : 0;
+    idp->onlyuser = spec.idp_only_user ? 0xFF : 0;
     idp->onlyattr = spec.idp_only_attribute ? 0xFF : 0;
     idp->indirectCRL = spec.idp_indirect ? 0xFF : 0;
     if (!spec.idp_only_some_reasons.empty()) {

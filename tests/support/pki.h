@@ -90,14 +90,24 @@ struct CrlSpec {
     long serial = 0;
     int64_t revoked_at = 0;
     int reason = -1;  ///< CRLReason code; -1 for none
+    /// certificateIssuer (RFC 5280 §5.3.3) as a directoryName with this CN;
+    /// empty: no extension (the entry inherits the previous one's).
+    std::string certificate_issuer_cn;
   };
   std::vector<Entry> revoked;
+  /// A public CA's CRL in bulk: this many more entries with random serials
+  /// of `bulk_serial_bytes` octets (as CAs issue them: 16-20), revoked at
+  /// `bulk_revoked_at`, every other one with reasonCode keyCompromise.
+  size_t bulk_entries = 0;
+  int bulk_serial_bytes = 18;
+  int64_t bulk_revoked_at = 0;
   bool critical_unknown_extension = false;
   const EVP_MD* md = nullptr;  ///< default SHA-256
   /// issuingDistributionPoint fullName URIs (critical); none: no extension.
   std::vector<std::string> idp_uris;
   /// issuingDistributionPoint scope flags; any set adds the extension.
   bool idp_only_ca = false;
+  bool idp_only_user = false;
   bool idp_only_attribute = false;
   bool idp_indirect = false;
   std::vector<int> idp_only_some_reasons;  ///< ReasonFlags bit numbers

@@ -34,6 +34,12 @@ enum class Revocation { kOcsp, kCrl, kBoth };
 /// "ocsp", "crl" or "both".
 std::string_view RevocationName(Revocation r);
 
+/// Which served certificates a TLS target's `revocation` checks
+/// (`revocation_scope`): the leaf (the default), or with `chain` also every
+/// certificate above it below the trust anchor (RFC 5280 §6.3 asks it of
+/// each certificate in the path): `ocsp_chain_cert_*`.
+enum class RevocationScope { kLeaf, kChain };
+
 struct GlobalConfig {
   Duration interval = std::chrono::seconds(60);  ///< probe interval
   Duration timeout = std::chrono::seconds(10);   ///< per-probe deadline
@@ -93,6 +99,7 @@ struct TlsTarget {
   Duration interval{};      ///< resolved against [global]
   Duration timeout{};       ///< resolved against [global]
   Revocation revocation = Revocation::kOcsp;  ///< resolved against [global]
+  RevocationScope revocation_scope = RevocationScope::kLeaf;  ///< `revocation_scope`
   bool all_addresses = false;  ///< `addresses = "all"` (default "first")
   int handshakes = 1;          ///< fresh handshakes per probe, 1..10
   /// `starttls`: the plaintext protocol upgraded before the handshake
@@ -170,6 +177,10 @@ struct Module {
   std::string ca_file;
   CertPool ca_certs;
   Duration timeout{};
+  /// `revocation` ([global]'s when unset): with `crl`/`both`, /probe looks
+  /// the leaf up in the shared CRL store (and the chain, with scope chain).
+  Revocation revocation = Revocation::kOcsp;
+  RevocationScope revocation_scope = RevocationScope::kLeaf;  ///< as TlsTarget's
   bool all_addresses = false;  ///< `addresses = "all"`
   int handshakes = 1;          ///< 1..10
   StartTls starttls = StartTls::kNone;  ///< as TlsTarget::starttls

@@ -1,7 +1,6 @@
 #pragma once
 // Parsing and verification of X.509 CRLs (RFC 5280 §5, §6.3), the
-// building block of `[[crl]]` targets and CRL revocation for leaves
-// (issue 11, in progress: the targets are not wired yet).
+// building block of `[[crl]]` targets and CRL revocation (CrlStore).
 //
 // Like VerifyOcspResponse, a pure function of (bytes, issuer, options,
 // now): no I/O, no clock, never throws. A CRL that fails any check is
@@ -101,10 +100,64 @@ std::optional<int64_t> CrlHalfLife(const CrlVerdict& v, int64_t now);
 /// kExpired (authentic, but stale). Everything else is unchanged.
 CrlVerdict CrlVerdictAt(CrlVerdict v, int64_t now);
 
-/// A parsed CRL with its verdict. `crl` is null when unparsable.
+/// What a verified CRL says about a certificate.
+struct CrlEntryStatus {
+  /// The serial has an entry, whatever its reason (a delta CRL's
+  /// removeFromCRL entry lifts a revocation of its base, RFC 5280 §5.2.4).
+  bool listed = false;
+  bool revoked = false;
+  std::optional<int64_t> revoked_at;     ///< revocationDate, Unix seconds
+  std::string reason = "unspecified";    ///< RevocationReasonName of the entry's reason code
+};
+
+/// The revokedCertificates of an authentic CRL (RFC 5280 §5.1.2.6), held
+/// compactly and sorted by serial so a lookup is a binary search: 16 bytes
+/// per entry plus the serial's octets, where OpenSSL's X509_CRL holds
+/// several allocations per entry (figures: bench/crl_bench.cc,
+/// docs/performance.md). Immutable once built, so lookups need no lock.
+class RevokedIndex {
+ public:
+  RevokedIndex() = default;
+  /// Indexes the entries of `crl` (borrowed, non-null) that speak for the
+  /// CRL's own issuer (§5.3.3: an entry whose certificateIssuer names
+  /// another CA, and the entries after it that inherit it, are left out),
+  /// with each entry's revocationDate and reasonCode (§5.3.1).
+  static RevokedIndex Build(const X509_CRL* crl);
+  /// The entry of `serial`, `listed` false when none. Among entries of one
+  /// serial (a CRL should have one), a revocation outranks removeFromCRL.
+  CrlEntryStatus Find(const ASN1_INTEGER* serial) const;
+  size_t size() const { return entries_.size(); }
+  /// Heap bytes held, for the benchmark.
+  size_t HeapBytes() const {
+    return entries_.capacity() * sizeof(Entry) + serials_.capacity();
+  }
+
+ private:
+  struct Entry {
+    int64_t revoked_at = 0;   ///< Unix seconds; valid when has_time
+    uint32_t offset = 0;      ///< of the serial's magnitude octets in serials_
+    uint16_t length = 0;      ///< octets
+    int8_t reason = -1;       ///< CRLReason code; -1 when the entry has none
+    uint8_t flags = 0;        ///< kNegative | kHasTime
+  };
+  static constexpr uint8_t kNegative = 1, kHasTime = 2;
+  std::string_view SerialOf(const Entry& e) const {
+    return {reinterpret_cast<const char*>(serials_.data()) + e.offset, e.length};
+  }
+  std::vector<Entry> entries_;
+  std::vector<uint8_t> serials_;
+};
+
+/// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
+std::vector<std::string> FreshestCrlUrls(const X509_CRL* crl);
+
+/// A parsed CRL with its verdict. Nothing of OpenSSL's X509_CRL is kept: an
+/// authentic CRL (valid or expired) carries its entries as a RevokedIndex
+/// and its Freshest CRL URLs; any other has neither.
 struct ParsedCrl {
-  X509CrlPtr crl;
   CrlVerdict verdict;
+  RevokedIndex revoked;
+  std::vector<std::string> freshest_urls;  ///< http(s) only, §5.2.6
 };
 
 /// Parses `data` (DER, or PEM "X509 CRL") and verifies it against `issuer`
@@ -123,18 +176,8 @@ struct ParsedCrl {
 ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
                     int64_t now, std::string_view fetched_url = {});
 
-/// What a verified CRL says about a certificate.
-struct CrlEntryStatus {
-  /// The serial has an entry, whatever its reason (a delta CRL's
-  /// removeFromCRL entry lifts a revocation of its base, RFC 5280 §5.2.4).
-  bool listed = false;
-  bool revoked = false;
-  std::optional<int64_t> revoked_at;     ///< revocationDate, Unix seconds
-  std::string reason = "unspecified";    ///< RevocationReasonName of the entry's reason code
-};
-
 /// Looks `cert`'s serial up in `crl` (which must have verified: callers
-/// check the verdict first). A certificate listed with reason
+/// check the verdict first), O(log n). A certificate listed with reason
 /// removeFromCRL is not revoked.
 CrlEntryStatus LookupInCrl(const ParsedCrl& crl, X509* cert);
 

@@ -19,7 +19,7 @@
 //
 // Scope (§5.2.5, §6.3.3): a CRL whose Issuing Distribution Point says
 // onlyContainsCACerts or onlyContainsAttributeCerts does not answer for a
-// leaf; onlySomeReasons and a distribution point's reasons answer for
+// leaf (nor onlyContainsUserCerts for a CA certificate: CertKind); onlySomeReasons and a distribution point's reasons answer for
 // those reasons only, and a leaf reads good only when its CRLs together
 // cover every reason; indirect CRLs (indirectCRL, or a distribution point
 // with cRLIssuer) read unavailable. The Freshest CRL extension names a delta
@@ -85,9 +85,6 @@ struct CrlDownload {
 using CrlFetcher =
     std::function<Result<CrlDownload>(const std::string& url, const CrlValidators& since)>;
 
-/// The http:// and https:// URIs of a CRL's Freshest CRL extension (§5.2.6).
-std::vector<std::string> FreshestCrlUrls(X509_CRL* crl);
-
 /// What a leaf's CRL Distribution Points say of one URL: the reasons its
 /// distribution point covers (RFC 5280 §4.2.1.13), and whether it names a
 /// cRLIssuer (an indirect CRL).
@@ -108,6 +105,12 @@ struct CrlFetchCounts {
   uint64_t bytes = 0;         ///< body bytes received, every answer
 };
 
+/// What is looked up: a leaf, or a CA certificate of a chain
+/// (`revocation_scope = "chain"`). A CRL whose Issuing Distribution Point
+/// says onlyContainsCACerts answers for CA certificates only,
+/// onlyContainsUserCerts for leaves only (RFC 5280 §5.2.5).
+enum class CertKind { kLeaf, kCa };
+
 class CrlStore {
  public:
   /// `fetch` is called for URLs not held (or past their refresh time).
@@ -120,7 +123,7 @@ class CrlStore {
   /// earlier authentic CRL did, for a final reason); kGood when they cover
   /// every reason; else kUnavailable.
   LeafCrlStatus Check(const std::vector<std::string>& urls, X509* leaf, X509* issuer,
-                      int64_t now);
+                      int64_t now, CertKind kind = CertKind::kLeaf);
 
   /// Replaces the verification options (a reload changed `[global] skew`):
   /// held CRLs are verified again with them on their next lookup.
@@ -175,7 +178,7 @@ class CrlStore {
   /// The status from the distribution points alone, without the memory of
   /// earlier revocations.
   LeafCrlStatus CheckDistributionPoints(const std::vector<std::string>& urls, X509* leaf,
-                                        X509* issuer, int64_t now);
+                                        X509* issuer, int64_t now, CertKind kind);
   std::shared_ptr<Slot> SlotOf(const std::string& url, int64_t now);
   void Prefetch(const std::vector<std::string>& urls,
                 const std::map<std::string, CrlDistributionPointScope>& dps, X509* issuer,

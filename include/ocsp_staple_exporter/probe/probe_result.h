@@ -141,6 +141,34 @@ struct ProbeResult {
     std::vector<std::string> urls;  ///< the leaf's CRL Distribution Points
   };
   std::vector<std::shared_ptr<const CrlSubject>> crl_subjects;
+  /// Transient, TLS targets with `revocation_scope = "chain"`: the
+  /// certificates above the leaf, position 1 its issuer, up to (not
+  /// including) the trust anchor, each with its own issuer (null when
+  /// neither the served chain, ca_file nor the system store holds it).
+  /// Cleared once looked up (ChainRevocation), like crl_subjects.
+  struct ChainSubject {
+    int position = 0;
+    X509Ptr cert;
+    X509Ptr issuer;
+    std::vector<std::string> crl_urls;   ///< its CRL Distribution Points
+    std::vector<std::string> ocsp_urls;  ///< its AIA OCSP URLs
+  };
+  std::vector<std::shared_ptr<const ChainSubject>> chain_subjects;
+  /// `revocation_scope = "chain"`: each certificate above the leaf
+  /// (`ocsp_chain_cert_*{position}`), looked up as the target's
+  /// `revocation` says. Empty with scope "leaf", or when the probe failed.
+  struct ChainCert {
+    int position = 0;  ///< 1 = the leaf's issuer, upward
+    std::string subject, issuer;  ///< RFC 2253 names
+    std::string serial;           ///< decimal, as ocsp_cert_info's
+    std::optional<int64_t> not_after;  ///< Unix seconds
+    LeafCrlState state = LeafCrlState::kUnavailable;  ///< good | revoked | unavailable
+    std::optional<int64_t> revoked_at;  ///< Unix seconds, when revoked
+    std::string reason;                 ///< RevocationReasonName, when revoked
+    std::string source;                 ///< "crl" or "ocsp": what decided; "" when unavailable
+    std::string detail;                 ///< why unavailable
+  };
+  std::vector<ChainCert> chain;
   /// TLS targets: the address the handshake reached, "IP:port" (IPv6 in
   /// brackets); empty when no connection was made (or for the summary of
   /// `addresses = "all"`).

@@ -20,9 +20,12 @@
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/config/config.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
+#include "ocsp_staple_exporter/probe/probe_policy.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
+
+class ChainRevocation;
 
 /// Largest response body accepted (1 MiB); larger is `body_too_large`.
 inline constexpr size_t kMaxResponseBytes = 1 << 20;
@@ -37,6 +40,9 @@ struct ResponderProbeRequest {
   /// kCrl: no OCSP request, the CRL lookup alone; kBoth: OCSP, then the CRL.
   Revocation revocation = Revocation::kOcsp;
   CrlStore* crl_store = nullptr;  ///< borrowed; required unless kOcsp
+  /// `[fetch]` (borrowed; null: none), for URLs taken from certificates a
+  /// server sent (chain checks): refused ones fail "forbidden" unconnected.
+  const ProbePolicy* policy = nullptr;
 };
 
 /// A DER OCSPRequest for one certificate (SHA-1 CertID, as RFC 5019 §2.1.1
@@ -83,11 +89,14 @@ class ResponderProber {
   /// `done` runs on the io_context's thread.
   void ProbeFile(FileTarget target, VerifyOptions verify, CrlStore* crl_store, Callback done);
 
-  /// Looks up every leaf of `r.crl_subjects` in `store` on the pool
-  /// (CheckLeafCrls; fetches block), then hands `r` to `done` on the
-  /// io_context's thread. For TLS targets with `revocation = "crl" |
-  /// "both"`; `r` passes unchanged without a subject.
-  void LookUpLeafCrl(CrlStore& store, ProbeResult r, Callback done);
+  /// On the pool (fetches block): every leaf of `r.crl_subjects` looked up
+  /// in `store` (CheckLeafCrls; TLS targets with `revocation = "crl" |
+  /// "both"`), and the certificates of `r.chain_subjects` in `chain`
+  /// (`revocation_scope = "chain"`, as `revocation` says); then `r` to
+  /// `done` on the io_context's thread. Either may be null (that lookup is
+  /// skipped); `r` passes unchanged without subjects.
+  void LookUpRevocation(CrlStore* store, ChainRevocation* chain, Revocation revocation,
+                        ProbeResult r, Callback done);
 
   /// Checks a `[[crl]]` target on the pool (ProbeCrlNow); `done` runs on
   /// the io_context's thread.

@@ -3,6 +3,7 @@
 // `[[tls]]`, `[[responder]]` and `[[file]]` becomes a ScheduledTarget whose
 // start function runs the right prober.
 
+#include <functional>
 #include <vector>
 
 #include "ocsp_staple_exporter/config/config.h"
@@ -23,10 +24,30 @@ ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
                                            const GlobalConfig& global);
 
 /// Every configured target of this replica's shard (InShard), in config
-/// order. The probers and `crl_store`
-/// (which answers targets with `revocation = "crl" | "both"`; required when
-/// one has it) are borrowed and must outlive the scheduler that runs them.
+/// order. The probers, `crl_store` (which answers targets with
+/// `revocation = "crl" | "both"`) and `chain` (targets with
+/// `revocation_scope = "chain"`) are borrowed and must outlive the
+/// scheduler that runs them; without them those lookups are skipped.
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
-                                          ResponderProber& http, CrlStore* crl_store = nullptr);
+                                          ResponderProber& http, CrlStore* crl_store = nullptr,
+                                          ChainRevocation* chain = nullptr);
+
+/// What the revocation lookups after a TLS handshake run on (all
+/// borrowed; a null one skips its lookup): the HTTP pool, the shared CRL
+/// store (`revocation = "crl" | "both"`), the chain checker
+/// (`revocation_scope = "chain"`).
+struct RevocationLookups {
+  ResponderProber* http = nullptr;
+  CrlStore* crls = nullptr;
+  ChainRevocation* chain = nullptr;
+};
+
+/// One TLS probe and then the lookups `req` asks for (crl_subject,
+/// chain_subjects) on `lookups.http`'s pool, as `revocation` says; `done`
+/// runs once on the HTTP prober's io_context after a lookup, else as
+/// TlsProber::Probe (or ProbeAnyThread with `any_thread`) runs it.
+void ProbeTlsTarget(TlsProber& tls, const RevocationLookups& lookups, Revocation revocation,
+                    TlsProbeRequest req, std::function<void(ProbeResult)> done,
+                    bool any_thread = false);
 
 }  // namespace ose

@@ -31,6 +31,10 @@ struct TlsProbeRequest {
   /// Fill ProbeResult::crl_subject (leaf, issuer, CRL Distribution Points)
   /// for a CRL lookup after the handshake (`revocation = "crl" | "both"`).
   bool crl_subject = false;
+  /// Fill ProbeResult::chain_subjects (the certificates above the leaf,
+  /// ChainSubjects) for a chain lookup after the handshake
+  /// (`revocation_scope = "chain"`).
+  bool chain_subjects = false;
   /// `handshakes`: complete this many fresh handshakes (new connection,
   /// no session resumption: a resumed session carries no staple), one
   /// after another, within `timeout`; folded by CombineHandshakes.

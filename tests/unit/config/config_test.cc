@@ -429,6 +429,52 @@ starttls = "ldap"
   ExpectErrors(cases);
 }
 
+TEST_F(SectionsTest, RevocationScopeAndModuleRevocation) {
+  auto cfg = Parse(R"(
+[global]
+revocation = "crl"
+
+[[tls]]
+name = "www"
+address = "www.example.net:443"
+revocation_scope = "chain"
+
+[[tls]]
+name = "leaf-only"
+address = "www.example.net:443"
+
+[[module]]
+name = "chain"
+revocation = "both"
+revocation_scope = "chain"
+
+[[module]]
+name = "plain"
+
+[[discovery]]
+name = "fleet"
+files = ["fleet.json"]
+revocation_scope = "chain"
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().detail;
+  EXPECT_EQ(cfg->tls[0].revocation_scope, RevocationScope::kChain);
+  EXPECT_EQ(cfg->tls[0].revocation, Revocation::kCrl);
+  EXPECT_EQ(cfg->tls[1].revocation_scope, RevocationScope::kLeaf);
+  EXPECT_EQ(cfg->modules[0].revocation, Revocation::kBoth);
+  EXPECT_EQ(cfg->modules[0].revocation_scope, RevocationScope::kChain);
+  EXPECT_EQ(cfg->modules[1].revocation, Revocation::kCrl) << "[global]'s";
+  EXPECT_EQ(cfg->modules[1].revocation_scope, RevocationScope::kLeaf);
+  EXPECT_EQ(cfg->discovery[0].defaults.revocation_scope, RevocationScope::kChain);
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"[[tls]]\nname = \"a\"\naddress = \"h:443\"\nrevocation_scope = \"all\"\n",
+       "{f}:4:20: tls[0].revocation_scope: must be leaf or chain"},
+      {"[[module]]\nname = \"m\"\nrevocation = \"ldap\"\n",
+       "{f}:3:14: module[0].revocation: must be ocsp, crl or both"},
+  };
+  ExpectErrors(cases);
+}
+
 TEST_F(SectionsTest, AddressesAndHandshakes) {
   auto cfg = Parse(R"(
 [[tls]]

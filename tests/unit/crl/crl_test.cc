@@ -158,5 +158,99 @@ TEST_F(CrlTest, EveryCheckHasItsReason) {
   }
 }
 
+
+// The index answers exactly as the CRL reads: every entry found with its
+// date and reason, no other serial (not one of the same octets with a
+// byte more or less, not the same magnitude negated).
+TEST_F(CrlTest, IndexFindsEveryEntryAndNothingElse) {
+  auto spec = Fresh();
+  spec.bulk_entries = 3000;
+  spec.bulk_revoked_at = now_ - 7200;
+  const auto der = MakeCrl(spec, ca_.get(), ca_key_.get());
+  auto p = Verify(der);
+  ASSERT_EQ(p.verdict.state, CrlState::kValid) << p.verdict.detail;
+  ASSERT_EQ(p.revoked.size(), 3001u);
+  const unsigned char* d = der.data();
+  OsslPtr<X509_CRL, X509_CRL_free> crl(d2i_X509_CRL(nullptr, &d, static_cast<long>(der.size())));
+  ASSERT_TRUE(crl);
+  STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
+  int with_reason = 0;
+  for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i));
+    CrlEntryStatus s = p.revoked.Find(serial);
+    ASSERT_TRUE(s.revoked) << "entry " << i;
+    if (s.reason == "key_compromise") ++with_reason;
+    if (ASN1_INTEGER_get(serial) == 99) continue;  // the one of Fresh()
+    EXPECT_EQ(s.revoked_at, now_ - 7200);
+    // Its octets one longer, one shorter, and negated: none listed.
+    std::vector<unsigned char> octets(ASN1_STRING_get0_data(serial),
+                                      ASN1_STRING_get0_data(serial) + ASN1_STRING_length(serial));
+    auto find = [&](std::vector<unsigned char> o, bool negative) {
+      BignumPtr bn(BN_bin2bn(o.data(), static_cast<int>(o.size()), nullptr));
+      BN_set_negative(bn.get(), negative ? 1 : 0);
+      Asn1IntegerPtr n(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+      return p.revoked.Find(n.get());
+    };
+    EXPECT_TRUE(find(octets, false).revoked);
+    EXPECT_FALSE(find(octets, true).listed);
+    auto longer = octets;
+    longer.push_back(0);  // (a trailing octet: the magnitude grows)
+    EXPECT_FALSE(find(longer, false).listed);
+    EXPECT_FALSE(find({octets.begin(), octets.end() - 1}, false).listed);
+  }
+  EXPECT_EQ(with_reason, 1500 + 1);  // every other bulk entry, and serial 99
+  EXPECT_GE(p.revoked.HeapBytes(), 3001u * 16);
+}
+
+// §5.3.3: entries naming another CA in certificateIssuer, and those after
+// them that inherit it, are not about our issuer's certificates.
+TEST_F(CrlTest, EntriesOfAnotherCertificateIssuerAreNotOurs) {
+  auto spec = Fresh();
+  spec.revoked = {{.serial = 4242, .revoked_at = now_ - 60, .reason = 1,
+                   .certificate_issuer_cn = "Another CA"},
+                  {.serial = 4243, .revoked_at = now_ - 60, .reason = 1},
+                  {.serial = 4244, .revoked_at = now_ - 60, .reason = 1,
+                   .certificate_issuer_cn = "CRL CA"},
+                  {.serial = 4245, .revoked_at = now_ - 60, .reason = 1}};
+  auto p = Verify(MakeCrl(spec, ca_.get(), ca_key_.get()));
+  ASSERT_EQ(p.verdict.state, CrlState::kValid) << p.verdict.detail;
+  EXPECT_EQ(p.verdict.revoked_certificates, 4u);
+  auto serial = [this](long n) {
+    return IssueCert({.serial = n, .not_before = now_ - kDay, .not_after = now_ + kDay},
+                     leaf_key_.get(), ca_.get(), ca_key_.get());
+  };
+  EXPECT_FALSE(LookupInCrl(p, serial(4242).get()).listed);
+  EXPECT_FALSE(LookupInCrl(p, serial(4243).get()).listed);
+  EXPECT_TRUE(LookupInCrl(p, serial(4244).get()).revoked);
+  EXPECT_TRUE(LookupInCrl(p, serial(4245).get()).revoked);
+}
+
+// One serial twice: the revocation outranks removeFromCRL, in either order.
+TEST_F(CrlTest, ARevocationOutranksRemoveFromCrlOfTheSameSerial) {
+  for (bool removal_first : {true, false}) {
+    auto spec = Fresh();
+    CrlSpec::Entry removal{.serial = 4242, .revoked_at = now_ - 60, .reason = 8};
+    CrlSpec::Entry revocation{.serial = 4242, .revoked_at = now_ - 120, .reason = 1};
+    spec.revoked = removal_first ? std::vector{removal, revocation}
+                                 : std::vector{revocation, removal};
+    auto p = Verify(MakeCrl(spec, ca_.get(), ca_key_.get()));
+    auto s = LookupInCrl(p, leaf_.get());
+    EXPECT_TRUE(s.revoked);
+    EXPECT_EQ(s.reason, "key_compromise");
+    EXPECT_EQ(s.revoked_at, now_ - 120);
+  }
+}
+
+// An unauthentic CRL carries no entries to look up.
+TEST_F(CrlTest, AnUnauthenticCrlIndexesNothing) {
+  auto spec = Fresh();
+  spec.revoked.push_back({.serial = 4242, .revoked_at = now_ - 600, .reason = 1});
+  auto rogue = GenerateKey();
+  auto p = Verify(MakeCrl(spec, ca_.get(), rogue.get()));
+  EXPECT_EQ(p.verdict.invalid_reason, crl_invalid::kSignature);
+  EXPECT_EQ(p.revoked.size(), 0u);
+  EXPECT_FALSE(LookupInCrl(p, leaf_.get()).listed);
+}
+
 }  // namespace
 }  // namespace ose

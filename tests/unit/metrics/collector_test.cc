@@ -315,6 +315,46 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
             std::string::npos);
 }
 
+// revocation_scope = "chain": one position per certificate above the
+// leaf, a revoked one with its time, each with its notAfter and identity;
+// both render paths agree; a failed probe shows no chain.
+TEST(Collector, ChainPositions) {
+  ProbeResult r = Verified(ResponseState::kGood);
+  r.chain.push_back({.position = 1, .subject = "CN=Issuing CA", .issuer = "CN=Root",
+                     .serial = "4096", .not_after = kNow + 86400,
+                     .state = LeafCrlState::kRevoked, .revoked_at = kNow - 600,
+                     .reason = "ca_compromise", .source = "crl"});
+  r.chain.push_back({.position = 2, .subject = "CN=Cross", .issuer = "CN=Old \"Root\"",
+                     .serial = "7", .not_after = kNow + 3600});
+  const std::string s = Series({Target("www", r)});
+  EXPECT_NE(s.find("ocsp_chain_cert_revocation_status{target=\"www\",position=\"1\","
+                   "status=\"revoked\"} 1\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("ocsp_chain_cert_revocation_status{target=\"www\",position=\"1\","
+                   "status=\"good\"} 0\n"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_chain_cert_revocation_status{target=\"www\",position=\"2\","
+                   "status=\"unavailable\"} 1\n"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_chain_cert_revoked_at_timestamp_seconds{target=\"www\",position=\"1\"} "
+                   "1799999400\n"), std::string::npos);
+  EXPECT_EQ(s.find("ocsp_chain_cert_revoked_at_timestamp_seconds{target=\"www\",position=\"2\"}"),
+            std::string::npos);
+  EXPECT_NE(s.find("ocsp_chain_cert_not_after_timestamp_seconds{target=\"www\",position=\"2\"} "
+                   "1800003600\n"), std::string::npos);
+  EXPECT_NE(s.find("ocsp_chain_cert_info{target=\"www\",position=\"2\",subject=\"CN=Cross\","
+                   "issuer=\"CN=Old \\\"Root\\\"\",serial=\"7\"} 1\n"), std::string::npos) << s;
+  ResultStore store;
+  store.SetTargets({{"www", "tls", "a:1"}});
+  store.Record("www", r);
+  ExporterStatus status;
+  Collector c(store, status, [] { return kNow; });
+  EXPECT_EQ(c.CollectText(), SerializeText(c.Collect()));
+  ProbeResult failed = r;
+  failed.success = false;
+  failed.failure_reason = "timeout";
+  EXPECT_EQ(Series({Target("www", failed)}).find("ocsp_chain_cert"), std::string::npos);
+  EXPECT_EQ(Series({Target("www", Verified(ResponseState::kGood))}).find("ocsp_chain_cert"),
+            std::string::npos) << "scope leaf: no chain series";
+}
+
 // Issue 11: a [[crl]] target's figures, its state read at scrape time, and
 // nothing of a staple.
 TEST(Collector, CrlTargetFamilies) {
