@@ -49,8 +49,11 @@
 # CRL Distribution Point is B+10 (as Let's Encrypt issues since 2025):
 # crlonly (good), crlrevoked (in the base CRL), deltarevoked (in the delta
 # CRL only), held (on hold in the base CRL, removeFromCRL in the delta),
-# mustnoocsp (Must-Staple without an OCSP URL: can never be stapled), and
-# ocspandcrl (both URLs, stapled by nginx).
+# mustnoocsp (Must-Staple without an OCSP URL: can never be stapled),
+# ocspandcrl (both URLs, stapled by nginx), and chainrevoked (a leaf of an
+# intermediate the root has revoked). The issuing CA's own CRL Distribution
+# Point is the root's CRL (B+10 root.crl, onlyContainsCACerts), which lists
+# that second intermediate ("OCSP Lab Revoked Intermediate").
 # Staple files in DIR/staples: good, revoked, expired, garbage (and a missing one).
 set -euo pipefail
 
@@ -101,9 +104,11 @@ ocsp_url="http://127.0.0.1:$ocsp_port"
 crl_url="http://127.0.0.1:$((base + 10))"
 
 # --- PKI -------------------------------------------------------------------
-touch index.txt delta-index.txt
+touch index.txt delta-index.txt root-index.txt
 echo 1000 > serial
 echo 01 > crlnumber
+echo 5000 > root-serial
+echo 01 > root-crlnumber
 cat > ca.cnf <<CNF
 [ ca ]
 default_ca = issuing
@@ -120,6 +125,26 @@ default_days = 30
 policy = any
 copy_extensions = none
 unique_subject = no
+# The root's CA (intermediates it signs, its CRL of CA certificates).
+[ root_ca ]
+dir = $dir/pki
+database = \$dir/root-index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/root-serial
+crlnumber = \$dir/root-crlnumber
+certificate = \$dir/root.pem
+private_key = \$dir/root.key
+default_md = sha256
+default_days = 90
+policy = any
+copy_extensions = none
+unique_subject = no
+[ crl_root ]
+# RFC 5280 5.2.5: this CRL lists CA certificates only.
+issuingDistributionPoint = critical,@root_idp
+[ root_idp ]
+fullname = URI:$crl_url/root.crl
+onlyCA = TRUE
 [ crl_base ]
 freshestCRL = URI:$crl_url/delta.crl
 [ crl_delta ]
@@ -141,6 +166,7 @@ basicConstraints = critical,CA:TRUE,pathlen:0
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+crlDistributionPoints = URI:$crl_url/root.crl
 [ v3_ocsp ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -173,6 +199,8 @@ leaf_profile() {  # name extension-lines...
     "authorityInfoAccess = OCSP;URI:$ocsp_url" "crlDistributionPoints = URI:$crl_url/ca.crl"
   leaf_profile v3_leaf_crl_down "subjectAltName = DNS:*.lab.test" \
     "crlDistributionPoints = URI:http://127.0.0.1:$((base + 8))/ca.crl"
+  # Neither OCSP nor CRL URL (the leaf under the revoked intermediate).
+  leaf_profile v3_leaf_bare "subjectAltName = DNS:*.lab.test"
 } >> ca.cnf
 export OPENSSL_CONF=$dir/pki/ca.cnf
 quiet() { "$@" > /dev/null 2>&1 || { echo "lab: failed: $*" >&2; "$@" >&2; exit 1; }; }
@@ -229,6 +257,21 @@ issue mustnoocsp v3_leaf_must_staple_crl_only
 issue ocspandcrl v3_leaf_ocsp_and_crl
 issue crldown v3_leaf_crl_down
 
+# A second intermediate, which the root then revokes, and a leaf under it.
+key revokedca
+quiet openssl req -new -key revokedca.key -subj "/CN=OCSP Lab Revoked Intermediate" \
+  -out revokedca.csr -config ca.cnf
+quiet openssl ca -batch -config ca.cnf -name root_ca -extensions v3_issuing -in revokedca.csr \
+  -out revokedca.pem -notext
+quiet openssl ca -batch -config ca.cnf -name root_ca -revoke revokedca.pem \
+  -crl_reason keyCompromise
+key chainrevoked
+quiet openssl req -new -key chainrevoked.key -subj "/CN=chainrevoked.lab.test" \
+  -out chainrevoked.csr -config ca.cnf
+quiet openssl x509 -req -in chainrevoked.csr -CA revokedca.pem -CAkey revokedca.key \
+  -set_serial 0x5151 -days 30 -extfile ca.cnf -extensions v3_leaf_bare -out chainrevoked.pem
+cat chainrevoked.pem revokedca.pem > chainrevoked-chain.pem
+
 quiet openssl ca -batch -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
 quiet openssl ca -batch -config ca.cnf -revoke crlrevoked.pem -crl_reason cessationOfOperation
 quiet openssl ca -batch -config ca.cnf -revoke held.pem -crl_hold holdInstructionReject
@@ -249,6 +292,10 @@ quiet openssl ca -batch -config delta.cnf -revoke held.pem -crl_reason removeFro
 quiet openssl ca -gencrl -config delta.cnf -crlexts crl_delta -crldays 7 -out crl/delta.crl.pem
 quiet openssl crl -in crl/delta.crl.pem -outform DER -out crl/delta.crl
 quiet faketime -f -10d openssl ca -gencrl -config ca.cnf -crlhours 48 -out crl/expired.crl
+# The root's CRL of CA certificates (revokedca listed; ca.pem not).
+quiet openssl ca -gencrl -config ca.cnf -name root_ca -crlexts crl_root -crldays 7 \
+  -out crl/root.crl.pem
+quiet openssl crl -in crl/root.crl.pem -outform DER -out crl/root.crl
 key impostor
 quiet openssl req -new -x509 -key impostor.key -subj "/CN=OCSP Lab Issuing CA" -days 30 \
   -extensions v3_issuing -config ca.cnf -out impostor.pem
@@ -326,7 +373,7 @@ http {
     ssl_certificate_key $dir/pki/nostaple.key;
     return 200 "nostaple\n";
   }
-$(for name in crlonly crlrevoked deltarevoked held mustnoocsp; do cat <<SNI
+$(for name in crlonly crlrevoked deltarevoked held mustnoocsp chainrevoked; do cat <<SNI
   server {  # no OCSP URL: $name
     listen 127.0.0.1:$((base + 3)) ssl;
     server_name $name.lab.test;
@@ -801,6 +848,24 @@ address = "127.0.0.1:$((base + 3))"
 server_name = "ocspandcrl.lab.test"
 revocation = "both"
 
+# revocation_scope = "chain": the intermediate above each leaf too, in the
+# root's CRL (the root, the trust anchor, from ca_file).
+[[tls]]
+name = "chain-good"
+address = "127.0.0.1:$((base + 3))"
+server_name = "crlonly.lab.test"
+ca_file = "pki/root.pem"
+revocation = "crl"
+revocation_scope = "chain"
+
+[[tls]]
+name = "chain-intermediate-revoked"
+address = "127.0.0.1:$((base + 3))"
+server_name = "chainrevoked.lab.test"
+ca_file = "pki/root.pem"
+revocation = "crl"
+revocation_scope = "chain"
+
 [[tls]]
 name = "nginx-good-every-address"  # every address of the name, each on its own
 address = "localhost:$((base + 1))"
@@ -998,6 +1063,15 @@ name = "lab"
 server_name = "localhost"
 ca_file = "pki/ca.pem"
 timeout = "3s"
+
+# /probe with the leaf's and the chain's CRLs (the root from ca_file).
+[[module]]
+name = "chain"
+server_name = "chainrevoked.lab.test"
+ca_file = "pki/root.pem"
+timeout = "3s"
+revocation = "crl"
+revocation_scope = "chain"
 
 # A name the lab's certificates do not carry: ocsp_tls_name_matched 0.
 [[module]]

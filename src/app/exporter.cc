@@ -72,6 +72,7 @@ Exporter::Impl::Impl(ExporterOptions opts, const Config& initial)
   }
   status.discovery = [this] { return discovery.Stats(); };
   status.crl_fetches = [this] { return crl_store.FetchCounts(); };
+  stapler.SetCrlStore(&crl_store);
 }
 
 std::shared_ptr<const Config> Exporter::Impl::config() const {

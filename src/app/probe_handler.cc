@@ -28,6 +28,26 @@ bool ApplyModule(const Config& cfg, const std::string& name, TlsTarget& target) 
   return true;
 }
 
+// `&revocation=` within what the module allows (`allowed`, its
+// `revocation`; ocsp without a module): a caller may narrow the lookups,
+// never make the exporter fetch CRLs the module does not ask for.
+Result<Revocation> AskedRevocation(const ProbeQuery& q, Revocation allowed) {
+  if (q.revocation.empty()) return allowed;
+  for (Revocation r : {Revocation::kOcsp, Revocation::kCrl, Revocation::kBoth}) {
+    if (q.revocation != RevocationName(r)) continue;
+    const bool crl_ok = allowed != Revocation::kOcsp;
+    const bool within = r == Revocation::kOcsp || r == allowed ||
+                        (r == Revocation::kCrl && crl_ok);
+    if (within) return r;
+    return Error{"forbidden",
+                 "revocation=" + q.revocation + " is not allowed by " +
+                     (q.module.empty() ? std::string("/probe without a module")
+                                       : "module \"" + q.module + "\"") +
+                     " (revocation = \"" + std::string(RevocationName(allowed)) + "\")"};
+  }
+  return Error{"bad_request", "revocation must be ocsp, crl or both"};
+}
+
 // The families of one probe result, without the scheduled targets' own.
 std::vector<prometheus::MetricFamily> ProbeFamilies(const std::string& name, ProbeResult r) {
   TargetSnapshot snap;
@@ -59,9 +79,13 @@ void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsP
   target.address = q.target;
   target.endpoint = hp.value();
   target.timeout = cfg.global.timeout;
-  target.revocation = cfg.global.revocation;
   if (!q.module.empty() && !ApplyModule(cfg, q.module, target)) {
     return done(Error{"bad_request", "unknown module \"" + q.module + "\""});
+  }
+  if (auto asked = AskedRevocation(q, target.revocation); !asked) {
+    return done(asked.error());
+  } else {
+    target.revocation = asked.value();
   }
   if (q.scrape_timeout_seconds > 0) {
     // Answer before Prometheus gives up, like blackbox_exporter's 0.5 s offset.

@@ -12,7 +12,7 @@ void ParseStaplerCertificate(Checker& c, const toml::table& t, const std::string
                              Config& cfg, OutputPositions& output_at) {
   const GlobalConfig& g = cfg.global;
   c.CheckKeys(t, p, {"name", "cert_file", "issuer_file", "mode", "url", "output_file",
-                     "haproxy_socket", "reload_command", "timeout"});
+                     "haproxy_socket", "reload_command", "timeout", "revocation"});
   StaplerCertificate sc_cert;
   sc_cert.name = c.UniqueName(t, p, "stapler.certificate");
   sc_cert.cert = c.CertAndIssuerAt(t, p, sc_cert.cert_file, sc_cert.issuer_file);
@@ -36,6 +36,8 @@ void ParseStaplerCertificate(Checker& c, const toml::table& t, const std::string
     }
   }
   sc_cert.urls_from_aia = t.get("url") == nullptr;
+  // The staple is OCSP whatever this says; crl/both add the CRL check.
+  sc_cert.revocation = RevocationAt(c, t, p, g.revocation);
   if (auto o = c.String(t, p, "output_file", false)) {
     sc_cert.output_file = c.Resolve(*o);
     output_at[sc_cert.name] = t.get("output_file")->source();

@@ -178,7 +178,8 @@ void ParseModule(Checker& c, const toml::table& t, const std::string& p, Config&
   if (auto sn = c.String(t, p, "server_name", false)) m.server_name = *sn;
   m.ca_certs = c.CertsAt(t, p, "ca_file", m.ca_file);
   m.timeout = c.DurationAt(t, p, "timeout").value_or(g.timeout);
-  m.revocation = RevocationAt(c, t, p, g.revocation);
+  // Not [global]'s: /probe fetches CRLs only for modules that say so.
+  m.revocation = RevocationAt(c, t, p, Revocation::kOcsp);
   m.revocation_scope = RevocationScopeAt(c, t, p);
   FleetKeysAt(c, t, p, m.all_addresses, m.handshakes);
   StartTlsAt(c, t, p, m.starttls, m.starttls_ehlo);

@@ -79,6 +79,7 @@ ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header)
   const std::string_view query = query_string != nullptr ? query_string : "";
   q.target = QueryVar(query, "target");
   q.module = QueryVar(query, "module");
+  q.revocation = QueryVar(query, "revocation");
   if (timeout_header != nullptr) {
     char* end = nullptr;
     double v = std::strtod(timeout_header, &end);

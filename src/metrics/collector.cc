@@ -665,6 +665,13 @@ std::vector<MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& c
     }
     f.Gauge("ocsp_stapler_fatal", "1 when the mode's fail-closed condition holds.", base,
             c.fatal ? 1 : 0);
+    if (c.crl) {
+      f.StateSet("ocsp_stapler_crl_status",
+                 "revocation = \"crl\" | \"both\": the certificate's status in the CRLs of its "
+                 "CRL Distribution Points at the last fetch (state set: good, revoked, "
+                 "unavailable); revoked is never stapled good and fails must/always closed.",
+                 base, "status", kLeafCrlStateNames, static_cast<int>(c.crl->state));
+    }
     CertificateFacts(f, base, c.must_staple, c.ocsp_url_present, c.crl_url_present);
   }
   return f.Take();

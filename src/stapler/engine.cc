@@ -143,6 +143,7 @@ void StaplerCore::Persist(const std::string& url, int64_t fetched_at) {
 void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   state_.attempted = true;
   state_.last_update = now;
+  if (r.leaf_crl) state_.crl = r.leaf_crl;
   const std::string url = r.http ? r.http->url : "";
   bool usable = r.success && r.der && Usable(r.verdict.state);
   std::string refusal = usable ? Refusal(r.verdict) : "";
@@ -197,7 +198,8 @@ void StaplerCore::Evaluate(int64_t now) {
   // revocation stays (it is permanent), but is no longer fit to staple;
   // certificateHold is temporary and expires like a good answer.
   state_.held = VerdictAt(std::move(state_.held), now);
-  HeldStaple held{state_.held.state, ServableUntil()};
+  HeldStaple held{state_.held.state, ServableUntil(),
+                  state_.crl && state_.crl->state == LeafCrlState::kRevoked};
   StapleDecision d = Decide(state_.mode, state_.must_staple, held, now, state_.attempted);
   state_.warn = d.warn;
   if (d.serve && (!state_.serving || published_der_ != der_)) {

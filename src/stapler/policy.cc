@@ -21,10 +21,11 @@ StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held
   StapleDecision d;
   d.staple = ModeStaples(mode, must_staple);
   d.warn = mode == StaplerMode::kNever && must_staple;
-  d.serve = d.staple && Servable(held, now);
+  d.serve = d.staple && Servable(held, now) &&
+            !(held.crl_revoked && held.state == ResponseState::kGood);
   bool fail_closed = mode == StaplerMode::kMust || mode == StaplerMode::kAlways;
   d.fatal = fail_closed && d.staple && attempted &&
-            (held.state == ResponseState::kRevoked || !d.serve);
+            (held.state == ResponseState::kRevoked || held.crl_revoked || !d.serve);
   return d;
 }
 

@@ -343,6 +343,11 @@ void Stapler::Wake(const std::shared_ptr<Slot>& slot) {
     req.urls = slot->cfg.urls;
     req.timeout = slot->cfg.timeout;
     req.verify = verify_;
+    // The staple is always OCSP; crl/both add the CRL lookup after it.
+    if (slot->cfg.revocation != Revocation::kOcsp && crl_store_ != nullptr) {
+      req.revocation = Revocation::kBoth;
+      req.crl_store = crl_store_;
+    }
     std::weak_ptr<Slot> weak = slot;
     uint64_t generation = slot->generation;
     http_.Probe(req, [this, weak, generation](ProbeResult r) {

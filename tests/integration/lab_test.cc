@@ -517,6 +517,74 @@ TEST_F(LabTest, LeafRevocationThroughCrls) {
   EXPECT_NE(page.find("no OCSP URL in the certificate"), std::string::npos);
 }
 
+// revocation_scope = "chain": the issuing CA above crlonly is good in the
+// root's CRL (onlyContainsCACerts); the intermediate above chainrevoked is
+// listed there. One fetch of the root's CRL serves both targets.
+TEST_F(LabTest, ChainRevocationThroughTheRootsCrl) {
+  auto chain = [](const std::string& t, const std::string& s) {
+    return S("ocsp_chain_cert_revocation_status", t, "position=\"1\",status=\"" + s + "\"");
+  };
+  auto series = ScrapeUntil({{chain("chain-good", "good"), 1},
+                             {chain("chain-intermediate-revoked", "revoked"), 1}});
+  const int64_t now = std::time(nullptr);
+  for (const char* t : {"chain-good", "chain-intermediate-revoked"}) {
+    double sum = 0;
+    for (const char* st : {"good", "revoked", "unavailable"}) sum += series[chain(t, st)];
+    EXPECT_EQ(sum, 1) << t;
+    EXPECT_FALSE(series.count(S("ocsp_chain_cert_revocation_status", t,
+                                "position=\"2\",status=\"good\"")))
+        << t << ": the root is the trust anchor, not checked";
+    // notAfter of the intermediates: 180 and 90 days from the lab's start.
+    EXPECT_GT(series[S("ocsp_chain_cert_not_after_timestamp_seconds", t, "position=\"1\"")],
+              now + 80 * 86400) << t;
+  }
+  EXPECT_NEAR(series[S("ocsp_chain_cert_revoked_at_timestamp_seconds",
+                       "chain-intermediate-revoked", "position=\"1\"")],
+              now, 900);
+  EXPECT_FALSE(series.count(S("ocsp_chain_cert_revoked_at_timestamp_seconds", "chain-good",
+                              "position=\"1\"")));
+  bool info = false;
+  for (const auto& [k, v] : series) {
+    if (k.rfind("ocsp_chain_cert_info{target=\"chain-intermediate-revoked\"", 0) == 0) {
+      info = true;
+      EXPECT_NE(k.find("subject=\"CN=OCSP Lab Revoked Intermediate\""), std::string::npos) << k;
+      EXPECT_NE(k.find("issuer=\"CN=OCSP Lab Root CA\""), std::string::npos) << k;
+      EXPECT_NE(k.find("serial=\"20480\""), std::string::npos) << k;  // 0x5000
+    }
+  }
+  EXPECT_TRUE(info);
+  // Scope leaf (the default) exports no chain.
+  EXPECT_FALSE(series.count(chain("crl-only-good", "good")));
+  const std::string access = ReadFile(dir_ + "/logs/nginx-access.log");
+  size_t fetches = 0;
+  for (size_t at = access.find("GET /root.crl HTTP"); at != std::string::npos;
+       at = access.find("GET /root.crl HTTP", at + 1)) {
+    ++fetches;
+  }
+  EXPECT_EQ(fetches, 1u) << access;
+
+  // /probe: the module's revocation and scope; &revocation= may narrow
+  // them, never widen them.
+  const std::string target = "target=127.0.0.1:" + std::to_string(base_ + 3);
+  auto probed = ParseMetrics(HttpGet(Url("/probe?" + target + "&module=chain")).body);
+  EXPECT_EQ(probed["ocsp_chain_cert_revocation_status{position=\"1\",status=\"revoked\"}"], 1);
+  EXPECT_EQ(probed["ocsp_cert_crl_status{status=\"unavailable\"}"], 1)
+      << "the leaf names no distribution point";
+  probed = ParseMetrics(HttpGet(Url("/probe?" + target + "&module=chain&revocation=ocsp")).body);
+  // (no CRL looked up: the leaf has no CRL series, and the intermediate,
+  // which names no OCSP responder, reads unavailable)
+  EXPECT_EQ(probed.count("ocsp_cert_crl_status{status=\"unavailable\"}"), 0u);
+  EXPECT_EQ(probed["ocsp_chain_cert_revocation_status{position=\"1\",status=\"unavailable\"}"],
+            1);
+  auto refused = HttpGet(Url("/probe?" + target + "&module=chain&revocation=both"));
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("not allowed by module \"chain\""), std::string::npos)
+      << refused.body;
+  refused = HttpGet(Url("/probe?" + target + "&revocation=crl"));
+  EXPECT_EQ(refused.status, 403) << "no module: no CRL fetches for a caller";
+  EXPECT_EQ(HttpGet(Url("/probe?" + target + "&module=chain&revocation=ldap")).status, 400);
+}
+
 TEST_F(LabTest, ProbeEndpoint) {
   auto probe = [&](const std::string& query, const std::vector<std::string>& headers = {}) {
     return HttpGet(Url("/probe?" + query), headers);
@@ -862,6 +930,23 @@ TEST_F(LabTest, DashboardQueriesAndAlertsOnRealPrometheus) {
   EXPECT_TRUE(firing("CertificateRevokedByCRL", "crl-only-revoked"));
   EXPECT_FALSE(firing("CertificateRevokedByCRL", "crl-hold-lifted"));
   EXPECT_FALSE(firing("CertificateRevokedByCRL", "nginx-ocsp-and-crl"));
+  // Issue 24: the revoked intermediate pages once, by its own labels; the
+  // good one does not.
+  auto intermediate = [&](const std::string& subject) {
+    auto j = nlohmann::json::parse(HttpGet(api + "/api/v1/alerts").body, nullptr, false);
+    int n = 0;
+    if (j.is_discarded()) return n;
+    for (const auto& a : j["data"]["alerts"]) {
+      if (a["labels"]["alertname"] == "IntermediateCertificateRevoked" &&
+          a["labels"].value("subject", "") == subject && a["state"] == "firing") {
+        ++n;
+      }
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return intermediate("CN=OCSP Lab Revoked Intermediate") == 1; },
+                      seconds(60)));
+  EXPECT_EQ(intermediate("CN=OCSP Lab Issuing CA"), 0);
 }
 
 // Runs last in this file: changes the config of the running exporter.

@@ -425,6 +425,40 @@ std::string Cert(const std::string& name, const std::string& body) {
   return "[[stapler.certificate]]\nname = \"" + name + "\"\n" + body + "\n";
 }
 
+// Issue 24: `revocation = "crl"` on a stapler certificate. The lab's
+// deltarevoked leaf is listed only in the issuing CA's delta CRL; the lab's
+// OCSP responder (reading the base index) still answers good. With the CRL
+// checked the engine reads revoked, staples nothing good and fails closed
+// in `always` mode (the leaf is not Must-Staple), as for an OCSP
+// revocation; OCSP alone staples good.
+TEST_F(StaplerTest, ACrlRevocationFailsTheEngineClosed) {
+  const std::string responder = "url = \"http://127.0.0.1:" + std::to_string(base_) + "\"\n";
+  std::string config = dir_ + "/crl.toml";
+  std::ofstream(config) << Engine("store-crl")
+                        << Cert("listed", "cert_file = \"pki/deltarevoked-chain.pem\"\n"
+                                          "mode = \"always\"\nrevocation = \"crl\"\n" + responder +
+                                          "output_file = \"published/listed.ocsp\"")
+                        << Cert("ocsp-only", "cert_file = \"pki/deltarevoked-chain.pem\"\n"
+                                             "mode = \"always\"\n" + responder +
+                                             "output_file = \"published/ocsp-only.ocsp\"");
+  StartExporter(config);
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_fatal{certificate=\"listed\"}", 1, 20)) << Log();
+  auto m = Metrics();
+  EXPECT_EQ(m["ocsp_stapler_crl_status{certificate=\"listed\",status=\"revoked\"}"], 1);
+  EXPECT_EQ(m["ocsp_stapler_serving{certificate=\"listed\"}"], 0);
+  // Only the tryLater placeholder, never the good answer the CRL contradicts.
+  const std::string listed = Describe(dir_ + "/published/listed.ocsp");
+  EXPECT_EQ(listed.find("Cert Status: good"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("trylater"), std::string::npos) << listed;
+  ASSERT_TRUE(WaitMetric("ocsp_stapler_serving{certificate=\"ocsp-only\"}", 1, 20)) << Log();
+  m = Metrics();
+  EXPECT_EQ(m["ocsp_stapler_fatal{certificate=\"ocsp-only\"}"], 0);
+  EXPECT_EQ(m.count("ocsp_stapler_crl_status{certificate=\"ocsp-only\",status=\"revoked\"}"), 0u);
+  EXPECT_NE(Describe(dir_ + "/published/ocsp-only.ocsp").find("Cert Status: good"),
+            std::string::npos);
+  StopExporter();
+}
+
 // #8.1: an adversary on the plain-HTTP OCSP path replays the
 // pre-revocation good response (still within its nextUpdate). It must not
 // clear fatal, reach nginx or HAProxy, or resolve the Alertmanager alert;

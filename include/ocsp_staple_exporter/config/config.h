@@ -177,8 +177,9 @@ struct Module {
   std::string ca_file;
   CertPool ca_certs;
   Duration timeout{};
-  /// `revocation` ([global]'s when unset): with `crl`/`both`, /probe looks
-  /// the leaf up in the shared CRL store (and the chain, with scope chain).
+  /// `revocation` (default ocsp, not [global]'s): with `crl`/`both`,
+  /// /probe looks the leaf up in the shared CRL store (and the chain, with
+  /// scope chain); also the most `&revocation=` may ask for.
   Revocation revocation = Revocation::kOcsp;
   RevocationScope revocation_scope = RevocationScope::kLeaf;  ///< as TlsTarget's
   bool all_addresses = false;  ///< `addresses = "all"`
@@ -200,6 +201,11 @@ struct StaplerCertificate {
   std::string haproxy_socket;       ///< HAProxy admin socket; "" for none
   std::string reload_command;       ///< run (sh -c) after output_file changed
   Duration timeout{};
+  /// `revocation` ([global]'s when unset): with `crl` or `both` the
+  /// certificate is also looked up in the CRLs of its distribution points
+  /// at each fetch; listed as revoked, it is never stapled good and
+  /// must/always turn fatal, as for an OCSP revocation.
+  Revocation revocation = Revocation::kOcsp;
 };
 
 /// `[stapler]`: the stapling engine.

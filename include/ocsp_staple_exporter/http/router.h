@@ -55,10 +55,13 @@ struct HttpResponse {
 struct ProbeQuery {
   std::string target;
   std::string module;
+  /// `revocation` (ocsp, crl or both; empty when not asked): checked
+  /// against what the module allows by AnswerProbe.
+  std::string revocation;
   double scrape_timeout_seconds = 0;
 };
 
-/// Parses a /probe request: `target` and `module` from the URL query
+/// Parses a /probe request: `target`, `module` and `revocation` from the URL query
 /// string (percent-decoded with libcurl, '+' as a space, each at most 1023
 /// bytes: longer is cut; null or missing: empty), and Prometheus'
 /// X-Prometheus-Scrape-Timeout-Seconds header (`timeout_header`, may be

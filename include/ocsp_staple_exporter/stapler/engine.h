@@ -58,6 +58,9 @@ struct StaplerCertState {
   /// cache: counted as "stale", not as a failure).
   std::string last_refusal;
   int64_t last_update = 0;       ///< Unix seconds of the last fetch
+  /// `revocation = "crl" | "both"`: the certificate's status in its CRLs
+  /// at the last fetch (`ocsp_stapler_crl_status`); unset for "ocsp".
+  std::optional<LeafCrlStatus> crl;
   /// Latest thisUpdate (Unix seconds) of any answer held so far; older
   /// answers are refused (0 when none).
   int64_t newest_this_update = 0;
@@ -116,6 +119,8 @@ class StaplerCore {
   /// count as failures (retried with backoff), except an authentic answer
   /// older than the held one while a staple is held (a CDN edge's cache):
   /// counted "stale" only, and asked again on the normal schedule.
+  /// `r.leaf_crl`, when set, becomes the certificate's CRL status: revoked
+  /// there, it is never served good and must/always turn fatal.
   void OnFetched(const ProbeResult& r, int64_t now);
 
   /// Re-evaluates serving and fatal state at `now` (withdrawal before

@@ -32,6 +32,9 @@ inline constexpr int64_t kWithdrawBeforeSeconds = 300;
 struct HeldStaple {
   ResponseState state = ResponseState::kAbsent;  ///< of the held response
   std::optional<int64_t> valid_until;            ///< nextUpdate (or default validity)
+  /// The certificate's CRL lists it as revoked (`revocation = "crl" |
+  /// "both"`): a good staple is not served, and must/always are fatal.
+  bool crl_revoked = false;
 };
 
 /// Whether `held` may be served at `now`: good or revoked, and now before
@@ -53,9 +56,10 @@ bool ModeStaples(StaplerMode mode, bool must_staple);
 /// cache entry was loaded), so a missing staple is a loss, not a start-up.
 ///  - staple: always, or auto/must with Must-Staple; never: no;
 ///  - serve: staple, the held response is good or revoked, and now is
-///    before valid_until - kWithdrawBeforeSeconds;
+///    before valid_until - kWithdrawBeforeSeconds; never a good one the
+///    certificate's CRL contradicts (crl_revoked);
 ///  - fatal: must/always, staple, attempted, and the held response is
-///    revoked or cannot be served.
+///    revoked, the CRL lists the certificate, or nothing can be served.
 StapleDecision Decide(StaplerMode mode, bool must_staple, const HeldStaple& held, int64_t now,
                       bool attempted);
 

@@ -59,6 +59,11 @@ class Stapler {
   Stapler(asio::io_context& io, ResponderProber& http, std::function<void(int)> exit_process);
   ~Stapler();
 
+  /// The shared CRL store (borrowed, outlives the stapler) for certificates
+  /// with `revocation = "crl" | "both"`; without it they are OCSP only.
+  /// Call before the first Apply.
+  void SetCrlStore(CrlStore* store) { crl_store_ = store; }
+
   /// Applies `[stapler]` (at start and on reload); posted to the io thread.
   /// Certificates whose name and leaf stay keep their state; new ones load
   /// their store_dir entry, then fetch when needed.
@@ -92,6 +97,7 @@ class Stapler {
 
   asio::io_context& io_;
   ResponderProber& http_;
+  CrlStore* crl_store_ = nullptr;  ///< SetCrlStore; borrowed
   std::function<void(int)> exit_process_;
   StaplerConfig config_;
   AlertmanagerConfig alertmanager_;

@@ -462,7 +462,7 @@ revocation_scope = "chain"
   EXPECT_EQ(cfg->tls[1].revocation_scope, RevocationScope::kLeaf);
   EXPECT_EQ(cfg->modules[0].revocation, Revocation::kBoth);
   EXPECT_EQ(cfg->modules[0].revocation_scope, RevocationScope::kChain);
-  EXPECT_EQ(cfg->modules[1].revocation, Revocation::kCrl) << "[global]'s";
+  EXPECT_EQ(cfg->modules[1].revocation, Revocation::kOcsp) << "not [global]'s: an opt-in";
   EXPECT_EQ(cfg->modules[1].revocation_scope, RevocationScope::kLeaf);
   EXPECT_EQ(cfg->discovery[0].defaults.revocation_scope, RevocationScope::kChain);
 
@@ -654,6 +654,7 @@ name = "other"
 cert_file = "plain.pem"
 issuer_file = "ca.pem"
 url = "http://127.0.0.1:1"
+revocation = "both"
 
 # No OCSP URL at all: auto accepts it (the engine skips it).
 [[stapler.certificate]]
@@ -678,6 +679,8 @@ mode = "auto"
   EXPECT_EQ(s.certificates[0].haproxy_socket, "/run/haproxy.sock");
   EXPECT_EQ(s.certificates[1].mode, "auto");
   EXPECT_EQ(s.certificates[1].urls, std::vector<std::string>{"http://127.0.0.1:1"});
+  EXPECT_EQ(s.certificates[0].revocation, Revocation::kOcsp);
+  EXPECT_EQ(s.certificates[1].revocation, Revocation::kBoth);
 }
 
 TEST_F(SectionsTest, Errors) {

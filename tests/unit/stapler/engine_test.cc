@@ -135,6 +135,51 @@ TEST_F(EngineTest, RevokedIsServedButNotFatalInAuto) {
   EXPECT_TRUE(fatal_.empty());
 }
 
+// revocation = "crl" | "both" (issue 24): the certificate's CRL lists it
+// while the responder still answers good. The good staple is withdrawn
+// (never served against the CRL) and must is fatal, as for an OCSP
+// revocation; in auto nothing good is served and nothing is fatal.
+TEST_F(EngineTest, ACrlRevocationFailsClosedLikeAnOcspOne) {
+  auto good_but_listed = [&](int64_t at) {
+    ProbeResult r = Answer(V_OCSP_CERTSTATUS_GOOD, at, at - 60, at + 7 * kDay);
+    r.leaf_crl = LeafCrlStatus{.state = LeafCrlState::kRevoked, .revoked_at = at - 600,
+                               .reason = "key_compromise", .url = "http://crl.test/ca.crl"};
+    return r;
+  };
+  auto core = Core("must");
+  ProbeResult first = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay);
+  first.leaf_crl = LeafCrlStatus{.state = LeafCrlState::kGood};
+  core->OnFetched(first, t0_);
+  EXPECT_TRUE(core->state().serving);
+  EXPECT_FALSE(core->state().fatal);
+  core->OnFetched(good_but_listed(t0_ + 3600), t0_ + 3600);
+  const auto& s = core->state();
+  ASSERT_TRUE(s.crl.has_value());
+  EXPECT_EQ(s.crl->state, LeafCrlState::kRevoked);
+  EXPECT_EQ(s.held.state, ResponseState::kGood) << "the OCSP answer is still held";
+  EXPECT_FALSE(s.serving);
+  EXPECT_EQ(published_, (std::vector<std::string>{"good", "withdrawn"}));
+  EXPECT_TRUE(s.fatal);
+  EXPECT_EQ(fatal_, std::vector<bool>{true});
+
+  auto relaxed = Core("auto");
+  relaxed->OnFetched(good_but_listed(t0_), t0_);
+  EXPECT_FALSE(relaxed->state().serving);
+  EXPECT_FALSE(relaxed->state().fatal);
+  // An OCSP revocation stays servable (it is what clients must see).
+  ProbeResult revoked = Answer(V_OCSP_CERTSTATUS_REVOKED, t0_ + 60, t0_, t0_ + kDay);
+  revoked.leaf_crl = LeafCrlStatus{.state = LeafCrlState::kRevoked};
+  relaxed->OnFetched(revoked, t0_ + 60);
+  EXPECT_TRUE(relaxed->state().serving);
+  // An unavailable CRL changes nothing.
+  auto plain = Core("must");
+  ProbeResult dark = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay);
+  dark.leaf_crl = LeafCrlStatus{.state = LeafCrlState::kUnavailable};
+  plain->OnFetched(dark, t0_);
+  EXPECT_TRUE(plain->state().serving);
+  EXPECT_FALSE(plain->state().fatal);
+}
+
 TEST_F(EngineTest, UnknownAndErrorsNeverOverwriteAGoodStapleAndBackOff) {
   auto core = Core("must");
   core->OnFetched(Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + kDay), t0_);

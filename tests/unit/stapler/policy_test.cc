@@ -55,6 +55,28 @@ TEST(Decide, TruthTable) {
   }
 }
 
+// The certificate's CRL lists it (revocation = "crl" | "both"): a good
+// staple is not served, a revoked one still is; must/always are fatal.
+TEST(Decide, ACrlRevocationIsNeverStapledGood) {
+  const struct {
+    M mode;
+    S held;
+    bool serve, fatal;
+  } rows[] = {
+      {M::kAuto, S::kGood, false, false},   {M::kAuto, S::kRevoked, true, false},
+      {M::kMust, S::kGood, false, true},    {M::kMust, S::kRevoked, true, true},
+      {M::kAlways, S::kGood, false, true},  {M::kMust, S::kAbsent, false, true},
+      {M::kNever, S::kGood, false, false},
+  };
+  for (const auto& r : rows) {
+    HeldStaple held{r.held, kNow + kDay, /*crl_revoked=*/true};
+    auto d = Decide(r.mode, true, held, kNow, true);
+    const std::string what = std::string(ModeName(r.mode)) + " " + std::string(StateName(r.held));
+    EXPECT_EQ(d.serve, r.serve) << what;
+    EXPECT_EQ(d.fatal, r.fatal) << what;
+  }
+}
+
 TEST(Decide, WithdrawnBeforeNextUpdateNeverServedStale) {
   HeldStaple held{S::kGood, kNow + 1000};
   EXPECT_TRUE(Decide(M::kMust, true, held, kNow, true).serve);
