@@ -436,6 +436,13 @@ TEST_F(LabTest, CrlTargets) {
 
 // Issue 11 point 3: leaves whose revocation is told by CRLs (the lab's
 // certificates without an OCSP URL, behind nginx by SNI), delta CRL applied.
+// How often `needle` occurs in `text` (requests in an access log).
+size_t Occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 TEST_F(LabTest, LeafRevocationThroughCrls) {
   auto crl = [](const std::string& t, const std::string& s) {
     return S("ocsp_cert_crl_status", t, "status=\"" + s + "\"");
@@ -501,12 +508,7 @@ TEST_F(LabTest, LeafRevocationThroughCrls) {
   // each is probed every 2 s: held until the CRL's half-life (3.5 days).
   // (crl-http's own fetches carry a query string.)
   const std::string access = ReadFile(dir_ + "/logs/nginx-access.log");
-  size_t fetches = 0;
-  for (size_t at = access.find("GET /ca.crl HTTP"); at != std::string::npos;
-       at = access.find("GET /ca.crl HTTP", at + 1)) {
-    ++fetches;
-  }
-  EXPECT_EQ(fetches, 1u) << access;
+  EXPECT_EQ(Occurrences(access, "GET /ca.crl HTTP"), 1u) << access;
   EXPECT_NE(access.find("GET /delta.crl HTTP"), std::string::npos) << access;
 
   const std::string page = HttpGet(Url("/")).body;
@@ -556,12 +558,7 @@ TEST_F(LabTest, ChainRevocationThroughTheRootsCrl) {
   // Scope leaf (the default) exports no chain.
   EXPECT_FALSE(series.count(chain("crl-only-good", "good")));
   const std::string access = ReadFile(dir_ + "/logs/nginx-access.log");
-  size_t fetches = 0;
-  for (size_t at = access.find("GET /root.crl HTTP"); at != std::string::npos;
-       at = access.find("GET /root.crl HTTP", at + 1)) {
-    ++fetches;
-  }
-  EXPECT_EQ(fetches, 1u) << access;
+  EXPECT_EQ(Occurrences(access, "GET /root.crl HTTP"), 1u) << access;
 
   // /probe: the module's revocation and scope; &revocation= may narrow
   // them, never widen them.
