@@ -5,16 +5,19 @@
 # Run as root on Debian 12. Ctrl-C stops the exporter and the lab.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" plain
 bin=$root/build/ocsp_staple_exporter
 listen=${OSE_LISTEN:-127.0.0.1:9830}
 
 if [ $# -gt 0 ]; then
+  # Your config: what the build needs, no lab servers.
+  "$root/scripts/install-deps.sh" build
+  "$root/scripts/build.sh" plain
   config=$1
   shift
   exec "$bin" --config.file="$config" --web.listen-address="$listen" "$@"
 fi
+"$root/scripts/install-deps.sh" build lab
+"$root/scripts/build.sh" plain
 
 lab=$root/lab
 # With every STARTTLS server (PostgreSQL, vsftpd, slapd, Prosody) too.

@@ -26,7 +26,7 @@ for kind in plain asan; do
     # Unit tests two at a time; the suites that time things one at a time
     # under ASan, whose slower binaries leave them less slack.
     ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 -L unit
-    ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 1 -LE unit
+    ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 1 -LE 'unit|package'
   fi
 done
 

@@ -9,20 +9,7 @@ bin=$(realpath "${1:?usage: $0 EXPORTER_BINARY}")
 cd "$root"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {  # name command...
-  local name=$1
-  shift
-  if out=$("$@" 2>&1); then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failed=$((failed + 1))
-    echo "FAILED: $name"
-    echo "$out" | sed 's/^/    /'
-  fi
-}
+. "$root/tests/check_lib.sh"
 
 check "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
 check "promtool test rules" promtool test rules tests/prometheus/alerts_test.yml
@@ -32,12 +19,28 @@ check "Alertmanager groups by alertname, job and target" bash -c \
      alertname=OCSPStapleMissing target=a | grep -qx oncall"
 check "every alert has severity, summary, description and a runbook section" \
   python3 tests/alerts_check.py
+check "every metric family and alert is in docs/" python3 tests/docs_check.py
 check "promtool check config (static)" promtool check config --syntax-only deploy/prometheus/prometheus.yml
 check "promtool check config (/probe)" promtool check config --syntax-only deploy/prometheus/probe.yml
 check "yamllint" yamllint -s .
 sed "s|/usr/local/bin/ocsp_staple_exporter|$bin|" deploy/systemd/ocsp_staple_exporter.service \
   > "$tmp/ocsp_staple_exporter.service"
 check "systemd-analyze verify" systemd-analyze verify "$tmp/ocsp_staple_exporter.service"
+# With the shipped TLS drop-in (systemd reads NAME.service.d/ beside the unit).
+mkdir -p "$tmp/ocsp_staple_exporter.service.d"
+cp deploy/systemd/ocsp_staple_exporter.service.d/tls.conf "$tmp/ocsp_staple_exporter.service.d/"
+# (found through SYSTEMD_UNIT_PATH; any complaint about it fails the check)
+dropin_out=$(SYSTEMD_UNIT_PATH="$tmp:" systemd-analyze verify "$tmp/ocsp_staple_exporter.service" 2>&1)
+check "systemd-analyze verify (TLS drop-in)" test -z "$dropin_out"
+[ -z "$dropin_out" ] || echo "$dropin_out"
+check "unit listens on localhost without the drop-in" grep -qx \
+  'Environment=OSE_LISTEN=--web.listen-address=127.0.0.1:9830' deploy/systemd/ocsp_staple_exporter.service
+check "unit reads /etc/default" grep -qx \
+  'EnvironmentFile=-/etc/default/ocsp_staple_exporter' deploy/systemd/ocsp_staple_exporter.service
+check "unit documentation exists in the repository" grep -q \
+  '^Documentation=https://github.com/ocsp-staple-exporter/ocsp-staple-exporter/blob/main/docs/deployment.md$' \
+  deploy/systemd/ocsp_staple_exporter.service
+check "the documentation the unit names is here" test -f docs/deployment.md
 # The nginx reload path unit and its service, verified together (the path
 # unit names the service).
 cp deploy/systemd/ocsp-staple-nginx-reload.path deploy/systemd/ocsp-staple-nginx-reload.service \
@@ -50,6 +53,28 @@ check "path unit starts the shipped reload service" grep -qx \
   'Unit=ocsp-staple-nginx-reload.service' deploy/systemd/ocsp-staple-nginx-reload.path
 check "exporter unit creates the staples folder" grep -q \
   '^StateDirectory=.*ocsp_staple_exporter/staples' deploy/systemd/ocsp_staple_exporter.service
+# examples/: each passes --config.check, beside certificates made now (the
+# names they use; a CA, its CRL issuer, a Must-Staple leaf naming an OCSP URL).
+ex=$tmp/examples
+mkdir -p "$ex/tls"
+cp examples/*.toml examples/*.json "$ex/"
+(
+  cd "$ex/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+    -subj "/CN=Example CA" -days 2 -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out corp-ca.pem 2> /dev/null
+  cp corp-ca.pem corp-root.pem
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout www.key \
+    -subj "/CN=www.example.net" -out www.csr 2> /dev/null
+  printf '%s\n' "authorityInfoAccess=OCSP;URI:http://ocsp.example.net" \
+    "tlsfeature=status_request" "subjectAltName=DNS:www.example.net" > www.ext
+  openssl x509 -req -in www.csr -CA corp-ca.pem -CAkey ca.key -set_serial 7 -days 2 \
+    -extfile www.ext -out www.pem 2> /dev/null
+  cat www.pem corp-ca.pem > www-fullchain.pem
+)
+for f in "$ex"/*.toml; do
+  check "examples/$(basename "$f") passes --config.check" "$bin" --config.file="$f" --config.check
+done
 scripts/gen-prometheusrule.sh > "$tmp/prometheusrule.yaml"
 check "PrometheusRule is generated from alerts.yml" diff -u deploy/kubernetes/prometheusrule.yaml \
   "$tmp/prometheusrule.yaml"
@@ -67,14 +92,27 @@ check "sharded StatefulSet: the index is the pod ordinal" grep -q \
 # ci/*-values.yaml: yamllint, the checks of tests/helm_check.py, and the
 # rendered config through --config.check.
 chart=deploy/helm/ocsp-staple-exporter
+# The plain manifests run the release's image, never a moving tag.
+version=$(sed -n 's/^project(ocsp_staple_exporter VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+check "the plain manifests pin the image to the release ($version)" bash -c \
+  "grep -h 'image:' deploy/kubernetes/deployment.yaml deploy/kubernetes/sharded/statefulset.yaml |
+     grep -v ':$version ' && exit 1 || true"
+check "the chart's appVersion is the release ($version)" grep -qx "appVersion: \"$version\"" \
+  deploy/helm/ocsp-staple-exporter/Chart.yaml
 check "the chart's alerts are deploy/prometheus/alerts.yml" cmp deploy/prometheus/alerts.yml \
   "$chart/files/alerts.yml"
+check "the chart's dashboard is dashboards/ocsp_stapling.json" cmp dashboards/ocsp_stapling.json \
+  "$chart/files/ocsp_stapling.json"
+check "values.yaml and ci/*-values.yaml match values.schema.json; wrong types are refused" \
+  /usr/bin/python3 tests/helm_values_check.py "$chart"
 if (cd scripts/helm-render && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tmp/gocache" \
       go build -o "$tmp/helm-render" .) > "$tmp/go-build.log" 2>&1; then
-  for mode in single sharded tls; do
-    values=()
-    [ "$mode" = sharded ] && values=(-f "$chart/ci/sharded-values.yaml")
-    [ "$mode" = tls ] && values=(-f "$chart/ci/tls-values.yaml")
+  for mode in single sharded tls no-operator; do
+    # A cluster with the Prometheus Operator's CRDs, but for no-operator.
+    values=(-api-versions monitoring.coreos.com/v1)
+    [ "$mode" = no-operator ] && values=()
+    [ "$mode" = sharded ] && values+=(-f "$chart/ci/sharded-values.yaml")
+    [ "$mode" = tls ] && values+=(-f "$chart/ci/tls-values.yaml")
     check "helm chart renders ($mode)" bash -c \
       "'$tmp/helm-render' $chart ${values[*]} -name ose > '$tmp/chart-$mode.yaml'"
     # (toYaml writes the rules' long annotations on one line, as Helm does:
@@ -88,6 +126,9 @@ if (cd scripts/helm-render && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="
     check "helm chart config passes --config.check ($mode)" "$bin" \
       --config.file="$tmp/chart-$mode.toml" --config.check
   done
+  check "helm chart refuses a cluster older than its kubeVersion" bash -c \
+    "out=\$('$tmp/helm-render' $chart -kube-version v1.27.3 2>&1) && exit 1
+     echo \"\$out\" | grep -q 'incompatible with Kubernetes v1.27.3'"
   printf 'config: ""\n' > "$tmp/no-config.yaml"
   check "helm chart refuses an empty config" bash -c \
     "out=\$('$tmp/helm-render' $chart -f '$tmp/no-config.yaml' 2>&1) && exit 1
@@ -98,5 +139,4 @@ fi
 check "dashboard targets Grafana 10 (schemaVersion 38)" grep -q '"schemaVersion": 38' \
   dashboards/ocsp_stapling.json
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_done

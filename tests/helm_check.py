@@ -4,7 +4,9 @@
   tests/helm_check.py RENDERED.yaml ALERTS.yml MODE CONFIG_OUT [WEB_OUT]
 
 MODE: "single" (a Deployment), "sharded" (a StatefulSet and a headless
-Service) or "tls" (TLS and basic auth on the listener). Writes the
+Service), "tls" (TLS and basic auth on the listener, and every extension
+point of the values) or "no-operator" (a cluster without the Prometheus
+Operator: no ServiceMonitor, no PrometheusRule). Writes the
 ConfigMap's config.toml to CONFIG_OUT (and the web config to WEB_OUT) for
 the exporter to check. Exits 1 with a message per problem.
 """
@@ -46,12 +48,21 @@ def main():
                 problems.append(f"a manifest has no {key}: {str(d)[:80]}")
         by_kind.setdefault(d.get("kind"), []).append(d)
 
-    want = {"ConfigMap", "Service", "ServiceMonitor", "PrometheusRule",
+    want = {"ConfigMap", "Service", "ServiceAccount",
             "StatefulSet" if mode == "sharded" else "Deployment"}
+    if mode != "no-operator":
+        want |= {"ServiceMonitor", "PrometheusRule"}
+    if mode == "sharded":
+        want.add("PodDisruptionBudget")
     if mode == "tls":
         want.add("Secret")
     if set(by_kind) != want:
         problems.append(f"kinds {sorted(by_kind)}, want {sorted(want)}")
+    if mode == "no-operator":
+        # Without the Operator's CRDs the rest stands on its own.
+        mode = "single"
+        by_kind.setdefault("PrometheusRule", [{"spec": {"groups": yaml.safe_load(open(alerts_path))["groups"]}}])
+        by_kind.setdefault("ServiceMonitor", [])
 
     # The PrometheusRule carries exactly the shipped rules, tuned by the
     # values of ci/tls-values.yaml in "tls" mode (the same tuning applied
@@ -75,9 +86,25 @@ def main():
     service = (by_kind.get("Service") or [{}])[0]
     if service.get("spec", {}).get("selector") != selector:
         problems.append("the Service selects other pods than the workload runs")
-    monitor = (by_kind.get("ServiceMonitor") or [{}])[0]
-    if monitor.get("spec", {}).get("selector", {}).get("matchLabels") != selector:
+    monitor = (by_kind.get("ServiceMonitor") or [None])[0]
+    if monitor is not None and monitor.get("spec", {}).get("selector", {}).get("matchLabels") != selector:
         problems.append("the ServiceMonitor selects other services")
+    monitor = monitor or {"spec": {"endpoints": [{"scheme": "http"}]}}
+
+    # No Kubernetes API token in the pods: the exporter calls none.
+    account = (by_kind.get("ServiceAccount") or [{}])[0]
+    if account.get("automountServiceAccountToken") is not False:
+        problems.append("the ServiceAccount mounts a token")
+    if pod.get("serviceAccountName") != account.get("metadata", {}).get("name"):
+        problems.append("the pods do not run as the chart's ServiceAccount")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("the pods mount a ServiceAccount token")
+    budget = (by_kind.get("PodDisruptionBudget") or [None])[0]
+    if budget is not None:
+        if budget["spec"].get("selector", {}).get("matchLabels") != selector:
+            problems.append("the PodDisruptionBudget selects other pods")
+        if budget["spec"].get("maxUnavailable") != 1:
+            problems.append("the PodDisruptionBudget allows more than one pod down")
 
     if mode == "sharded":
         replicas = workload["spec"]["replicas"]
@@ -120,7 +147,29 @@ def main():
             secret = by_kind["Secret"][0]
             open(web_out, "w").write(secret["stringData"]["web-config.yml"])
 
-    config = (by_kind.get("ConfigMap") or [{}])[0].get("data", {}).get("config.toml", "")
+    if mode == "tls":
+        # ci/tls-values.yaml also sets the extension points of the chart.
+        if pod.get("imagePullSecrets") != [{"name": "regcred"}]:
+            problems.append(f"imagePullSecrets: {pod.get('imagePullSecrets')}")
+        annotations = workload["spec"]["template"]["metadata"].get("annotations", {})
+        if annotations.get("example.net/team") != "pki":
+            problems.append("podAnnotations are not on the pods")
+        env = {e["name"]: e for e in container.get("env", [])}
+        if env.get("HTTPS_PROXY", {}).get("value") != "http://proxy.example.net:3128":
+            problems.append("extraEnv is not in the container")
+        if not any(v.get("name") == "corp-certs" for v in pod.get("volumes", [])) or not any(
+                m.get("mountPath") == "/etc/ocsp_staple_exporter/corp" for m in container.get("volumeMounts", [])):
+            problems.append("extraVolumes / extraVolumeMounts are not in the pod")
+        dashboards = [c for c in by_kind.get("ConfigMap", [])
+                      if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+        shipped = open("dashboards/ocsp_stapling.json").read()
+        if len(dashboards) != 1 or dashboards[0]["data"].get("ocsp_stapling.json", "").strip() != shipped.strip():
+            problems.append("the dashboard ConfigMap is missing or differs from dashboards/ocsp_stapling.json")
+
+    configs = [c for c in by_kind.get("ConfigMap", []) if "config.toml" in c.get("data", {})]
+    config = configs[0]["data"]["config.toml"] if configs else ""
+    if mode == "tls" and "corp-root.pem" not in (configs[0]["data"] if configs else {}):
+        problems.append("extraConfigFiles are not beside config.toml")
     open(config_out, "w").write(config)
 
     for p in problems:

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"text/template"
 
+	semver "github.com/Masterminds/semver" // v3, as Helm (GOPATH mode: no /v3)
 	sprig "github.com/Masterminds/sprig"
 	"gopkg.in/yaml.v3"
 )
@@ -33,6 +34,20 @@ type valueFiles []string
 func (v *valueFiles) String() string     { return strings.Join(*v, ",") }
 func (v *valueFiles) Set(s string) error { *v = append(*v, s); return nil }
 
+// APIVersions is .Capabilities.APIVersions: Has("group/version") or
+// Has("group/version/Kind"), as Helm answers from the cluster (or
+// `helm template --api-versions`).
+type APIVersions []string
+
+func (a APIVersions) Has(v string) bool {
+	for _, x := range a {
+		if x == v || strings.HasPrefix(x, v+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Chart is .Chart, with Helm's field names.
 type Chart struct {
 	APIVersion  string `yaml:"apiVersion"`
@@ -41,6 +56,21 @@ type Chart struct {
 	AppVersion  string `yaml:"appVersion"`
 	Description string `yaml:"description"`
 	Type        string `yaml:"type"`
+	KubeVersion string `yaml:"kubeVersion"`
+}
+
+// kubeVersionSatisfies reads Chart.yaml's kubeVersion as Helm does
+// (Masterminds/semver constraints).
+func kubeVersionSatisfies(constraint, version string) (bool, error) {
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return false, fmt.Errorf("Chart.yaml: kubeVersion %q: %v", constraint, err)
+	}
+	v, err := semver.NewVersion(version)
+	if err != nil {
+		return false, fmt.Errorf("-kube-version %q: %v", version, err)
+	}
+	return c.Check(v), nil
 }
 
 // Files is .Files: the chart's own files.
@@ -94,6 +124,8 @@ func main() {
 	flag.Var(&values, "f", "values file merged over the chart's values.yaml (repeatable)")
 	name := flag.String("name", "release", "release name")
 	namespace := flag.String("namespace", "default", "release namespace")
+	apiVersions := flag.String("api-versions", "", "comma-separated API versions the cluster serves beyond the built-in ones (helm template --api-versions)")
+	kubeVersion := flag.String("kube-version", "v1.29.0", "the cluster's Kubernetes version (helm template --kube-version)")
 	// Flags before and after CHART_DIR, as helm takes them.
 	var positional []string
 	for args := os.Args[1:]; len(args) > 0; {
@@ -109,13 +141,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: helm-render CHART_DIR [-f VALUES]... [-name N] [-namespace NS]")
 		os.Exit(2)
 	}
-	if err := render(positional[0], values, *name, *namespace); err != nil {
+	if err := render(positional[0], values, *name, *namespace, *apiVersions, *kubeVersion); err != nil {
 		fmt.Fprintln(os.Stderr, "helm-render:", err)
 		os.Exit(1)
 	}
 }
 
-func render(dir string, valueFiles []string, release, namespace string) error {
+func render(dir string, valueFiles []string, release, namespace, apiVersions, kubeVersion string) error {
 	var chart Chart
 	if err := readYaml(filepath.Join(dir, "Chart.yaml"), &chart); err != nil {
 		return err
@@ -139,6 +171,25 @@ func render(dir string, valueFiles []string, release, namespace string) error {
 		"Chart":   chart,
 		"Files":   Files{dir},
 		"Release": map[string]interface{}{"Name": release, "Namespace": namespace, "Service": "Helm", "IsInstall": true},
+	}
+	versions := APIVersions{"v1", "apps/v1", "policy/v1", "batch/v1", "networking.k8s.io/v1"}
+	for _, v := range strings.Split(apiVersions, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			versions = append(versions, v)
+		}
+	}
+	top["Capabilities"] = map[string]interface{}{
+		"APIVersions": versions,
+		"KubeVersion": map[string]interface{}{"Version": kubeVersion, "GitVersion": kubeVersion},
+	}
+	if chart.KubeVersion != "" {
+		ok, err := kubeVersionSatisfies(chart.KubeVersion, kubeVersion)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", chart.KubeVersion, kubeVersion)
+		}
 	}
 
 	t := template.New("chart")

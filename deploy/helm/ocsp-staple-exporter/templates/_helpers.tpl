@@ -30,3 +30,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "ose.block" -}}
 {{- regexReplaceAll "(?m)^[ ]+$" (nindent (index . 0) (index . 1)) "" -}}
 {{- end -}}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "ose.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ose.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
