@@ -29,6 +29,7 @@ constexpr const char* kUsage = R"(usage:
   ocsp_staple_exporter probe HOST:PORT [--server-name=NAME] [--ca-file=FILE]
                        [--timeout=10s] [--warning-margin=12h]
                        [--starttls=smtp|imap|pop3|ftp|ldap|postgres|xmpp]
+  ocsp_staple_exporter ready [--url=http://127.0.0.1:9830/-/ready] [--timeout=5s]
   ocsp_staple_exporter --version
 
 Exporter flags:
@@ -46,6 +47,8 @@ Exporter flags:
   --log.level            debug, info, warn or error (default info)
   --log.format           logfmt or json (default logfmt)
 
+The ready command asks this exporter's /-/ready (loopback only; the Authorization header
+from $OSE_PROBE_AUTHORIZATION, e.g. a Kubernetes Secret) and exits 0 when it answers 200.
 The probe command prints a report and exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 With --starttls it upgrades the protocol first (SMTP says EHLO with this host's name)
 and sends nothing after the handshake.
@@ -53,6 +56,8 @@ and sends nothing after the handshake.
 
 struct Args {
   bool probe = false;
+  bool ready = false;
+  ReadyCommandOptions ready_options;  // ready [--url] [--timeout]
   bool check = false;
   bool version = false;
   std::string config_file;
@@ -117,6 +122,8 @@ void ParseFlags(const std::vector<std::string>& v, size_t i, Args& a) {
                FlagValue(v, i, "--shard.count", a.shard_count) ||
                FlagValue(v, i, "--log.level", a.log_level) ||
                FlagValue(v, i, "--log.format", a.log_format)) {
+    } else if (a.ready && (FlagValue(v, i, "--url", a.ready_options.url) ||
+                           FlagValue(v, i, "--timeout", a.ready_options.timeout))) {
     } else if (a.probe && (FlagValue(v, i, "--server-name", a.probe_options.server_name) ||
                            FlagValue(v, i, "--ca-file", a.probe_options.ca_file) ||
                            FlagValue(v, i, "--timeout", a.probe_options.timeout) ||
@@ -135,7 +142,8 @@ Args ParseArgs(int argc, char** argv) {
   Args a;
   std::vector<std::string> v(argv + 1, argv + argc);
   a.probe = !v.empty() && v[0] == "probe";
-  ParseFlags(v, a.probe ? 1 : 0, a);
+  a.ready = !v.empty() && v[0] == "ready";
+  ParseFlags(v, a.probe || a.ready ? 1 : 0, a);
   if (a.log_format != "logfmt" && a.log_format != "json") {
     throw std::invalid_argument("--log.format must be logfmt or json");
   }
@@ -155,7 +163,7 @@ Args ParseArgs(int argc, char** argv) {
     const long count = BoundedNumber(a.shard_count, 1, 100000, "--shard.count");
     BoundedNumber(a.shard_index, 0, count - 1, "--shard.index");
   }
-  if (!a.probe && !a.version && a.config_file.empty()) {
+  if (!a.probe && !a.ready && !a.version && a.config_file.empty()) {
     throw std::invalid_argument("--config.file is required");
   }
   return a;
@@ -229,6 +237,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (args.probe) return RunProbeCommand(args.probe_options, std::cout, std::cerr);
+  if (args.ready) return RunReadyCommand(args.ready_options, std::cout, std::cerr);
   if (args.check) return CheckConfigCommand(args.config_file, std::cout, std::cerr);
   return RunExporter(args);
 }

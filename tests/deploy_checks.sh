@@ -91,7 +91,22 @@ check "sharded StatefulSet: the index is the pod ordinal" grep -q \
 # Sprig, as Helm; Debian has no Helm), with its default values and each
 # ci/*-values.yaml: yamllint, the checks of tests/helm_check.py, and the
 # rendered config through --config.check.
+# The Kubernetes API schemas (and the Prometheus Operator's CRDs), through
+# kubernetes-models from npm (tests/k8s/validate.mjs; pinned by its lock).
+validator=
+if (cd tests/k8s && npm ci --no-audit --no-fund) > "$tmp/npm-k8s.log" 2>&1; then
+  validator=1
+  check "plain manifests match the Kubernetes API schemas" node tests/k8s/validate.mjs \
+    deploy/kubernetes/*.yaml deploy/kubernetes/sharded/*.yaml
+else
+  check "the manifest validator installs (npm ci in tests/k8s)" cat "$tmp/npm-k8s.log" false
+fi
 chart=deploy/helm/ocsp-staple-exporter
+check "no credential is written in the plain manifests' pod specs" bash -c \
+  "! grep -n 'Basic ' deploy/kubernetes/deployment.yaml deploy/kubernetes/sharded/statefulset.yaml"
+check "the plain readiness probes run \`ready\` with the Secret's credential" bash -c \
+  "grep -q 'key: readiness-authorization' deploy/kubernetes/deployment.yaml &&
+   grep -q 'key: readiness-authorization' deploy/kubernetes/sharded/statefulset.yaml"
 # The plain manifests run the release's image, never a moving tag.
 version=$(sed -n 's/^project(ocsp_staple_exporter VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 check "the plain manifests pin the image to the release ($version)" bash -c \
@@ -125,6 +140,8 @@ if (cd scripts/helm-render && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="
       deploy/prometheus/alerts.yml "$mode" "$tmp/chart-$mode.toml" "$tmp/chart-$mode-web.yml"
     check "helm chart config passes --config.check ($mode)" "$bin" \
       --config.file="$tmp/chart-$mode.toml" --config.check
+    [ -n "$validator" ] && check "helm chart manifests match the Kubernetes API schemas ($mode)" \
+      node tests/k8s/validate.mjs "$tmp/chart-$mode.yaml"
   done
   check "helm chart refuses a cluster older than its kubeVersion" bash -c \
     "out=\$('$tmp/helm-render' $chart -kube-version v1.27.3 2>&1) && exit 1

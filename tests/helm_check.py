@@ -124,7 +124,8 @@ def main():
         problems.append(f"an unsharded release passes shard flags: {args}")
 
     scheme = "HTTPS" if mode == "tls" else "HTTP"
-    for probe in ("readinessProbe", "livenessProbe"):
+    probes = ("livenessProbe",) if mode == "tls" else ("readinessProbe", "livenessProbe")
+    for probe in probes:
         got = container.get(probe, {}).get("httpGet", {}).get("scheme")
         if got != scheme:
             problems.append(f"{probe} scheme {got}, want {scheme}")
@@ -140,9 +141,20 @@ def main():
                 problems.append(f"{path} is not mounted")
         if not endpoint.get("basicAuth") or not endpoint.get("tlsConfig"):
             problems.append("the ServiceMonitor has no basicAuth or tlsConfig")
-        headers = container["readinessProbe"]["httpGet"].get("httpHeaders", [])
-        if not any(h["name"] == "Authorization" for h in headers):
-            problems.append("the readiness probe sends no credentials")
+        # The readiness probe logs in with a credential from a Secret: the
+        # exporter's `ready` command reads it from its environment.
+        command = container.get("readinessProbe", {}).get("exec", {}).get("command", [])
+        if command[:2] != ["/usr/local/bin/ocsp_staple_exporter", "ready"] or \
+                f"--url=https://127.0.0.1:9830/-/ready" not in command:
+            problems.append(f"the readiness probe does not run `ready` over HTTPS: {command}")
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env.get("OSE_PROBE_AUTHORIZATION", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        secret = by_kind["Secret"][0]
+        if ref.get("name") != secret["metadata"]["name"] or \
+                ref.get("key") not in secret.get("stringData", {}):
+            problems.append(f"the readiness credential is not taken from the web Secret: {ref}")
+        if "Basic " in yaml.safe_dump(workload):
+            problems.append("a credential is written in the pod spec")
         if web_out:
             secret = by_kind["Secret"][0]
             open(web_out, "w").write(secret["stringData"]["web-config.yml"])

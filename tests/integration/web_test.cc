@@ -235,6 +235,45 @@ TEST_F(WebTest, TlsWithClientCertificatesBasicAuthAndVersionLimits) {
   EXPECT_EQ(Curl(ca + "--tlsv1.3 " + url + "/-/healthy"), "000");
 }
 
+// `ready`, the exec readiness probe of the Helm chart: the credential
+// comes from the environment (a Kubernetes Secret), never the command line;
+// only the exporter's own loopback listener is asked.
+TEST_F(WebTest, ReadyCommandTakesItsCredentialFromTheEnvironment) {
+  WriteWebConfig("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                 "basic_auth_users:\n  prom: " + hash_ + "\n");
+  std::unique_ptr<Process> exporter;
+  auto ports = Start(exporter, "ready", {"--web.listen-address=127.0.0.1:0",
+                                         "--web.config.file=" + dir_ + "/web.yml"});
+  ASSERT_EQ(ports.size(), 1u) << ReadFile(dir_ + "/ready.log");
+  const std::string ready = std::string(kExporter) + " ready --timeout=5s --url=https://127.0.0.1:" +
+                            std::to_string(ports[0]) + "/-/ready";
+  auto run = [&](const std::string& env) {
+    std::string out;
+    int rc = RunCommand(env + " " + ready + " 2>&1", &out);
+    return std::make_pair(rc, out);
+  };
+  // base64("prom:s3cret") and base64("prom:wrong")
+  EXPECT_TRUE(WaitFor([&] { return run("OSE_PROBE_AUTHORIZATION='Basic cHJvbTpzM2NyZXQ='").first == 0; },
+                      seconds(20)));
+  auto [rc, out] = run("OSE_PROBE_AUTHORIZATION='Basic cHJvbTpzM2NyZXQ='");
+  EXPECT_EQ(out, "ready\n");
+  std::tie(rc, out) = run("OSE_PROBE_AUTHORIZATION='Basic cHJvbTp3cm9uZw=='");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("not ready: HTTP 401"), std::string::npos) << out;
+  std::tie(rc, out) = run("env -u OSE_PROBE_AUTHORIZATION");
+  EXPECT_NE(out.find("HTTP 401"), std::string::npos) << out;
+  // Only loopback: the command is no general HTTP client.
+  std::string refused;
+  EXPECT_NE(RunCommand(std::string(kExporter) + " ready --url=https://192.0.2.1/-/ready 2>&1",
+                       &refused), 0);
+  EXPECT_NE(refused.find("loopback"), std::string::npos) << refused;
+  // A server that is gone: not ready, promptly.
+  exporter.reset();
+  std::tie(rc, out) = run("");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("not ready"), std::string::npos) << out;
+}
+
 TEST_F(WebTest, PrometheusScrapesOverTlsWithBasicAuth) {
   WriteWebConfig(MutualTls("basic_auth_users:\n"
                  "  prom: " + hash_ + "\n"));
