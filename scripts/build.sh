@@ -6,7 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-plain}
 case "$kind" in
   plain) dir=$root/build; flags=() ;;
-  asan) dir=$root/build-asan; flags=(-DOSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
+  # (the sanitizer builds run tests; the benchmarks are the plain build's)
+  asan) dir=$root/build-asan; flags=(-DOSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DOSE_BUILD_BENCH=OFF) ;;
   tsan) dir=$root/build-tsan; flags=(-DOSE_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   *) echo "usage: $0 [plain|asan|tsan] [TARGET...]" >&2; exit 2 ;;
 esac
