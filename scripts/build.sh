@@ -19,4 +19,5 @@ fi
 shift || true
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
-cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"
+# OSE_BUILD_JOBS: fewer compile jobs (scripts/test.sh builds beside running suites).
+cmake --build "$dir" --parallel "${OSE_BUILD_JOBS:-$(nproc)}" "${targets[@]}"
