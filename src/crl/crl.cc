@@ -66,6 +66,29 @@ CrlVerdict::Scope IdpScope(const ISSUING_DIST_POINT* idp) {
   return s;
 }
 
+// `data` as one DER CRL (nothing after it) or a PEM "X509 CRL"; null with
+// why in `why` otherwise (the OpenSSL error queue is left for the caller).
+X509CrlPtr ParseDerOrPem(std::span<const uint8_t> data, std::string* why) {
+  X509CrlPtr crl;
+  if (data.empty()) {
+    *why = "empty CRL";
+    return crl;
+  }
+  const unsigned char* d = data.data();
+  crl.reset(d2i_X509_CRL(nullptr, &d, static_cast<long>(data.size())));
+  if (crl && d != data.data() + data.size()) {
+    *why = std::to_string(data.data() + data.size() - d) + " trailing bytes";
+    return nullptr;
+  }
+  if (!crl && data.size() < (1u << 31)) {
+    DrainOpenSslErrors();
+    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    if (bio) crl.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  }
+  if (!crl) *why = "not a DER or PEM X.509 CRL";
+  return crl;
+}
+
 }  // namespace
 
 uint16_t ReasonMask(const ASN1_BIT_STRING* flags) {
@@ -96,21 +119,10 @@ std::string_view CrlStateName(CrlState s) { return kCrlStateNames[static_cast<in
 ParsedCrl VerifyCrl(std::span<const uint8_t> data, X509* issuer, const VerifyOptions& options,
                     int64_t now, std::string_view fetched_url) {
   ParsedCrl p;
-  if (data.empty()) return Invalid(std::move(p), crl_invalid::kMalformed, "empty CRL");
   // Held only while verifying: what is kept is the verdict and the index.
-  X509CrlPtr parsed;
-  const unsigned char* d = data.data();
-  parsed.reset(d2i_X509_CRL(nullptr, &d, static_cast<long>(data.size())));
-  if (parsed && d != data.data() + data.size()) {
-    return Invalid(std::move(p), crl_invalid::kMalformed,
-                   std::to_string(data.data() + data.size() - d) + " trailing bytes");
-  }
-  if (!parsed && data.size() < (1u << 31)) {
-    DrainOpenSslErrors();
-    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-    if (bio) parsed.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-  }
-  if (!parsed) return Invalid(std::move(p), crl_invalid::kMalformed, "not a DER or PEM X.509 CRL");
+  std::string malformed;
+  X509CrlPtr parsed = ParseDerOrPem(data, &malformed);
+  if (!parsed) return Invalid(std::move(p), crl_invalid::kMalformed, std::move(malformed));
   X509_CRL* crl = parsed.get();
   CrlVerdict& v = p.verdict;
   v.this_update = Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
