@@ -127,6 +127,9 @@ Result<Ok> Exporter::Start() {
   web.web_config_file = x.options.web_config_file;
   web.router.telemetry_path = x.options.telemetry_path;
   web.router.max_probe_requests = x.options.max_probe_requests;
+  // Connections on the probe loops: a /probe runs where its request was
+  // read and answers there (the listener is destroyed before the prober).
+  web.connection_loops = x.tls.Loops();
   if (auto started = x.http.Start(web); !started) return started.error();
   std::vector<std::string> ports;
   for (int p : x.http.ports()) ports.push_back(std::to_string(p));

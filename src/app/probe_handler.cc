@@ -48,27 +48,11 @@ Result<Revocation> AskedRevocation(const ProbeQuery& q, Revocation allowed) {
   return Error{"bad_request", "revocation must be ocsp, crl or both"};
 }
 
-// The families of one probe result, without the scheduled targets' own.
-std::vector<prometheus::MetricFamily> ProbeFamilies(const std::string& name, ProbeResult r) {
-  TargetSnapshot snap;
-  snap.name = name;
-  snap.kind = "tls";
-  snap.last = std::move(r);
-  std::vector<prometheus::MetricFamily> out;
-  for (auto& f : TargetFamilies({snap}, NowUnix(), /*target_label=*/false)) {
-    // Counters and the probe timestamp belong to scheduled targets only.
-    if (f.name != "ocsp_probe_failures_total" && f.name != "ocsp_probe_timestamp_seconds") {
-      out.push_back(std::move(f));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsProber& tls,
                  const RevocationLookups& lookups,
-                 std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done) {
+                 std::function<void(Result<std::string>)> done) {
   const Config& cfg = *config;
   auto hp = ParseHostPort(q.target);
   if (!hp) return done(Error{"bad_request", hp.error().detail});
@@ -103,7 +87,7 @@ void AnswerProbe(const ProbeQuery& q, std::shared_ptr<const Config> config, TlsP
         if (r.failure_reason == probe_failure::kForbidden) {
           return done(Error{"forbidden", r.detail});
         }
-        done(ProbeFamilies(name, std::move(r)));
+        done(ProbeText(name, std::move(r), NowUnix()));
       },
       /*any_thread=*/true);
 }

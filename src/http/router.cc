@@ -327,15 +327,15 @@ void Router::ServeProbe(const HttpRequest& req, Reply reply) {
     return reply(Text(503, "too many /probe requests in flight (--web.max-probe-requests=" +
                                std::to_string(options_.max_probe_requests) + ")\n"));
   }
-  hooks_.probe(q, [this, reply](Result<std::vector<prometheus::MetricFamily>> families) {
+  hooks_.probe(q, [this, reply](Result<std::string> text) {
     probes_in_flight_.fetch_sub(1);
-    if (!families) {
-      const std::string& reason = families.error().reason;
+    if (!text) {
+      const std::string& reason = text.error().reason;
       reply(Text(reason == "bad_request" ? 400 : reason == "forbidden" ? 403 : 500,
-                 families.error().detail + "\n"));
+                 text.error().detail + "\n"));
       return;
     }
-    HttpResponse r = Text(200, SerializeText(families.value()));
+    HttpResponse r = Text(200, std::move(text).value());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     reply(std::move(r));
   });

@@ -2,22 +2,24 @@
 
 #include <sys/stat.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
+#include <unordered_set>
 
 #include "ocsp_staple_exporter/common/log.h"
 #include "ocsp_staple_exporter/common/text.h"
@@ -76,12 +78,22 @@ Result<ListenAddress> ParseListenAddress(const std::string& address) {
 
 }  // namespace
 
+namespace {
+// What the server can ask of any session, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  /// From any thread: closes the connection on the session's own loop.
+  virtual void Abort() = 0;
+};
+}  // namespace
+
 struct HttpServer::Impl {
   Impl(const ResultStore& s, const Collector& c, HttpHooks h, RequestStats* st)
       : store(s), collector(c), hooks(std::move(h)), stats(st) {}
 
-  // Order matters: what sessions use outlives `ioc` (whose destruction
-  // destroys the sessions still queued), and what uses `ioc` dies first.
+  // Order matters: what sessions use outlives `loops` (whose destruction
+  // destroys the sessions still queued), and what uses `loops` dies first.
   const ResultStore& store;
   const Collector& collector;
   HttpHooks hooks;
@@ -93,7 +105,25 @@ struct HttpServer::Impl {
   std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls;  // guarded by tls_mu; the newest good one
 
-  net::io_context ioc{2};
+  // One event loop per thread, each a single-threaded io_context: a
+  // connection lives on one loop, so its handlers never contend for a
+  // shared scheduler lock (two threads on one io_context cost ~5 futex
+  // calls per /probe; docs/performance.md). Acceptors and the web config
+  // watch run on the first; connections are dealt round-robin over
+  // `loops`, or over options.connection_loops when given.
+  static constexpr int kLoops = 2;
+  std::vector<std::unique_ptr<net::io_context>> loops = MakeLoops();
+  std::atomic<unsigned> next_loop{0};
+  net::io_context& ioc = *loops.front();
+  // Every session alive, so that the destructor can close them (on
+  // connection_loops, which it cannot stop, it must wait for them).
+  std::mutex live_mu;
+  std::unordered_set<SessionBase*> live;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running = [this] {
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> v;
+    for (auto& loop : loops) v.push_back(net::make_work_guard(*loop));
+    return v;
+  }();
   net::thread_pool heavy{2};  // rendering and reloads: off the I/O threads
   net::thread_pool auth{1};   // bcrypt of credentials not cached yet (one at a time anyway)
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
@@ -111,6 +141,11 @@ struct HttpServer::Impl {
   Result<Ok> LoadWeb(bool initial);
   void WatchWeb();
   void Accept(std::shared_ptr<tcp::acceptor> acceptor);
+  static std::vector<std::unique_ptr<net::io_context>> MakeLoops() {
+    std::vector<std::unique_ptr<net::io_context>> v;
+    for (int i = 0; i < kLoops; ++i) v.push_back(std::make_unique<net::io_context>(1));
+    return v;
+  }
   void OnAccept(tcp::socket socket);
 };
 
@@ -120,14 +155,30 @@ namespace {
 // time (keep-alive) until the client closes, a deadline passes or an
 // answer says close.
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   Session(Stream stream, HttpServer::Impl& impl, std::string peer,
           std::shared_ptr<ssl::context> tls)
-      : stream_(std::move(stream)), impl_(impl), peer_(std::move(peer)), tls_(std::move(tls)) {}
-  ~Session() { impl_.connections.fetch_sub(1); }
+      : stream_(std::move(stream)), impl_(impl), peer_(std::move(peer)), tls_(std::move(tls)) {
+    std::lock_guard lock(impl_.live_mu);
+    impl_.live.insert(this);
+  }
+  ~Session() override {
+    {
+      std::lock_guard lock(impl_.live_mu);
+      impl_.live.erase(this);
+    }
+    impl_.connections.fetch_sub(1);  // last: the destructor may be waiting for 0
+  }
+
+  void Abort() override {
+    // Called with live_mu held; weak: the session may be in its destructor.
+    net::post(stream_.get_executor(), [w = this->weak_from_this()] {
+      if (auto self = w.lock()) self->Close();
+    });
+  }
 
   void Start() {
     // The first request (and the TLS handshake) must come within one
@@ -325,7 +376,10 @@ void HttpServer::Impl::WatchWeb() {
 }
 
 void HttpServer::Impl::Accept(std::shared_ptr<tcp::acceptor> acceptor) {
-  acceptor->async_accept(net::make_strand(ioc), [this, acceptor](beast::error_code ec,
+  const auto& foreign = options.connection_loops;
+  const unsigned i = next_loop.fetch_add(1);
+  net::io_context& loop = foreign.empty() ? *loops[i % loops.size()] : *foreign[i % foreign.size()];
+  acceptor->async_accept(loop, [this, acceptor](beast::error_code ec,
                                                                   tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;  // stopping
     if (ec) {
@@ -375,10 +429,43 @@ HttpServer::~HttpServer() {
   for (int i = 0; i < 300 && m.router && m.router->probes_in_flight() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  m.ioc.stop();
-  for (auto& t : m.threads) t.join();
+  // No new connections; every open one closed on its own loop. Requests
+  // being rendered finish on the pools and find their connection closed.
+  auto close_acceptors = [&m] {
+    for (auto& a : m.acceptors) {
+      beast::error_code ignored;
+      a->close(ignored);
+    }
+  };
+  if (m.threads.empty()) {
+    close_acceptors();
+  } else {
+    std::promise<void> closed;
+    net::post(m.ioc, [&] {
+      close_acceptors();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  {
+    std::lock_guard lock(m.live_mu);
+    for (SessionBase* s : m.live) s->Abort();
+  }
   m.auth.join();
   m.heavy.join();
+  // Sessions reference this object: none may outlive it. On our own loops
+  // a stop ends them; connection_loops keep running, so wait for the last
+  // (each handler still queued runs once, with an error, and lets go).
+  const bool own = m.options.connection_loops.empty();
+  for (int i = 0; m.connections.load() > 0 && (!own || i < 200); ++i) {
+    if (i > 0 && i % 100 == 0) {
+      log::Warn("waiting for HTTP connections to close",
+                {{"open", std::to_string(m.connections.load())}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& loop : m.loops) loop->stop();
+  for (auto& t : m.threads) t.join();
 }
 
 Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
@@ -437,11 +524,11 @@ Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
     m.poll.emplace(m.ioc);
     m.WatchWeb();
   }
-  for (int i = 0; i < 2; ++i) {
-    m.threads.emplace_back([&m] {
+  for (auto& loop : m.loops) {
+    m.threads.emplace_back([&loop = *loop] {
       for (;;) {
         try {
-          m.ioc.run();
+          loop.run();
           return;
         } catch (const std::exception& e) {
           log::Error("uncaught exception in the HTTP server; continuing", {{"err", e.what()}});

@@ -198,6 +198,10 @@ class Families {
 
   std::vector<MetricFamily> Take() { return std::move(families_); }
 
+  /// Families left out whatever is emitted (a /probe answer has no
+  /// counters or probe timestamp: those belong to scheduled targets).
+  void Skip(std::vector<std::string_view> names) { skip_ = std::move(names); }
+
   /// Text mode: appends every family with series to `out`, freeing each
   /// family's buffer as it goes.
   void TakeText(std::string& out) {
@@ -225,6 +229,9 @@ class Families {
 
   void Scalar(std::string_view name, std::string_view help, MetricType type,
               std::vector<ClientMetric::Label> labels, double value) {
+    for (std::string_view n : skip_) {
+      if (n == name) return;
+    }
     const size_t i = Index(name, help, type);
     if (text_) {
       AppendSeries(bodies_[i], families_[i].name, "", labels, "", 0);
@@ -239,6 +246,7 @@ class Families {
   }
 
   bool text_;
+  std::vector<std::string_view> skip_;
   std::vector<MetricFamily> families_;
   std::vector<std::string> bodies_;  ///< text mode: rendered samples per family
   size_t last_ = 0;  ///< the family found last: series come in runs
@@ -614,6 +622,19 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
   for (auto& fam : f.Take()) {
     if (!fam.metric.empty()) out.push_back(std::move(fam));
   }
+  return out;
+}
+
+std::string ProbeText(const std::string& name, ProbeResult result, int64_t now) {
+  std::vector<TargetSnapshot> one(1);
+  one[0].name = name;
+  one[0].kind = "tls";
+  one[0].last = std::move(result);
+  Families f(/*text=*/true);
+  f.Skip({"ocsp_probe_failures_total", "ocsp_probe_timestamp_seconds"});
+  EmitTargets(f, one, now, /*target_label=*/false);
+  std::string out;
+  f.TakeText(out);
   return out;
 }
 

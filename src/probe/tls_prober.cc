@@ -283,6 +283,11 @@ struct WorkerLoop {
   std::thread thread;
 };
 
+// The worker loop this thread runs, if any, and whose it is (ProbeAnyThread
+// starts a probe asked from a worker thread on that worker, with no hop).
+thread_local const void* tl_owner = nullptr;
+thread_local ProbeLoop* tl_loop = nullptr;
+
 struct TlsProber::Impl {
   Impl(asio::io_context& home_io, DnsOptions dns, int threads) : home(home_io) {
     if (threads <= 0) {
@@ -291,7 +296,9 @@ struct TlsProber::Impl {
     }
     for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<WorkerLoop>(dns));
     for (auto& w : workers) {
-      w->thread = std::thread([io = &w->io] {
+      w->thread = std::thread([this, io = &w->io, loop = &w->loop] {
+        tl_owner = this;
+        tl_loop = loop;
         // OpenSSL writes to the socket itself: a server that has closed
         // gives EPIPE, never a SIGPIPE that would end the process.
         sigset_t pipe;
@@ -688,6 +695,11 @@ void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home)
         ->Start();
   };
   if (impl.inline_loop) return run(*impl.inline_loop, std::move(request), std::move(done));
+  if (!deliver_home && tl_owner == &impl) {
+    // Asked on one of our loops (a /probe connection served there): run
+    // here, answer here.
+    return run(*tl_loop, std::move(request), std::move(done));
+  }
   WorkerLoop& w = *impl.workers[impl.next++ % impl.workers.size()];
   asio::post(w.io, [&impl, &l = w.loop, run, request = std::move(request),
                     done = std::move(done), deliver_home]() mutable {
@@ -701,6 +713,12 @@ void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home)
     }
     run(l, std::move(request), std::move(done));
   });
+}
+
+std::vector<asio::io_context*> TlsProber::Loops() const {
+  std::vector<asio::io_context*> out;
+  for (auto& w : impl_->workers) out.push_back(&w->io);
+  return out;
 }
 
 void TlsProber::SetDnsServers(std::vector<std::string> servers) {

@@ -20,9 +20,9 @@ namespace ose {
 /// `[global]` defaults), bounded by the scrape timeout Prometheus sent less
 /// 0.5 s. `[probe]` allow/deny is checked on the name first and on every
 /// resolved address before connecting. `config` is shared with the probe in
-/// flight. `done` runs exactly once, on a probe thread, with the families
-/// (without `ocsp_probe_failures_total` and `ocsp_probe_timestamp_seconds`,
-/// which belong to scheduled targets) or an Error: "bad_request" (malformed
+/// flight. `done` runs exactly once, on a probe thread, with the metrics as
+/// text (ProbeText: without `ocsp_probe_failures_total` and
+/// `ocsp_probe_timestamp_seconds`, which belong to scheduled targets) or an Error: "bad_request" (malformed
 /// target, unknown module), "forbidden" (refused by `[probe]`). The
 /// module's `revocation` (else `[global]`'s) and `revocation_scope` run the
 /// CRL and chain lookups on `lookups` (then `done` runs on the HTTP
@@ -30,6 +30,6 @@ namespace ose {
 /// as its schedule says, never because a caller asked.
 void AnswerProbe(const ProbeQuery& query, std::shared_ptr<const Config> config, TlsProber& tls,
                  const RevocationLookups& lookups,
-                 std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done);
+                 std::function<void(Result<std::string>)> done);
 
 }  // namespace ose

@@ -72,11 +72,11 @@ ProbeQuery ParseProbeQuery(const char* query_string, const char* timeout_header)
 struct HttpHooks {
   std::function<bool()> ready;         ///< answers GET /-/ready
   std::function<Result<Ok>()> reload;  ///< POST /-/reload; error detail is returned as 500
-  /// GET /probe, asynchronous: `done` receives the metric families of one
-  /// probe, exactly once, on any thread. An error with reason "bad_request"
+  /// GET /probe, asynchronous: `done` receives one probe's metrics in the
+  /// text format 0.0.4 (the body), exactly once, on any thread. An error with reason "bad_request"
   /// answers 400, "forbidden" 403, others 500; its detail is the body.
   std::function<void(const ProbeQuery&,
-                     std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done)>
+                     std::function<void(Result<std::string>)> done)>
       probe;
   /// The stapling engine's certificates, for GET /api/v1/stapler and the
   /// landing page (none when null).

@@ -1,6 +1,7 @@
 #pragma once
-// The exporter's listener: HTTP/1.1 (keep-alive) with Boost.Beast on its
-// own Boost.Asio event loop, plain or TLS (--web.config.file), on one or
+// The exporter's listener: HTTP/1.1 (keep-alive) with Boost.Beast on
+// Boost.Asio event loops (its own, or connection_loops), plain or TLS
+// (--web.config.file), on one or
 // more addresses, ":PORT" on IPv4 and IPv6 at once. What is answered is the
 // Router's (router.h); this room owns sockets, TLS, timeouts and limits:
 //
@@ -21,6 +22,10 @@
 #include "ocsp_staple_exporter/common/result.h"
 #include "ocsp_staple_exporter/http/router.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace ose {
 
 struct HttpServerOptions {
@@ -35,6 +40,13 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{120000};    ///< between requests of a connection
   std::chrono::milliseconds write_timeout{60000};    ///< one whole response
   std::chrono::milliseconds web_config_poll{2000};   ///< how often files are checked
+  /// Event loops to serve connections on (round-robin), borrowed: each
+  /// must be run by a thread of its own until the server is destroyed.
+  /// The exporter passes the TLS prober's loops, so that a /probe runs on
+  /// the loop that read its request and answers there, with no thread
+  /// hop (TlsProber::ProbeAnyThread). Empty: the server's own two loops.
+  /// Acceptors and the web config watch always run on the server's own.
+  std::vector<boost::asio::io_context*> connection_loops;
 };
 
 class HttpServer {
@@ -43,7 +55,10 @@ class HttpServer {
   /// receives every answered request.
   HttpServer(const ResultStore& store, const Collector& collector, HttpHooks hooks,
              RequestStats* stats = nullptr);
-  ~HttpServer();  ///< stops serving, waits for its threads
+  /// Stops serving: waits for /probe requests in flight (each bounded by
+  /// its timeout), closes every connection and waits until each is gone
+  /// (on connection_loops, however long that takes), then its threads.
+  ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 

@@ -47,6 +47,13 @@ struct ExporterStatus {
 std::vector<prometheus::MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targets,
                                                      int64_t now, bool target_label = true);
 
+/// What GET /probe answers for one probe of a TLS target at Unix time
+/// `now`: the per-target families without the `target` label and without
+/// those that belong to scheduled targets only (`ocsp_probe_failures_total`,
+/// `ocsp_probe_timestamp_seconds`), rendered straight to the text format
+/// 0.0.4 (no object per series).
+std::string ProbeText(const std::string& name, ProbeResult result, int64_t now);
+
 /// The stapling engine's families (`ocsp_stapler_*`, label `certificate`);
 /// the held staple's status as it reads at Unix time `now` (VerdictAt).
 std::vector<prometheus::MetricFamily> StaplerFamilies(const std::vector<StaplerCertState>& certs,

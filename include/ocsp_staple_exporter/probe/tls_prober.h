@@ -84,8 +84,16 @@ class TlsProber {
 
   /// As Probe, but with worker threads `done` runs on the worker's thread
   /// (one hop less, for callers that wait on it from a thread of their
-  /// own, such as /probe). `done` must be thread-safe then.
+  /// own, such as /probe). `done` must be thread-safe then. Called on a
+  /// worker's own thread (a connection served on Loops()), the probe runs
+  /// on that worker and `done` there: no hop at all.
   void ProbeAnyThread(TlsProbeRequest request, Callback done);
+
+  /// The worker loops (empty with `threads` 0), borrowed: they run until
+  /// the prober is destroyed. Others may run their own handlers there
+  /// (the listener's connections, HttpServerOptions::connection_loops),
+  /// provided those are gone before the prober is.
+  std::vector<asio::io_context*> Loops() const;
 
   /// Replaces the DNS resolvers (`[global] dns_servers`, on reload).
   void SetDnsServers(std::vector<std::string> servers);

@@ -59,7 +59,7 @@ class RouterTest : public ::testing::Test {
   std::mutex mu_;
   struct Pending {
     ProbeQuery query;
-    std::function<void(Result<std::vector<prometheus::MetricFamily>>)> done;
+    std::function<void(Result<std::string>)> done;
   };
   std::vector<Pending> pending_;
 };
@@ -149,7 +149,7 @@ TEST_F(RouterTest, ProbeLimitAnswers503AndFreesItsSlotWhenAProbeEnds) {
   pending_[0].done(Error{"forbidden", "denied by [probe] deny"});
   EXPECT_EQ(router_.probes_in_flight(), 1);
   EXPECT_EQ(Get("/probe", "target=d.example:443").status, -1) << "a slot is free again";
-  pending_[1].done(std::vector<prometheus::MetricFamily>{});
+  pending_[1].done(std::string("ocsp_probe_success 1\n"));
   pending_[2].done(Error{"bad_request", "no"});
   EXPECT_EQ(router_.probes_in_flight(), 0);
 }

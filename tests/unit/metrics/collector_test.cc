@@ -315,6 +315,36 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
             std::string::npos);
 }
 
+// GET /probe's text is the object path's families of that one result,
+// without the target label and without the two scheduled-only families,
+// byte for byte (good, revoked, failed, every address).
+TEST(Collector, ProbeTextIsTheObjectPathWithoutScheduledFamilies) {
+  ProbeResult revoked = Verified(ResponseState::kRevoked);
+  revoked.verdict.revoked_at = kNow - 100;
+  revoked.verdict.revocation_reason = "key_compromise";
+  ProbeResult down;
+  down.failure_reason = "timeout";
+  ProbeResult all = Verified(ResponseState::kGood);
+  all.every_address = true;
+  all.per_address = {Verified(ResponseState::kGood), down};
+  all.per_address[0].address = "127.0.0.1:443";
+  all.per_address[1].address = "[::1]:443";
+  for (const ProbeResult& r : {Verified(ResponseState::kGood), revoked, down, all}) {
+    std::vector<prometheus::MetricFamily> families;
+    for (auto& f : TargetFamilies({Target("x", r)}, kNow, /*target_label=*/false)) {
+      if (f.name != "ocsp_probe_failures_total" && f.name != "ocsp_probe_timestamp_seconds") {
+        families.push_back(std::move(f));
+      }
+    }
+    const std::string text = ProbeText("x", r, kNow);
+    EXPECT_EQ(text, SerializeText(families));
+    EXPECT_NE(text.find("ocsp_probe_success "), std::string::npos) << text;
+    EXPECT_EQ(text.find("ocsp_probe_failures_total"), std::string::npos) << text;
+    EXPECT_EQ(text.find("ocsp_probe_timestamp_seconds"), std::string::npos) << text;
+    EXPECT_EQ(text.find("target=\""), std::string::npos) << text;
+  }
+}
+
 // revocation_scope = "chain": one position per certificate above the
 // leaf, a revoked one with its time, each with its notAfter and identity;
 // both render paths agree; a failed probe shows no chain.
