@@ -106,4 +106,5 @@ awk -v on="$ose_n" -v oc="$ose_cpu" -v bn="$bb_n" -v bc="$bb_cpu" -v f="$floor_m
   printf "ocsp_staple_exporter: %7.0f probes/s  %.3f ms CPU/probe  %.2fx floor\n", on / s, o, o / f
   printf "blackbox_exporter:    %7.0f probes/s  %.3f ms CPU/probe  %.2fx floor\n", bn / s, b, b / f
   printf "ocsp_staple_exporter / blackbox_exporter CPU per probe: %.2f\n", o / b
+  printf "probes per CPU-second, ocsp_staple_exporter / blackbox_exporter: %.2f\n", b / o
 }'

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The fleet-scale run: TARGETS [[tls]] targets (default 50,000) at
-# interval 60s, timeout 5s, every tenth one on a socket that accepts and
-# never answers, the others on the lab's stapling nginx (each with its own
-# SNI name, so each is its own verification input). After SECONDS (default
-# 150) it prints probes done, stale targets, healthy targets not reading
+# INTERVAL seconds (default 60), timeout 5s, every tenth one on a socket
+# that accepts and never answers, the others on the lab's stapling nginx
+# (each with its own SNI name, so each is its own verification input).
+# After SECONDS (default 2.5 intervals) it prints probes done, stale targets, healthy targets not reading
 # good, scheduling lag percentiles, exporter CPU per probe against the bare
 # handshake floor, RSS, and the time and size of one gzip /metrics scrape.
 # With OSE_BENCH_CRL_ENTRIES=N (250000: a public CA's CRL), the healthy
@@ -12,15 +12,16 @@
 # leaf up in that one shared CRL; the floor is then taken on the same port.
 # Asserts nothing. Run as root on Debian 12:
 #
-#   bench/scale.sh [TARGETS] [SECONDS]
-#   OSE_BENCH_CRL_ENTRIES=250000 bench/scale.sh 50000 150
+#   bench/scale.sh [TARGETS] [INTERVAL] [SECONDS]
+#   bench/scale.sh 100000 120          twice the fleet at the same probe rate
+#   OSE_BENCH_CRL_ENTRIES=250000 bench/scale.sh 50000 60 150
 #   OSE_BENCH_CRL_ENTRIES=250000 OSE_BENCH_REVOCATION=ocsp bench/scale.sh   the same, no lookup
 #   OSE_BENCH_LOG_LEVEL=info OSE_BENCH_KEEP=1 bench/scale.sh ...   keep the logs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-50000}
-secs=${2:-150}
-interval=60
+interval=${2:-60}
+secs=${3:-$((interval * 5 / 2))}
 timeout=5
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" plain > /dev/null
