@@ -1,5 +1,7 @@
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
+
+#include "ocsp_staple_exporter/http/gzip.h"
 #include "ocsp_staple_exporter/metrics/request_stats.h"
 #include "ocsp_staple_exporter/probe/fleet.h"
 
@@ -142,12 +144,15 @@ void AppendSamples(std::string& out, std::string_view name, MetricType type,
 
 
 // Collects the series of each family; families without series are
-// dropped. Either as prometheus-cpp MetricFamily objects (/probe, tests) or,
-// in text mode, rendered at once into one buffer per family (/metrics: no
-// object per series for 1.5 million series).
+// dropped. Either as prometheus-cpp MetricFamily objects (tests, the
+// stapler) or, in text mode, rendered at once into one buffer per family
+// (/metrics, /probe: no object per series for 1.5 million series). With
+// `gzip`, each family's text is compressed as it grows (piece = family
+// index): the whole text never exists.
 class Families {
  public:
-  explicit Families(bool text = false) : text_(text) {}
+  explicit Families(bool text = false, GzipPieces* gzip = nullptr)
+      : text_(text || gzip != nullptr), gzip_(gzip) {}
 
   // Names and help texts are literals: compared as views, copied only when
   // a family is created.
@@ -190,7 +195,9 @@ class Families {
     m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
     const size_t i = Index(name, help, MetricType::Histogram);
     if (text_) {
+      StartText(i);
       AppendSamples(bodies_[i], families_[i].name, MetricType::Histogram, m);
+      Compress(i);
     } else {
       families_[i].metric.push_back(std::move(m));
     }
@@ -204,6 +211,16 @@ class Families {
 
   /// Text mode: appends every family with series to `out`, freeing each
   /// family's buffer as it goes.
+  /// Gzip mode: compresses what each family still holds; the caller joins
+  /// the pieces (indices 0 .. size()-1 are taken).
+  void TakeGzip() {
+    for (size_t i = 0; i < bodies_.size(); ++i) {
+      gzip_->Append(i, bodies_[i]);
+      std::string().swap(bodies_[i]);
+    }
+  }
+  size_t size() const { return families_.size(); }
+
   void TakeText(std::string& out) {
     size_t total = out.size();
     for (const auto& b : bodies_) total += b.size() + 256;
@@ -224,6 +241,7 @@ class Families {
     }
     families_.push_back(MetricFamily{std::string(name), std::string(help), type, {}});
     bodies_.emplace_back();
+    started_.push_back(false);
     return last_ = families_.size() - 1;
   }
 
@@ -234,9 +252,11 @@ class Families {
     }
     const size_t i = Index(name, help, type);
     if (text_) {
+      StartText(i);
       AppendSeries(bodies_[i], families_[i].name, "", labels, "", 0);
       AppendNumber(bodies_[i], value);
       bodies_[i] += '\n';
+      Compress(i);
       return;
     }
     ClientMetric m;
@@ -245,7 +265,24 @@ class Families {
     families_[i].metric.push_back(std::move(m));
   }
 
+  // Gzip mode: a family's header goes first, with its first series.
+  void StartText(size_t i) {
+    if (gzip_ != nullptr && !started_[i]) {
+      started_[i] = true;
+      AppendHeader(bodies_[i], families_[i]);
+    }
+  }
+  // Gzip mode: hands a family's text to its compressor in 256 KiB runs.
+  void Compress(size_t i) {
+    if (gzip_ != nullptr && bodies_[i].size() >= 256 * 1024) {
+      gzip_->Append(i, bodies_[i]);
+      bodies_[i].clear();
+    }
+  }
+
   bool text_;
+  GzipPieces* gzip_;
+  std::vector<bool> started_;  ///< gzip mode: header written
   std::vector<std::string_view> skip_;
   std::vector<MetricFamily> families_;
   std::vector<std::string> bodies_;  ///< text mode: rendered samples per family
@@ -720,6 +757,19 @@ std::string Collector::CollectText() const {
   }
   out += SerializeText(OtherFamilies());
   return out;
+}
+
+std::optional<std::string> Collector::CollectGzip() const {
+  GzipPieces gz;
+  size_t next = 0;
+  {
+    Families f(/*text=*/true, &gz);
+    EmitTargets(f, store_.Snapshot(), now_(), /*target_label=*/true);
+    f.TakeGzip();
+    next = f.size();
+  }
+  gz.Append(next, SerializeText(OtherFamilies()));
+  return gz.Join();
 }
 
 std::vector<MetricFamily> Collector::OtherFamilies() const {

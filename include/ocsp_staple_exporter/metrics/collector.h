@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ocsp_staple_exporter/config/discovery.h"
@@ -76,6 +78,12 @@ class Collector : public prometheus::Collectable {
   /// building an object per series (what /metrics serves: 50,000 targets
   /// are 1.5 million series).
   std::string CollectText() const;
+
+  /// CollectText gzipped (one RFC 1952 member), compressed family by
+  /// family while it is rendered (GzipPieces): what /metrics serves a client
+  /// that accepts gzip, without the whole text in memory at once. nullopt
+  /// when zlib fails.
+  std::optional<std::string> CollectGzip() const;
 
  private:
   /// Stapler and exporter families (everything but the targets').

@@ -8,6 +8,8 @@
 
 #include <future>
 
+#include <zlib.h>
+
 namespace ose {
 namespace {
 
@@ -132,6 +134,42 @@ TEST_F(RouterTest, BasicAuthEverywhereButHealthyAndHeadersOnEveryAnswer) {
   EXPECT_EQ(HeaderOf(ok, "X-Frame-Options"), "deny");
   EXPECT_EQ(Get("/nowhere", "", {good}).status, 404);
   EXPECT_EQ(router_.bcrypt_checks(), 2u) << "one per distinct credential";
+}
+
+// /metrics to a gzip client is compressed once, as it is rendered, and reads
+// back as the text; HEAD and clients without gzip get the text.
+TEST_F(RouterTest, MetricsGzipOnceForClientsThatTakeIt) {
+  std::vector<ResultStore::TargetInfo> infos;
+  for (int i = 0; i < 50; ++i) infos.push_back({"t" + std::to_string(i), "tls", "a:1"});
+  store_.SetTargets(infos);
+  ProbeResult r;
+  r.success = true;
+  for (const auto& t : infos) (void)store_.Record(t.name, r);
+  const std::string text = collector_.CollectText();
+  auto plain = Get("/custom-metrics");
+  EXPECT_EQ(plain.body, text);
+  EXPECT_EQ(HeaderOf(plain, "Content-Encoding"), "");
+  auto gz = Get("/custom-metrics", "", {{"accept-encoding", "deflate, gzip"}});
+  EXPECT_EQ(gz.status, 200);
+  EXPECT_EQ(HeaderOf(gz, "Content-Encoding"), "gzip");
+  int encodings = 0;
+  for (const auto& h : gz.headers) encodings += h.first == "Content-Encoding";
+  EXPECT_EQ(encodings, 1);
+  ASSERT_GE(gz.body.size(), 2u);
+  EXPECT_EQ(gz.body.substr(0, 2), "\x1f\x8b");
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(text.size() + 1, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(gz.body.data());
+  z.avail_in = static_cast<uInt>(gz.body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END) << "compressed once, whole";
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  EXPECT_EQ(out, text);
+  auto head = Get("/custom-metrics", "", {{"accept-encoding", "gzip"}}, "HEAD");
+  EXPECT_EQ(HeaderOf(head, "Content-Encoding"), "");
 }
 
 TEST_F(RouterTest, ProbeLimitAnswers503AndFreesItsSlotWhenAProbeEnds) {

@@ -1,11 +1,26 @@
 #include "ocsp_staple_exporter/metrics/collector.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 namespace ose {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
+
+std::string Gunzip(const std::string& in) {
+  z_stream z{};
+  inflateInit2(&z, 15 + 16);
+  std::string out(64 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  out.resize(rc == Z_STREAM_END && z.avail_in == 0 ? z.total_out : 0);
+  inflateEnd(&z);
+  return out;
+}
 
 ProbeResult Reached(ResponseState state) {
   ProbeResult r;
@@ -297,6 +312,10 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
   Collector c(store, status, [] { return kNow; });
   const std::string text = c.CollectText();
   EXPECT_EQ(text, SerializeText(c.Collect()));
+  // What a gzip client gets is that text, compressed family by family.
+  auto gz = c.CollectGzip();
+  ASSERT_TRUE(gz.has_value());
+  EXPECT_EQ(Gunzip(*gz), text);
   EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"refused\"} 1\n"),
             std::string::npos) << text;
   EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"failed\"} 2\n"),
