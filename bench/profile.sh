@@ -50,29 +50,6 @@ curl -s "$url" | grep -q '^ocsp_response_status{status="good"} 1' || {
   exit 1
 }
 
-# Stage of a sample: the innermost frame (leaf first) that names one.
-cat > "$work/stages.awk" << 'AWK'
-function stage(fn, line) {
-  if (line ~ /libssl\.so/) return "handshake (libssl and the libcrypto it calls)";
-  if (fn ~ /RunFloor/) return "socket, connect, close (the floor's loop)";
-  if (fn ~ /VerificationCache|CollectFacts|HandshakeDigest|VerifyHandshake|FactsLifetime/) return "verification cache (digest, lookup)";
-  if (fn ~ /CrlStore|RevokedIndex|ChainRevocation|LookUpRevocation/) return "CRL lookup";
-  if (fn ~ /ProbeText|EmitTargets|AppendEscaped|AppendSeries|TakeText|Families::/) return "rendering the answer";
-  if (fn ~ /basic_parser|request_parser|http::detail::read|ParseProbeQuery|Router::|AnswerProbe|OnRequest|ReadRequest/) return "HTTP request (read, parse, route)";
-  if (fn ~ /http::detail::write|write_op|Session.*Write|serializer/) return "HTTP response write";
-  if (fn ~ /DnsResolver|ares_/) return "resolve";
-  if (fn ~ /async_connect|connect_op|::Connect/) return "connect";
-  if (fn ~ /TlsProbeOp|HandshakeOp|ProbeTlsTarget|TlsProber/) return "probe bookkeeping (ours)";
-  if (fn ~ /epoll_reactor|scheduler::run|do_run_one|posix_event|conditionally_enabled|pthread_cond/) return "event loop (epoll, wakes, handler dispatch)";
-  return "";
-}
-/^[^\t]/ { if (n) c[cur == "" ? "other" : cur]++; n++; cur = ""; next }
-/^\t/ { if (cur == "") cur = stage($2, $0); next }
-END {
-  if (n) c[cur == "" ? "other" : cur]++
-  for (k in c) printf "%6.1f%%  %6.3f ms  %s\n", 100 * c[k] / n, ms * c[k] / n, k
-}
-AWK
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -102,10 +79,10 @@ echo "/probe under wrk -t1 -c8 for ${secs} s (perf at 999 Hz, DWARF stacks): $pr
 echo "  $ose_ms ms CPU each (perf's own unwinding included); floor $floor_ms ms per handshake"
 echo
 echo "exporter, share of its CPU by stage (ms: of $ose_ms per probe):"
-perf script -i "$work/ose.data" 2> /dev/null | awk -v ms="$ose_ms" -f "$work/stages.awk" | sort -rn
+perf script -i "$work/ose.data" 2> /dev/null | awk -v ms="$ose_ms" -f "$root/bench/stages.awk" | sort -rn
 echo
 echo "floor, share of its CPU by stage (ms: of $floor_ms per handshake):"
-perf script -i "$work/floor.data" 2> /dev/null | awk -v ms="$floor_ms" -f "$work/stages.awk" | sort -rn
+perf script -i "$work/floor.data" 2> /dev/null | awk -v ms="$floor_ms" -f "$root/bench/stages.awk" | sort -rn
 echo
 echo "exporter, top symbols (self):"
 perf report -i "$work/ose.data" --no-children --sort dso,sym --stdio -g none 2> /dev/null |

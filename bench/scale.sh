@@ -17,6 +17,8 @@
 #   OSE_BENCH_CRL_ENTRIES=250000 bench/scale.sh 50000 60 150
 #   OSE_BENCH_CRL_ENTRIES=250000 OSE_BENCH_REVOCATION=ocsp bench/scale.sh   the same, no lookup
 #   OSE_BENCH_LOG_LEVEL=info OSE_BENCH_KEEP=1 bench/scale.sh ...   keep the logs
+#   OSE_BENCH_PERF=/tmp/scale.data bench/scale.sh ...   perf record (DWARF stacks) of the
+#     exporter for 10 s from one interval + 10 s on, then its CPU by stage (bench/stages.awk)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-50000}
@@ -98,8 +100,15 @@ while [ "$(date +%s)" -lt "$end" ]; do
     t_ready=$(date +%s.%N)
     # Steady state starts here: every target has been verified once. The
     # scrape's own CPU is left out of the window.
-    curl -s -o "$work/ready.txt" "http://127.0.0.1:$port/metrics"
+    curl -s --compressed -o "$work/ready.txt" "http://127.0.0.1:$port/metrics"
     cpu_ready=$(cpu_ticks "$pid")
+  fi
+  # Profile 10 s once the first round is surely over (one interval + 10 s).
+  if [ -n "${OSE_BENCH_PERF:-}" ] && [ -z "${perf_started:-}" ] &&
+     [ "$(date +%s)" -ge $((end - secs + interval + 10)) ]; then
+    perf_started=1
+    perf record -q -F 999 --call-graph=dwarf,16384 -p "$pid" -o "$OSE_BENCH_PERF" -- sleep 10 \
+      2> /dev/null &
   fi
   sleep 1
 done
@@ -172,3 +181,8 @@ echo "RSS: $((rss / 1024)) MiB now, $((hwm / 1024)) MiB peak"
 awk -v t="$scrape_s" -v gz="$gz_bytes" -v raw="$(wc -c < "$work/metrics.txt")" 'BEGIN {
   printf "/metrics scrape (gzip): %.3f s, %.1f MB on the wire, %.1f MB of text\n", t, gz / 1e6, raw / 1e6
 }'
+if [ -n "${OSE_BENCH_PERF:-}" ] && [ -f "$OSE_BENCH_PERF" ]; then
+  echo "exporter CPU by stage, 10 s of the steady state (perf: $OSE_BENCH_PERF):"
+  perf script -i "$OSE_BENCH_PERF" 2> /dev/null | awk -v ms=0 -f "$root/bench/stages.awk" |
+    sort -rn | cut -c1-8,20-
+fi
