@@ -2,16 +2,20 @@
 //   build/bench/ose_bench [targets]
 //  1. OCSP verification: responses verified per second (ECDSA P-256 issuer).
 //  2. Scrape: time to build and serialize /metrics for many targets.
-//  3. Probes in flight: memory per probe waiting on a silent server.
+//  3. Memory per target (result store, verification cache, config,
+//     scheduler, landing page), then probes in flight: memory per probe
+//     waiting on a silent server.
 //  4. With HOST:PORT (IPv4, a stapling server such as the lab's nginx): CPU
 //     per TlsProber probe (handshake, staple, verification through the
 //     cache, result) against the bare handshake floor, in the same process.
 //   build/ose_bench [targets] [HOST:PORT]
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "ocsp_staple_exporter/common/asio.h"
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -19,6 +23,9 @@
 #include <thread>
 
 #include "ocsp_staple_exporter/http/gzip.h"
+#include "ocsp_staple_exporter/http/landing_page.h"
+#include "ocsp_staple_exporter/ocsp/certificate.h"
+#include "ocsp_staple_exporter/probe/verify_cache.h"
 #include "ocsp_staple_exporter/metrics/collector.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 #include "ocsp_staple_exporter/probe/targets.h"
@@ -125,6 +132,68 @@ int main(int argc, char** argv) {
     const size_t streamed = collector.CollectGzip().value_or("").size();
     std::printf("scrape (/metrics, gzip while rendering): %.1f ms (%zu bytes); RSS +%ld MiB\n",
                 Seconds(t0) * 1e3, streamed, (RssKiB() - rss2) / 1024);
+  }
+
+  // 3a. Memory per target: heap bytes in use (mallinfo2) held by each
+  // structure for `targets` TLS targets with a verified good staple.
+  {
+    auto heap = [] { return static_cast<long>(mallinfo2().uordblks); };
+    ProbeResult typical;
+    typical.success = true;
+    typical.staple_present = true;
+    typical.subject = SubjectString(leaf.get());
+    typical.identity = IdentityOf(leaf.get());
+    typical.not_after = now + 86400;
+    typical.tls_version = "TLSv1.3";
+    typical.address = "127.0.0.1:443";
+    typical.verdict = VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now);
+    long h0 = heap();
+    ResultStore held;
+    std::vector<ResultStore::TargetInfo> infos;
+    for (int i = 0; i < targets; ++i) {
+      infos.push_back({"target-" + std::to_string(i), "tls", "127.0.0.1:443"});
+    }
+    held.SetTargets(infos);
+    for (const auto& t : infos) (void)held.Record(t.name, typical);
+    const long store_bytes = heap() - h0;
+    h0 = heap();
+    VerificationCache cache(static_cast<size_t>(targets));
+    for (int i = 0; i < targets; ++i) {
+      InputDigest key{};
+      std::memcpy(key.data(), &i, sizeof i);
+      HandshakeFacts f;
+      f.subject = typical.subject;
+      f.identity = typical.identity;
+      f.verdict = typical.verdict;
+      cache.Insert(key, std::move(f), now + 3600);
+    }
+    const long cache_bytes = heap() - h0;
+    h0 = heap();
+    asio::io_context idle;
+    TlsProber tls(idle);
+    ResponderProber responders(idle, 1);
+    Scheduler sched(idle, held);
+    Config cfg;
+    for (int i = 0; i < targets; ++i) {
+      TlsTarget t;
+      t.name = "target-" + std::to_string(i);
+      t.address = "127.0.0.1:443";
+      t.endpoint = {"127.0.0.1", 443};
+      t.server_name = "t" + std::to_string(i) + ".lab.test";
+      cfg.tls.push_back(t);
+    }
+    const long config_bytes = heap() - h0;
+    h0 = heap();
+    sched.Apply(BuildTargets(cfg, tls, responders), 64, 4);
+    const long sched_bytes = heap() - h0;
+    const std::string page = LandingPage(held.Snapshot(), {}, now);
+    auto per = [&](long bytes) { return static_cast<double>(bytes) / targets; };
+    std::printf(
+        "memory per target (%d TLS targets, heap bytes): result store %.0f, verification "
+        "cache %.0f, config %.0f, scheduled (built target + timer) %.0f; landing page %.0f "
+        "bytes of HTML\n",
+        targets, per(store_bytes), per(cache_bytes), per(config_bytes), per(sched_bytes),
+        per(static_cast<long>(page.size())));
   }
 
   // 3. Probes in flight against a server that never answers.

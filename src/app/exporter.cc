@@ -89,9 +89,11 @@ Result<CrlDownload> Exporter::Impl::FetchCrl(const std::string& url,
 
 bool Exporter::Impl::Ready() const {
   const auto first = scheduler.FirstRoundDue();
+  // Not before the event loop has scheduled the targets (the listener
+  // starts first): until then the store is empty, "all probed" vacuous.
+  if (first == std::chrono::steady_clock::time_point::max()) return false;
   const auto slack = MaxTimeout(*config()) + std::chrono::seconds(5);
-  const bool round_over = first != std::chrono::steady_clock::time_point::max() &&
-                          std::chrono::steady_clock::now() >= first + slack;
+  const bool round_over = std::chrono::steady_clock::now() >= first + slack;
   return (store.AllProbed() || round_over) && stapler.Ready();
 }
 

@@ -71,15 +71,16 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
     latest_first = std::max(latest_first, e->timer.expiry());
     next.emplace(e->target.name, e);
   }
-  // Readiness waits for the first round only; a reload never flips it back.
-  auto unset = std::chrono::steady_clock::duration::max().count();
-  first_round_due_.compare_exchange_strong(unset, latest_first.time_since_epoch().count());
   for (auto& [name, e] : entries_) {  // removed targets
     e->removed = true;
     e->timer.cancel();
   }
   entries_ = std::move(next);
   store_.SetTargets(infos);
+  // Readiness waits for the first round only; a reload never flips it back.
+  // Set after the store knows the targets (FirstRoundDue: they are in it).
+  auto unset = std::chrono::steady_clock::duration::max().count();
+  first_round_due_.compare_exchange_strong(unset, latest_first.time_since_epoch().count());
   log::Info("targets applied", {{"targets", std::to_string(entries_.size())},
                                 {"concurrency", std::to_string(concurrency_)}});
   LaunchWaiting();  // limits may have grown

@@ -74,7 +74,8 @@ class Scheduler {
   int MaxInFlight() const { return max_in_flight_.load(); }
 
   /// When the last first probe of the first Apply's targets is due (any
-  /// thread); time_point::max() until that Apply has run. Readiness waits
+  /// thread); time_point::max() until that Apply has run (set once the
+  /// ResultStore holds its targets). Readiness waits
   /// for this round only, so a reload never makes the exporter unready.
   std::chrono::steady_clock::time_point FirstRoundDue() const {
     return std::chrono::steady_clock::time_point(
