@@ -177,6 +177,12 @@ if [ -n "$t_ready" ]; then
     if (p > 0) printf "CPU per probe, steady state (after ready, %d probes): %.3f ms; ratio %.2fx\n", p, cpu / p * 1000, cpu / p * 1000 / f
   }'
 fi
+awk '/^ocsp_staple_exporter_verification_cache_entries / {e = $2}
+     /^ocsp_staple_exporter_verification_cache_capacity / {c = $2}
+     /^ocsp_staple_exporter_verification_cache_lookups_total\{result="hit"\}/ {h = $2}
+     /^ocsp_staple_exporter_verification_cache_lookups_total\{result="miss"\}/ {m = $2}
+     END {if (c) printf "verification cache: %d entries (cap %d), %d hits, %d misses\n", e, c, h, m}' \
+  "$work/metrics.txt"
 echo "RSS: $((rss / 1024)) MiB now, $((hwm / 1024)) MiB peak"
 awk -v t="$scrape_s" -v gz="$gz_bytes" -v raw="$(wc -c < "$work/metrics.txt")" 'BEGIN {
   printf "/metrics scrape (gzip): %.3f s, %.1f MB on the wire, %.1f MB of text\n", t, gz / 1e6, raw / 1e6

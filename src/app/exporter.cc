@@ -72,6 +72,10 @@ Exporter::Impl::Impl(ExporterOptions opts, const Config& initial)
   }
   status.discovery = [this] { return discovery.Stats(); };
   status.crl_fetches = [this] { return crl_store.FetchCounts(); };
+  status.verification_cache = [this] {
+    VerificationCache& c = tls.verification_cache();
+    return std::array<uint64_t, 4>{c.size(), c.capacity(), c.hits(), c.misses()};
+  };
   stapler.SetCrlStore(&crl_store);
 }
 

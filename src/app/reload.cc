@@ -1,5 +1,6 @@
 // The reload path: a config file loaded (at start, on SIGHUP or POST
 // /-/reload) or a discovery file changed becomes the running config.
+#include <algorithm>
 #include <chrono>
 
 #include "exporter_impl.h"
@@ -37,6 +38,9 @@ void Exporter::Impl::Apply(bool stapler_too) {
     current = c;
   }
   tls.SetDnsServers(c->global.dns_servers);
+  // One verified input per TLS target, twice over for staples being
+  // replaced: a fleet larger than the cache would verify every probe anew.
+  tls.verification_cache().SetCapacity(std::max<size_t>(size_t{1} << 16, 2 * c->tls.size()));
   crl_store.SetVerifyOptions(MakeVerifyOptions(c->global));
   // A CRL no target has asked for in two of the longest intervals goes.
   crl_store.SetLimits(

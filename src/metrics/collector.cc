@@ -805,6 +805,22 @@ std::vector<MetricFamily> Collector::OtherFamilies() const {
               "(its interval is shorter than its probe takes, or slots are short).",
               {}, static_cast<double>(s->skipped_busy.load()));
   }
+  if (status_.verification_cache) {
+    const auto [entries, capacity, hits, misses] = status_.verification_cache();
+    f.Gauge("ocsp_staple_exporter_verification_cache_entries",
+            "Verified TLS inputs (served chain, staple, name) held, each checked again only "
+            "against the clock.",
+            {}, static_cast<double>(entries));
+    f.Gauge("ocsp_staple_exporter_verification_cache_capacity",
+            "Most entries the verification cache holds (twice the TLS targets, at least 65536).",
+            {}, static_cast<double>(capacity));
+    const char* kLookups =
+        "Verification cache lookups by result; misses verify signatures and chains in full.";
+    f.Counter("ocsp_staple_exporter_verification_cache_lookups_total", kLookups,
+              {{"result", "hit"}}, static_cast<double>(hits));
+    f.Counter("ocsp_staple_exporter_verification_cache_lookups_total", kLookups,
+              {{"result", "miss"}}, static_cast<double>(misses));
+  }
   if (status_.discovery) {
     for (const DiscoveryStats& d : status_.discovery()) {
       const std::vector<ClientMetric::Label> block{{"discovery", d.name}};

@@ -715,6 +715,8 @@ void TlsProber::Start(TlsProbeRequest request, Callback done, bool deliver_home)
   });
 }
 
+VerificationCache& TlsProber::verification_cache() { return impl_->cache; }
+
 std::vector<asio::io_context*> TlsProber::Loops() const {
   std::vector<asio::io_context*> out;
   for (auto& w : impl_->workers) out.push_back(&w->io);

@@ -89,6 +89,16 @@ void VerificationCache::Insert(const InputDigest& key, HandshakeFacts facts, int
   }
 }
 
+void VerificationCache::SetCapacity(size_t capacity) {
+  std::lock_guard lock(mu_);
+  capacity_ = std::max<size_t>(capacity, 1);
+}
+
+size_t VerificationCache::capacity() const {
+  std::lock_guard lock(mu_);
+  return capacity_;
+}
+
 size_t VerificationCache::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

@@ -6,6 +6,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,9 @@ struct ExporterStatus {
   bool process = false;
   /// `[[discovery]]` blocks' counts (none when null).
   std::function<std::vector<DiscoveryStats>()> discovery;
+  /// The TLS verification cache: entries, capacity, hits, misses (none
+  /// when null).
+  std::function<std::array<uint64_t, 4>()> verification_cache;
   /// The shared CRL store's per-URL fetch counters (none when null).
   std::function<std::vector<CrlFetchCounts>()> crl_fetches;
 };

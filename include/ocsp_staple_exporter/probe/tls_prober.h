@@ -18,6 +18,7 @@
 #include "ocsp_staple_exporter/probe/dns_resolver.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 #include "ocsp_staple_exporter/probe/starttls.h"
+#include "ocsp_staple_exporter/probe/verify_cache.h"
 
 namespace ose {
 
@@ -94,6 +95,10 @@ class TlsProber {
   /// (the listener's connections, HttpServerOptions::connection_loops),
   /// provided those are gone before the prober is.
   std::vector<asio::io_context*> Loops() const;
+
+  /// The verification cache shared by every loop (its size and hits for
+  /// the exporter's own metrics; SetCapacity as the fleet grows).
+  VerificationCache& verification_cache();
 
   /// Replaces the DNS resolvers (`[global] dns_servers`, on reload).
   void SetDnsServers(std::vector<std::string> servers);

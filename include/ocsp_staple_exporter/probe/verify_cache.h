@@ -82,7 +82,12 @@ class VerificationCache {
   void Insert(const InputDigest& key, HandshakeFacts facts, int64_t expires_at,
               std::shared_ptr<const void> pin = nullptr);
 
+  /// A new cap (the exporter's: twice its TLS targets, at least 65,536);
+  /// a smaller one evicts the oldest at the next insertion.
+  void SetCapacity(size_t capacity);
+
   size_t size() const;
+  size_t capacity() const;
   uint64_t hits() const;
   uint64_t misses() const;
 
@@ -101,7 +106,7 @@ class VerificationCache {
     std::shared_ptr<const void> pin;
     uint64_t seq = 0;  ///< insertion number; matches one element of order_
   };
-  const size_t capacity_;
+  size_t capacity_;  ///< guarded by mu_
   mutable std::mutex mu_;
   std::unordered_map<InputDigest, Entry, DigestHash> entries_;
   /// (key, seq) in insertion order, for eviction; elements whose seq no

@@ -273,6 +273,18 @@ TEST(Collector, ExporterFamilies) {
         "ocsp_staple_exporter_probes_skipped_total 2\n"}) {
     EXPECT_NE(s.find(line), std::string::npos) << line << s;
   }
+
+  // The verification cache: entries, cap, hits and misses.
+  EXPECT_EQ(s.find("verification_cache"), std::string::npos) << "none without a prober";
+  status.verification_cache = [] { return std::array<uint64_t, 4>{900, 65536, 12000, 950}; };
+  s = SerializeText(c.Collect());
+  for (const char* line :
+       {"ocsp_staple_exporter_verification_cache_entries 900\n",
+        "ocsp_staple_exporter_verification_cache_capacity 65536\n",
+        "ocsp_staple_exporter_verification_cache_lookups_total{result=\"hit\"} 12000\n",
+        "ocsp_staple_exporter_verification_cache_lookups_total{result=\"miss\"} 950\n"}) {
+    EXPECT_NE(s.find(line), std::string::npos) << line << s;
+  }
 }
 
 }  // namespace

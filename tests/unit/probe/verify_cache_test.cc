@@ -80,6 +80,24 @@ TEST(VerificationCache, CapacityEvictsTheOldestInsertion) {
   EXPECT_TRUE(cache.Find(Key("c"), now));
 }
 
+// The exporter sizes the cache to its fleet (twice its TLS targets): a
+// smaller cap evicts the oldest at the next insertion, a larger one keeps.
+TEST(VerificationCache, CapacityFollowsTheFleet) {
+  VerificationCache cache(2);
+  const int64_t now = 1'000'000;
+  cache.SetCapacity(4);
+  EXPECT_EQ(cache.capacity(), 4u);
+  for (const char* k : {"a", "b", "c", "d"}) cache.Insert(Key(k), GoodFacts(now + 3600), now + 600);
+  EXPECT_EQ(cache.size(), 4u);
+  EXPECT_TRUE(cache.Find(Key("a"), now)) << "kept under the larger cap";
+  cache.SetCapacity(2);
+  cache.Insert(Key("e"), GoodFacts(now + 3600), now + 600);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(cache.Find(Key("a"), now));
+  EXPECT_TRUE(cache.Find(Key("d"), now));
+  EXPECT_TRUE(cache.Find(Key("e"), now));
+}
+
 TEST(VerificationCache, OrderStaysBoundedUnderExpiryChurn) {
   VerificationCache cache(4);
   for (int i = 0; i < 1000; ++i) {
