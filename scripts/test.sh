@@ -15,20 +15,28 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 phase() { echo "=== $1 (at ${SECONDS}s) ==="; }
 
 tsan_targets=(ocsp_staple_exporter isolation_tests integration_tests web_tests fleet_tests)
-# A build on one core, niced, beside suites that mostly wait on servers;
-# side_wait waits for it and fails with its log's end when it failed.
+# A build on one core, niced, beside suites that mostly wait on servers
+# (in a process group of its own); side_wait waits for it and fails with its
+# log's end when it failed; side_finish stops it and finishes the same build
+# on every core (ninja keeps what was built).
 side_pid=
 side_log=
 side_build() {  # LOG COMMAND...
   side_log=$1
   shift
   mkdir -p "$(dirname "$side_log")"
-  OSE_BUILD_JOBS=1 nice -n 15 "$@" > "$side_log" 2>&1 &
+  OSE_BUILD_JOBS=1 setsid nice -n 15 "$@" > "$side_log" 2>&1 &
   side_pid=$!
 }
 side_wait() {
   wait "$side_pid" || { tail -40 "$side_log"; exit 1; }
 }
+side_finish() {  # COMMAND...: the side build's command
+  kill -TERM -- "-$side_pid" 2> /dev/null || true
+  wait "$side_pid" 2> /dev/null || true
+  "$@"
+}
+trap '[ -z "$side_pid" ] || kill -TERM -- "-$side_pid" 2> /dev/null || true' EXIT
 for kind in plain asan; do
   phase "$kind build"
   "$root/scripts/build.sh" "$kind"
@@ -63,8 +71,8 @@ TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
 # Coverage-guided fuzzing of every parser of hostile input, under ASan and
 # UBSan (clang, libFuzzer), bounded: 12 s per target (scripts/fuzz.sh with
 # more seconds for a deeper run).
-phase "fuzz build (the rest)"
-side_wait
+phase "fuzz build (the rest, on every core)"
+side_finish "$root/scripts/fuzz.sh" 0
 phase fuzz
 "$root/scripts/fuzz.sh" 12
 phase done

@@ -160,14 +160,16 @@ class Families {
     return families_[Index(name, help, type)];
   }
 
+  // Labels by reference: in text mode they are only read (no vector
+  // copied per series: 50,000 targets are 1.5 million series).
   void Gauge(std::string_view name, std::string_view help,
-             std::vector<ClientMetric::Label> labels, double value) {
-    Scalar(name, help, MetricType::Gauge, std::move(labels), value);
+             const std::vector<ClientMetric::Label>& labels, double value) {
+    Scalar(name, help, MetricType::Gauge, labels, value);
   }
 
   void Counter(std::string_view name, std::string_view help,
-               std::vector<ClientMetric::Label> labels, double value) {
-    Scalar(name, help, MetricType::Counter, std::move(labels), value);
+               const std::vector<ClientMetric::Label>& labels, double value) {
+    Scalar(name, help, MetricType::Counter, labels, value);
   }
 
   /// A state set: one series per name in `names` (label `label`), 1 for
@@ -176,10 +178,11 @@ class Families {
   void StateSet(std::string_view name, std::string_view help,
                 const std::vector<ClientMetric::Label>& base, const std::string& label,
                 const std::string_view (&names)[N], int current) {
+    std::vector<ClientMetric::Label> labels = base;
+    labels.push_back({label, ""});
     for (size_t i = 0; i < N; ++i) {
-      std::vector<ClientMetric::Label> labels = base;
-      labels.push_back({label, std::string(names[i])});
-      Gauge(name, help, std::move(labels), current == static_cast<int>(i) ? 1 : 0);
+      labels.back().value.assign(names[i]);
+      Gauge(name, help, labels, current == static_cast<int>(i) ? 1 : 0);
     }
   }
 
@@ -246,7 +249,7 @@ class Families {
   }
 
   void Scalar(std::string_view name, std::string_view help, MetricType type,
-              std::vector<ClientMetric::Label> labels, double value) {
+              const std::vector<ClientMetric::Label>& labels, double value) {
     for (std::string_view n : skip_) {
       if (n == name) return;
     }
@@ -260,7 +263,7 @@ class Families {
       return;
     }
     ClientMetric m;
-    m.label = std::move(labels);
+    m.label = labels;
     (type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
     families_[i].metric.push_back(std::move(m));
   }
