@@ -110,7 +110,8 @@ struct HttpServer::Impl {
   // shared scheduler lock (two threads on one io_context cost ~5 futex
   // calls per /probe; docs/performance.md). Acceptors and the web config
   // watch run on the first; connections are dealt round-robin over
-  // `loops`, or over options.connection_loops when given.
+  // `loops` (a thread each), or over options.connection_loops when given
+  // (then only the first has a thread).
   static constexpr int kLoops = 2;
   std::vector<std::unique_ptr<net::io_context>> loops = MakeLoops();
   std::atomic<unsigned> next_loop{0};
@@ -524,8 +525,11 @@ Result<Ok> HttpServer::Start(const HttpServerOptions& options) {
     m.poll.emplace(m.ioc);
     m.WatchWeb();
   }
-  for (auto& loop : m.loops) {
-    m.threads.emplace_back([&loop = *loop] {
+  // With connection_loops the own loops only accept and watch: the first
+  // does both, the others get no work and no thread.
+  const size_t running = options.connection_loops.empty() ? m.loops.size() : 1;
+  for (size_t i = 0; i < running; ++i) {
+    m.threads.emplace_back([&loop = *m.loops[i]] {
       for (;;) {
         try {
           loop.run();
