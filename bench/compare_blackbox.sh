@@ -14,29 +14,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
 conns=${2:-8}
-export DEBIAN_FRONTEND=noninteractive
-"$root/scripts/install-deps.sh"
-need=()
-command -v wrk > /dev/null || need+=(wrk)
-command -v prometheus-blackbox-exporter > /dev/null || need+=(prometheus-blackbox-exporter)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update
-  apt-get install -y --no-install-recommends "${need[@]}"
-fi
-"$root/scripts/build.sh" plain > /dev/null
-
-work=$(mktemp -d /tmp/ose-bench.XXXXXX)
-base=${OSE_BENCH_PORT_BASE:-18640}
+. "$root/bench/lib.sh"
+bench_tools wrk:wrk prometheus-blackbox-exporter:prometheus-blackbox-exporter
+bench_lab bench 18640
 ose_port=$((base + 40))   # after the lab's 32 ports
 bb_port=$((base + 41))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  "$root/scripts/lab.sh" down "$work/lab" > /dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
 target=127.0.0.1:$((base + 1))   # nginx, ssl_stapling on, good staple
 
 cat > "$work/ose.toml" << TOML

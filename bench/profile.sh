@@ -12,28 +12,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-8}
-export DEBIAN_FRONTEND=noninteractive
-"$root/scripts/install-deps.sh"
-need=()
-command -v wrk > /dev/null || need+=(wrk)
-command -v perf > /dev/null || need+=(linux-perf)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update
-  apt-get install -y --no-install-recommends "${need[@]}"
-fi
-"$root/scripts/build.sh" plain > /dev/null
-
-work=$(mktemp -d /tmp/ose-profile.XXXXXX)
-base=${OSE_BENCH_PORT_BASE:-18840}
+. "$root/bench/lib.sh"
+bench_tools wrk:wrk perf:linux-perf
+bench_lab profile 18840
 port=$((base + 40))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  "$root/scripts/lab.sh" down "$work/lab" > /dev/null 2>&1 || true
-  if [ -n "${OSE_BENCH_KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-"$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
 target=127.0.0.1:$((base + 1))
 printf '[global]\ntimeout = "5s"\n' > "$work/ose.toml"
 "$root/build/ocsp_staple_exporter" --config.file="$work/ose.toml" \

@@ -25,21 +25,11 @@ n=${1:-50000}
 interval=${2:-60}
 secs=${3:-$((interval * 5 / 2))}
 timeout=5
-"$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" plain > /dev/null
-
-work=$(mktemp -d /tmp/ose-scale.XXXXXX)
-base=${OSE_BENCH_PORT_BASE:-18740}
+. "$root/bench/lib.sh"
+bench_tools
+bench_lab scale 18740
 port=$((base + 40))   # after the lab's 32 ports
 hole_port=$((base + 41))
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  "$root/scripts/lab.sh" down "$work/lab" > /dev/null 2>&1 || true
-  if [ -n "${OSE_BENCH_KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-"$root/scripts/lab.sh" up "$work/lab" "$base" > /dev/null
 nginx=127.0.0.1:$((base + 1))
 crl_entries=${OSE_BENCH_CRL_ENTRIES:-0}
 sni_fmt='t%d.lab.test'
