@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     r.staple_present = true;
     r.verdict = VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now);
     r.not_after = now + 86400;
-    t.last = r;
+    t.last = std::make_shared<const ProbeResult>(std::move(r));
     snaps.push_back(std::move(t));
   }
   t0 = Clock::now();

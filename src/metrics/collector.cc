@@ -669,7 +669,7 @@ std::string ProbeText(const std::string& name, ProbeResult result, int64_t now) 
   std::vector<TargetSnapshot> one(1);
   one[0].name = name;
   one[0].kind = "tls";
-  one[0].last = std::move(result);
+  one[0].last = std::make_shared<const ProbeResult>(std::move(result));
   Families f(/*text=*/true);
   f.Skip({"ocsp_probe_failures_total", "ocsp_probe_timestamp_seconds"});
   EmitTargets(f, one, now, /*target_label=*/false);

@@ -231,7 +231,7 @@ void ResponderProber::LookUpRevocation(CrlStore* store, ChainRevocation* chain,
 }
 
 void CheckLeafCrls(CrlStore& store, ProbeResult& r) {
-  std::optional<LeafCrlStatus> folded;
+  Boxed<LeafCrlStatus> folded;
   auto rank = [](LeafCrlState s) {
     return s == LeafCrlState::kRevoked ? 2 : s == LeafCrlState::kUnavailable ? 1 : 0;
   };

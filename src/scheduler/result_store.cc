@@ -22,7 +22,9 @@ void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
   targets_ = std::move(next);
 }
 
-ResultStore::Recorded ResultStore::Record(const std::string& name, const ProbeResult& r) {
+ResultStore::Recorded ResultStore::Record(const std::string& name,
+                                          std::shared_ptr<const ProbeResult> held) {
+  const ProbeResult& r = *held;
   std::lock_guard lock(mu_);
   auto it = targets_.find(name);
   if (it == targets_.end()) return {};
@@ -30,7 +32,7 @@ ResultStore::Recorded ResultStore::Record(const std::string& name, const ProbeRe
   Recorded out;
   out.known = true;
   if (t.last) out.previous = StateLabel(*t.last);
-  t.last = r;
+  t.last = std::move(held);
   ++t.probes;
   if (!r.success) ++t.failures[r.failure_reason];
   if (t.kind == "crl" && r.http) {  // fetched from a URL (not a file)

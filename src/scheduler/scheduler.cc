@@ -145,25 +145,27 @@ void Scheduler::Launch(const std::shared_ptr<Entry>& e) {
   e->target.start([this, e](ProbeResult r) { Finished(e, std::move(r)); });
 }
 
-void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult r) {
+void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
   --in_flight_;
   --stats_.in_flight;
   if (!e->target.limit_key.empty() && --key_in_flight_[e->target.limit_key] <= 0) {
     key_in_flight_.erase(e->target.limit_key);
   }
   e->busy = false;
-  e->not_before = r.not_before.value_or(0);
-  if (r.refresh_at && !e->removed) {
+  e->not_before = result.not_before.value_or(0);
+  if (result.refresh_at && !e->removed) {
     // The result goes stale before the next run (a CRL's half-life): run
     // again then instead.
-    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *r.refresh_at - NowUnix()));
+    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *result.refresh_at - NowUnix()));
     if (std::chrono::steady_clock::now() + delay < e->timer.expiry()) {
       Arm(e, std::chrono::duration_cast<milliseconds>(delay));
     }
   }
   const std::string& name = e->target.name;
   if (!e->removed) {
-    auto recorded = store_.Record(name, r);
+    auto held = std::make_shared<const ProbeResult>(std::move(result));
+    auto recorded = store_.Record(name, held);
+    const ProbeResult& r = *held;
     std::string now_label = StateLabel(r);
     if (recorded.known && recorded.previous != now_label) {
       std::vector<log::Field> fields = {{"target", name},

@@ -143,7 +143,7 @@ void StaplerCore::Persist(const std::string& url, int64_t fetched_at) {
 void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   state_.attempted = true;
   state_.last_update = now;
-  if (r.leaf_crl) state_.crl = r.leaf_crl;
+  if (r.leaf_crl) state_.crl = *r.leaf_crl;
   const std::string url = r.http ? r.http->url : "";
   bool usable = r.success && r.der && Usable(r.verdict.state);
   std::string refusal = usable ? Refusal(r.verdict) : "";

@@ -1,6 +1,8 @@
 #pragma once
-// The outcome of one probe: plain data, copied into the result store and
-// read by the metrics collector and the landing page.
+// The outcome of one probe: plain data, shared with the result store and
+// read by the metrics collector and the landing page. Sections only some
+// targets have (HTTP exchange, CRL, leaf CRL status) are Boxed: a result
+// held for each of 50,000 targets should cost what its target uses.
 
 #include <cstdint>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "ocsp_staple_exporter/common/boxed.h"
 #include "ocsp_staple_exporter/crl/crl.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -101,7 +104,7 @@ struct ProbeResult {
     double request_seconds = 0;  ///< that request alone
     std::optional<int64_t> max_age;  ///< Cache-Control max-age, seconds
   };
-  std::optional<Http> http;
+  Boxed<Http> http;
 
   /// `[[file]]` only: modification time of the staple file, Unix seconds.
   std::optional<int64_t> file_modified;
@@ -119,13 +122,13 @@ struct ProbeResult {
     bool not_modified = false;
     uint64_t bytes_received = 0;  ///< body bytes of this fetch (0 for a 304 or a file)
   };
-  std::optional<Crl> crl;
+  Boxed<Crl> crl;
   /// Unix time after which this result is stale and the target should be
   /// probed again, if that comes before its interval (a CRL's half-life).
   std::optional<int64_t> refresh_at;
   /// `revocation = "crl" | "both"`: the leaf's status from the CRLs of its
   /// CRL Distribution Points (`ocsp_cert_crl_*`); unset for "ocsp".
-  std::optional<LeafCrlStatus> leaf_crl;
+  Boxed<LeafCrlStatus> leaf_crl;
   /// `[[responder]]` with `revocation = "crl"`: no OCSP request was sent,
   /// so the result has no OCSP verdict to export.
   bool ocsp_skipped = false;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,7 +23,10 @@ struct TargetSnapshot {
   std::string address;  ///< what is probed, for the landing page
   LabelPairs labels;    ///< extra labels of its series, after `target` (discovery)
   double interval_seconds = 0;      ///< the configured probe interval
-  std::optional<ProbeResult> last;  ///< nullopt until the first probe ends
+  /// The latest result, null until the first probe ends. Shared and
+  /// immutable: a snapshot (scrape, landing page) takes a reference, never
+  /// a copy, and the next probe replaces the pointer.
+  std::shared_ptr<const ProbeResult> last;
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
   /// `[[crl]]` targets with a URL: fetches by result (fetched, not_modified,
   /// failed) and body bytes received, since start.
@@ -59,11 +63,17 @@ class ResultStore {
     std::optional<std::string> previous;  ///< StateLabel before; nullopt for a first result
   };
 
-  /// Records a finished probe. Results of unknown targets (a probe that
-  /// finished after a reload removed its target) are dropped.
-  Recorded Record(const std::string& name, const ProbeResult& r);
+  /// Records a finished probe (`r` non-null; the store keeps the reference).
+  /// Results of unknown targets (a probe that finished after a reload
+  /// removed its target) are dropped.
+  Recorded Record(const std::string& name, std::shared_ptr<const ProbeResult> r);
+  /// As above, for a result not yet shared (tests, benchmarks).
+  Recorded Record(const std::string& name, ProbeResult r) {
+    return Record(name, std::make_shared<const ProbeResult>(std::move(r)));
+  }
 
-  /// Copies every target, sorted by name.
+  /// Every target, sorted by name. Names, labels and counters are copied;
+  /// results are shared (see TargetSnapshot::last).
   std::vector<TargetSnapshot> Snapshot() const;
 
   /// True once every target has a result.

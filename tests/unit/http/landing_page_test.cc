@@ -76,12 +76,12 @@ TEST(StaplerJson, TruthAtTheMomentItIsRead) {
   r.success = true;
   r.staple_present = true;
   r.verdict = c.held;
-  t.last = r;
+  t.last = std::make_shared<const ProbeResult>(r);
   EXPECT_EQ(LandingPage({t}, {}, 1'500).find("1970-01-01T00:33:20Z"), std::string::npos);
   r.verdict.signature_verified = true;
   r.verdict.state = ResponseState::kGood;
   r.verdict.fresh_until = 2'300;
-  t.last = r;
+  t.last = std::make_shared<const ProbeResult>(r);
   std::string fresh = LandingPage({t}, {}, 1'500);
   EXPECT_NE(fresh.find("1970-01-01T00:33:20Z"), std::string::npos) << fresh;
   EXPECT_NE(fresh.find("<td class=\"s good\" data-label=\"State\">good</td>"), std::string::npos);
@@ -108,11 +108,12 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   t.name = "fleet";
   t.kind = "tls";
   t.address = "fleet.example.net:443";
-  t.last = ProbeResult{};
-  t.last->success = true;
-  t.last->every_address = true;
-  t.last->verdict.state = ResponseState::kAbsent;
-  t.last->per_address = {good, absent};
+  ProbeResult summary_result;
+  summary_result.success = true;
+  summary_result.every_address = true;
+  summary_result.verdict.state = ResponseState::kAbsent;
+  summary_result.per_address = {good, absent};
+  t.last = std::make_shared<const ProbeResult>(std::move(summary_result));
   std::string page = LandingPage({t}, {}, 1'500);
   const size_t summary = page.find(">fleet.example.net:443</td>");
   const size_t v4 = page.find(">127.0.0.2:443</td><td class=\"s good\" data-label=\"State\">good</td>");
@@ -176,7 +177,7 @@ TargetSnapshot Named(std::string name, std::optional<ProbeResult> r) {
   t.name = std::move(name);
   t.kind = "tls";
   t.address = t.name + ":443";
-  t.last = std::move(r);
+  if (r) t.last = std::make_shared<const ProbeResult>(std::move(*r));
   return t;
 }
 

@@ -49,7 +49,7 @@ TargetSnapshot Target(const std::string& name, std::optional<ProbeResult> r) {
   TargetSnapshot t;
   t.name = name;
   t.kind = "tls";
-  t.last = std::move(r);
+  if (r) t.last = std::make_shared<const ProbeResult>(std::move(*r));
   return t;
 }
 
@@ -436,7 +436,7 @@ TEST(Collector, CrlTargetFamilies) {
   v.revoked_certificates = 3;
   r.crl->size_bytes = 1234;
   r.crl->fetch_seconds = 0.5;
-  t.last = r;
+  t.last = std::make_shared<const ProbeResult>(r);
   std::string text = SerializeText(TargetFamilies({t}, kNow));
   for (const char* line : {"ocsp_crl_status{target=\"ca\",status=\"valid\"} 1\n",
                            "ocsp_crl_status{target=\"ca\",status=\"expired\"} 0\n",
@@ -460,7 +460,7 @@ TEST(Collector, CrlTargetFamilies) {
   v = CrlVerdict{};
   v.state = CrlState::kInvalid;
   v.invalid_reason = "signature";
-  t.last = r;
+  t.last = std::make_shared<const ProbeResult>(r);
   text = SerializeText(TargetFamilies({t}, kNow));
   EXPECT_NE(text.find("ocsp_crl_invalid_reason{target=\"ca\",reason=\"signature\"} 1\n"),
             std::string::npos);
@@ -468,7 +468,7 @@ TEST(Collector, CrlTargetFamilies) {
   // A failed fetch: absent, never valid.
   r = ProbeResult{};
   r.failure_reason = "connect";
-  t.last = r;
+  t.last = std::make_shared<const ProbeResult>(r);
   text = SerializeText(TargetFamilies({t}, kNow));
   EXPECT_NE(text.find("ocsp_crl_status{target=\"ca\",status=\"absent\"} 1\n"),
             std::string::npos);

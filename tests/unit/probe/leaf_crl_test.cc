@@ -94,7 +94,7 @@ TEST_F(LeafCrlTest, CrlOnlyResponderTargetGoodAndRevokedWithoutOcsp) {
   TargetSnapshot snap;
   snap.name = "crl-only";
   snap.kind = "responder";
-  snap.last = revoked;
+  snap.last = std::make_shared<const ProbeResult>(revoked);
   std::string text;
   for (const auto& f : TargetFamilies({snap}, now_, true)) text += f.name + "\n";
   EXPECT_NE(text.find("ocsp_cert_crl_status\n"), std::string::npos) << text;
