@@ -6,6 +6,7 @@
 #include "exporter_impl.h"
 #include "ocsp_staple_exporter/common/clock.h"
 #include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/common/memory.h"
 #include "ocsp_staple_exporter/probe/targets.h"
 
 namespace ose {
@@ -29,9 +30,15 @@ Result<Config> LoadConfigWithFlags(const ExporterOptions& options) {
 }
 
 void Exporter::Impl::Apply(bool stapler_too) {
-  auto c = std::make_shared<Config>(*file_config);
-  for (TlsTarget& t : discovery.Targets(c->discovery, TargetKinds(*c))) {
-    c->tls.push_back(std::move(t));
+  // The file's config as it is, or a copy of it with the discovered
+  // targets appended (without discovery, a 50,000-target config is held
+  // once, not twice).
+  std::shared_ptr<const Config> c = file_config;
+  if (auto discovered = discovery.Targets(file_config->discovery, TargetKinds(*file_config));
+      !discovered.empty()) {
+    auto joined = std::make_shared<Config>(*file_config);
+    for (TlsTarget& t : discovered) joined->tls.push_back(std::move(t));
+    c = std::move(joined);
   }
   {
     std::lock_guard lock(config_mu);
@@ -55,6 +62,9 @@ void Exporter::Impl::Adopt(Config loaded) {
   file_config = std::make_shared<const Config>(std::move(loaded));
   discovery.Poll(file_config->discovery, SteadyMs(), /*force=*/true);
   Apply(/*stapler_too=*/true);
+  // The TOML tree of a large config (tens of MB at 50,000 targets) and the
+  // replaced targets are free now: give their pages back.
+  ReleaseFreeHeap();
   status.last_reload_successful = true;
   status.last_reload_success_timestamp = NowUnix();
 }
