@@ -301,8 +301,17 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
                     {"revoked \"quoted\"\\back\nline", "tls", "b:1"},
                     {"down", "tls", "c:1"},
                     {"resp", "responder", "http://r"},
-                    {"never-probed", "tls", "d:1"}});
+                    {"never-probed", "tls", "d:1"},
+                    {"mail", "tls", "m:25", {{"team", "pki \"on\\call\""}}}});
   store.Record("good", Verified(ResponseState::kGood));
+  // STARTTLS: its two reasons join the TLS ones, each counted in order.
+  ProbeResult refused;
+  refused.starttls = StartTls::kSmtp;
+  refused.failure_reason = "starttls_refused";
+  store.Record("mail", refused);
+  store.Record("mail", refused);
+  refused.failure_reason = "connect";
+  store.Record("mail", refused);
   ProbeResult revoked = Verified(ResponseState::kRevoked);
   revoked.verdict.revoked_at = kNow - 100;
   revoked.verdict.revocation_reason = "key_compromise";
@@ -343,6 +352,18 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
   EXPECT_EQ(text.find("ocsp_probe_failures_total{target=\"down\",reason=\"http_status\"}"),
             std::string::npos);
   EXPECT_NE(text.find("ocsp_probe_failures_total{target=\"resp\",reason=\"http_status\"} 0\n"),
+            std::string::npos);
+  // A target's labels (discovery's, escaped) lead each of its series.
+  const std::string mail = "ocsp_probe_failures_total{target=\"mail\",team=\"pki \\\"on\\\\call\\\"\",";
+  size_t at = 0;
+  for (const char* tail : {"reason=\"connect\"} 1\n", "reason=\"no_certificate\"} 0\n",
+                           "reason=\"resolve\"} 0\n", "reason=\"starttls_protocol\"} 0\n",
+                           "reason=\"starttls_refused\"} 2\n", "reason=\"timeout\"} 0\n",
+                           "reason=\"tls_handshake\"} 0\n"}) {
+    at = text.find(mail + tail, at);
+    EXPECT_NE(at, std::string::npos) << mail + tail << " (in this order)\n" << text;
+  }
+  EXPECT_NE(text.find("ocsp_probe_success{target=\"mail\",team=\"pki \\\"on\\\\call\\\"\"} 0\n"),
             std::string::npos);
 }
 
