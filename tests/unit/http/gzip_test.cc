@@ -11,30 +11,13 @@
 #include <fstream>
 #include <random>
 
+#include "gunzip.h"
 #include "process.h"
 
 namespace ose {
 namespace {
 
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
-  std::string out(1 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    if (z.total_out == out.size()) out.resize(out.size() * 2);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
-    z.avail_out = static_cast<uInt>(out.size() - z.total_out);
-    rc = inflate(&z, Z_NO_FLUSH);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END) << "not one whole gzip member";
-  EXPECT_EQ(z.avail_in, 0u) << "bytes after the member";
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return out;
-}
+using testing::Gunzip;
 
 // Text that compresses like /metrics (repetitive, with varying numbers).
 std::string Lines(const std::string& family, int n, std::mt19937& rng) {

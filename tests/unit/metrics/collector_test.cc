@@ -1,26 +1,15 @@
 #include "ocsp_staple_exporter/metrics/collector.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
+
+#include "gunzip.h"
 
 namespace ose {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
 
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out(64 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  out.resize(rc == Z_STREAM_END && z.avail_in == 0 ? z.total_out : 0);
-  inflateEnd(&z);
-  return out;
-}
+using testing::Gunzip;
 
 ProbeResult Reached(ResponseState state) {
   ProbeResult r;
