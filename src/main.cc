@@ -9,12 +9,14 @@
 #include <cstring>
 #include <iostream>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ocsp_staple_exporter/app/commands.h"
 #include "ocsp_staple_exporter/app/exporter.h"
 #include "ocsp_staple_exporter/common/log.h"
+#include "ocsp_staple_exporter/common/openssl_error.h"
 
 namespace ose {
 namespace {
@@ -204,13 +206,22 @@ int RunExporter(const Args& a) {
     std::cerr << cfg.error().detail << "\n";
     return 1;
   }
-  Exporter exporter(std::move(options), std::move(cfg).value());
-  if (auto started = exporter.Start(); !started) {
+  // Building the exporter can fail outside the config (OpenSSL refusing to
+  // make a TLS context under a broken openssl.cnf): say so and exit 1.
+  std::optional<Exporter> exporter;
+  try {
+    exporter.emplace(std::move(options), std::move(cfg).value());
+  } catch (const std::exception& e) {
+    log::Error("cannot start", {{"err", e.what()}});
+    std::cerr << "ocsp_staple_exporter: cannot start: " << e.what() << "\n";
+    return 1;
+  }
+  if (auto started = exporter->Start(); !started) {
     log::Error("cannot start HTTP server", {{"err", started.error().detail}});
     std::cerr << started.error().detail << "\n";
     return 1;
   }
-  return exporter.Run();
+  return exporter->Run();
 }
 
 }  // namespace
@@ -235,6 +246,15 @@ int main(int argc, char** argv) {
                   args.log_format == "json" ? log::Format::kJson : log::Format::kLogfmt)) {
     std::cerr << "ocsp_staple_exporter: --log.level must be debug, info, warn or error\n";
     return 1;
+  }
+  if (!args.ready) {
+    // Before any certificate is read: a broken openssl.cnf would otherwise
+    // show as every certificate of the config failing to parse.
+    if (const std::string why = OpenSslUnusable(); !why.empty()) {
+      log::Error("cannot start", {{"err", why}});
+      std::cerr << "ocsp_staple_exporter: " << why << "\n";
+      return args.probe ? 3 : 1;
+    }
   }
   if (args.probe) return RunProbeCommand(args.probe_options, std::cout, std::cerr);
   if (args.ready) return RunReadyCommand(args.ready_options, std::cout, std::cerr);

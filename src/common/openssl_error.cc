@@ -1,6 +1,10 @@
 #include "ocsp_staple_exporter/common/openssl_error.h"
 
+#include <openssl/conf.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "ocsp_staple_exporter/common/ossl_ptr.h"
 
 namespace ose {
 
@@ -13,6 +17,18 @@ std::string DrainOpenSslErrors() {
     out += buf;
   }
   return out;
+}
+
+std::string OpenSslConfigNote() {
+  OpensslBytesPtr file(reinterpret_cast<unsigned char*>(CONF_get1_default_config_file()));
+  return file ? " (OpenSSL configuration: " + std::string(reinterpret_cast<char*>(file.get())) + ")"
+              : "";
+}
+
+std::string OpenSslUnusable() {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (ctx) return "";
+  return "OpenSSL cannot make a TLS context: " + DrainOpenSslErrors() + OpenSslConfigNote();
 }
 
 }  // namespace ose

@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <openssl/conf.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include "ocsp_staple_exporter/common/asio.h"
 #include <boost/asio/connect.hpp>
@@ -253,13 +255,35 @@ X509StorePtr LoadSystemTrust() {
 
 }  // namespace
 
-// One event loop that runs probes: its SSL_CTX and resolver are used from
-// its thread only.
+// A library context for one probe loop, configured from the same
+// openssl.cnf as the default one (OPENSSL_CONF, else the built-in path):
+// the same providers (a FIPS provider included) and system TLS policy. A
+// missing file leaves OpenSSL's defaults (the default provider, loaded on
+// first use); a file that fails to load is logged and left out, as the
+// default context's own initialisation leaves it.
+LibCtxPtr NewProbeLibCtx() {
+  LibCtxPtr libctx(OSSL_LIB_CTX_new());
+  if (!libctx) throw std::runtime_error("OSSL_LIB_CTX_new: " + DrainOpenSslErrors());
+  OpensslBytesPtr file(reinterpret_cast<unsigned char*>(CONF_get1_default_config_file()));
+  const char* path = reinterpret_cast<const char*>(file.get());
+  if (path != nullptr && access(path, R_OK) == 0 &&
+      OSSL_LIB_CTX_load_config(libctx.get(), path) != 1) {
+    log::Warn("OpenSSL config not loaded into a probe loop's library context; using defaults",
+              {{"file", path}, {"err", DrainOpenSslErrors()}});
+  }
+  return libctx;
+}
+
+// One event loop that runs probes: its library context, SSL_CTX and
+// resolver are used from its thread only.
 struct ProbeLoop {
   ProbeLoop(asio::io_context& loop_io, DnsOptions dns_options)
       : io(loop_io), dns(loop_io, std::move(dns_options)) {
+    ctx.reset(SSL_CTX_new_ex(libctx.get(), nullptr, TLS_client_method()));
     SSL_CTX* c = ctx.get();
-    if (c == nullptr) throw std::runtime_error("SSL_CTX_new: " + DrainOpenSslErrors());
+    if (c == nullptr) {
+      throw std::runtime_error("SSL_CTX_new: " + DrainOpenSslErrors() + OpenSslConfigNote());
+    }
     if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
       throw std::runtime_error("SSL_CTX_set_min_proto_version: " + DrainOpenSslErrors());
     }
@@ -270,7 +294,13 @@ struct ProbeLoop {
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   }
   asio::io_context& io;
-  SslCtxPtr ctx{SSL_CTX_new(TLS_client_method())};
+  // A library context of its own: OpenSSL 3.0 guards each context's
+  // provider store and name map with read-write locks, and two loops
+  // taking them for every fetch bounced them between cores (11% of a
+  // probe's CPU samples). The handshake fetches its algorithms and decodes
+  // the peer's certificates in this one (/probe: 0.95 -> 0.87 ms of CPU).
+  LibCtxPtr libctx = NewProbeLibCtx();
+  SslCtxPtr ctx;
   DnsResolver dns;
 };
 

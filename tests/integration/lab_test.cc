@@ -763,6 +763,31 @@ TEST_F(LabTest, ConfigCheckFlag) {
   EXPECT_NE(out.find("unknown argument \"--bogus\""), std::string::npos) << out;
 }
 
+// An openssl.cnf that leaves OpenSSL without algorithms (a provider that
+// does not exist) stops the exporter at start with exit 1 and a message
+// naming the file: not an abort, not every certificate "unparseable".
+TEST_F(LabTest, ABrokenOpenSslConfigurationStopsTheStartWithItsName) {
+  const std::string cnf = dir_ + "/broken-openssl.cnf";
+  std::ofstream(cnf) << "openssl_conf = init\n[init]\nproviders = providers\n"
+                        "[providers]\nnosuch = nosuch_section\n[nosuch_section]\nactivate = 1\n";
+  std::string out;
+  EXPECT_EQ(RunCommand("OPENSSL_CONF=" + cnf + " " + kExporter + " --config.file=" + config_ +
+                           " --web.listen-address=127.0.0.1:0",
+                       &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("OpenSSL cannot make a TLS context: "), std::string::npos) << out;
+  EXPECT_NE(out.find("(OpenSSL configuration: " + cnf + ")"), std::string::npos) << out;
+  EXPECT_EQ(out.find("cert_file"), std::string::npos) << "no certificate was read:\n" << out;
+  out.clear();
+  EXPECT_EQ(RunCommand("OPENSSL_CONF=" + cnf + " " + kExporter + " --config.file=" + config_ +
+                           " --config.check",
+                       &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("(OpenSSL configuration: " + cnf + ")"), std::string::npos) << out;
+}
+
 TEST_F(LabTest, ProbeCommandExitCodes) {
   auto probe = [&](int offset, std::string* out, const std::string& extra = "") {
     return RunCommand(kExporter + " probe 127.0.0.1:" + std::to_string(base_ + offset) +

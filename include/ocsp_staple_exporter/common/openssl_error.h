@@ -9,4 +9,15 @@ namespace ose {
 /// unrelated later error.
 std::string DrainOpenSslErrors();
 
+/// " (OpenSSL configuration: PATH)": the openssl.cnf OpenSSL reads
+/// (OPENSSL_CONF, else its built-in path), to append to errors that
+/// configuration can cause; "" when OpenSSL names none.
+std::string OpenSslConfigNote();
+
+/// Start-up check: can OpenSSL make a TLS client context with the default
+/// library context (an openssl.cnf that activates a missing provider leaves
+/// it without algorithms, and every certificate would then read as
+/// unparseable)? "" when it can, else the reason with OpenSslConfigNote().
+std::string OpenSslUnusable();
+
 }  // namespace ose

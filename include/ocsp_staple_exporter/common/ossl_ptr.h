@@ -38,6 +38,7 @@ using Asn1IntegerPtr = OsslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
 using Asn1EnumeratedPtr = OsslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
 using BignumPtr = OsslPtr<BIGNUM, BN_free>;
 using SslCtxPtr = OsslPtr<SSL_CTX, SSL_CTX_free>;
+using LibCtxPtr = OsslPtr<OSSL_LIB_CTX, OSSL_LIB_CTX_free>;
 using SslPtr = OsslPtr<SSL, SSL_free>;
 
 inline void FreeTlsFeature(TLS_FEATURE* f) { TLS_FEATURE_free(f); }
