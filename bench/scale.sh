@@ -17,6 +17,7 @@
 #   OSE_BENCH_CRL_ENTRIES=250000 bench/scale.sh 50000 60 150
 #   OSE_BENCH_CRL_ENTRIES=250000 OSE_BENCH_REVOCATION=ocsp bench/scale.sh   the same, no lookup
 #   OSE_BENCH_LOG_LEVEL=info OSE_BENCH_KEEP=1 bench/scale.sh ...   keep the logs
+#   OSE_BENCH_PRELOAD=libmimalloc.so.2 bench/scale.sh ...   the exporter (only) with another malloc
 #   OSE_BENCH_PERF=/tmp/scale.data bench/scale.sh ...   perf record (DWARF stacks) of the
 #     exporter for 10 s from one interval + 10 s on, then its CPU by stage (bench/stages.awk)
 set -euo pipefail
@@ -67,7 +68,7 @@ floor=$("$root/build/handshake_floor" 127.0.0.1 "$floor_port" 5)
 floor_ms=$(sed -E 's/.* ([0-9.]+) ms CPU each.*/\1/' <<< "$floor")
 
 t_start=$(date +%s.%N)
-"$root/build/ocsp_staple_exporter" --config.file="$work/scale.toml" \
+LD_PRELOAD="${OSE_BENCH_PRELOAD:-}" "$root/build/ocsp_staple_exporter" --config.file="$work/scale.toml" \
   --web.listen-address="127.0.0.1:$port" --log.level="${OSE_BENCH_LOG_LEVEL:-warn}" \
   > "$work/exporter.log" 2>&1 &
 pid=$!
