@@ -12,7 +12,7 @@ set -euo pipefail
 # stage installs the same)
 runtime=(
   libssl3 libcurl4 libc-ares2 libtomlplusplus3 libspdlog1.10 libfmt9 libyaml-cpp0.7
-  libexpat1 zlib1g libcrypt1 ca-certificates
+  libexpat1 zlib1g libcrypt1 libtcmalloc-minimal4 ca-certificates
 )
 build=(
   # toolchain; clang with libFuzzer's runtime for scripts/fuzz.sh
@@ -25,6 +25,8 @@ build=(
   zlib1g-dev libc-ares-dev libboost-dev libyaml-cpp-dev libcrypt-dev
   # XMPP STARTTLS: the server's stream is XML (expat, streaming)
   libexpat1-dev
+  # tcmalloc, the exporter's malloc (gperftools)
+  libgoogle-perftools-dev
 )
 lab=(
   # real servers and clients

@@ -1,5 +1,7 @@
 #include "ocsp_staple_exporter/common/memory.h"
 
+#include <dlfcn.h>
+
 #include <cstdlib>  // defines __GLIBC__ on glibc
 
 #if defined(__GLIBC__)
@@ -9,6 +11,15 @@
 namespace ose {
 
 void ReleaseFreeHeap() {
+  // tcmalloc (the exporter links it; a benchmark may preload it) keeps its
+  // own free lists: ask it by name, so that nothing here links it.
+  using Release = void (*)();
+  static const auto tcmalloc_release =
+      reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+  if (tcmalloc_release != nullptr) {
+    tcmalloc_release();
+    return;
+  }
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
