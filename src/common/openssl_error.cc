@@ -19,10 +19,14 @@ std::string DrainOpenSslErrors() {
   return out;
 }
 
-std::string OpenSslConfigNote() {
+std::string OpenSslConfigFile() {
   OpensslBytesPtr file(reinterpret_cast<unsigned char*>(CONF_get1_default_config_file()));
-  return file ? " (OpenSSL configuration: " + std::string(reinterpret_cast<char*>(file.get())) + ")"
-              : "";
+  return file ? std::string(reinterpret_cast<char*>(file.get())) : "";
+}
+
+std::string OpenSslConfigNote() {
+  const std::string file = OpenSslConfigFile();
+  return file.empty() ? "" : " (OpenSSL configuration: " + file + ")";
 }
 
 std::string OpenSslUnusable() {

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
-#include <openssl/conf.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
@@ -264,10 +263,9 @@ X509StorePtr LoadSystemTrust() {
 LibCtxPtr NewProbeLibCtx() {
   LibCtxPtr libctx(OSSL_LIB_CTX_new());
   if (!libctx) throw std::runtime_error("OSSL_LIB_CTX_new: " + DrainOpenSslErrors());
-  OpensslBytesPtr file(reinterpret_cast<unsigned char*>(CONF_get1_default_config_file()));
-  const char* path = reinterpret_cast<const char*>(file.get());
-  if (path != nullptr && access(path, R_OK) == 0 &&
-      OSSL_LIB_CTX_load_config(libctx.get(), path) != 1) {
+  const std::string path = OpenSslConfigFile();
+  if (!path.empty() && access(path.c_str(), R_OK) == 0 &&
+      OSSL_LIB_CTX_load_config(libctx.get(), path.c_str()) != 1) {
     log::Warn("OpenSSL config not loaded into a probe loop's library context; using defaults",
               {{"file", path}, {"err", DrainOpenSslErrors()}});
   }

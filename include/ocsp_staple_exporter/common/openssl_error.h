@@ -9,9 +9,12 @@ namespace ose {
 /// unrelated later error.
 std::string DrainOpenSslErrors();
 
-/// " (OpenSSL configuration: PATH)": the openssl.cnf OpenSSL reads
-/// (OPENSSL_CONF, else its built-in path), to append to errors that
-/// configuration can cause; "" when OpenSSL names none.
+/// The openssl.cnf OpenSSL reads (OPENSSL_CONF, else its built-in path);
+/// "" when OpenSSL names none. The file need not exist.
+std::string OpenSslConfigFile();
+
+/// " (OpenSSL configuration: PATH)" for OpenSslConfigFile(), to append to
+/// errors that configuration can cause; "" when OpenSSL names none.
 std::string OpenSslConfigNote();
 
 /// Start-up check: can OpenSSL make a TLS client context with the default
