@@ -10,12 +10,14 @@
 //     cache, result) against the bare handshake floor, in the same process.
 //   build/ose_bench [targets] [HOST:PORT]
 //   OSE_BENCH_SCRAPES=N build/ose_bench [targets]: only the gzip /metrics
-//     scrape, N times (for perf record), then the mean.
+//     scrape, N times (for perf record), then the mean; on one thread, then
+//     sliced over the exporter's render threads (OSE_BENCH_RENDER_THREADS=N).
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "ocsp_staple_exporter/common/asio.h"
 #include <boost/asio/executor_work_guard.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -132,19 +134,32 @@ int main(int argc, char** argv) {
         "RSS +%ld MiB\n",
         targets, body.size(), collect_s * 1e3, Seconds(t0) * 1e3, zipped, (rss1 - rss0) / 1024);
     std::string().swap(body);
-    // What a gzip client gets: compressed family by family while rendered.
-    const long rss2 = RssKiB();
-    t0 = Clock::now();
-    const size_t streamed = collector.CollectGzip().value_or("").size();
-    std::printf("scrape (/metrics, gzip while rendering): %.1f ms (%zu bytes); RSS +%ld MiB\n",
-                Seconds(t0) * 1e3, streamed, (RssKiB() - rss2) / 1024);
-    if (scrapes > 0) {
+    // What a gzip client gets: compressed family by family while rendered,
+    // on one thread, then in slices on as many as the exporter uses
+    // (OSE_BENCH_RENDER_THREADS=N: that many).
+    const char* threads_env = std::getenv("OSE_BENCH_RENDER_THREADS");
+    const unsigned sliced_threads =
+        threads_env != nullptr ? static_cast<unsigned>(std::atoi(threads_env))
+                               : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    for (unsigned threads : {1u, sliced_threads}) {
+      collector.SetRenderThreads(threads);
+      const long rss2 = RssKiB();
       t0 = Clock::now();
-      for (int i = 0; i < scrapes; ++i) (void)collector.CollectGzip();
-      std::printf("scrape (/metrics, gzip while rendering), mean of %d: %.1f ms\n", scrapes,
-                  Seconds(t0) * 1e3 / scrapes);
-      return 0;
+      const size_t streamed = collector.CollectGzip().value_or("").size();
+      std::printf(
+          "scrape (/metrics, gzip while rendering, %u thread%s): %.1f ms (%zu bytes); RSS +%ld "
+          "MiB\n",
+          threads, threads == 1 ? "" : "s", Seconds(t0) * 1e3, streamed,
+          (RssKiB() - rss2) / 1024);
+      if (scrapes > 0) {
+        t0 = Clock::now();
+        for (int i = 0; i < scrapes; ++i) (void)collector.CollectGzip();
+        std::printf("scrape (/metrics, gzip while rendering, %u thread%s), mean of %d: %.1f ms\n",
+                    threads, threads == 1 ? "" : "s", scrapes, Seconds(t0) * 1e3 / scrapes);
+      }
+      malloc_trim(0);
     }
+    if (scrapes > 0) return 0;
   }
 
   // 3a. Memory per target: heap bytes in use (mallinfo2) held by each

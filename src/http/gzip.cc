@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -37,7 +38,9 @@ struct GzipPieces::Piece {
   // sync flush, written everything out). false on a zlib error.
   bool Run(int flush) {
     for (;;) {
-      if (out.size() - z.total_out < 64 * 1024) out.resize(out.size() + 256 * 1024);
+      // Doubling from 32 KiB: a piece is often a few KiB compressed, and
+      // a sliced scrape holds ~60 of them at once.
+      if (out.size() - z.total_out < 16 * 1024) out.resize(std::max<size_t>(2 * out.size(), 32 * 1024));
       z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
       z.avail_out = static_cast<uInt>(out.size() - z.total_out);
       const int rc = deflate(&z, flush);
@@ -68,6 +71,19 @@ void GzipPieces::Append(size_t piece, std::string_view data) {
   p->z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   p->z.avail_in = static_cast<uInt>(data.size());
   if (!p->Run(Z_NO_FLUSH)) failed_ = true;
+}
+
+void GzipPieces::Adopt(size_t piece, GzipPieces& from, size_t from_piece) {
+  if (from.failed_) failed_ = true;
+  if (!from.Has(from_piece)) return;
+  if (pieces_.size() <= piece) pieces_.resize(piece + 1);
+  // The z_stream stays where it is (zlib's state points into it): only
+  // the owning pointer moves.
+  pieces_[piece] = std::move(from.pieces_[from_piece]);
+}
+
+bool GzipPieces::Has(size_t piece) const {
+  return piece < pieces_.size() && pieces_[piece] != nullptr;
 }
 
 std::optional<std::string> GzipPieces::Join() {

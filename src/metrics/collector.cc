@@ -13,8 +13,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <limits>
+#include <span>
 #include <sstream>
+#include <system_error>
+#include <thread>
 
 namespace ose {
 namespace {
@@ -186,8 +190,11 @@ void AppendSamples(std::string& out, std::string_view name, MetricType type,
 // index): the whole text never exists.
 class Families {
  public:
-  explicit Families(bool text = false, GzipPieces* gzip = nullptr)
-      : text_(text || gzip != nullptr), gzip_(gzip) {}
+  /// Gzip mode with `headers` false: each family's series only (the
+  /// caller writes the family's HELP and TYPE once: a slice of the targets
+  /// rendered on its own thread, see CollectGzip).
+  explicit Families(bool text = false, GzipPieces* gzip = nullptr, bool headers = true)
+      : text_(text || gzip != nullptr), headers_(headers), gzip_(gzip) {}
 
   // Names and help texts are literals: compared as views, copied only when
   // a family is created.
@@ -264,6 +271,8 @@ class Families {
     }
   }
   size_t size() const { return families_.size(); }
+  /// Every family declared so far, in order (text mode: without series).
+  const std::vector<MetricFamily>& declared() const { return families_; }
 
   void TakeText(std::string& out) {
     size_t total = out.size();
@@ -313,18 +322,19 @@ class Families {
   void StartText(size_t i) {
     if (gzip_ != nullptr && !started_[i]) {
       started_[i] = true;
-      AppendHeader(bodies_[i], families_[i]);
+      if (headers_) AppendHeader(bodies_[i], families_[i]);
     }
   }
-  // Gzip mode: hands a family's text to its compressor in 256 KiB runs.
+  // Gzip mode: hands a family's text to its compressor in 64 KiB runs.
   void Compress(size_t i) {
-    if (gzip_ != nullptr && bodies_[i].size() >= 256 * 1024) {
+    if (gzip_ != nullptr && bodies_[i].size() >= 64 * 1024) {
       gzip_->Append(i, bodies_[i]);
       bodies_[i].clear();
     }
   }
 
   bool text_;
+  bool headers_;
   GzipPieces* gzip_;
   std::vector<bool> started_;  ///< gzip mode: header written
   std::vector<std::string_view> skip_;
@@ -584,7 +594,7 @@ void ResponseFigures(Families& f, const std::vector<ClientMetric::Label>& base,
 }
 
 // Every per-target series of `targets` into `f`.
-void EmitTargets(Families& f, const std::vector<TargetSnapshot>& targets, int64_t now,
+void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t now,
                  bool target_label) {
   // Declare families in a stable order, so the exposition reads well.
   f.Get("ocsp_probe_success", "1 when the last probe reached the server and got an answer.",
@@ -826,17 +836,98 @@ std::string Collector::CollectText() const {
   return out;
 }
 
+void Collector::SetRenderThreads(unsigned threads, size_t min_targets_per_thread) {
+  render_threads_ = std::max(threads, 1u);
+  min_targets_per_thread_ = std::max<size_t>(min_targets_per_thread, 1);
+}
+
 std::optional<std::string> Collector::CollectGzip() const {
+  const std::vector<TargetSnapshot> targets = store_.Snapshot();
+  const int64_t now = now_();
+  const size_t slices =
+      std::clamp<size_t>(targets.size() / min_targets_per_thread_, 1, render_threads_);
   GzipPieces gz;
   size_t next = 0;
-  {
+  if (slices == 1) {
     Families f(/*text=*/true, &gz);
-    EmitTargets(f, store_.Snapshot(), now_(), /*target_label=*/true);
+    EmitTargets(f, targets, now, /*target_label=*/true);
     f.TakeGzip();
     next = f.size();
+  } else {
+    next = GzipSlices(targets, now, slices, gz);
   }
   gz.Append(next, SerializeText(OtherFamilies()));
   return gz.Join();
+}
+
+// The targets cut into `slices` runs, each rendered and compressed on its
+// own thread (this one takes the first) into pieces of its own, without
+// family headers; then each family's header and its pieces, slice by
+// slice, join `gz` from piece 0. Families come in the order a single pass
+// declares them: the first slice's, then those a later slice declares
+// first. The text is byte for byte the single pass's. Returns the next
+// free piece.
+size_t Collector::GzipSlices(const std::vector<TargetSnapshot>& targets, int64_t now,
+                             size_t slices, GzipPieces& gz) const {
+  struct Slice {
+    GzipPieces gz;
+    std::unique_ptr<Families> families;
+    std::exception_ptr error;
+  };
+  std::vector<std::unique_ptr<Slice>> parts;
+  for (size_t k = 0; k < slices; ++k) parts.push_back(std::make_unique<Slice>());
+  auto render = [&](size_t k) {
+    Slice& s = *parts[k];
+    try {
+      const size_t from = targets.size() * k / slices;
+      const size_t to = targets.size() * (k + 1) / slices;
+      s.families = std::make_unique<Families>(/*text=*/true, &s.gz, /*headers=*/false);
+      EmitTargets(*s.families, std::span(targets).subspan(from, to - from), now,
+                  /*target_label=*/true);
+      s.families->TakeGzip();
+    } catch (...) {
+      s.error = std::current_exception();
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (size_t k = 1; k < slices; ++k) {
+      try {
+        threads.emplace_back(render, k);
+      } catch (const std::system_error&) {
+        render(k);  // no thread to be had (a limit on tasks): this one renders it
+      }
+    }
+    render(0);
+  }  // joined
+  for (auto& s : parts) {
+    if (s->error) std::rethrow_exception(s->error);
+  }
+  std::vector<const MetricFamily*> order;
+  for (auto& s : parts) {
+    for (const MetricFamily& fam : s->families->declared()) {
+      if (std::none_of(order.begin(), order.end(),
+                       [&](const MetricFamily* o) { return o->name == fam.name; })) {
+        order.push_back(&fam);
+      }
+    }
+  }
+  size_t next = 0;
+  for (const MetricFamily* fam : order) {
+    std::vector<std::pair<Slice*, size_t>> holders;
+    for (auto& s : parts) {
+      const auto& declared = s->families->declared();
+      for (size_t i = 0; i < declared.size(); ++i) {
+        if (declared[i].name == fam->name && s->gz.Has(i)) holders.emplace_back(s.get(), i);
+      }
+    }
+    if (holders.empty()) continue;  // declared, no series
+    std::string header;
+    AppendHeader(header, *fam);
+    gz.Append(next++, header);
+    for (auto [s, i] : holders) gz.Adopt(next++, s->gz, i);
+  }
+  return next;
 }
 
 std::vector<MetricFamily> Collector::OtherFamilies() const {

@@ -34,6 +34,17 @@ class GzipPieces {
   /// never appended to are empty). A zlib failure is reported by Join.
   void Append(size_t piece, std::string_view data);
 
+  /// Moves piece `from_piece` of `from` to index `piece` here (replacing
+  /// what that index held); nothing moves when it is empty. `from` may
+  /// have been filled on another thread, once that thread is done with it
+  /// (the caller orders the two, e.g. by joining the thread): so several
+  /// threads compress parts of one member. A zlib failure in `from` is
+  /// reported by this object's Join.
+  void Adopt(size_t piece, GzipPieces& from, size_t from_piece);
+
+  /// Whether piece `piece` holds any input.
+  bool Has(size_t piece) const;
+
   /// The member: header, every piece in index order, an empty final
   /// block, CRC-32 and length of all the input. nullopt when zlib failed.
   /// Ends this object's use.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "gunzip.h"
 #include "process.h"
@@ -70,6 +71,36 @@ TEST(GzipPieces, PiecesWrittenInAnyOrderReadBackInIndexOrder) {
             0)
       << log;
   std::filesystem::remove_all(dir);
+}
+
+TEST(GzipPieces, PiecesCompressedOnOtherThreadsJoinOneMember) {
+  std::mt19937 rng(11);
+  // Two producers on threads of their own, each with its own pieces; the
+  // joiner adopts them between pieces of its own.
+  std::vector<std::string> text(2);
+  for (int i = 0; i < 2; ++i) text[i] = Lines("family_t" + std::to_string(i), 20000, rng);
+  GzipPieces a, b;
+  {
+    std::jthread ta([&] { a.Append(5, text[0]); });
+    std::jthread tb([&] { b.Append(0, text[1]); });
+  }
+  GzipPieces joined;
+  joined.Append(0, "# header\n");
+  joined.Adopt(1, a, 5);
+  joined.Adopt(2, b, 7);  // empty there: nothing moves
+  joined.Adopt(3, b, 0);
+  EXPECT_TRUE(joined.Has(1));
+  EXPECT_FALSE(joined.Has(2));
+  EXPECT_FALSE(a.Has(5));  // moved, not copied
+  auto out = joined.Join();
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(Gunzip(*out), "# header\n" + text[0] + text[1]);
+  // A producer's zlib failure fails the member that adopts from it.
+  GzipPieces bad(42), taker;
+  bad.Append(0, "text");
+  taker.Append(0, "ok");
+  taker.Adopt(1, bad, 0);
+  EXPECT_FALSE(taker.Join().has_value());
 }
 
 TEST(GzipPieces, NothingAppendedIsTheEmptyText) {

@@ -326,6 +326,15 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
   auto gz = c.CollectGzip();
   ASSERT_TRUE(gz.has_value());
   EXPECT_EQ(Gunzip(*gz), text);
+  // Rendered in slices on threads of its own (here one target a slice,
+  // so the slices declare different families, one none at all), the
+  // answer is the same text.
+  for (unsigned threads : {2u, 3u, 6u, 9u}) {
+    c.SetRenderThreads(threads, 1);
+    auto sliced = c.CollectGzip();
+    ASSERT_TRUE(sliced.has_value()) << threads;
+    EXPECT_EQ(Gunzip(*sliced), text) << threads << " threads";
+  }
   EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"refused\"} 1\n"),
             std::string::npos) << text;
   EXPECT_NE(text.find("ocsp_crl_fetches_total{url=\"http://crl.test/ca.crl\",result=\"failed\"} 2\n"),
