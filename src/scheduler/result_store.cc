@@ -2,10 +2,10 @@
 
 namespace ose {
 
-void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
+void ResultStore::SetTargets(std::vector<TargetInfo> targets) {
   std::lock_guard lock(mu_);
   std::map<std::string, TargetSnapshot> next;
-  for (const auto& info : targets) {
+  for (auto& info : targets) {
     auto it = targets_.find(info.name);
     TargetSnapshot t;
     if (it != targets_.end() && it->second.kind == info.kind &&
@@ -13,11 +13,11 @@ void ResultStore::SetTargets(const std::vector<TargetInfo>& targets) {
       t = std::move(it->second);
     }
     t.name = info.name;
-    t.kind = info.kind;
-    t.address = info.address;
-    t.labels = info.labels;
+    t.kind = std::move(info.kind);
+    t.address = std::move(info.address);
+    t.labels = std::move(info.labels);
     t.interval_seconds = info.interval_seconds;
-    next.emplace(info.name, std::move(t));
+    next.emplace(std::move(info.name), std::move(t));
   }
   targets_ = std::move(next);
 }

@@ -53,7 +53,9 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
   const milliseconds window = std::max(milliseconds(5000), milliseconds(fresh));
   auto latest_first = std::chrono::steady_clock::now();
   for (ScheduledTarget& t : targets) {
-    infos.push_back({t.name, t.kind, t.address, t.labels,
+    // The labels are the store's alone (the series'); the schedule needs
+    // none of them.
+    infos.push_back({t.name, t.kind, t.address, std::move(t.labels),
                      std::chrono::duration<double>(t.interval).count()});
     auto it = entries_.find(t.name);
     if (it != entries_.end() && it->second->target.kind == t.kind &&
@@ -76,7 +78,7 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
     e->timer.cancel();
   }
   entries_ = std::move(next);
-  store_.SetTargets(infos);
+  store_.SetTargets(std::move(infos));
   // Readiness waits for the first round only; a reload never flips it back.
   // Set after the store knows the targets (FirstRoundDue: they are in it).
   auto unset = std::chrono::steady_clock::duration::max().count();

@@ -55,8 +55,8 @@ class ResultStore {
 
   /// Replaces the set of targets (at start and on reload). Targets whose
   /// name, kind and address stay keep their results and counters (and take
-  /// the new labels); removed targets disappear.
-  void SetTargets(const std::vector<TargetInfo>& targets);
+  /// the new labels); removed targets disappear. The infos are moved in.
+  void SetTargets(std::vector<TargetInfo> targets);
 
   struct Recorded {
     bool known = false;                   ///< false: target no longer configured

@@ -29,7 +29,7 @@ struct ScheduledTarget {
   std::string name;     ///< unique; the `target` label
   std::string kind;     ///< "tls", "responder", "file"
   std::string address;  ///< what is probed, for the landing page
-  LabelPairs labels;    ///< extra labels of its series (discovered targets)
+  LabelPairs labels;    ///< extra labels of its series (discovered targets); moved to the store by Apply
   std::chrono::milliseconds interval{60000};
   /// Targets with the same non-empty key share `per_key_limit` (e.g. the
   /// host of a responder, so it is not hammered).
