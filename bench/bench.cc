@@ -201,18 +201,18 @@ int main(int argc, char** argv) {
     TlsProber tls(idle);
     ResponderProber responders(idle, 1);
     Scheduler sched(idle, held);
-    Config cfg;
+    auto cfg = std::make_shared<Config>();  // shared, as the exporter's running config
     for (int i = 0; i < targets; ++i) {
       TlsTarget t;
       t.name = "target-" + std::to_string(i);
       t.address = "127.0.0.1:443";
       t.endpoint = {"127.0.0.1", 443};
       t.server_name = "t" + std::to_string(i) + ".lab.test";
-      cfg.tls.push_back(t);
+      cfg->tls.push_back(t);
     }
     const long config_bytes = heap() - h0;
     h0 = heap();
-    sched.Apply(BuildTargets(cfg, tls, responders), 64, 4);
+    sched.Apply(BuildTargets(std::shared_ptr<const Config>(cfg), tls, responders), 64, 4);
     const long sched_bytes = heap() - h0;
     const std::string page = LandingPage(held.Snapshot(), {}, now);
     auto per = [&](long bytes) { return static_cast<double>(bytes) / targets; };

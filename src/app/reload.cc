@@ -53,7 +53,7 @@ void Exporter::Impl::Apply(bool stapler_too) {
   crl_store.SetLimits(
       c->global.crl_cache_max_bytes,
       2 * std::chrono::duration_cast<std::chrono::seconds>(LongestInterval(*c)).count());
-  scheduler.Apply(BuildTargets(*c, tls, http_prober, &crl_store, &chain_revocation), c->global.concurrency,
+  scheduler.Apply(BuildTargets(c, tls, http_prober, &crl_store, &chain_revocation), c->global.concurrency,
                   c->global.per_host_concurrency);
   if (stapler_too) stapler.Apply(*c);
 }

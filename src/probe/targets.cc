@@ -93,22 +93,31 @@ void ProbeTlsTarget(TlsProber& tls, const RevocationLookups& lookups, Revocation
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                                           ResponderProber& http, CrlStore* crl_store,
                                           ChainRevocation* chain) {
+  return BuildTargets(std::make_shared<const Config>(config), tls, http, crl_store, chain);
+}
+
+std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, TlsProber& tls,
+                                          ResponderProber& http, CrlStore* crl_store,
+                                          ChainRevocation* chain) {
+  const Config& config = *shared;
   std::vector<ScheduledTarget> out;
   // Sharded over replicas: only this replica's targets (the stapling engine
   // is never sharded: it runs beside the server it feeds).
   const auto mine = [&](const std::string& name) { return InShard(name, config.global); };
   for (const TlsTarget& t : config.tls) {
     if (!mine(t.name)) continue;
-    TlsProbeRequest req = MakeTlsRequest(t, config.global);
+    // The closure holds the config and its table, not a request of its
+    // own (~200 bytes a target): the request is built as a probe starts.
     out.push_back({.name = t.name,
                    .kind = "tls",
                    .address = t.address,
                    .labels = t.labels,
                    .interval = t.interval,
                    .limit_key = "",
-                   .start = [&tls, lookups = RevocationLookups{&http, crl_store, chain}, req,
-                             revocation = t.revocation](auto done) {
-                     ProbeTlsTarget(tls, lookups, revocation, req, std::move(done));
+                   .start = [&tls, lookups = RevocationLookups{&http, crl_store, chain}, shared,
+                             &t](auto done) {
+                     ProbeTlsTarget(tls, lookups, t.revocation, MakeTlsRequest(t, shared->global),
+                                    std::move(done));
                    }});
   }
   for (const ResponderTarget& t : config.responders) {

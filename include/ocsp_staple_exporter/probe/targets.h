@@ -4,6 +4,7 @@
 // start function runs the right prober.
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "ocsp_staple_exporter/config/config.h"
@@ -28,6 +29,15 @@ ResponderProbeRequest MakeResponderRequest(const ResponderTarget& target,
 /// `revocation = "crl" | "both"`) and `chain` (targets with
 /// `revocation_scope = "chain"`) are borrowed and must outlive the
 /// scheduler that runs them; without them those lookups are skipped.
+/// The TLS targets' closures share `config` (each builds its request from
+/// its `[[tls]]` table when it starts a probe): a fleet's requests are not
+/// held a second time beside the config.
+std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> config, TlsProber& tls,
+                                          ResponderProber& http, CrlStore* crl_store = nullptr,
+                                          ChainRevocation* chain = nullptr);
+
+/// The same for a config the caller does not share: the closures share a
+/// copy of it.
 std::vector<ScheduledTarget> BuildTargets(const Config& config, TlsProber& tls,
                                           ResponderProber& http, CrlStore* crl_store = nullptr,
                                           ChainRevocation* chain = nullptr);
