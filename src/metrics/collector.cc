@@ -455,13 +455,15 @@ constexpr const char* kCrlFetchBytesHelp =
 // A `[[crl]]` target's fetch counters (from a URL): every result from 0.
 void CrlFetchFamilies(Families& f, const std::vector<ClientMetric::Label>& base,
                       const TargetSnapshot& t) {
+  const TargetSnapshot::HttpCounters none;
+  const TargetSnapshot::HttpCounters& c = t.http ? *t.http : none;
   for (const char* result : {"fetched", "not_modified", "failed"}) {
-    auto n = t.crl_fetches.find(result);
+    auto n = c.crl_fetches.find(result);
     f.Counter("ocsp_crl_fetches_total", kCrlFetchesHelp, With(base, "result", result),
-              n == t.crl_fetches.end() ? 0.0 : static_cast<double>(n->second));
+              n == c.crl_fetches.end() ? 0.0 : static_cast<double>(n->second));
   }
   f.Counter("ocsp_crl_fetch_bytes_total", kCrlFetchBytesHelp, base,
-            static_cast<double>(t.crl_bytes));
+            static_cast<double>(c.crl_bytes));
 }
 
 // A `[[crl]]` target's own families (`ocsp_crl_*`), the state read at `now`.
@@ -518,9 +520,10 @@ void LeafFacts(Families& f, const std::vector<ClientMetric::Label>& base, const 
 // A [[responder]] target's HTTP exchange.
 void ResponderExchange(Families& f, const TargetSnapshot& t,
                        const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
-  if (t.request_seconds.count > 0) {
+  if (t.http && t.http->request_seconds.count > 0) {
     f.Histogram("ocsp_responder_request_duration_seconds",
-                "Duration of HTTP requests to the OCSP responder.", base, t.request_seconds);
+                "Duration of HTTP requests to the OCSP responder.", base,
+                t.http->request_seconds);
   }
   if (r.http && !r.http->url.empty()) {
     f.Gauge("ocsp_responder_info", "1, labelled with the responder URL the last probe asked.",

@@ -36,12 +36,16 @@ ResultStore::Recorded ResultStore::Record(const std::string& name,
   ++t.probes;
   if (!r.success) ++t.failures[r.failure_reason];
   if (t.kind == "crl" && r.http) {  // fetched from a URL (not a file)
-    ++t.crl_fetches[!r.success ? "failed" : r.crl && r.crl->not_modified ? "not_modified"
-                                                                            : "fetched"];
-    if (r.crl) t.crl_bytes += r.crl->bytes_received;
+    if (!t.http) t.http.emplace();
+    const char* result = !r.success                      ? "failed"
+                         : r.crl && r.crl->not_modified ? "not_modified"
+                                                        : "fetched";
+    ++t.http->crl_fetches[result];
+    if (r.crl) t.http->crl_bytes += r.crl->bytes_received;
   }
   if (r.http && r.http->status != 0) {
-    auto& h = t.request_seconds;
+    if (!t.http) t.http.emplace();
+    auto& h = t.http->request_seconds;
     if (h.buckets.empty()) h.buckets.assign(std::size(kResponderBuckets), 0);
     for (size_t i = 0; i < std::size(kResponderBuckets); ++i) {
       if (r.http->request_seconds <= kResponderBuckets[i]) ++h.buckets[i];

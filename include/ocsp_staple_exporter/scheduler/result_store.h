@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ocsp_staple_exporter/common/boxed.h"
 #include "ocsp_staple_exporter/config/file_sd.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
@@ -28,17 +29,25 @@ struct TargetSnapshot {
   /// a copy, and the next probe replaces the pointer.
   std::shared_ptr<const ProbeResult> last;
   std::map<std::string, uint64_t> failures;  ///< reason -> count since start
-  /// `[[crl]]` targets with a URL: fetches by result (fetched, not_modified,
-  /// failed) and body bytes received, since start.
-  std::map<std::string, uint64_t> crl_fetches;
-  uint64_t crl_bytes = 0;
   uint64_t probes = 0;                       ///< probes finished since start
-  /// `[[responder]]`: durations of HTTP requests, for a histogram.
   struct Histogram {
     std::vector<uint64_t> buckets;  ///< cumulative counts per kResponderBuckets bound
     double sum = 0;
     uint64_t count = 0;
-  } request_seconds;
+  };
+  /// Counters of targets that speak HTTP, since start.
+  struct HttpCounters {
+    /// `[[crl]]` targets with a URL: fetches by result (fetched,
+    /// not_modified, failed) and body bytes received.
+    std::map<std::string, uint64_t> crl_fetches;
+    uint64_t crl_bytes = 0;
+    /// `[[responder]]`: durations of HTTP requests, for a histogram.
+    Histogram request_seconds;
+  };
+  /// Empty (one pointer) until the target's first HTTP exchange: a TLS
+  /// fleet's targets have none (~100 bytes a target in the store and in
+  /// each scrape's snapshot).
+  Boxed<HttpCounters> http;
 };
 
 /// Upper bounds (seconds) of `ocsp_responder_request_duration_seconds`.

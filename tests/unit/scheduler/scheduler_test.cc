@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -192,6 +194,40 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
   ASSERT_TRUE(WaitUntil([&] { return Probed(1); }, milliseconds(5000)));
   std::this_thread::sleep_for(milliseconds(800));  // 8 intervals
   EXPECT_EQ(calls.load(), 1);
+}
+
+// A TLS fleet's targets carry no HTTP counters (one empty pointer each);
+// a responder's requests and a [[crl]] target's fetches are counted.
+TEST(ResultStore, HttpCountersOnlyForTargetsThatSpeakHttp) {
+  ResultStore store;
+  store.SetTargets({{"tls", "tls", "a:1"},
+                    {"resp", "responder", "http://r"},
+                    {"crl", "crl", "http://c/ca.crl"}});
+  ProbeResult tls;
+  tls.failure_reason = "connect";
+  store.Record("tls", tls);
+  ProbeResult resp;
+  resp.success = true;
+  resp.http = ProbeResult::Http{"http://r", "POST", 200, 0.02, std::nullopt};
+  store.Record("resp", resp);
+  ProbeResult crl;
+  crl.failure_reason = "connect";
+  crl.http = ProbeResult::Http{"http://c/ca.crl", "GET", 0, 0, std::nullopt};
+  store.Record("crl", crl);
+  std::map<std::string, TargetSnapshot> by_name;
+  for (auto& t : store.Snapshot()) by_name[t.name] = t;
+  EXPECT_FALSE(by_name["tls"].http.has_value());
+  EXPECT_EQ(by_name["tls"].failures["connect"], 1u);
+  ASSERT_TRUE(by_name["resp"].http.has_value());
+  const auto& h = by_name["resp"].http->request_seconds;
+  EXPECT_EQ(h.count, 1u);
+  ASSERT_EQ(h.buckets.size(), std::size(kResponderBuckets));
+  EXPECT_EQ(h.buckets[1], 0u);  // 0.01
+  EXPECT_EQ(h.buckets[2], 1u);  // 0.025
+  EXPECT_TRUE(by_name["resp"].http->crl_fetches.empty());
+  ASSERT_TRUE(by_name["crl"].http.has_value());
+  EXPECT_EQ(by_name["crl"].http->crl_fetches["failed"], 1u);
+  EXPECT_EQ(by_name["crl"].http->request_seconds.count, 0u) << "no HTTP status, no duration";
 }
 
 TEST(MakeTlsRequest, TakesTargetAndGlobalOptions) {
