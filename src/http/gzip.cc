@@ -40,7 +40,9 @@ struct GzipPieces::Piece {
     for (;;) {
       // Doubling from 32 KiB: a piece is often a few KiB compressed, and
       // a sliced scrape holds ~60 of them at once.
-      if (out.size() - z.total_out < 16 * 1024) out.resize(std::max<size_t>(2 * out.size(), 32 * 1024));
+      if (out.size() - z.total_out < 16 * 1024) {
+        out.resize(std::max<size_t>(2 * out.size(), 32 * 1024));
+      }
       z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
       z.avail_out = static_cast<uInt>(out.size() - z.total_out);
       const int rc = deflate(&z, flush);

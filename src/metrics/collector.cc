@@ -906,29 +906,29 @@ size_t Collector::GzipSlices(const std::vector<TargetSnapshot>& targets, int64_t
   for (auto& s : parts) {
     if (s->error) std::rethrow_exception(s->error);
   }
-  std::vector<const MetricFamily*> order;
+  // One pass, slice by slice: each family where it is first declared,
+  // with the pieces of the slices that have its series, in slice order.
+  struct Merged {
+    const MetricFamily* family;
+    std::vector<std::pair<Slice*, size_t>> pieces;
+  };
+  std::vector<Merged> merged;
   for (auto& s : parts) {
-    for (const MetricFamily& fam : s->families->declared()) {
-      if (std::none_of(order.begin(), order.end(),
-                       [&](const MetricFamily* o) { return o->name == fam.name; })) {
-        order.push_back(&fam);
-      }
+    const auto& declared = s->families->declared();
+    for (size_t i = 0; i < declared.size(); ++i) {
+      auto m = std::find_if(merged.begin(), merged.end(),
+                            [&](const Merged& x) { return x.family->name == declared[i].name; });
+      if (m == merged.end()) m = merged.insert(m, Merged{&declared[i], {}});
+      if (s->gz.Has(i)) m->pieces.emplace_back(s.get(), i);
     }
   }
   size_t next = 0;
-  for (const MetricFamily* fam : order) {
-    std::vector<std::pair<Slice*, size_t>> holders;
-    for (auto& s : parts) {
-      const auto& declared = s->families->declared();
-      for (size_t i = 0; i < declared.size(); ++i) {
-        if (declared[i].name == fam->name && s->gz.Has(i)) holders.emplace_back(s.get(), i);
-      }
-    }
-    if (holders.empty()) continue;  // declared, no series
+  for (const Merged& m : merged) {
+    if (m.pieces.empty()) continue;  // declared, no series
     std::string header;
-    AppendHeader(header, *fam);
+    AppendHeader(header, *m.family);
     gz.Append(next++, header);
-    for (auto [s, i] : holders) gz.Adopt(next++, s->gz, i);
+    for (auto [s, i] : m.pieces) gz.Adopt(next++, s->gz, i);
   }
   return next;
 }

@@ -29,7 +29,9 @@ struct ScheduledTarget {
   std::string name;     ///< unique; the `target` label
   std::string kind;     ///< "tls", "responder", "file"
   std::string address;  ///< what is probed, for the landing page
-  LabelPairs labels;    ///< extra labels of its series (discovered targets); moved to the store by Apply
+  /// Extra labels of its series (discovered targets); Apply moves them to
+  /// the result store.
+  LabelPairs labels;
   std::chrono::milliseconds interval{60000};
   /// Targets with the same non-empty key share `per_key_limit` (e.g. the
   /// host of a responder, so it is not hammered).
