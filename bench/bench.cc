@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
       std::function<void()> start = [&] {
         tls.Probe(req, [&](ProbeResult r) {
           ++done;
-          good += r.success && r.verdict.state == ResponseState::kGood;
+          good += r.success && r.verdict->state == ResponseState::kGood;
           if (Seconds(t0) < 5) start();
         });
       };

@@ -105,8 +105,8 @@ Reading Read(const ProbeResult& in, int64_t now) {
   r.verdict = VerdictAt(r.verdict, now);
   if (r.crl) r.crl->verdict = CrlVerdictAt(r.crl->verdict, now);
   if (r.crl && r.crl->verdict.signature_verified) x.valid_until = r.crl->verdict.next_update;
-  if (!r.crl && r.verdict.signature_verified) {
-    x.valid_until = r.verdict.valid_until ? r.verdict.valid_until : r.verdict.next_update;
+  if (!r.crl && r.verdict->signature_verified) {
+    x.valid_until = r.verdict->valid_until ? r.verdict->valid_until : r.verdict->next_update;
   }
   if (!r.success) {
     x.reason = r.failure_reason;
@@ -115,10 +115,10 @@ Reading Read(const ProbeResult& in, int64_t now) {
     x.reason = r.crl->verdict.invalid_reason;
     x.detail = r.crl->verdict.detail;
   } else {
-    x.reason = r.verdict.invalid_reason;
-    x.detail = !r.detail.empty() && r.verdict.detail.empty() ? r.detail : r.verdict.detail;
-    if (!r.detail.empty() && !r.verdict.detail.empty() && r.detail != r.verdict.detail) {
-      x.detail = r.verdict.detail + "; " + r.detail;  // e.g. "2 of 4 handshakes carried a staple"
+    x.reason = r.verdict->invalid_reason;
+    x.detail = !r.detail.empty() && r.verdict->detail.empty() ? r.detail : r.verdict->detail;
+    if (!r.detail.empty() && !r.verdict->detail.empty() && r.detail != r.verdict->detail) {
+      x.detail = r.verdict->detail + "; " + r.detail;  // e.g. "2 of 4 handshakes carried a staple"
     }
   }
   if (r.success && r.leaf_crl) {
@@ -152,7 +152,7 @@ RowGroup GroupOfReading(const std::string& kind, const Reading& x) {
     return r.leaf_crl && r.leaf_crl->state == LeafCrlState::kGood ? RowGroup::kGood
                                                                   : RowGroup::kUnknown;
   }
-  switch (r.verdict.state) {
+  switch (r.verdict->state) {
     case ResponseState::kRevoked: return RowGroup::kRevoked;
     case ResponseState::kInvalid: return RowGroup::kInvalid;
     case ResponseState::kUnknown: return RowGroup::kUnknown;

@@ -371,12 +371,12 @@ void CertificateFacts(Families& f, const std::vector<ClientMetric::Label>& base,
 // x509-certificate-exporter's series (serial_number) and answers "which
 // certificate?" on a page.
 void CertInfo(Families& f, const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
-  if (r.identity.sha256_fingerprint.empty()) return;
+  if (r.identity->sha256_fingerprint.empty()) return;
   std::vector<ClientMetric::Label> labels = base;
-  labels.push_back({"serial", r.identity.serial});
-  labels.push_back({"issuer", r.identity.issuer});
+  labels.push_back({"serial", r.identity->serial});
+  labels.push_back({"issuer", r.identity->issuer});
   labels.push_back({"subject", r.subject});
-  labels.push_back({"sha256_fingerprint", r.identity.sha256_fingerprint});
+  labels.push_back({"sha256_fingerprint", r.identity->sha256_fingerprint});
   f.Gauge("ocsp_cert_info",
           "1, labelled with the serial (decimal), issuer, subject and SHA-256 fingerprint of "
           "the leaf certificate the last probe saw.",

@@ -401,7 +401,26 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   return JudgeAt(std::move(v), answer, options, now);
 }
 
+bool VerdictLapsesAt(const OcspVerdict& v, int64_t now) {
+  const bool hold = v.revocation_reason == "certificate_hold";
+  const bool good_or_unknown =
+      v.state == ResponseState::kGood || v.state == ResponseState::kUnknown;
+  if (v.signer_fresh_until && now > *v.signer_fresh_until &&
+      (good_or_unknown || (v.state == ResponseState::kRevoked && hold))) {
+    return true;
+  }
+  if (!v.fresh_until || now <= *v.fresh_until) return false;
+  if (v.state == ResponseState::kRevoked) return hold || !v.expired;
+  return good_or_unknown;
+}
+
+Shared<OcspVerdict> VerdictAt(Shared<OcspVerdict> v, int64_t now) {
+  if (!VerdictLapsesAt(*v, now)) return v;
+  return VerdictAt(*v, now);
+}
+
 OcspVerdict VerdictAt(OcspVerdict v, int64_t now) {
+  if (!VerdictLapsesAt(v, now)) return v;
   const bool hold = v.revocation_reason == "certificate_hold";
   if (v.signer_fresh_until && now > *v.signer_fresh_until &&
       (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||

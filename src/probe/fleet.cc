@@ -30,9 +30,9 @@ namespace {
 size_t Worst(const std::vector<ProbeResult>& rs) {
   size_t worst = 0;
   for (size_t i = 1; i < rs.size(); ++i) {
-    const int a = StapleSeverity(rs[i].verdict.state), b = StapleSeverity(rs[worst].verdict.state);
-    const auto& until = rs[i].verdict.valid_until;
-    const auto& worst_until = rs[worst].verdict.valid_until;
+    const int a = StapleSeverity(rs[i].verdict->state), b = StapleSeverity(rs[worst].verdict->state);
+    const auto& until = rs[i].verdict->valid_until;
+    const auto& worst_until = rs[worst].verdict->valid_until;
     if (a > b || (a == b && until && (!worst_until || *until < *worst_until))) worst = i;
   }
   return worst;
@@ -127,7 +127,7 @@ ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
     if (!out.success) out.detail = pick.address + ": " + out.detail;
     const ProbeResult& first = per_address.front();
     const bool disagree = std::any_of(per_address.begin(), per_address.end(), [&](const auto& r) {
-      return r.verdict.state != first.verdict.state || r.staple_present != first.staple_present;
+      return r.verdict->state != first.verdict->state || r.staple_present != first.staple_present;
     });
     if (out.success && out.detail.empty() && disagree) {
       out.detail = "addresses disagree; worst: " + pick.address;
@@ -148,7 +148,7 @@ std::vector<int> CountAddressStates(const ProbeResult& summary, int64_t now) {
       ++counts.back();
       continue;
     }
-    ++counts[static_cast<size_t>(VerdictAt(r.verdict, now).state)];
+    ++counts[static_cast<size_t>(VerdictAt(r.verdict, now)->state)];
   }
   return counts;
 }

@@ -15,9 +15,9 @@ std::string StateLabel(const ProbeResult& r) {
     return "crl_" + std::string(kLeafCrlStateNames[static_cast<int>(
                         r.leaf_crl ? r.leaf_crl->state : LeafCrlState::kUnavailable)]);
   }
-  std::string out = r.verdict.state == ResponseState::kInvalid
-                        ? "invalid:" + r.verdict.invalid_reason
-                        : std::string(StateName(r.verdict.state));
+  std::string out = r.verdict->state == ResponseState::kInvalid
+                        ? "invalid:" + r.verdict->invalid_reason
+                        : std::string(StateName(r.verdict->state));
   if (r.leaf_crl && r.leaf_crl->state != LeafCrlState::kGood) {
     out += "+crl_" + std::string(kLeafCrlStateNames[static_cast<int>(r.leaf_crl->state)]);
   }
@@ -29,16 +29,16 @@ std::optional<int64_t> MaxAgeDeferral(const ProbeResult& r) {
       *r.http->max_age <= 0) {
     return std::nullopt;
   }
-  ResponseState s = r.verdict.state;
+  ResponseState s = r.verdict->state;
   if (s != ResponseState::kGood && s != ResponseState::kRevoked && s != ResponseState::kUnknown) {
     return std::nullopt;
   }
-  if (!r.verdict.valid_until || !r.verdict.this_update) return std::nullopt;
+  if (!r.verdict->valid_until || !r.verdict->this_update) return std::nullopt;
   // Never past the response's half-life, whatever max-age says: responders
   // that send max-age up to nextUpdate would otherwise freeze the target
   // until its answer is nearly stale.
   const int64_t half_life =
-      *r.verdict.this_update + (*r.verdict.valid_until - *r.verdict.this_update) / 2;
+      *r.verdict->this_update + (*r.verdict->valid_until - *r.verdict->this_update) / 2;
   return CappedMaxAge(r.finished_at, *r.http->max_age, half_life);
 }
 

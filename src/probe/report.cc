@@ -63,7 +63,7 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
   if (r.success && (!r.chain_verified || !r.name_matched)) {
     std::string why = !r.chain_verified
                           ? "the served chain does not validate" +
-                                (r.chain_error.empty() ? "" : " (" + r.chain_error + ")")
+                                (r.chain_error->empty() ? "" : " (" + *r.chain_error + ")")
                           : "";
     if (!r.name_matched) {
       why += (why.empty() ? "" : "; ") + std::string("the certificate does not match the name");
@@ -76,10 +76,10 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
   out << LevelName(rep.exit) << ": " << address << ": " << summary << "\n";
   if (r.success) {
     out << "  TLS version:    " << r.tls_version << "\n"
-        << "  Subject:        " << r.subject << "\n"
+        << "  Subject:        " << *r.subject << "\n"
         << "  Not after:      " << Time(r.not_after) << "\n"
         << "  Chain verified: "
-        << (r.chain_verified ? "yes" : "no" + (r.chain_error.empty() ? "" : " (" + r.chain_error + ")"))
+        << (r.chain_verified ? "yes" : "no" + (r.chain_error->empty() ? "" : " (" + *r.chain_error + ")"))
         << "\n"
         << "  Name matched:   " << (r.name_matched ? "yes" : "no") << "\n"
         << "  Must-Staple:    " << (r.must_staple ? "yes" : "no") << "\n"

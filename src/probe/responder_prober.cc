@@ -326,11 +326,12 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     r.success = true;
     r.staple_present = true;
     r.verdict = VerifyOcspResponse(der, cert, issuer, request.verify, NowUnix());
-    if (request.nonce && r.verdict.state != ResponseState::kInvalid &&
+    if (request.nonce && r.verdict->state != ResponseState::kInvalid &&
         !NonceMatches(der, req->request.get())) {
-      r.verdict.state = ResponseState::kInvalid;
-      r.verdict.invalid_reason = std::string(invalid_reason::kNonceMismatch);
-      r.verdict.detail = "the response does not echo the request's nonce";
+      OcspVerdict& v = r.verdict.Mut();
+      v.state = ResponseState::kInvalid;
+      v.invalid_reason = std::string(invalid_reason::kNonceMismatch);
+      v.detail = "the response does not echo the request's nonce";
     }
     return finish();
   }
@@ -359,35 +360,38 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
   struct stat st {};
   if (::stat(target.path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      r.verdict.detail = target.path + ": no such file";
+      r.verdict.Mut().detail = target.path + ": no such file";
       return finish();  // kAbsent
     }
-    r.verdict.state = ResponseState::kInvalid;
-    r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
-    r.verdict.detail = target.path + ": " + std::strerror(errno);
+    OcspVerdict& v = r.verdict.Mut();
+    v.state = ResponseState::kInvalid;
+    v.invalid_reason = std::string(invalid_reason::kUnreadable);
+    v.detail = target.path + ": " + std::strerror(errno);
     return finish();
   }
   r.file_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
   r.staple_present = true;
   auto data = ReadFileLimited(target.path, kMaxResponseBytes);
   if (!data) {
-    r.verdict.state = ResponseState::kInvalid;
+    OcspVerdict& v = r.verdict.Mut();
+    v.state = ResponseState::kInvalid;
     if (data.error().reason == "too_large") {
-      r.verdict.invalid_reason = std::string(invalid_reason::kMalformed);
-      r.verdict.detail = data.error().detail + ", not a staple";
+      v.invalid_reason = std::string(invalid_reason::kMalformed);
+      v.detail = data.error().detail + ", not a staple";
     } else if (data.error().reason == "not_regular_file") {
-      r.verdict.invalid_reason = std::string(invalid_reason::kNotRegularFile);
-      r.verdict.detail = data.error().detail;
+      v.invalid_reason = std::string(invalid_reason::kNotRegularFile);
+      v.detail = data.error().detail;
     } else {
-      r.verdict.invalid_reason = std::string(invalid_reason::kUnreadable);
-      r.verdict.detail = data.error().detail;
+      v.invalid_reason = std::string(invalid_reason::kUnreadable);
+      v.detail = data.error().detail;
     }
     return finish();
   }
   r.verdict = VerifyOcspResponse(data.value(), cert, target.cert->issuer.get(), verify,
                                  NowUnix());
-  if (r.verdict.state == ResponseState::kInvalid) {
-    r.verdict.detail = target.path + ": " + r.verdict.detail;
+  if (r.verdict->state == ResponseState::kInvalid) {
+    OcspVerdict& v = r.verdict.Mut();
+    v.detail = target.path + ": " + v.detail;
   }
   return finish();
 }

@@ -97,7 +97,9 @@ HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
   f.not_after = NotAfterUnix(leaf);
   f.ocsp_url_present = !OcspUrls(leaf).empty();
   f.crl_url_present = !CrlUrls(leaf).empty();
-  f.chain_verified = VerifyChain(ssl, leaf, system, req.extra_issuers, &f.chain_error);
+  std::string chain_error;
+  f.chain_verified = VerifyChain(ssl, leaf, system, req.extra_issuers, &chain_error);
+  if (!chain_error.empty()) f.chain_error = std::move(chain_error);  // none allocated when it verified
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   f.name_matched = sni != nullptr ? X509_check_host(leaf, sni, 0, 0, nullptr) == 1
                                   : X509_check_ip_asc(leaf, req.host.c_str(), 0) == 1;
@@ -106,18 +108,18 @@ HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
   const unsigned char* staple = nullptr;
   long len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
   if (staple == nullptr || len <= 0) {
-    f.staple_present = false;
-    f.verdict = OcspVerdict{};  // kAbsent
-    if (!f.ocsp_url_present) f.verdict.detail = "no OCSP URL in the certificate";
+    f.staple_present = false;  // verdict kAbsent
+    if (!f.ocsp_url_present) f.verdict.Mut().detail = "no OCSP URL in the certificate";
     return f;
   }
   f.staple_present = true;
 
   X509* issuer = FindIssuer(leaf, IssuerCandidates(ssl, req));
   if (issuer == nullptr) {
-    f.verdict.state = ResponseState::kInvalid;
-    f.verdict.invalid_reason = std::string(invalid_reason::kIssuerUnknown);
-    f.verdict.detail =
+    OcspVerdict& v = f.verdict.Mut();
+    v.state = ResponseState::kInvalid;
+    v.invalid_reason = std::string(invalid_reason::kIssuerUnknown);
+    v.detail =
         "issuer of the leaf is neither in the served chain nor in ca_file; cannot verify "
         "the staple";
     return f;
@@ -180,9 +182,9 @@ int64_t FactsLifetime(SSL* ssl, const HandshakeFacts& f, const TlsProbeRequest& 
   if (req.extra_issuers) {
     for (const auto& c : *req.extra_issuers) bound(NotAfterUnix(c.get()));
   }
-  bound(f.verdict.signer_not_after);
-  if (f.verdict.invalid_reason == invalid_reason::kNotYetValid && f.verdict.this_update) {
-    until = std::min(until, std::max(now + 1, *f.verdict.this_update - req.verify.skew_seconds));
+  bound(f.verdict->signer_not_after);
+  if (f.verdict->invalid_reason == invalid_reason::kNotYetValid && f.verdict->this_update) {
+    until = std::min(until, std::max(now + 1, *f.verdict->this_update - req.verify.skew_seconds));
   }
   return std::max(until, now + 1);
 }

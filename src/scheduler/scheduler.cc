@@ -173,7 +173,7 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
       std::vector<log::Field> fields = {{"target", name},
                                         {"from", recorded.previous.value_or("none")},
                                         {"to", now_label}};
-      const std::string& detail = r.success ? r.verdict.detail : r.detail;
+      const std::string& detail = r.success ? r.verdict->detail : r.detail;
       if (!detail.empty()) fields.emplace_back("detail", detail);
       log::Info("target state changed", fields);
     }

@@ -145,7 +145,7 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   state_.last_update = now;
   if (r.leaf_crl) state_.crl = *r.leaf_crl;
   const std::string url = r.http ? r.http->url : "";
-  bool usable = r.success && r.der && Usable(r.verdict.state);
+  bool usable = r.success && r.der && Usable(r.verdict->state);
   std::string refusal = usable ? Refusal(r.verdict) : "";
   // An authentic answer older than the one held (a CDN edge's cache): not
   // a failure; counted as "stale" and asked again on the normal schedule.
@@ -153,7 +153,7 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
                                    ReplaceVerdict::kOlder;
   std::string result = !r.success        ? "failed"
                        : !refusal.empty() ? "stale"
-                                          : std::string(StateName(r.verdict.state));
+                                          : std::string(StateName(r.verdict->state));
   ++state_.refresh_total[result];
   if (usable && refusal.empty()) {
     // A verified answer, good or revoked, replaces what is held at once: a
@@ -177,14 +177,14 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
     ++state_.failures_in_row;
     state_.last_error = !r.success ? r.failure_reason + ": " + r.detail
                         : !refusal.empty() ? "refused " + refusal
-                        : r.verdict.state == ResponseState::kUnknown
+                        : r.verdict->state == ResponseState::kUnknown
                             ? "responder answered unknown"
-                            : "invalid response (" + r.verdict.invalid_reason +
-                                  "): " + r.verdict.detail;
+                            : "invalid response (" + r.verdict->invalid_reason +
+                                  "): " + r.verdict->detail;
     bool holding = Usable(state_.held.state);
     if (!holding && refusal.empty()) {
       // Nothing usable held: show what the responder said.
-      state_.held = r.success ? r.verdict : OcspVerdict{};
+      state_.held = r.success ? *r.verdict : OcspVerdict{};
       state_.held_source = url;
       der_.clear();
     }

@@ -360,7 +360,7 @@ void Stapler::Wake(const std::shared_ptr<Slot>& slot) {
       const auto& st = s->core->state();
       log::Info("staple update",
                 {{"certificate", st.name},
-                 {"result", !r.success ? "failed" : std::string(StateName(r.verdict.state))},
+                 {"result", !r.success ? "failed" : std::string(StateName(r.verdict->state))},
                  {"status", std::string(StateName(st.held.state))},
                  {"this_update", FormatUnixTimeOrNone(st.held.this_update)},
                  {"next_update", FormatUnixTimeOrNone(st.held.next_update)},

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
+#include "ocsp_staple_exporter/common/shared.h"
 
 namespace ose {
 
@@ -141,6 +142,14 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
 /// final revocation, authentic when it was signed, stays. Every other
 /// verdict is returned as is.
 OcspVerdict VerdictAt(OcspVerdict v, int64_t now);
+
+/// True when VerdictAt(v, now) reads differently from `v` (it lapsed: past
+/// fresh_until or signer_fresh_until, as described there).
+bool VerdictLapsesAt(const OcspVerdict& v, int64_t now);
+
+/// VerdictAt for a shared verdict: `v` itself (still shared, no copy) when
+/// nothing lapsed at `now`, else a new verdict of its own.
+Shared<OcspVerdict> VerdictAt(Shared<OcspVerdict> v, int64_t now);
 
 /// RFC 8954 / RFC 6960 §4.4.1: true when the BasicOCSPResponse in `der`
 /// echoes the nonce of `request` (OCSP_check_nonce returns 1). False for a

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ocsp_staple_exporter/common/boxed.h"
+#include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/crl/crl.h"
 #include "ocsp_staple_exporter/crl/crl_store.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
@@ -81,19 +82,23 @@ struct ProbeResult {
   bool crl_url_present = false;
   std::optional<int64_t> not_after;  ///< leaf notAfter, Unix seconds
   std::string tls_version;           ///< e.g. "TLSv1.3"
-  std::string subject;               ///< leaf subject, RFC 2253
-  CertIdentity identity;             ///< leaf serial, issuer, fingerprint (`ocsp_cert_info`)
+  /// Leaf subject (RFC 2253) and serial, issuer, fingerprint
+  /// (`ocsp_cert_info`). TLS targets: shared with the verification cache
+  /// entry of the handshake input (see Shared), as are chain_error and
+  /// verdict while it reads the same as there.
+  Shared<std::string> subject;
+  Shared<CertIdentity> identity;
   /// TLS targets: the served chain validates to a trust anchor (the system
   /// store, or a certificate of ca_file) at the time of the probe
   /// (`ocsp_tls_chain_verified`); chain_error says why not.
   bool chain_verified = false;
-  std::string chain_error;
+  Shared<std::string> chain_error;
   /// TLS targets: the leaf matches the SNI name (RFC 6125), or the IP
   /// address probed when no name was sent (`ocsp_tls_name_matched`).
   bool name_matched = false;
   /// The verified staple; state kAbsent when there was none (or when the
   /// probe failed).
-  OcspVerdict verdict;
+  Shared<OcspVerdict> verdict;
 
   /// `[[responder]]` only: the HTTP exchange that produced the answer (or
   /// the last one tried).

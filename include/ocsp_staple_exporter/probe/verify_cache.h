@@ -23,6 +23,7 @@
 #include <utility>
 #include <algorithm>
 
+#include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"
 #include "ocsp_staple_exporter/ocsp/response.h"
 
@@ -53,18 +54,21 @@ class InputHasher {
 
 /// What a TLS handshake's certificates and staple say, as verified once.
 /// The fields mirror those of ProbeResult (see there for meanings).
+/// The strings and the verdict are Shared: a cache hit hands the result
+/// the entry's own (no copy), and the entry and the target's latest result
+/// hold one allocation.
 struct HandshakeFacts {
-  std::string subject;
-  CertIdentity identity;  ///< `ocsp_cert_info`
+  Shared<std::string> subject;
+  Shared<CertIdentity> identity;  ///< `ocsp_cert_info`
   bool must_staple = false;
   bool ocsp_url_present = false;
   bool crl_url_present = false;
   std::optional<int64_t> not_after;
   bool chain_verified = false;
-  std::string chain_error;
+  Shared<std::string> chain_error;
   bool name_matched = false;
   bool staple_present = false;
-  OcspVerdict verdict;  ///< as verified at the time of insertion
+  Shared<OcspVerdict> verdict;  ///< as verified at the time of insertion
 };
 
 class VerificationCache {

@@ -78,9 +78,9 @@ TEST(StaplerJson, TruthAtTheMomentItIsRead) {
   r.verdict = c.held;
   t.last = std::make_shared<const ProbeResult>(r);
   EXPECT_EQ(LandingPage({t}, {}, 1'500).find("1970-01-01T00:33:20Z"), std::string::npos);
-  r.verdict.signature_verified = true;
-  r.verdict.state = ResponseState::kGood;
-  r.verdict.fresh_until = 2'300;
+  r.verdict.Mut().signature_verified = true;
+  r.verdict.Mut().state = ResponseState::kGood;
+  r.verdict.Mut().fresh_until = 2'300;
   t.last = std::make_shared<const ProbeResult>(r);
   std::string fresh = LandingPage({t}, {}, 1'500);
   EXPECT_NE(fresh.find("1970-01-01T00:33:20Z"), std::string::npos) << fresh;
@@ -97,11 +97,11 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   ProbeResult good;
   good.success = true;
   good.staple_present = true;
-  good.verdict.state = ResponseState::kGood;
+  good.verdict.Mut().state = ResponseState::kGood;
   good.address = "127.0.0.2:443";
   ProbeResult absent = good;
   absent.staple_present = false;
-  absent.verdict.state = ResponseState::kAbsent;
+  absent.verdict.Mut().state = ResponseState::kAbsent;
   absent.address = "[::1]:443";
   absent.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
   TargetSnapshot t;
@@ -111,7 +111,7 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   ProbeResult summary_result;
   summary_result.success = true;
   summary_result.every_address = true;
-  summary_result.verdict.state = ResponseState::kAbsent;
+  summary_result.verdict.Mut().state = ResponseState::kAbsent;
   summary_result.per_address = {good, absent};
   t.last = std::make_shared<const ProbeResult>(std::move(summary_result));
   std::string page = LandingPage({t}, {}, 1'500);
@@ -161,13 +161,13 @@ ProbeResult Staple(ResponseState state, int64_t valid_until) {
   r.success = true;
   r.staple_present = state != ResponseState::kAbsent;
   r.finished_at = 1'000;
-  r.verdict.state = state;
+  r.verdict.Mut().state = state;
   if (state != ResponseState::kAbsent) {
-    r.verdict.signature_verified = true;
-    r.verdict.this_update = 0;
-    r.verdict.next_update = valid_until;
-    r.verdict.valid_until = valid_until;
-    r.verdict.fresh_until = valid_until + 300;
+    r.verdict.Mut().signature_verified = true;
+    r.verdict.Mut().this_update = 0;
+    r.verdict.Mut().next_update = valid_until;
+    r.verdict.Mut().valid_until = valid_until;
+    r.verdict.Mut().fresh_until = valid_until + 300;
   }
   return r;
 }

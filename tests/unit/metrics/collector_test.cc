@@ -19,18 +19,18 @@ ProbeResult Reached(ResponseState state) {
   r.not_after = kNow + 86400;
   r.finished_at = kNow - 5;
   r.duration_seconds = 0.25;
-  r.verdict.state = state;
+  r.verdict.Mut().state = state;
   return r;
 }
 
 ProbeResult Verified(ResponseState state) {
   ProbeResult r = Reached(state);
-  r.verdict.signature_verified = true;
-  r.verdict.this_update = kNow - 3600;
-  r.verdict.next_update = kNow + 7200;
-  r.verdict.valid_until = kNow + 7200;
-  r.verdict.fresh_until = kNow + 7200 + 300;
-  r.verdict.produced_at = kNow - 3600;
+  r.verdict.Mut().signature_verified = true;
+  r.verdict.Mut().this_update = kNow - 3600;
+  r.verdict.Mut().next_update = kNow + 7200;
+  r.verdict.Mut().valid_until = kNow + 7200;
+  r.verdict.Mut().fresh_until = kNow + 7200 + 300;
+  r.verdict.Mut().produced_at = kNow - 3600;
   return r;
 }
 
@@ -62,17 +62,17 @@ std::string Series(const std::vector<TargetSnapshot>& targets, bool label = true
 // (certificate_hold excepted).
 TEST(Collector, FreshnessIsEvaluatedAtScrapeTime) {
   ProbeResult good = Verified(ResponseState::kGood);
-  good.verdict.valid_until = kNow - 400;
-  good.verdict.next_update = kNow - 400;
-  good.verdict.fresh_until = kNow - 100;
+  good.verdict.Mut().valid_until = kNow - 400;
+  good.verdict.Mut().next_update = kNow - 400;
+  good.verdict.Mut().fresh_until = kNow - 100;
   ProbeResult unknown = good;
-  unknown.verdict.state = ResponseState::kUnknown;
+  unknown.verdict.Mut().state = ResponseState::kUnknown;
   ProbeResult revoked = good;
-  revoked.verdict.state = ResponseState::kRevoked;
-  revoked.verdict.revocation_reason = "key_compromise";
-  revoked.verdict.revoked_at = kNow - 86400;
+  revoked.verdict.Mut().state = ResponseState::kRevoked;
+  revoked.verdict.Mut().revocation_reason = "key_compromise";
+  revoked.verdict.Mut().revoked_at = kNow - 86400;
   ProbeResult hold = revoked;
-  hold.verdict.revocation_reason = "certificate_hold";
+  hold.verdict.Mut().revocation_reason = "certificate_hold";
   std::string s = Series({Target("g", good), Target("u", unknown), Target("r", revoked),
                           Target("h", hold)});
   for (const char* want : {
@@ -88,7 +88,7 @@ TEST(Collector, FreshnessIsEvaluatedAtScrapeTime) {
     EXPECT_NE(s.find(want), std::string::npos) << want << "\nin:\n" << s;
   }
   // Within the skew it still reads good.
-  good.verdict.fresh_until = kNow;
+  good.verdict.Mut().fresh_until = kNow;
   EXPECT_NE(Series({Target("g", good)}).find("ocsp_response_status{target=\"g\",status=\"good\"} 1"),
             std::string::npos);
 }
@@ -160,8 +160,8 @@ TEST(Collector, MarginIsComputedAtScrapeTime) {
 
 TEST(Collector, NoNextUpdateMeansNoSeriesButAMargin) {
   auto r = Verified(ResponseState::kGood);
-  r.verdict.next_update.reset();
-  r.verdict.valid_until = kNow + 100;
+  r.verdict.Mut().next_update.reset();
+  r.verdict.Mut().valid_until = kNow + 100;
   std::string s = Series({Target("a", r)});
   EXPECT_EQ(s.find("ocsp_response_next_update_timestamp_seconds"), std::string::npos);
   EXPECT_NE(s.find("ocsp_response_next_update_margin_seconds{target=\"a\"} 100\n"),
@@ -170,8 +170,8 @@ TEST(Collector, NoNextUpdateMeansNoSeriesButAMargin) {
 
 TEST(Collector, RevokedShowsTimeAndReason) {
   auto r = Verified(ResponseState::kRevoked);
-  r.verdict.revoked_at = kNow - 60;
-  r.verdict.revocation_reason = "ca_compromise";
+  r.verdict.Mut().revoked_at = kNow - 60;
+  r.verdict.Mut().revocation_reason = "ca_compromise";
   std::string s = Series({Target("a", r)});
   EXPECT_NE(s.find("ocsp_response_status{target=\"a\",status=\"revoked\"} 1\n"),
             std::string::npos);
@@ -184,8 +184,8 @@ TEST(Collector, RevokedShowsTimeAndReason) {
 
 TEST(Collector, InvalidWithoutVerifiedSignatureHidesTimes) {
   auto r = Verified(ResponseState::kInvalid);
-  r.verdict.signature_verified = false;
-  r.verdict.invalid_reason = "signature";
+  r.verdict.Mut().signature_verified = false;
+  r.verdict.Mut().invalid_reason = "signature";
   std::string s = Series({Target("a", r)});
   EXPECT_NE(s.find("ocsp_response_status{target=\"a\",status=\"invalid\"} 1\n"),
             std::string::npos);
@@ -202,7 +202,7 @@ TEST(Collector, FailedProbeIsFailedWithoutHandshakeFacts) {
   ProbeResult r;
   r.success = false;
   r.failure_reason = "connect";
-  r.verdict.state = ResponseState::kGood;  // must not leak through
+  r.verdict.Mut().state = ResponseState::kGood;  // must not leak through
   TargetSnapshot t = Target("down", r);
   t.failures["connect"] = 3;
   std::string s = Series({t});
@@ -302,8 +302,8 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
   refused.failure_reason = "connect";
   store.Record("mail", refused);
   ProbeResult revoked = Verified(ResponseState::kRevoked);
-  revoked.verdict.revoked_at = kNow - 100;
-  revoked.verdict.revocation_reason = "key_compromise";
+  revoked.verdict.Mut().revoked_at = kNow - 100;
+  revoked.verdict.Mut().revocation_reason = "key_compromise";
   store.Record("revoked \"quoted\"\\back\nline", revoked);
   ProbeResult down;
   down.failure_reason = "timeout";
@@ -370,8 +370,8 @@ TEST(Collector, TextPathRendersExactlyWhatTheObjectPathDoes) {
 // byte for byte (good, revoked, failed, every address).
 TEST(Collector, ProbeTextIsTheObjectPathWithoutScheduledFamilies) {
   ProbeResult revoked = Verified(ResponseState::kRevoked);
-  revoked.verdict.revoked_at = kNow - 100;
-  revoked.verdict.revocation_reason = "key_compromise";
+  revoked.verdict.Mut().revoked_at = kNow - 100;
+  revoked.verdict.Mut().revocation_reason = "key_compromise";
   ProbeResult down;
   down.failure_reason = "timeout";
   ProbeResult all = Verified(ResponseState::kGood);
@@ -602,8 +602,8 @@ TEST(Collector, CertificateInfoSignerResponderAndInterval) {
   r.subject = "CN=www.example.net";
   r.identity = CertIdentity{.serial = "4099", .issuer = "CN=Example CA",
                             .sha256_fingerprint = "ab01"};
-  r.verdict.delegated_signer = true;
-  r.verdict.signer_not_after = kNow + 5 * 86400;
+  r.verdict.Mut().delegated_signer = true;
+  r.verdict.Mut().signer_not_after = kNow + 5 * 86400;
   r.http = ProbeResult::Http{"http://ocsp.example.net/", "GET", 200, 0.01, std::nullopt};
   TargetSnapshot t = Target("www", r);
   t.kind = "responder";

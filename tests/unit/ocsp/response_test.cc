@@ -478,6 +478,40 @@ TEST_F(VerifyTest, NonSuccessfulResponseStatus) {
   }
 }
 
+// VerdictLapsesAt is the cheap question VerdictAt answers by copying: for
+// every state, reason, expiry flag and clock position (before, at and
+// after fresh_until and signer_fresh_until) they agree.
+TEST(VerdictLapsesAt, AgreesWithVerdictAt) {
+  const ResponseState states[] = {ResponseState::kGood, ResponseState::kRevoked,
+                                  ResponseState::kUnknown, ResponseState::kAbsent,
+                                  ResponseState::kInvalid};
+  int lapsed = 0;
+  for (ResponseState state : states) {
+    for (const char* reason : {"", "key_compromise", "certificate_hold"}) {
+      for (bool expired : {false, true}) {
+        for (int clocks = 0; clocks < 4; ++clocks) {
+          OcspVerdict v;
+          v.state = state;
+          if (*reason != 0) v.revocation_reason = reason;
+          v.expired = expired;
+          if (clocks & 1) v.fresh_until = 1000;
+          if (clocks & 2) v.signer_fresh_until = 900;
+          for (int64_t now : {899, 900, 901, 1000, 1001}) {
+            const OcspVerdict at = VerdictAt(v, now);
+            const bool differs = at.state != v.state || at.expired != v.expired ||
+                                 at.invalid_reason != v.invalid_reason;
+            EXPECT_EQ(VerdictLapsesAt(v, now), differs)
+                << StateName(state) << " reason=" << reason << " expired=" << expired
+                << " clocks=" << clocks << " now=" << now;
+            lapsed += differs;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(lapsed, 0);
+}
+
 TEST(RevocationReasonName, AllRfc5280Codes) {
   const char* expected[] = {"unspecified",  "key_compromise",         "ca_compromise",
                             "affiliation_changed", "superseded", "cessation_of_operation",

@@ -15,7 +15,7 @@ ProbeResult Handshake(ResponseState state, std::string address = "127.0.0.2:443"
   r.success = true;
   r.address = std::move(address);
   r.staple_present = state != ResponseState::kAbsent;
-  r.verdict.state = state;
+  r.verdict.Mut().state = state;
   return r;
 }
 
@@ -34,9 +34,9 @@ TEST(Fleet, WorstHandshakeWinsInTheIssuesOrder) {
   for (size_t i = 0; i + 1 < std::size(order); ++i) {
     EXPECT_LT(StapleSeverity(order[i]), StapleSeverity(order[i + 1])) << i;
     ProbeResult r = CombineHandshakes({Handshake(order[i + 1]), Handshake(order[i])}, 2);
-    EXPECT_EQ(r.verdict.state, order[i + 1]);
+    EXPECT_EQ(r.verdict->state, order[i + 1]);
     r = CombineHandshakes({Handshake(order[i]), Handshake(order[i + 1])}, 2);
-    EXPECT_EQ(r.verdict.state, order[i + 1]);
+    EXPECT_EQ(r.verdict->state, order[i + 1]);
   }
 }
 
@@ -47,7 +47,7 @@ TEST(Fleet, StaplePresentOnlyWhenEveryHandshakeStapled) {
       4);
   EXPECT_TRUE(r.success);
   EXPECT_FALSE(r.staple_present);
-  EXPECT_EQ(r.verdict.state, ResponseState::kAbsent);
+  EXPECT_EQ(r.verdict->state, ResponseState::kAbsent);
   ASSERT_TRUE(r.handshakes);
   EXPECT_EQ(r.handshakes->requested, 4);
   EXPECT_EQ(r.handshakes->completed, 4);
@@ -57,7 +57,7 @@ TEST(Fleet, StaplePresentOnlyWhenEveryHandshakeStapled) {
   r = CombineHandshakes({Handshake(ResponseState::kGood), Handshake(ResponseState::kGood)}, 2);
   EXPECT_TRUE(r.staple_present);
   EXPECT_EQ(r.handshakes->stapled, 2);
-  EXPECT_EQ(r.verdict.state, ResponseState::kGood);
+  EXPECT_EQ(r.verdict->state, ResponseState::kGood);
 
   // One handshake: today's result, no counts.
   r = CombineHandshakes({Handshake(ResponseState::kAbsent)}, 1);
@@ -83,7 +83,7 @@ TEST(Fleet, AddressesSummaryIsTheWorstAndKeepsEveryAddress) {
   EXPECT_TRUE(r.every_address);
   EXPECT_TRUE(r.success);
   EXPECT_TRUE(r.address.empty());
-  EXPECT_EQ(r.verdict.state, ResponseState::kAbsent);
+  EXPECT_EQ(r.verdict->state, ResponseState::kAbsent);
   EXPECT_EQ(r.detail, "addresses disagree; worst: 127.0.0.4:443");
   ASSERT_EQ(r.per_address.size(), 3u);
   EXPECT_EQ(r.per_address[2].address, "[::1]:443");
@@ -139,23 +139,23 @@ TEST(Fleet, EveryDistinctLeafMovesToTheSummary) {
 // earliest notAfter.
 TEST(Fleet, TheSmallestMarginAndEarliestNotAfterWin) {
   ProbeResult week = Handshake(ResponseState::kGood, "127.0.0.2:443");
-  week.verdict.valid_until = 1'000'000 + 7 * 86400;
+  week.verdict.Mut().valid_until = 1'000'000 + 7 * 86400;
   week.not_after = 5'000'000;
   ProbeResult hours = Handshake(ResponseState::kGood, "127.0.0.3:443");
-  hours.verdict.valid_until = 1'000'000 + 2 * 3600;
+  hours.verdict.Mut().valid_until = 1'000'000 + 2 * 3600;
   hours.not_after = 9'000'000;
   for (const auto& order : {std::vector{week, hours}, std::vector{hours, week}}) {
     ProbeResult r = CombineHandshakes(order, 2);
-    EXPECT_EQ(r.verdict.valid_until, 1'000'000 + 2 * 3600);
+    EXPECT_EQ(r.verdict->valid_until, 1'000'000 + 2 * 3600);
     EXPECT_EQ(r.not_after, 5'000'000);
     ProbeResult s = CombineAddresses(order);
-    EXPECT_EQ(s.verdict.valid_until, 1'000'000 + 2 * 3600);
+    EXPECT_EQ(s.verdict->valid_until, 1'000'000 + 2 * 3600);
     EXPECT_EQ(s.not_after, 5'000'000);
   }
   // A worse state still wins over a smaller margin.
   ProbeResult unknown = Handshake(ResponseState::kUnknown, "127.0.0.4:443");
-  unknown.verdict.valid_until = 1'000'000 + 7 * 86400;
-  EXPECT_EQ(CombineHandshakes({hours, unknown}, 2).verdict.state, ResponseState::kUnknown);
+  unknown.verdict.Mut().valid_until = 1'000'000 + 7 * 86400;
+  EXPECT_EQ(CombineHandshakes({hours, unknown}, 2).verdict->state, ResponseState::kUnknown);
 }
 
 TEST(Fleet, EndpointsAreLabelledWithIpv6InBrackets) {

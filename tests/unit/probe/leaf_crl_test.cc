@@ -139,7 +139,7 @@ TEST_F(LeafCrlTest, FileTargetLooksUpItsLeafAndAnUnknownIssuerIsUnavailable) {
   t.revocation = Revocation::kBoth;
   ProbeResult r = ProbeStapleFile(t, VerifyOptions{}, &store_);
   EXPECT_TRUE(r.success);
-  EXPECT_EQ(r.verdict.state, ResponseState::kAbsent);
+  EXPECT_EQ(r.verdict->state, ResponseState::kAbsent);
   ASSERT_TRUE(r.leaf_crl);
   EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kRevoked);
   EXPECT_EQ(StateLabel(r), "absent+crl_revoked");

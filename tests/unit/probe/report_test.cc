@@ -12,12 +12,12 @@ ProbeResult Result(ResponseState state, bool staple, bool must_staple, int64_t m
   r.success = true;
   r.staple_present = staple;
   r.must_staple = must_staple;
-  r.verdict.state = state;
+  r.verdict.Mut().state = state;
   r.chain_verified = true;
   r.name_matched = true;
   if (staple) {
-    r.verdict.signature_verified = state != ResponseState::kInvalid;
-    r.verdict.valid_until = kNow + margin;
+    r.verdict.Mut().signature_verified = state != ResponseState::kInvalid;
+    r.verdict.Mut().valid_until = kNow + margin;
   }
   return r;
 }
@@ -31,9 +31,9 @@ TEST(ProbeReport, ExitCodeTable) {
   ProbeResult failed;
   failed.failure_reason = "connect";
   ProbeResult invalid = Result(ResponseState::kInvalid, true, false);
-  invalid.verdict.invalid_reason = "signature";
+  invalid.verdict.Mut().invalid_reason = "signature";
   ProbeResult stale = Result(ResponseState::kGood, true, true, -400);
-  stale.verdict.fresh_until = kNow - 100;
+  stale.verdict.Mut().fresh_until = kNow - 100;
   const Case cases[] = {
       {"good", Result(ResponseState::kGood, true, true), ProbeExit::kOk},
       {"good, little margin", Result(ResponseState::kGood, true, true, 3600), ProbeExit::kWarning},
@@ -56,8 +56,8 @@ TEST(ProbeReport, ExitCodeTable) {
 
 TEST(ProbeReport, FirstLineSummarises) {
   auto r = Result(ResponseState::kRevoked, true, true);
-  r.verdict.revocation_reason = "superseded";
-  r.verdict.revoked_at = kNow - 86400;
+  r.verdict.Mut().revocation_reason = "superseded";
+  r.verdict.Mut().revoked_at = kNow - 86400;
   auto rep = BuildProbeReport("api:443", r, kNow, 3600);
   EXPECT_EQ(rep.text.substr(0, rep.text.find('\n')),
             "CRITICAL: api:443: certificate REVOKED (superseded)");

@@ -129,9 +129,9 @@ TEST(MaxAgeDeferral, CappedByHalfLifeAndSevenDays) {
   ProbeResult r;
   r.success = true;
   r.finished_at = 1'000'000;
-  r.verdict.state = ResponseState::kGood;
-  r.verdict.this_update = r.finished_at - 600;
-  r.verdict.valid_until = r.finished_at + 7200;  // half-life: finished_at + 3300
+  r.verdict.Mut().state = ResponseState::kGood;
+  r.verdict.Mut().this_update = r.finished_at - 600;
+  r.verdict.Mut().valid_until = r.finished_at + 7200;  // half-life: finished_at + 3300
   r.http = ProbeResult::Http{.url = "http://x", .method = "GET", .status = 200,
                              .max_age = 600};
   EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 600);
@@ -142,7 +142,7 @@ TEST(MaxAgeDeferral, CappedByHalfLifeAndSevenDays) {
   r.http->max_age = 86400;
   EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 3300);
   // Clamped to 7 days.
-  r.verdict.valid_until = r.finished_at + 365 * 86400;
+  r.verdict.Mut().valid_until = r.finished_at + 365 * 86400;
   r.http->max_age = 100 * 86400;
   EXPECT_EQ(MaxAgeDeferral(r), r.finished_at + 7 * 86400);
   // Ignored on non-200 answers, failures and invalid answers.
@@ -153,11 +153,11 @@ TEST(MaxAgeDeferral, CappedByHalfLifeAndSevenDays) {
   bad.success = false;
   EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
   bad = r;
-  bad.verdict.state = ResponseState::kInvalid;
+  bad.verdict.Mut().state = ResponseState::kInvalid;
   EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
   // An answer already past its half-life defers nothing.
   bad = r;
-  bad.verdict.valid_until = r.finished_at + 500;  // half-life: finished_at - 50
+  bad.verdict.Mut().valid_until = r.finished_at + 500;  // half-life: finished_at - 50
   EXPECT_EQ(MaxAgeDeferral(bad), std::nullopt);
 }
 
@@ -183,7 +183,7 @@ TEST_F(ResponderTest, StapleFiles) {
   Write("good", std::string(der.begin(), der.end()));
   auto good = ProbeStapleFile(File("good"), {});
   EXPECT_TRUE(good.success);
-  EXPECT_EQ(good.verdict.state, ResponseState::kGood) << good.verdict.detail;
+  EXPECT_EQ(good.verdict->state, ResponseState::kGood) << good.verdict->detail;
   EXPECT_TRUE(good.must_staple);
   EXPECT_EQ(good.not_after, now_ + 86400);
   ASSERT_TRUE(good.file_modified.has_value());
@@ -191,40 +191,40 @@ TEST_F(ResponderTest, StapleFiles) {
 
   auto missing = ProbeStapleFile(File("missing"), {});
   EXPECT_TRUE(missing.success);
-  EXPECT_EQ(missing.verdict.state, ResponseState::kAbsent);
+  EXPECT_EQ(missing.verdict->state, ResponseState::kAbsent);
   EXPECT_FALSE(missing.file_modified.has_value());
 
   fs::create_directories(dir_ / "a-directory");
   auto dir = ProbeStapleFile(File("a-directory"), {});
-  EXPECT_EQ(dir.verdict.state, ResponseState::kInvalid);
-  EXPECT_EQ(dir.verdict.invalid_reason, "not_regular_file") << dir.verdict.detail;
+  EXPECT_EQ(dir.verdict->state, ResponseState::kInvalid);
+  EXPECT_EQ(dir.verdict->invalid_reason, "not_regular_file") << dir.verdict->detail;
 
   // A FIFO (nobody writes to it) and a device: reported at once, never
   // blocking the thread. Without O_NONBLOCK the FIFO open would hang here.
   ASSERT_EQ(::mkfifo((dir_ / "a-fifo").c_str(), 0600), 0);
   auto fifo = ProbeStapleFile(File("a-fifo"), {});
-  EXPECT_EQ(fifo.verdict.state, ResponseState::kInvalid);
-  EXPECT_EQ(fifo.verdict.invalid_reason, "not_regular_file");
-  EXPECT_NE(fifo.verdict.detail.find("a FIFO"), std::string::npos) << fifo.verdict.detail;
+  EXPECT_EQ(fifo.verdict->state, ResponseState::kInvalid);
+  EXPECT_EQ(fifo.verdict->invalid_reason, "not_regular_file");
+  EXPECT_NE(fifo.verdict->detail.find("a FIFO"), std::string::npos) << fifo.verdict->detail;
   FileTarget zero = File("x");
   zero.path = "/dev/zero";
   auto dev = ProbeStapleFile(zero, {});
-  EXPECT_EQ(dev.verdict.invalid_reason, "not_regular_file");
-  EXPECT_NE(dev.verdict.detail.find("character device"), std::string::npos) << dev.verdict.detail;
+  EXPECT_EQ(dev.verdict->invalid_reason, "not_regular_file");
+  EXPECT_NE(dev.verdict->detail.find("character device"), std::string::npos) << dev.verdict->detail;
 
   Write("garbage", "<html>502</html>");
   auto garbage = ProbeStapleFile(File("garbage"), {});
-  EXPECT_EQ(garbage.verdict.invalid_reason, "malformed");
-  EXPECT_NE(garbage.verdict.detail.find("garbage: not a DER OCSPResponse"), std::string::npos)
-      << garbage.verdict.detail;
+  EXPECT_EQ(garbage.verdict->invalid_reason, "malformed");
+  EXPECT_NE(garbage.verdict->detail.find("garbage: not a DER OCSPResponse"), std::string::npos)
+      << garbage.verdict->detail;
 
   Write("empty", "");
-  EXPECT_EQ(ProbeStapleFile(File("empty"), {}).verdict.invalid_reason, "malformed");
+  EXPECT_EQ(ProbeStapleFile(File("empty"), {}).verdict->invalid_reason, "malformed");
 
   Write("huge", std::string(kMaxResponseBytes + 1, '\x30'));
   auto huge = ProbeStapleFile(File("huge"), {});
-  EXPECT_EQ(huge.verdict.invalid_reason, "malformed");
-  EXPECT_NE(huge.verdict.detail.find("larger than"), std::string::npos);
+  EXPECT_EQ(huge.verdict->invalid_reason, "malformed");
+  EXPECT_NE(huge.verdict->detail.find("larger than"), std::string::npos);
 
   // Expired: signature verified, so its times are still shown.
   testing::ResponseSpec old;
@@ -233,8 +233,8 @@ TEST_F(ResponderTest, StapleFiles) {
   auto expired = testing::MakeResponse(old, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
   Write("expired", std::string(expired.begin(), expired.end()));
   auto e = ProbeStapleFile(File("expired"), {});
-  EXPECT_EQ(e.verdict.invalid_reason, "expired");
-  EXPECT_TRUE(e.verdict.signature_verified);
+  EXPECT_EQ(e.verdict->invalid_reason, "expired");
+  EXPECT_TRUE(e.verdict->signature_verified);
 }
 
 }  // namespace

@@ -17,11 +17,14 @@ HandshakeFacts GoodFacts(int64_t fresh_until) {
   f.subject = "CN=leaf";
   f.staple_present = true;
   f.chain_verified = true;
-  f.verdict.state = ResponseState::kGood;
-  f.verdict.signature_verified = true;
-  f.verdict.valid_until = fresh_until;
-  f.verdict.next_update = fresh_until;
-  f.verdict.fresh_until = fresh_until;
+  f.identity = CertIdentity{"4242", "CN=issuer", "AB:CD"};
+  OcspVerdict v;
+  v.state = ResponseState::kGood;
+  v.signature_verified = true;
+  v.valid_until = fresh_until;
+  v.next_update = fresh_until;
+  v.fresh_until = fresh_until;
+  f.verdict = std::move(v);
   return f;
 }
 
@@ -38,8 +41,8 @@ TEST(VerificationCache, HitReturnsTheFactsAndCountsIt) {
   cache.Insert(Key("x"), GoodFacts(now + 3600), now + 600);
   auto f = cache.Find(Key("x"), now + 1);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->subject, "CN=leaf");
-  EXPECT_EQ(f->verdict.state, ResponseState::kGood);
+  EXPECT_EQ(*f->subject, "CN=leaf");
+  EXPECT_EQ(f->verdict->state, ResponseState::kGood);
   EXPECT_EQ(cache.hits(), 1u);
   EXPECT_EQ(cache.misses(), 1u);
   EXPECT_FALSE(cache.Find(Key("y"), now + 1)) << "another input is another key";
@@ -51,11 +54,36 @@ TEST(VerificationCache, TheClockChecksRunAgainOnEveryHit) {
   VerificationCache cache;
   const int64_t now = 1'000'000;
   cache.Insert(Key("x"), GoodFacts(now + 10), now + 3600);
-  EXPECT_EQ(cache.Find(Key("x"), now + 10)->verdict.state, ResponseState::kGood);
+  EXPECT_EQ(cache.Find(Key("x"), now + 10)->verdict->state, ResponseState::kGood);
   auto later = cache.Find(Key("x"), now + 11);
   ASSERT_TRUE(later);
-  EXPECT_EQ(later->verdict.state, ResponseState::kInvalid);
-  EXPECT_EQ(later->verdict.invalid_reason, "expired");
+  EXPECT_EQ(later->verdict->state, ResponseState::kInvalid);
+  EXPECT_EQ(later->verdict->invalid_reason, "expired");
+}
+
+// A hit hands out the entry's own names and verdict (no copy: the entry and
+// the target's latest result hold one allocation) while the verdict reads
+// the same; once it lapses the hit gets a verdict of its own, and the
+// entry's stays as verified.
+TEST(VerificationCache, HitsShareTheEntrysFactsUntilTheVerdictLapses) {
+  VerificationCache cache;
+  const int64_t now = 1'000'000;
+  cache.Insert(Key("x"), GoodFacts(now + 10), now + 3600);
+  auto first = cache.Find(Key("x"), now);
+  auto second = cache.Find(Key("x"), now + 10);
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(first->subject.SharesWith(second->subject));
+  EXPECT_TRUE(first->identity.SharesWith(second->identity));
+  EXPECT_TRUE(first->verdict.SharesWith(second->verdict));
+  EXPECT_EQ(second->identity->serial, "4242");
+
+  auto lapsed = cache.Find(Key("x"), now + 11);
+  ASSERT_TRUE(lapsed);
+  EXPECT_FALSE(lapsed->verdict.SharesWith(first->verdict));
+  EXPECT_EQ(lapsed->verdict->state, ResponseState::kInvalid);
+  EXPECT_TRUE(lapsed->subject.SharesWith(first->subject));
+  EXPECT_EQ(first->verdict->state, ResponseState::kGood) << "the entry's verdict is not written";
+  EXPECT_EQ(cache.Find(Key("x"), now + 12)->verdict->state, ResponseState::kInvalid);
 }
 
 TEST(VerificationCache, EntriesEndAtTheirLifetime) {

@@ -408,7 +408,7 @@ TEST_F(EngineTest, StapleIsWithdrawnWhenItsDelegatedSignerExpires) {
   r.success = true;
   r.der = std::make_shared<const std::vector<uint8_t>>(der);
   r.verdict = VerifyOcspResponse(der, leaf_.get(), ca_.get(), {}, t0_);
-  ASSERT_EQ(r.verdict.state, ResponseState::kGood) << r.verdict.detail;
+  ASSERT_EQ(r.verdict->state, ResponseState::kGood) << r.verdict->detail;
   auto core = Core("must");
   core->OnFetched(r, t0_);
   EXPECT_TRUE(core->state().serving);
@@ -426,7 +426,7 @@ TEST_F(EngineTest, StapleIsWithdrawnWhenItsDelegatedSignerExpires) {
   OcspVerdict later = VerdictAt(r.verdict, signer_end + VerifyOptions{}.skew_seconds + 1);
   EXPECT_EQ(later.state, ResponseState::kInvalid);
   EXPECT_EQ(later.invalid_reason, "signer_expired");
-  EXPECT_EQ(VerdictAt(r.verdict, signer_end).state, ResponseState::kGood);
+  EXPECT_EQ(VerdictAt(r.verdict, signer_end)->state, ResponseState::kGood);
 }
 
 TEST_F(EngineTest, NewestVerifiedEntryWinsAtStart) {
