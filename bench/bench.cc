@@ -89,8 +89,7 @@ int main(int argc, char** argv) {
   const OcspVerdict verified = VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now);
   for (int i = 0; i < targets; ++i) {
     TargetSnapshot t;
-    t.name = "target-" + std::to_string(i);
-    t.kind = "tls";
+    t.info = TargetInfo{.name = "target-" + std::to_string(i), .kind = "tls"};
     ProbeResult r;
     r.success = true;
     r.staple_present = true;
@@ -116,10 +115,10 @@ int main(int argc, char** argv) {
   {
     // What /metrics does: snapshot of the store, text straight from it, gzip.
     ResultStore scraped;
-    std::vector<ResultStore::TargetInfo> infos;
-    for (const auto& t : snaps) infos.push_back({t.name, t.kind, "127.0.0.1:443"});
+    std::vector<TargetInfo> infos;
+    for (const auto& t : snaps) infos.push_back({t.name(), t.kind(), "127.0.0.1:443"});
     scraped.SetTargets(infos);
-    for (const auto& t : snaps) (void)scraped.Record(t.name, *t.last);
+    for (const auto& t : snaps) (void)scraped.Record(t.name(), *t.last);
     ExporterStatus status;
     Collector collector(scraped, status);
     const long rss0 = RssKiB();
@@ -177,22 +176,26 @@ int main(int argc, char** argv) {
     typical.verdict = VerifyOcspResponse(der, leaf.get(), ca.get(), {}, now);
     long h0 = heap();
     ResultStore held;
-    std::vector<ResultStore::TargetInfo> infos;
-    for (int i = 0; i < targets; ++i) {
-      infos.push_back({"target-" + std::to_string(i), "tls", "127.0.0.1:443"});
+    {
+      std::vector<TargetInfo> infos;
+      for (int i = 0; i < targets; ++i) {
+        infos.push_back({"target-" + std::to_string(i), "tls", "127.0.0.1:443"});
+      }
+      held.SetTargets(std::move(infos));
     }
-    held.SetTargets(infos);
-    for (const auto& t : infos) (void)held.Record(t.name, typical);
+    // Results share `typical`'s facts: in the exporter a result shares its
+    // target's verification cache entry's, counted with the cache below.
+    for (int i = 0; i < targets; ++i) (void)held.Record("target-" + std::to_string(i), typical);
     const long store_bytes = heap() - h0;
     h0 = heap();
     VerificationCache cache(static_cast<size_t>(targets));
     for (int i = 0; i < targets; ++i) {
       InputDigest key{};
       std::memcpy(key.data(), &i, sizeof i);
-      HandshakeFacts f;
-      f.subject = typical.subject;
-      f.identity = typical.identity;
-      f.verdict = typical.verdict;
+      HandshakeFacts f;  // each input's own facts (copies, not typical's shared ones)
+      f.subject = std::string(*typical.subject);
+      f.identity = CertIdentity(*typical.identity);
+      f.verdict = OcspVerdict(*typical.verdict);
       cache.Insert(key, std::move(f), now + 3600);
     }
     const long cache_bytes = heap() - h0;

@@ -210,8 +210,8 @@ void DetailCell(std::ostringstream& h, const std::string& reason_html, const std
 void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
          const std::string& address, bool address_row, int64_t now) {
   h << "<tr" << (address_row ? " class=\"addr\"" : "") << "><td class=\"n\""
-    << TargetLabel(0) << ">" << HtmlEscape(t.name) << "</td><td class=\"k\""
-    << TargetLabel(1) << ">" << (address_row ? "address" : HtmlEscape(t.kind))
+    << TargetLabel(0) << ">" << HtmlEscape(t.name()) << "</td><td class=\"k\""
+    << TargetLabel(1) << ">" << (address_row ? "address" : HtmlEscape(t.kind()))
     << "</td><td class=\"a\"" << TargetLabel(2) << ">" << HtmlEscape(address)
     << "</td>";
   if (x == nullptr) {
@@ -220,7 +220,7 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
     return;
   }
   const ProbeResult& r = x->r;
-  const RowGroup group = GroupOfReading(t.kind, *x);
+  const RowGroup group = GroupOfReading(t.kind(), *x);
   std::string label = StateLabel(r);
   h << "<td class=\"s " << kRowGroupIds[static_cast<int>(group)] << "\""
     << TargetLabel(3) << ">" << HtmlEscape(label) << "</td>";
@@ -271,9 +271,9 @@ std::vector<Placed> PlaceRows(const std::vector<TargetSnapshot>& targets, int64_
     Placed p{&t, std::nullopt, RowGroup::kPending, std::numeric_limits<int64_t>::max()};
     if (t.last) {
       const Reading& x = p.reading.emplace(Read(*t.last, now));
-      p.group = GroupOfReading(t.kind, x);
+      p.group = GroupOfReading(t.kind(), x);
       if (x.valid_until) p.margin = *x.valid_until - now;
-      if (t.kind == "crl" && x.r.success && x.r.crl) {
+      if (t.kind() == "crl" && x.r.success && x.r.crl) {
         const auto s = static_cast<size_t>(x.r.crl->verdict.state);
         ++tally.crls[s];
         tally.crl_group[s] = p.group;
@@ -285,7 +285,7 @@ std::vector<Placed> PlaceRows(const std::vector<TargetSnapshot>& targets, int64_
   std::stable_sort(rows.begin(), rows.end(), [](const Placed& a, const Placed& b) {
     if (a.group != b.group) return a.group < b.group;
     if (a.margin != b.margin) return a.margin < b.margin;
-    return a.t->name < b.t->name;
+    return a.t->name() < b.t->name();
   });
   return rows;
 }
@@ -369,7 +369,7 @@ void TargetsTable(std::ostringstream& h, const std::vector<Placed>& rows, const 
         << HtmlEscape(kRowGroupNames[g]) << " (" << tally.groups[g] << ")</th></tr>\n";
     }
     const TargetSnapshot& t = *p.t;
-    Row(h, t, p.reading ? &*p.reading : nullptr, t.address, false, now);
+    Row(h, t, p.reading ? &*p.reading : nullptr, t.address(), false, now);
     if (t.last) {
       for (const ProbeResult& a : t.last->per_address) {
         const Reading x = Read(a, now);
@@ -425,7 +425,7 @@ void StaplerTable(std::ostringstream& h, const std::vector<StaplerCertState>& st
 
 RowGroup GroupOf(const TargetSnapshot& t, int64_t now) {
   if (!t.last) return RowGroup::kPending;
-  return GroupOfReading(t.kind, Read(*t.last, now));
+  return GroupOfReading(t.kind(), Read(*t.last, now));
 }
 
 std::string HumanDuration(int64_t s) {

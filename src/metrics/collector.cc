@@ -552,7 +552,7 @@ void HandshakeCounts(Families& f, const TargetSnapshot& t,
             "Of the handshakes the last probe completed, those that carried a staple "
             "(targets with handshakes > 1).",
             base, r.handshakes->stapled);
-  } else if (t.kind == "tls" || t.kind.empty()) {
+  } else if (t.kind() == "tls" || t.kind().empty()) {
     f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
             r.success ? 1 : 0);
   }
@@ -618,8 +618,8 @@ void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t n
       base[n].value = value;
       ++n;
     };
-    if (target_label) label("target", t.name);
-    for (const auto& [name, value] : t.labels) label(name, value);
+    if (target_label) label("target", t.name());
+    for (const auto& [name, value] : t.labels()) label(name, value);
     base.resize(n);
     f.Prefix(base);
     // Every reason starts at 0, so rate() and increase() see the first
@@ -628,7 +628,7 @@ void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t n
     // the order of the reason names.
     reasons.assign(std::begin(kProbeFailureReasons),
                    std::begin(kProbeFailureReasons) +
-                       (t.kind == "tls" ? kTlsFailureReasons : std::size(kProbeFailureReasons)));
+                       (t.kind() == "tls" ? kTlsFailureReasons : std::size(kProbeFailureReasons)));
     if (t.last->starttls != StartTls::kNone) {
       reasons.insert(reasons.end(), std::begin(kStartTlsFailureReasons),
                      std::end(kStartTlsFailureReasons));
@@ -649,11 +649,11 @@ void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t n
     const ProbeResult& r = *t.last;
     f.Gauge("ocsp_probe_timestamp_seconds", "Unix time the last probe finished.", base,
             static_cast<double>(r.finished_at));
-    if (t.interval_seconds > 0) {
+    if (t.interval_seconds() > 0) {
       f.Gauge("ocsp_probe_interval_seconds",
               "The target's configured probe interval; with ocsp_probe_timestamp_seconds it "
               "tells a target that is no longer probed.",
-              base, t.interval_seconds);
+              base, t.interval_seconds());
     }
     if (r.every_address) {
       // addresses = "all": each address's series carry its `address`
@@ -684,7 +684,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
                 const ProbeResult& r, int64_t now) {
   f.Gauge("ocsp_probe_success", "", base, r.success ? 1 : 0);
   f.Gauge("ocsp_probe_duration_seconds", "", base, r.duration_seconds);
-  if (t.kind == "crl") {
+  if (t.kind() == "crl") {
     CrlFamilies(f, base, r, now);
     if (r.http) CrlFetchFamilies(f, base, t);
     return;
@@ -702,7 +702,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
              "absent, invalid, failed is 1; failed: the probe did not complete).",
              base, "status", kAddressStateNames,
              r.success ? static_cast<int>(v.state) : static_cast<int>(kFailedState));
-  if (t.kind == "responder") ResponderExchange(f, t, base, r);
+  if (t.kind() == "responder") ResponderExchange(f, t, base, r);
   if (r.file_modified) {
     f.Gauge("ocsp_file_modified_timestamp_seconds",
             "Modification time of the staple file, Unix time.", base,
@@ -710,7 +710,7 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
   }
   HandshakeCounts(f, t, base, r);
   if (!r.success) return;
-  if (t.kind == "tls" || t.kind.empty()) {
+  if (t.kind() == "tls" || t.kind().empty()) {
     f.Gauge("ocsp_staple_present", "1 when the TLS handshake carried a stapled OCSP response.",
             base, r.staple_present ? 1 : 0);
     f.Gauge("ocsp_tls_chain_verified",
@@ -744,8 +744,7 @@ std::vector<MetricFamily> TargetFamilies(const std::vector<TargetSnapshot>& targ
 
 std::string ProbeText(const std::string& name, ProbeResult result, int64_t now) {
   std::vector<TargetSnapshot> one(1);
-  one[0].name = name;
-  one[0].kind = "tls";
+  one[0].info = TargetInfo{.name = name, .kind = "tls"};
   one[0].last = std::make_shared<const ProbeResult>(std::move(result));
   Families f(/*text=*/true);
   f.Skip({"ocsp_probe_failures_total", "ocsp_probe_timestamp_seconds"});

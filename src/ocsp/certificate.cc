@@ -176,7 +176,7 @@ CertIdentity IdentityOf(X509* cert) {
     X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253);
     char* data = nullptr;
     long len = BIO_get_mem_data(bio.get(), &data);
-    if (len > 0) id.issuer.assign(data, static_cast<size_t>(len));
+    if (len > 0) id.issuer = InternedString(std::string_view(data, static_cast<size_t>(len)));
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;

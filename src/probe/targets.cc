@@ -108,10 +108,10 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
     if (!mine(t.name)) continue;
     // The closure holds the config and its table, not a request of its
     // own (~200 bytes a target): the request is built as a probe starts.
-    out.push_back({.name = t.name,
-                   .kind = "tls",
-                   .address = t.address,
-                   .labels = t.labels,
+    out.push_back({.info = TargetInfo{.name = t.name,
+                                      .kind = "tls",
+                                      .address = t.address,
+                                      .labels = t.labels},
                    .interval = t.interval,
                    .limit_key = "",
                    .start = [&tls, lookups = RevocationLookups{&http, crl_store, chain}, shared,
@@ -134,9 +134,7 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
     auto st = std::make_shared<State>(State{std::move(req),
                                             CertWatch(t.cert_file, t.issuer_file, t.cert),
                                             t.urls_from_aia});
-    out.push_back({.name = t.name,
-                   .kind = "responder",
-                   .address = first,
+    out.push_back({.info = TargetInfo{.name = t.name, .kind = "responder", .address = first},
                    .interval = t.interval,
                    .limit_key = "http:" + UrlHost(first),
                    .start = [&http, st, name = t.name](auto done) {
@@ -155,9 +153,7 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
       CertWatch watch;
     };
     auto st = std::make_shared<State>(State{t, CertWatch(t.cert_file, t.issuer_file, t.cert)});
-    out.push_back({.name = t.name,
-                   .kind = "file",
-                   .address = t.path,
+    out.push_back({.info = TargetInfo{.name = t.name, .kind = "file", .address = t.path},
                    .interval = t.interval,
                    .limit_key = "",
                    .start = [&http, st, verify, crl_store](auto done) {
@@ -168,9 +164,7 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
   for (const CrlTarget& t : config.crls) {
     if (!mine(t.name)) continue;
     VerifyOptions verify = MakeVerifyOptions(config.global);
-    out.push_back({.name = t.name,
-                   .kind = "crl",
-                   .address = t.url.empty() ? t.path : t.url,
+    out.push_back({.info = TargetInfo{.name = t.name, .kind = "crl", .address = t.url.empty() ? t.path : t.url},
                    .interval = t.interval,
                    .limit_key = t.url.empty() ? "" : "http:" + UrlHost(t.url),
                    // The last CRL and its validators live with the target

@@ -99,7 +99,8 @@ HandshakeFacts VerifyHandshake(SSL* ssl, X509* leaf, const TlsProbeRequest& req,
   f.crl_url_present = !CrlUrls(leaf).empty();
   std::string chain_error;
   f.chain_verified = VerifyChain(ssl, leaf, system, req.extra_issuers, &chain_error);
-  if (!chain_error.empty()) f.chain_error = std::move(chain_error);  // none allocated when it verified
+  // None allocated when it verified; the few texts OpenSSL has are held once.
+  if (!chain_error.empty()) f.chain_error = InternedString(chain_error);
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   f.name_matched = sni != nullptr ? X509_check_host(leaf, sni, 0, 0, nullptr) == 1
                                   : X509_check_ip_asc(leaf, req.host.c_str(), 0) == 1;

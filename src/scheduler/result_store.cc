@@ -2,22 +2,24 @@
 
 namespace ose {
 
-void ResultStore::SetTargets(std::vector<TargetInfo> targets) {
+void ResultStore::SetTargets(std::vector<Shared<TargetInfo>> targets) {
   std::lock_guard lock(mu_);
-  std::map<std::string, TargetSnapshot> next;
+  std::map<std::string_view, TargetSnapshot> next;
+  // The infos the old keys view, alive until the old map is gone.
+  std::vector<Shared<TargetInfo>> old_infos;
+  old_infos.reserve(targets_.size());
   for (auto& info : targets) {
-    auto it = targets_.find(info.name);
+    if (next.contains(info->name)) continue;
+    auto it = targets_.find(info->name);
     TargetSnapshot t;
-    if (it != targets_.end() && it->second.kind == info.kind &&
-        it->second.address == info.address) {
+    if (it != targets_.end() && it->second.kind() == info->kind &&
+        it->second.address() == info->address) {
       t = std::move(it->second);
+      old_infos.push_back(std::move(t.info));
     }
-    t.name = info.name;
-    t.kind = std::move(info.kind);
-    t.address = std::move(info.address);
-    t.labels = std::move(info.labels);
-    t.interval_seconds = info.interval_seconds;
-    next.emplace(std::move(info.name), std::move(t));
+    t.info = std::move(info);
+    const std::string_view key = t.info->name;  // held by t.info, moved along with it
+    next.emplace(key, std::move(t));
   }
   targets_ = std::move(next);
 }
@@ -35,7 +37,7 @@ ResultStore::Recorded ResultStore::Record(const std::string& name,
   t.last = std::move(held);
   ++t.probes;
   if (!r.success) ++t.failures[r.failure_reason];
-  if (t.kind == "crl" && r.http) {  // fetched from a URL (not a file)
+  if (t.kind() == "crl" && r.http) {  // fetched from a URL (not a file)
     if (!t.http) t.http.emplace();
     const char* result = !r.success                      ? "failed"
                          : r.crl && r.crl->not_modified ? "not_modified"

@@ -39,31 +39,36 @@ void Scheduler::Apply(std::vector<ScheduledTarget> targets, int concurrency,
 }
 
 void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
-  std::vector<ResultStore::TargetInfo> infos;
-  std::map<std::string, std::shared_ptr<Entry>> next;
+  std::vector<Shared<TargetInfo>> infos;
+  infos.reserve(targets.size());
+  std::map<std::string_view, std::shared_ptr<Entry>> next;
+  // The infos the old keys view, alive until entries_ is replaced.
+  std::vector<Shared<TargetInfo>> old_infos;
+  auto same = [&](const ScheduledTarget& t) {
+    auto it = entries_.find(t.info->name);
+    return it != entries_.end() && it->second->target.info->kind == t.info->kind &&
+                   it->second->target.info->address == t.info->address
+               ? it
+               : entries_.end();
+  };
   size_t fresh = 0;
-  for (const ScheduledTarget& t : targets) {
-    auto it = entries_.find(t.name);
-    fresh += it == entries_.end() || it->second->target.kind != t.kind ||
-             it->second->target.address != t.address;
-  }
+  for (const ScheduledTarget& t : targets) fresh += same(t) == entries_.end();
   // New targets start spread over a window: at least 5 s, longer for a
   // large batch (1 ms per target, so 50,000 targets start at ~1,000 probes
   // a second instead of all at once), never longer than their interval.
   const milliseconds window = std::max(milliseconds(5000), milliseconds(fresh));
   auto latest_first = std::chrono::steady_clock::now();
   for (ScheduledTarget& t : targets) {
-    // The labels are the store's alone (the series'); the schedule needs
-    // none of them.
-    infos.push_back({t.name, t.kind, t.address, std::move(t.labels),
-                     std::chrono::duration<double>(t.interval).count()});
-    auto it = entries_.find(t.name);
-    if (it != entries_.end() && it->second->target.kind == t.kind &&
-        it->second->target.address == t.address) {
+    if (next.contains(t.info->name)) continue;  // names are unique; a duplicate is ignored
+    t.info.Mut().interval_seconds = std::chrono::duration<double>(t.interval).count();
+    infos.push_back(t.info);  // shared with the store
+    if (auto it = same(t); it != entries_.end()) {
       // Keep its schedule; the new options apply from its next probe.
-      it->second->target = std::move(t);
-      next.emplace(it->first, it->second);
+      std::shared_ptr<Entry> e = it->second;
       entries_.erase(it);
+      old_infos.push_back(std::move(e->target.info));
+      e->target = std::move(t);
+      next.emplace(e->target.info->name, e);
       continue;
     }
     auto e = std::make_shared<Entry>(io_, std::move(t));
@@ -71,7 +76,7 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
     std::uniform_int_distribution<int64_t> first(0, spread.count());
     Arm(e, milliseconds(first(rng_)));
     latest_first = std::max(latest_first, e->timer.expiry());
-    next.emplace(e->target.name, e);
+    next.emplace(e->target.info->name, e);
   }
   for (auto& [name, e] : entries_) {  // removed targets
     e->removed = true;
@@ -106,11 +111,11 @@ void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
   Arm(e, milliseconds(std::max<int64_t>(1, base + jitter(rng_))));
   if (e->busy) {
     ++stats_.skipped_busy;
-    log::Debug("probe skipped, previous one still running", {{"target", e->target.name}});
+    log::Debug("probe skipped, previous one still running", {{"target", e->target.info->name}});
     return;
   }
   if (e->not_before > NowUnix()) {
-    log::Debug("probe skipped, responder's max-age not reached", {{"target", e->target.name}});
+    log::Debug("probe skipped, responder's max-age not reached", {{"target", e->target.info->name}});
     return;
   }
   e->busy = true;
@@ -163,7 +168,7 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
       Arm(e, std::chrono::duration_cast<milliseconds>(delay));
     }
   }
-  const std::string& name = e->target.name;
+  const std::string& name = e->target.info->name;
   if (!e->removed) {
     auto held = std::make_shared<const ProbeResult>(std::move(result));
     auto recorded = store_.Record(name, held);

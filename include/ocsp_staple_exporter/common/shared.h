@@ -2,6 +2,8 @@
 // An immutable value shared between copies, copied only when written.
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace ose {
@@ -24,6 +26,8 @@ class Shared {
  public:
   Shared() = default;
   Shared(T value) : p_(std::make_shared<T>(std::move(value))) {}  // NOLINT: a value, as T
+  /// Holds `p` as is (null reads as an empty T).
+  explicit Shared(std::shared_ptr<T> p) : p_(std::move(p)) {}
   Shared& operator=(T value) {
     p_ = std::make_shared<T>(std::move(value));
     return *this;
@@ -54,5 +58,14 @@ class Shared {
   }
   std::shared_ptr<T> p_;
 };
+
+/// The Shared string alive with this text, made if there is none: for the
+/// strings a whole fleet repeats (an issuer's name, a chain verification
+/// error), held once however many targets hold them. The pool keeps its
+/// own reference, so a holder's Mut() always copies (the pooled text never
+/// changes); texts no one else holds are dropped as the pool grows.
+/// Thread-safe. Not for per-target text (a subject, a serial): the pool
+/// would hold one entry per target.
+Shared<std::string> InternedString(std::string_view text);
 
 }  // namespace ose

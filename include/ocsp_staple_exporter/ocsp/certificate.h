@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
+#include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/common/result.h"
 
 namespace ose {
@@ -80,9 +81,11 @@ std::string SubjectString(X509* cert);
 /// The labels of `ocsp_cert_info`: the certificate's serial (decimal, as
 /// x509-certificate-exporter's serial_number), issuer name (RFC 2253) and
 /// SHA-256 fingerprint of its DER (lower-case hex, no colons).
+/// The issuer is interned (InternedString): a fleet's leaves have few
+/// issuers, held once.
 struct CertIdentity {
   std::string serial;
-  std::string issuer;
+  Shared<std::string> issuer;
   std::string sha256_fingerprint;
 };
 CertIdentity IdentityOf(X509* cert);

@@ -4,26 +4,42 @@
 // from HTTP threads, so a scrape never waits on the network.
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ocsp_staple_exporter/common/boxed.h"
+#include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/config/file_sd.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 
 namespace ose {
 
-/// What the exporter knows of one target.
-struct TargetSnapshot {
-  std::string name;     ///< the `target` label
-  std::string kind;     ///< "tls", "responder", "file"
+/// What names a target and labels its series. One allocation per target,
+/// shared by the scheduler's entry, the result store and every snapshot
+/// taken of it (a scrape copies a pointer, not three strings and the
+/// labels); a reload that changes any of it brings a new one.
+struct TargetInfo {
+  std::string name;     ///< unique; the `target` label
+  std::string kind;     ///< "tls", "responder", "file", "crl"
   std::string address;  ///< what is probed, for the landing page
   LabelPairs labels;    ///< extra labels of its series, after `target` (discovery)
-  double interval_seconds = 0;      ///< the configured probe interval
+  double interval_seconds = 0;  ///< the configured probe interval
+};
+
+/// What the exporter knows of one target.
+struct TargetSnapshot {
+  Shared<TargetInfo> info;
+  const std::string& name() const { return info->name; }
+  const std::string& kind() const { return info->kind; }
+  const std::string& address() const { return info->address; }
+  const LabelPairs& labels() const { return info->labels; }
+  double interval_seconds() const { return info->interval_seconds; }
   /// The latest result, null until the first probe ends. Shared and
   /// immutable: a snapshot (scrape, landing page) takes a reference, never
   /// a copy, and the next probe replaces the pointer.
@@ -56,16 +72,17 @@ inline constexpr double kResponderBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 class ResultStore {
  public:
-  struct TargetInfo {
-    std::string name, kind, address;
-    LabelPairs labels;
-    double interval_seconds = 0;
-  };
-
   /// Replaces the set of targets (at start and on reload). Targets whose
   /// name, kind and address stay keep their results and counters (and take
-  /// the new labels); removed targets disappear. The infos are moved in.
-  void SetTargets(std::vector<TargetInfo> targets);
+  /// the new info: labels, interval); removed targets disappear. Names are
+  /// unique (a later duplicate is ignored).
+  void SetTargets(std::vector<Shared<TargetInfo>> targets);
+  /// As above, for infos not yet shared (tests, benchmarks).
+  void SetTargets(std::vector<TargetInfo> targets) {
+    std::vector<Shared<TargetInfo>> shared(std::make_move_iterator(targets.begin()),
+                                           std::make_move_iterator(targets.end()));
+    SetTargets(std::move(shared));
+  }
 
   struct Recorded {
     bool known = false;                   ///< false: target no longer configured
@@ -90,7 +107,8 @@ class ResultStore {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, TargetSnapshot> targets_;
+  /// Keyed by the snapshot's own info->name (a view: the name is held once).
+  std::map<std::string_view, TargetSnapshot> targets_;
 };
 
 }  // namespace ose

@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ocsp_staple_exporter/probe/probe_result.h"
@@ -26,12 +27,9 @@ namespace ose {
 
 /// One target as the scheduler sees it.
 struct ScheduledTarget {
-  std::string name;     ///< unique; the `target` label
-  std::string kind;     ///< "tls", "responder", "file"
-  std::string address;  ///< what is probed, for the landing page
-  /// Extra labels of its series (discovered targets); Apply moves them to
-  /// the result store.
-  LabelPairs labels;
+  /// Name, kind, address and labels; shared with the result store (Apply
+  /// sets its interval_seconds from `interval`).
+  Shared<TargetInfo> info;
   std::chrono::milliseconds interval{60000};
   /// Targets with the same non-empty key share `per_key_limit` (e.g. the
   /// host of a responder, so it is not hammered).
@@ -101,7 +99,8 @@ class Scheduler {
   ResultStore& store_;
   int concurrency_ = 256;
   int per_key_limit_ = 4;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  /// Keyed by the entry's own target.info->name (a view: held once).
+  std::map<std::string_view, std::shared_ptr<Entry>> entries_;
   std::deque<std::weak_ptr<Entry>> waiting_;  ///< due, but over a limit
   std::map<std::string, int> key_in_flight_;
   int in_flight_ = 0;

@@ -42,5 +42,23 @@ TEST(Shared, EmptyReadsAsAValueInitialisedT) {
   EXPECT_EQ(*n, 0);
 }
 
+// Interned texts are held once; a holder's write copies, so the pooled text
+// (and every other holder) never changes; texts no one holds any more are
+// dropped as the pool grows, and interning them again still works.
+TEST(InternedString, SameTextOneAllocationAndWritesNeverReachThePool) {
+  Shared<std::string> a = InternedString("CN=Lab Intermediate CA");
+  Shared<std::string> b = InternedString(std::string("CN=Lab Intermediate CA"));
+  EXPECT_TRUE(a.SharesWith(b));
+  EXPECT_FALSE(a.SharesWith(InternedString("CN=Other CA")));
+
+  b.Mut() += " (changed)";
+  EXPECT_EQ(*a, "CN=Lab Intermediate CA");
+  EXPECT_TRUE(InternedString("CN=Lab Intermediate CA").SharesWith(a));
+
+  for (int i = 0; i < 1000; ++i) (void)InternedString("transient " + std::to_string(i));
+  EXPECT_TRUE(InternedString("CN=Lab Intermediate CA").SharesWith(a)) << "held texts stay";
+  EXPECT_EQ(*InternedString("transient 7"), "transient 7");
+}
+
 }  // namespace
 }  // namespace ose

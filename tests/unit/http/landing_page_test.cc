@@ -70,8 +70,7 @@ TEST(StaplerJson, TruthAtTheMomentItIsRead) {
   EXPECT_TRUE(forged["produced_at"].is_null());
   EXPECT_EQ(LandingPage({}, {c}, 1'500).find("1970-01-01T00:33:20Z"), std::string::npos);
   TargetSnapshot t;
-  t.name = "tls";
-  t.kind = "tls";
+  t.info = TargetInfo{.name = "tls", .kind = "tls"};
   ProbeResult r;
   r.success = true;
   r.staple_present = true;
@@ -105,9 +104,7 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   absent.address = "[::1]:443";
   absent.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
   TargetSnapshot t;
-  t.name = "fleet";
-  t.kind = "tls";
-  t.address = "fleet.example.net:443";
+  t.info = TargetInfo{.name = "fleet", .kind = "tls", .address = "fleet.example.net:443"};
   ProbeResult summary_result;
   summary_result.success = true;
   summary_result.every_address = true;
@@ -174,9 +171,8 @@ ProbeResult Staple(ResponseState state, int64_t valid_until) {
 
 TargetSnapshot Named(std::string name, std::optional<ProbeResult> r) {
   TargetSnapshot t;
-  t.name = std::move(name);
-  t.kind = "tls";
-  t.address = t.name + ":443";
+  const std::string address = name + ":443";
+  t.info = TargetInfo{.name = std::move(name), .kind = "tls", .address = address};
   if (r) t.last = std::make_shared<const ProbeResult>(std::move(*r));
   return t;
 }

@@ -139,7 +139,7 @@ TEST_F(RouterTest, BasicAuthEverywhereButHealthyAndHeadersOnEveryAnswer) {
 // /metrics to a gzip client is compressed once, as it is rendered, and reads
 // back as the text; HEAD and clients without gzip get the text.
 TEST_F(RouterTest, MetricsGzipOnceForClientsThatTakeIt) {
-  std::vector<ResultStore::TargetInfo> infos;
+  std::vector<TargetInfo> infos;
   for (int i = 0; i < 50; ++i) infos.push_back({"t" + std::to_string(i), "tls", "a:1"});
   store_.SetTargets(infos);
   ProbeResult r;

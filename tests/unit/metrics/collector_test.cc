@@ -36,8 +36,7 @@ ProbeResult Verified(ResponseState state) {
 
 TargetSnapshot Target(const std::string& name, std::optional<ProbeResult> r) {
   TargetSnapshot t;
-  t.name = name;
-  t.kind = "tls";
+  t.info = TargetInfo{.name = name, .kind = "tls"};
   if (r) t.last = std::make_shared<const ProbeResult>(std::move(*r));
   return t;
 }
@@ -114,7 +113,7 @@ TEST(Collector, ProbeTrustGaugesForTlsTargets) {
   EXPECT_NE(s.find("ocsp_tls_chain_verified{target=\"a\"} 1\n"), std::string::npos) << s;
   EXPECT_NE(s.find("ocsp_tls_name_matched{target=\"a\"} 0\n"), std::string::npos) << s;
   TargetSnapshot responder = Target("r", r);
-  responder.kind = "responder";
+  responder.info.Mut().kind = "responder";
   EXPECT_EQ(Series({responder}).find("ocsp_tls_"), std::string::npos);
 }
 
@@ -439,8 +438,7 @@ TEST(Collector, ChainPositions) {
 // nothing of a staple.
 TEST(Collector, CrlTargetFamilies) {
   TargetSnapshot t;
-  t.name = "ca";
-  t.kind = "crl";
+  t.info = TargetInfo{.name = "ca", .kind = "crl"};
   ProbeResult r;
   r.success = true;
   r.finished_at = kNow - 5;
@@ -600,14 +598,14 @@ TEST(Collector, HandshakeCountsAlwaysAndStapledOnlyWhenSeveralWereAsked) {
 TEST(Collector, CertificateInfoSignerResponderAndInterval) {
   ProbeResult r = Verified(ResponseState::kGood);
   r.subject = "CN=www.example.net";
-  r.identity = CertIdentity{.serial = "4099", .issuer = "CN=Example CA",
+  r.identity = CertIdentity{.serial = "4099", .issuer = std::string("CN=Example CA"),
                             .sha256_fingerprint = "ab01"};
   r.verdict.Mut().delegated_signer = true;
   r.verdict.Mut().signer_not_after = kNow + 5 * 86400;
   r.http = ProbeResult::Http{"http://ocsp.example.net/", "GET", 200, 0.01, std::nullopt};
   TargetSnapshot t = Target("www", r);
-  t.kind = "responder";
-  t.interval_seconds = 30;
+  t.info.Mut().kind = "responder";
+  t.info.Mut().interval_seconds = 30;
   std::string s = Series({t});
   for (const char* want : {
            "ocsp_cert_info{target=\"www\",serial=\"4099\",issuer=\"CN=Example CA\","

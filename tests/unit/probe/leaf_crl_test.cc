@@ -92,8 +92,7 @@ TEST_F(LeafCrlTest, CrlOnlyResponderTargetGoodAndRevokedWithoutOcsp) {
 
   // The exposition: the CRL state set and the revocation, no OCSP series.
   TargetSnapshot snap;
-  snap.name = "crl-only";
-  snap.kind = "responder";
+  snap.info = TargetInfo{.name = "crl-only", .kind = "responder"};
   snap.last = std::make_shared<const ProbeResult>(revoked);
   std::string text;
   for (const auto& f : TargetFamilies({snap}, now_, true)) text += f.name + "\n";

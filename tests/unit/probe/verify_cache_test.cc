@@ -17,7 +17,7 @@ HandshakeFacts GoodFacts(int64_t fresh_until) {
   f.subject = "CN=leaf";
   f.staple_present = true;
   f.chain_verified = true;
-  f.identity = CertIdentity{"4242", "CN=issuer", "AB:CD"};
+  f.identity = CertIdentity{"4242", std::string("CN=issuer"), "AB:CD"};
   OcspVerdict v;
   v.state = ResponseState::kGood;
   v.signature_verified = true;

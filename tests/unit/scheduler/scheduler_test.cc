@@ -42,9 +42,7 @@ Config ManyTargets(int n, uint16_t port, int concurrency, milliseconds interval,
 ScheduledTarget Timed(asio::io_context& io, const std::string& name, const std::string& key,
                       milliseconds delay, std::atomic<int>& running, std::atomic<int>& peak) {
   ScheduledTarget t;
-  t.name = name;
-  t.kind = "test";
-  t.address = name;
+  t.info = TargetInfo{.name = name, .kind = "test", .address = name};
   t.interval = milliseconds(200);
   t.limit_key = key;
   t.start = [&io, delay, &running, &peak](std::function<void(ProbeResult)> done) {
@@ -123,9 +121,9 @@ TEST_F(SchedulerTest, ConcurrencyLimitHoldsAndEveryTargetIsServed) {
   EXPECT_GT(st.skipped_busy.load(), 0u);
   EXPECT_LE(st.in_flight.load(), 15);
   for (const auto& t : store_.Snapshot()) {
-    ASSERT_NE(t.last, nullptr) << t.name;
+    ASSERT_NE(t.last, nullptr) << t.name();
     EXPECT_FALSE(t.last->success);
-    EXPECT_EQ(t.last->failure_reason, "timeout") << t.name;
+    EXPECT_EQ(t.last->failure_reason, "timeout") << t.name();
     EXPECT_GE(t.last->duration_seconds, 0.19);
     EXPECT_LT(t.last->duration_seconds, 2.0);
   }
@@ -152,9 +150,9 @@ TEST_F(SchedulerTest, ReloadKeepsResultsOfStayingTargetsAndDropsRemovedOnes) {
   Apply(smaller);
   ASSERT_TRUE(WaitUntil([&] { return Probed(3); }, milliseconds(10000)));
   auto s = store_.Snapshot();
-  EXPECT_EQ(s[0].name, "new0");
-  EXPECT_EQ(s[1].name, "t0");
-  EXPECT_EQ(s[2].name, "t1");
+  EXPECT_EQ(s[0].name(), "new0");
+  EXPECT_EQ(s[1].name(), "t0");
+  EXPECT_EQ(s[2].name(), "t1");
   EXPECT_GE(s[1].probes, 1u);
   EXPECT_EQ(s[1].failures["timeout"], s[1].probes);
 }
@@ -178,8 +176,7 @@ TEST_F(SchedulerTest, PerKeyLimitHolds) {
 TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
   std::atomic<int> calls{0};
   ScheduledTarget t;
-  t.name = "cached";
-  t.kind = "test";
+  t.info = TargetInfo{.name = "cached", .kind = "test"};
   t.interval = milliseconds(100);
   t.start = [&](std::function<void(ProbeResult)> done) {
     ++calls;
@@ -198,6 +195,39 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
 
 // A TLS fleet's targets carry no HTTP counters (one empty pointer each);
 // a responder's requests and a [[crl]] target's fetches are counted.
+// A reload: a target whose name, kind and address stay keeps its counters
+// and takes the new info; one whose address changed starts over; removed
+// targets go; a repeated name is held once. The store keys its map by a
+// view of each info's name, so this is also the test (under ASan) that no
+// key outlives the info it views. Snapshots share the store's info.
+TEST(ResultStore, ReloadKeepsCountersTakesTheNewInfoAndHoldsEachNameOnce) {
+  ResultStore store;
+  store.SetTargets({{"a", "tls", "a:1"}, {"b", "tls", "b:1"}, {"c", "tls", "c:1"}});
+  ProbeResult failed;
+  failed.failure_reason = "timeout";
+  for (const char* name : {"a", "b", "c"}) (void)store.Record(name, failed);
+
+  store.SetTargets({{"b", "tls", "b:1", {{"team", "pki"}}, 30},
+                    {"c", "tls", "c:2"},
+                    {"d", "tls", "d:1"},
+                    {"b", "tls", "b:9"}});
+  auto s = store.Snapshot();
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].name(), "b");
+  EXPECT_EQ(s[0].probes, 1u);
+  EXPECT_EQ(s[0].failures["timeout"], 1u);
+  EXPECT_EQ(s[0].address(), "b:1") << "the first of a repeated name is the one held";
+  ASSERT_EQ(s[0].labels().size(), 1u);
+  EXPECT_EQ(s[0].labels()[0].second, "pki");
+  EXPECT_EQ(s[0].interval_seconds(), 30);
+  EXPECT_EQ(s[1].name(), "c");
+  EXPECT_EQ(s[1].probes, 0u) << "a new address is a new target";
+  EXPECT_EQ(s[2].name(), "d");
+  EXPECT_FALSE(store.Record("a", failed).known);
+  EXPECT_TRUE(store.Record("b", failed).known);
+  EXPECT_TRUE(store.Snapshot()[0].info.SharesWith(s[0].info));
+}
+
 TEST(ResultStore, HttpCountersOnlyForTargetsThatSpeakHttp) {
   ResultStore store;
   store.SetTargets({{"tls", "tls", "a:1"},
@@ -215,7 +245,7 @@ TEST(ResultStore, HttpCountersOnlyForTargetsThatSpeakHttp) {
   crl.http = ProbeResult::Http{"http://c/ca.crl", "GET", 0, 0, std::nullopt};
   store.Record("crl", crl);
   std::map<std::string, TargetSnapshot> by_name;
-  for (auto& t : store.Snapshot()) by_name[t.name] = t;
+  for (auto& t : store.Snapshot()) by_name[t.name()] = t;
   EXPECT_FALSE(by_name["tls"].http.has_value());
   EXPECT_EQ(by_name["tls"].failures["connect"], 1u);
   ASSERT_TRUE(by_name["resp"].http.has_value());
