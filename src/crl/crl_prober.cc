@@ -128,11 +128,11 @@ std::optional<CrlDownload> Fetch(const CrlTarget& t, ProbeResult& r,
 // max-age up to nextUpdate: that would freeze the target).
 void SetRefreshTimes(ProbeResult& r, int64_t now) {
   const CrlVerdict v = CrlVerdictAt(r.crl->verdict, now);
-  r.refresh_at = CrlHalfLife(v, now);
-  r.not_before.reset();
+  r.extras_mut().refresh_at = CrlHalfLife(v, now);
+  r.extras_mut().not_before.reset();
   if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid &&
-      r.refresh_at) {
-    r.not_before = CappedMaxAge(now, *r.http->max_age, *r.refresh_at);
+      r.extras().refresh_at) {
+    r.extras_mut().not_before = CappedMaxAge(now, *r.http->max_age, *r.extras().refresh_at);
   }
 }
 

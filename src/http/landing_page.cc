@@ -226,9 +226,9 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
     << TargetLabel(3) << ">" << HtmlEscape(label) << "</td>";
   const bool staple = r.success && !r.crl && !r.ocsp_skipped;
   std::string stapled = staple ? (r.staple_present ? "yes" : "no") : "";
-  if (r.handshakes && r.success) {  // handshakes > 1: how many carried one
+  if (r.extras().handshakes && r.success) {  // handshakes > 1: how many carried one
     stapled =
-        std::to_string(r.handshakes->stapled) + " of " + std::to_string(r.handshakes->requested);
+        std::to_string(r.extras().handshakes->stapled) + " of " + std::to_string(r.extras().handshakes->requested);
   }
   if (r.every_address) stapled.clear();  // see the address rows
   h << "<td class=\"y\"" << TargetLabel(4) << ">" << stapled << "</td>";
@@ -371,7 +371,7 @@ void TargetsTable(std::ostringstream& h, const std::vector<Placed>& rows, const 
     const TargetSnapshot& t = *p.t;
     Row(h, t, p.reading ? &*p.reading : nullptr, t.address(), false, now);
     if (t.last) {
-      for (const ProbeResult& a : t.last->per_address) {
+      for (const ProbeResult& a : t.last->extras().per_address) {
         const Reading x = Read(a, now);
         Row(h, t, &x, a.address, true, now);
       }

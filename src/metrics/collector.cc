@@ -545,13 +545,13 @@ void ResponderExchange(Families& f, const TargetSnapshot& t,
 // handshakes > 1.
 void HandshakeCounts(Families& f, const TargetSnapshot& t,
                      const std::vector<ClientMetric::Label>& base, const ProbeResult& r) {
-  if (r.handshakes) {
+  if (r.extras().handshakes) {
     f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
-            r.handshakes->completed);
+            r.extras().handshakes->completed);
     f.Gauge("ocsp_staple_present_handshakes",
             "Of the handshakes the last probe completed, those that carried a staple "
             "(targets with handshakes > 1).",
-            base, r.handshakes->stapled);
+            base, r.extras().handshakes->stapled);
   } else if (t.kind() == "tls" || t.kind().empty()) {
     f.Gauge("ocsp_probe_handshakes", "Handshakes the last probe completed.", base,
             r.success ? 1 : 0);
@@ -668,13 +668,13 @@ void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t n
       }
       // (from the addresses that answered, also when others failed)
       if (r.leaf_crl) LeafCrlFamilies(f, base, *r.leaf_crl);
-      ChainFamilies(f, base, r.chain);
-      if (r.per_address.empty()) EmitResult(f, t, base, r, now);
-      for (const ProbeResult& a : r.per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
+      ChainFamilies(f, base, r.extras().chain);
+      if (r.extras().per_address.empty()) EmitResult(f, t, base, r, now);
+      for (const ProbeResult& a : r.extras().per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
       continue;
     }
     if (r.leaf_crl && (r.success || r.ocsp_skipped)) LeafCrlFamilies(f, base, *r.leaf_crl);
-    if (r.success) ChainFamilies(f, base, r.chain);
+    if (r.success) ChainFamilies(f, base, r.extras().chain);
     EmitResult(f, t, base, r, now);
   }
 }
@@ -703,10 +703,10 @@ void EmitResult(Families& f, const TargetSnapshot& t, const std::vector<ClientMe
              base, "status", kAddressStateNames,
              r.success ? static_cast<int>(v.state) : static_cast<int>(kFailedState));
   if (t.kind() == "responder") ResponderExchange(f, t, base, r);
-  if (r.file_modified) {
+  if (r.extras().file_modified) {
     f.Gauge("ocsp_file_modified_timestamp_seconds",
             "Modification time of the staple file, Unix time.", base,
-            static_cast<double>(*r.file_modified));
+            static_cast<double>(*r.extras().file_modified));
   }
   HandshakeCounts(f, t, base, r);
   if (!r.success) return;

@@ -159,8 +159,9 @@ ChainRevocation::Answer ChainRevocation::AskOcsp(const ProbeResult::ChainSubject
 
 void ChainRevocation::Check(Revocation revocation, ProbeResult& r, int64_t now) {
   const auto start = SteadyClock::now();
-  r.chain.clear();
-  for (const auto& s : r.chain_subjects) {
+  ProbeResult::Extras& x = r.extras_mut();
+  x.chain.clear();
+  for (const auto& s : x.chain_subjects) {
     ProbeResult::ChainCert c = DescribeChainCert(*s);
     std::vector<std::string> why;
     auto take = [&](LeafCrlState state, std::optional<int64_t> at, const std::string& reason,
@@ -197,9 +198,9 @@ void ChainRevocation::Check(Revocation revocation, ProbeResult& r, int64_t now) 
     if (c.state == LeafCrlState::kUnavailable) {
       for (const std::string& w : why) c.detail += (c.detail.empty() ? "" : "; ") + w;
     }
-    r.chain.push_back(std::move(c));
+    x.chain.push_back(std::move(c));
   }
-  r.chain_subjects.clear();
+  x.chain_subjects.clear();
   r.duration_seconds += std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 

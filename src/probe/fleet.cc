@@ -52,13 +52,15 @@ std::vector<std::shared_ptr<const ProbeResult::CrlSubject>> TakeCrlSubjects(
     std::vector<ProbeResult>& rs) {
   std::vector<std::shared_ptr<const ProbeResult::CrlSubject>> out;
   for (ProbeResult& r : rs) {
-    for (auto& s : r.crl_subjects) {
+    ProbeResult::Extras* x = r.extras_if();
+    if (x == nullptr) continue;
+    for (auto& s : x->crl_subjects) {
       const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& o) {
         return o->leaf && s->leaf && X509_cmp(o->leaf.get(), s->leaf.get()) == 0;
       });
       if (!seen) out.push_back(std::move(s));
     }
-    r.crl_subjects.clear();
+    x->crl_subjects.clear();
   }
   return out;
 }
@@ -69,8 +71,10 @@ std::vector<std::shared_ptr<const ProbeResult::ChainSubject>> TakeChainSubjects(
     std::vector<ProbeResult>& rs) {
   std::vector<std::shared_ptr<const ProbeResult::ChainSubject>> out;
   for (ProbeResult& r : rs) {
-    if (out.empty()) out = std::move(r.chain_subjects);
-    r.chain_subjects.clear();
+    ProbeResult::Extras* x = r.extras_if();
+    if (x == nullptr) continue;
+    if (out.empty()) out = std::move(x->chain_subjects);
+    x->chain_subjects.clear();
   }
   return out;
 }
@@ -107,9 +111,10 @@ ProbeResult CombineHandshakes(std::vector<ProbeResult> handshakes, int requested
                    " handshakes carried a staple";
     }
   }
-  if (requested > 1) out.handshakes = counts;
-  out.crl_subjects = std::move(subjects);
-  out.chain_subjects = std::move(chain);
+  // out's own subjects were taken above; extras only when there is something.
+  if (requested > 1) out.extras_mut().handshakes = counts;
+  if (!subjects.empty()) out.extras_mut().crl_subjects = std::move(subjects);
+  if (!chain.empty()) out.extras_mut().chain_subjects = std::move(chain);
   return out;
 }
 
@@ -133,17 +138,18 @@ ProbeResult CombineAddresses(std::vector<ProbeResult> per_address) {
       out.detail = "addresses disagree; worst: " + pick.address;
     }
   }
-  out.crl_subjects = std::move(subjects);
-  out.chain_subjects = std::move(chain);
+  ProbeResult::Extras& x = out.extras_mut();  // per_address: always some
+  x.crl_subjects = std::move(subjects);
+  x.chain_subjects = std::move(chain);
   out.address.clear();
   out.every_address = true;
-  out.per_address = std::move(per_address);
+  x.per_address = std::move(per_address);
   return out;
 }
 
 std::vector<int> CountAddressStates(const ProbeResult& summary, int64_t now) {
   std::vector<int> counts(std::size(kAddressStateNames), 0);
-  for (const ProbeResult& r : summary.per_address) {
+  for (const ProbeResult& r : summary.extras().per_address) {
     if (!r.success) {
       ++counts.back();
       continue;

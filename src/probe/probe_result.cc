@@ -4,6 +4,11 @@
 
 namespace ose {
 
+const ProbeResult::Extras& ProbeResult::extras() const {
+  static const Extras none;
+  return extras_ ? *extras_ : none;
+}
+
 std::string StateLabel(const ProbeResult& r) {
   if (!r.success) return "failed:" + r.failure_reason;
   if (r.crl) {

@@ -217,15 +217,17 @@ void ResponderProber::ProbeFile(FileTarget target, VerifyOptions verify, CrlStor
 
 void ResponderProber::LookUpRevocation(CrlStore* store, ChainRevocation* chain,
                                        Revocation revocation, ProbeResult r, Callback done) {
-  if (store == nullptr) r.crl_subjects.clear();
-  if (chain == nullptr) r.chain_subjects.clear();
-  if (r.crl_subjects.empty() && r.chain_subjects.empty()) {
+  if (ProbeResult::Extras* x = r.extras_if()) {
+    if (store == nullptr) x->crl_subjects.clear();
+    if (chain == nullptr) x->chain_subjects.clear();
+  }
+  if (r.extras().crl_subjects.empty() && r.extras().chain_subjects.empty()) {
     done(std::move(r));
     return;
   }
   OnPool([store, chain, revocation, r = std::move(r)]() mutable {
-    if (!r.crl_subjects.empty()) CheckLeafCrls(*store, r);
-    if (!r.chain_subjects.empty()) chain->Check(revocation, r, NowUnix());
+    if (!r.extras().crl_subjects.empty()) CheckLeafCrls(*store, r);
+    if (!r.extras().chain_subjects.empty()) chain->Check(revocation, r, NowUnix());
     return std::move(r);
   }, std::move(done));
 }
@@ -235,12 +237,12 @@ void CheckLeafCrls(CrlStore& store, ProbeResult& r) {
   auto rank = [](LeafCrlState s) {
     return s == LeafCrlState::kRevoked ? 2 : s == LeafCrlState::kUnavailable ? 1 : 0;
   };
-  for (const auto& s : r.crl_subjects) {
+  for (const auto& s : r.extras().crl_subjects) {
     AddLeafCrl(store, s->leaf.get(), s->issuer.get(), s->urls, r);
     if (!folded || rank(r.leaf_crl->state) > rank(folded->state)) folded = std::move(r.leaf_crl);
   }
   r.leaf_crl = std::move(folded);
-  r.crl_subjects.clear();
+  r.extras_mut().crl_subjects.clear();
 }
 
 void AddLeafCrl(CrlStore& store, X509* leaf, X509* issuer, const std::vector<std::string>& urls,
@@ -291,7 +293,7 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     }
     r.duration_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
     r.finished_at = NowUnix();
-    r.not_before = MaxAgeDeferral(r);
+    if (auto until = MaxAgeDeferral(r)) r.extras_mut().not_before = until;
     return r;
   };
   SetCertificateFacts(*request.cert, r);
@@ -321,7 +323,7 @@ ProbeResult ResponderProber::ProbeNow(const ResponderProbeRequest& request) {
     auto body = Exchange(url, req.value(), request.method, left, request.policy, r);
     if (!body) continue;  // try the next URL
     auto bytes = std::make_shared<const std::vector<uint8_t>>(body->begin(), body->end());
-    r.der = bytes;
+    r.extras_mut().der = bytes;
     std::span<const uint8_t> der(bytes->data(), bytes->size());
     r.success = true;
     r.staple_present = true;
@@ -369,7 +371,7 @@ ProbeResult ProbeStapleFile(const FileTarget& target, const VerifyOptions& verif
     v.detail = target.path + ": " + std::strerror(errno);
     return finish();
   }
-  r.file_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
+  r.extras_mut().file_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
   r.staple_present = true;
   auto data = ReadFileLimited(target.path, kMaxResponseBytes);
   if (!data) {

@@ -222,7 +222,7 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
   r.staple_present = f.staple_present;
   r.verdict = std::move(f.verdict);
   if (req.chain_subjects) {
-    r.chain_subjects = ChainSubjects(leaf.get(), IssuerCandidates(ssl, req), system);
+    r.extras_mut().chain_subjects = ChainSubjects(leaf.get(), IssuerCandidates(ssl, req), system);
   }
   if (req.crl_subject) {
     auto s = std::make_shared<ProbeResult::CrlSubject>();
@@ -231,7 +231,7 @@ void CollectFacts(SSL* ssl, const TlsProbeRequest& req, X509_STORE* system,
     }
     s->urls = CrlUrls(leaf.get());
     s->leaf = std::move(leaf);
-    r.crl_subjects = {std::move(s)};
+    r.extras_mut().crl_subjects = {std::move(s)};
   }
 }
 
@@ -673,7 +673,9 @@ class TlsProbeOp : public std::enable_shared_from_this<TlsProbeOp> {
     r.detail = std::move(detail);
     r.starttls = req_.starttls;
     r.every_address = req_.all_addresses;
-    if (req_.handshakes > 1) r.handshakes = ProbeResult::Handshakes{req_.handshakes, 0, 0};
+    if (req_.handshakes > 1) {
+      r.extras_mut().handshakes = ProbeResult::Handshakes{req_.handshakes, 0, 0};
+    }
     Finish(std::move(r));
   }
 

@@ -159,11 +159,11 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
     key_in_flight_.erase(e->target.limit_key);
   }
   e->busy = false;
-  e->not_before = result.not_before.value_or(0);
-  if (result.refresh_at && !e->removed) {
+  e->not_before = result.extras().not_before.value_or(0);
+  if (result.extras().refresh_at && !e->removed) {
     // The result goes stale before the next run (a CRL's half-life): run
     // again then instead.
-    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *result.refresh_at - NowUnix()));
+    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *result.extras().refresh_at - NowUnix()));
     if (std::chrono::steady_clock::now() + delay < e->timer.expiry()) {
       Arm(e, std::chrono::duration_cast<milliseconds>(delay));
     }

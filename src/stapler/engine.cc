@@ -145,7 +145,7 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   state_.last_update = now;
   if (r.leaf_crl) state_.crl = *r.leaf_crl;
   const std::string url = r.http ? r.http->url : "";
-  bool usable = r.success && r.der && Usable(r.verdict->state);
+  bool usable = r.success && r.extras().der && Usable(r.verdict->state);
   std::string refusal = usable ? Refusal(r.verdict) : "";
   // An authentic answer older than the one held (a CDN edge's cache): not
   // a failure; counted as "stale" and asked again on the normal schedule.
@@ -162,7 +162,7 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
     ++state_.successes;
     state_.failures_in_row = 0;
     state_.last_error.clear();
-    Hold(r.verdict, *r.der, url, now, r.http ? r.http->max_age : std::nullopt);
+    Hold(r.verdict, *r.extras().der, url, now, r.http ? r.http->max_age : std::nullopt);
     Persist(url, now);
   } else if (older && Usable(state_.held.state)) {
     state_.last_refusal = "refused " + refusal;

@@ -111,12 +111,6 @@ struct ProbeResult {
   };
   Boxed<Http> http;
 
-  /// `[[file]]` only: modification time of the staple file, Unix seconds.
-  std::optional<int64_t> file_modified;
-
-  /// Earliest Unix time the next probe may run (a responder's max-age).
-  std::optional<int64_t> not_before;
-
   /// `[[crl]]` only: the CRL fetched (or read) and its verdict.
   struct Crl {
     CrlVerdict verdict;         ///< as verified at finished_at (see CrlVerdictAt)
@@ -128,9 +122,6 @@ struct ProbeResult {
     uint64_t bytes_received = 0;  ///< body bytes of this fetch (0 for a 304 or a file)
   };
   Boxed<Crl> crl;
-  /// Unix time after which this result is stale and the target should be
-  /// probed again, if that comes before its interval (a CRL's half-life).
-  std::optional<int64_t> refresh_at;
   /// `revocation = "crl" | "both"`: the leaf's status from the CRLs of its
   /// CRL Distribution Points (`ocsp_cert_crl_*`); unset for "ocsp".
   Boxed<LeafCrlStatus> leaf_crl;
@@ -148,7 +139,6 @@ struct ProbeResult {
     X509Ptr issuer;
     std::vector<std::string> urls;  ///< the leaf's CRL Distribution Points
   };
-  std::vector<std::shared_ptr<const CrlSubject>> crl_subjects;
   /// Transient, TLS targets with `revocation_scope = "chain"`: the
   /// certificates above the leaf, position 1 its issuer, up to (not
   /// including) the trust anchor, each with its own issuer (null when
@@ -161,7 +151,6 @@ struct ProbeResult {
     std::vector<std::string> crl_urls;   ///< its CRL Distribution Points
     std::vector<std::string> ocsp_urls;  ///< its AIA OCSP URLs
   };
-  std::vector<std::shared_ptr<const ChainSubject>> chain_subjects;
   /// `revocation_scope = "chain"`: each certificate above the leaf
   /// (`ocsp_chain_cert_*{position}`), looked up as the target's
   /// `revocation` says. Empty with scope "leaf", or when the probe failed.
@@ -176,7 +165,6 @@ struct ProbeResult {
     std::string source;                 ///< "crl" or "ocsp": what decided; "" when unavailable
     std::string detail;                 ///< why unavailable
   };
-  std::vector<ChainCert> chain;
   /// TLS targets: the address the handshake reached, "IP:port" (IPv6 in
   /// brackets); empty when no connection was made (or for the summary of
   /// `addresses = "all"`).
@@ -188,16 +176,41 @@ struct ProbeResult {
     int completed = 0;  ///< handshakes that completed (`ocsp_probe_handshakes`)
     int stapled = 0;    ///< of those, carrying a staple (`ocsp_staple_present_handshakes`)
   };
-  std::optional<Handshakes> handshakes;
   /// TLS targets with `addresses = "all"`: this result summarises
   /// per_address (see CombineAddresses in fleet.h), which holds one result
   /// per resolved address in the resolver's order (empty when resolution
   /// failed or was refused).
   bool every_address = false;
-  std::vector<ProbeResult> per_address;
-  /// `[[responder]]` and the stapling engine: the DER body of the answer,
-  /// when one came (whatever its verdict).
-  std::shared_ptr<const std::vector<uint8_t>> der;
+
+  /// What only some results have: one pointer (empty) for a plain TLS
+  /// result, which is most of a fleet (~170 bytes a target less).
+  struct Extras {
+    /// `[[file]]` only: modification time of the staple file, Unix seconds.
+    std::optional<int64_t> file_modified;
+    /// Earliest Unix time the next probe may run (a responder's max-age).
+    std::optional<int64_t> not_before;
+    /// Unix time after which this result is stale and the target should be
+    /// probed again, if that comes before its interval (a CRL's half-life).
+    std::optional<int64_t> refresh_at;
+    std::vector<std::shared_ptr<const CrlSubject>> crl_subjects;      ///< see CrlSubject
+    std::vector<std::shared_ptr<const ChainSubject>> chain_subjects;  ///< see ChainSubject
+    std::vector<ChainCert> chain;            ///< see ChainCert
+    std::optional<Handshakes> handshakes;    ///< see Handshakes
+    std::vector<ProbeResult> per_address;    ///< see every_address
+    /// `[[responder]]` and the stapling engine: the DER body of the answer,
+    /// when one came (whatever its verdict).
+    std::shared_ptr<const std::vector<uint8_t>> der;
+  };
+  /// The extras, read: empty ones (a static instance) when there are none.
+  const Extras& extras() const;
+  /// The extras, to write: made (empty) when there are none.
+  Extras& extras_mut() {
+    if (!extras_) extras_.emplace();
+    return *extras_;
+  }
+  /// The extras to write if there are any, else null (nothing made).
+  Extras* extras_if() { return extras_ ? &*extras_ : nullptr; }
+  Boxed<Extras> extras_;  ///< through extras() / extras_mut()
 };
 
 /// Until when a responder's Cache-Control max-age (RFC 5019 §6.2) defers

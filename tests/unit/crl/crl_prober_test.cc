@@ -80,14 +80,14 @@ TEST_F(CrlProberTest, FileValidWithFiguresAndHalfLife) {
   EXPECT_EQ(r.crl->verdict.revoked_certificates, 2u);
   EXPECT_EQ(r.crl->verdict.crl_number, "7");
   // Refetch at the half-life (thisUpdate + 3.5 days), but at most a day on.
-  ASSERT_TRUE(r.refresh_at);
-  EXPECT_GE(*r.refresh_at, now_ + kMaxCrlHoldSeconds);
-  EXPECT_LE(*r.refresh_at, NowUnix() + kMaxCrlHoldSeconds);
+  ASSERT_TRUE(r.extras().refresh_at);
+  EXPECT_GE(*r.extras().refresh_at, now_ + kMaxCrlHoldSeconds);
+  EXPECT_LE(*r.extras().refresh_at, NowUnix() + kMaxCrlHoldSeconds);
   // A day-long CRL: at its half-life, thisUpdate + 12 h.
   t.path = Write("day.crl", Crl(now_ - 3600, now_ + kDay - 3600));
   r = ProbeCrlNow(t, VerifyOptions{});
-  ASSERT_TRUE(r.refresh_at);
-  EXPECT_EQ(*r.refresh_at, now_ - 3600 + kDay / 2);
+  ASSERT_TRUE(r.extras().refresh_at);
+  EXPECT_EQ(*r.extras().refresh_at, now_ - 3600 + kDay / 2);
 }
 
 TEST_F(CrlProberTest, FileStates) {
@@ -139,17 +139,17 @@ TEST_F(CrlProberTest, HttpFetchStatusSizeAndMaxAge) {
   ASSERT_TRUE(r.success) << r.detail;
   EXPECT_EQ(r.crl->verdict.state, CrlState::kValid) << r.crl->verdict.detail;
   EXPECT_EQ(r.http->status, 200);
-  ASSERT_TRUE(r.not_before) << "max-age holds the next fetch back";
-  EXPECT_NEAR(static_cast<double>(*r.not_before), static_cast<double>(now_ + 600), 5);
+  ASSERT_TRUE(r.extras().not_before) << "max-age holds the next fetch back";
+  EXPECT_NEAR(static_cast<double>(*r.extras().not_before), static_cast<double>(now_ + 600), 5);
   // max-age up to nextUpdate (what many CRL servers send) defers the next
   // fetch no later than the half-life (capped at a day): it never freezes.
   const auto hour = Crl(now_ - 600, now_ + 3000);  // half-life: now_ + 1200
   server.SetCanned("ca.crl", std::string(hour.begin(), hour.end()), "application/pkix-crl",
                    "Cache-Control: max-age=3000\r\n");
   r = ProbeCrlNow(t, VerifyOptions{});
-  ASSERT_TRUE(r.not_before);
-  EXPECT_EQ(r.not_before, r.refresh_at);
-  EXPECT_EQ(*r.not_before, now_ + 1200);
+  ASSERT_TRUE(r.extras().not_before);
+  EXPECT_EQ(r.extras().not_before, r.extras().refresh_at);
+  EXPECT_EQ(*r.extras().not_before, now_ + 1200);
   // Any Content-Type is accepted (CAs serve CRLs as octet-stream too).
   server.SetCanned("ca.crl", std::string(der.begin(), der.end()), "application/octet-stream");
   EXPECT_EQ(ProbeCrlNow(t, VerifyOptions{}).crl->verdict.state, CrlState::kValid);

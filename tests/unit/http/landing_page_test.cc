@@ -102,14 +102,14 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   absent.staple_present = false;
   absent.verdict.Mut().state = ResponseState::kAbsent;
   absent.address = "[::1]:443";
-  absent.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
+  absent.extras_mut().handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
   TargetSnapshot t;
   t.info = TargetInfo{.name = "fleet", .kind = "tls", .address = "fleet.example.net:443"};
   ProbeResult summary_result;
   summary_result.success = true;
   summary_result.every_address = true;
   summary_result.verdict.Mut().state = ResponseState::kAbsent;
-  summary_result.per_address = {good, absent};
+  summary_result.extras_mut().per_address = {good, absent};
   t.last = std::make_shared<const ProbeResult>(std::move(summary_result));
   std::string page = LandingPage({t}, {}, 1'500);
   const size_t summary = page.find(">fleet.example.net:443</td>");

@@ -375,9 +375,9 @@ TEST(Collector, ProbeTextIsTheObjectPathWithoutScheduledFamilies) {
   down.failure_reason = "timeout";
   ProbeResult all = Verified(ResponseState::kGood);
   all.every_address = true;
-  all.per_address = {Verified(ResponseState::kGood), down};
-  all.per_address[0].address = "127.0.0.1:443";
-  all.per_address[1].address = "[::1]:443";
+  all.extras_mut().per_address = {Verified(ResponseState::kGood), down};
+  all.extras_mut().per_address[0].address = "127.0.0.1:443";
+  all.extras_mut().per_address[1].address = "[::1]:443";
   for (const ProbeResult& r : {Verified(ResponseState::kGood), revoked, down, all}) {
     std::vector<prometheus::MetricFamily> families;
     for (auto& f : TargetFamilies({Target("x", r)}, kNow, /*target_label=*/false)) {
@@ -399,11 +399,11 @@ TEST(Collector, ProbeTextIsTheObjectPathWithoutScheduledFamilies) {
 // both render paths agree; a failed probe shows no chain.
 TEST(Collector, ChainPositions) {
   ProbeResult r = Verified(ResponseState::kGood);
-  r.chain.push_back({.position = 1, .subject = "CN=Issuing CA", .issuer = "CN=Root",
+  r.extras_mut().chain.push_back({.position = 1, .subject = "CN=Issuing CA", .issuer = "CN=Root",
                      .serial = "4096", .not_after = kNow + 86400,
                      .state = LeafCrlState::kRevoked, .revoked_at = kNow - 600,
                      .reason = "ca_compromise", .source = "crl"});
-  r.chain.push_back({.position = 2, .subject = "CN=Cross", .issuer = "CN=Old \"Root\"",
+  r.extras_mut().chain.push_back({.position = 2, .subject = "CN=Cross", .issuer = "CN=Old \"Root\"",
                      .serial = "7", .not_after = kNow + 3600});
   const std::string s = Series({Target("www", r)});
   EXPECT_NE(s.find("ocsp_chain_cert_revocation_status{target=\"www\",position=\"1\","
@@ -541,7 +541,7 @@ TEST(Collector, EveryAddressHasItsOwnSeries) {
   ProbeResult summary;
   summary.every_address = true;
   summary.finished_at = kNow - 5;
-  summary.per_address = {v4, v6, down};
+  summary.extras_mut().per_address = {v4, v6, down};
   // One address failed, so the summary did; the leaves of the others were
   // still looked up in their CRL (issue 20 point 5).
   summary.success = false;
@@ -578,7 +578,7 @@ TEST(Collector, EveryAddressHasItsOwnSeries) {
 
 TEST(Collector, HandshakeCountsAlwaysAndStapledOnlyWhenSeveralWereAsked) {
   ProbeResult r = Verified(ResponseState::kAbsent);
-  r.handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 3};
+  r.extras_mut().handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 3};
   std::string s = Series({Target("lb", r)});
   EXPECT_NE(s.find("ocsp_probe_handshakes{target=\"lb\"} 4\n"), std::string::npos) << s;
   EXPECT_NE(s.find("ocsp_staple_present_handshakes{target=\"lb\"} 3\n"), std::string::npos);

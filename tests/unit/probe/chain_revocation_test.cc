@@ -68,7 +68,7 @@ class ChainRevocationTest : public ::testing::Test {
   ProbeResult Subjects() {
     X509* served[] = {leaf_.get(), int_.get()};
     ProbeResult r;
-    r.chain_subjects = ChainSubjects(leaf_.get(), served, trust_.get());
+    r.extras_mut().chain_subjects = ChainSubjects(leaf_.get(), served, trust_.get());
     return r;
   }
   ChainRevocation Checker(const ProbePolicy* policy = nullptr) {
@@ -93,8 +93,8 @@ class ChainRevocationTest : public ::testing::Test {
 
 TEST_F(ChainRevocationTest, SubjectsStopAtTheTrustAnchor) {
   ProbeResult r = Subjects();
-  ASSERT_EQ(r.chain_subjects.size(), 1u);
-  const auto& s = *r.chain_subjects[0];
+  ASSERT_EQ(r.extras().chain_subjects.size(), 1u);
+  const auto& s = *r.extras().chain_subjects[0];
   EXPECT_EQ(s.position, 1);
   EXPECT_EQ(X509_cmp(s.cert.get(), int_.get()), 0);
   ASSERT_TRUE(s.issuer) << "the root comes from the trust store";
@@ -145,9 +145,9 @@ TEST_F(ChainRevocationTest, AnIntermediateRevokedInItsRootsCaOnlyCrl) {
   ChainRevocation chain = Checker();
   ProbeResult r = Subjects();
   chain.Check(Revocation::kCrl, r, now_);
-  EXPECT_TRUE(r.chain_subjects.empty()) << "certificates are not kept in results";
-  ASSERT_EQ(r.chain.size(), 1u);
-  const auto& c = r.chain[0];
+  EXPECT_TRUE(r.extras().chain_subjects.empty()) << "certificates are not kept in results";
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  const auto& c = r.extras().chain[0];
   EXPECT_EQ(c.state, LeafCrlState::kRevoked) << c.detail;
   EXPECT_EQ(c.source, "crl");
   EXPECT_EQ(c.revoked_at, now_ - kDay);
@@ -165,8 +165,8 @@ TEST_F(ChainRevocationTest, CrlScopeDecidesWhoItAnswersFor) {
   ChainRevocation chain = Checker();
   ProbeResult r = Subjects();
   chain.Check(Revocation::kCrl, r, now_);
-  ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kGood) << r.chain[0].detail;
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kGood) << r.extras().chain[0].detail;
   // onlyContainsUserCerts: not for a CA certificate (a fresh store: the
   // CRL above is held for its half-life).
   PublishRootCrl(/*revoked=*/true, /*only_ca=*/false, /*only_user=*/true);
@@ -176,10 +176,10 @@ TEST_F(ChainRevocationTest, CrlScopeDecidesWhoItAnswersFor) {
   ChainRevocation user_only(fresh, [](ResponderProbeRequest) { return ProbeResult{}; });
   r = Subjects();
   user_only.Check(Revocation::kCrl, r, now_);
-  ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kUnavailable);
-  EXPECT_NE(r.chain[0].detail.find("end-entity certificates only"), std::string::npos)
-      << r.chain[0].detail;
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kUnavailable);
+  EXPECT_NE(r.extras().chain[0].detail.find("end-entity certificates only"), std::string::npos)
+      << r.extras().chain[0].detail;
 }
 
 TEST_F(ChainRevocationTest, OcspAnswersAreCachedAndRevocationIsFinal) {
@@ -187,9 +187,9 @@ TEST_F(ChainRevocationTest, OcspAnswersAreCachedAndRevocationIsFinal) {
   ChainRevocation chain = Checker();
   ProbeResult r = Subjects();
   chain.Check(Revocation::kOcsp, r, now_);
-  ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kGood) << r.chain[0].detail;
-  EXPECT_EQ(r.chain[0].source, "ocsp");
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kGood) << r.extras().chain[0].detail;
+  EXPECT_EQ(r.extras().chain[0].source, "ocsp");
   // Many probes under one intermediate: one request per half-life.
   for (int i = 0; i < 5; ++i) {
     r = Subjects();
@@ -201,14 +201,14 @@ TEST_F(ChainRevocationTest, OcspAnswersAreCachedAndRevocationIsFinal) {
   PublishOcsp(V_OCSP_CERTSTATUS_REVOKED);
   r = Subjects();
   chain.Check(Revocation::kOcsp, r, now_ + 2 * kDay + 1);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kRevoked);
-  EXPECT_EQ(r.chain[0].reason, "ca_compromise");
-  EXPECT_EQ(r.chain[0].revoked_at, now_ - 2 * kDay);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kRevoked);
+  EXPECT_EQ(r.extras().chain[0].reason, "ca_compromise");
+  EXPECT_EQ(r.extras().chain[0].revoked_at, now_ - 2 * kDay);
   // A later "good" (a replayed old response) does not undo it.
   PublishOcsp(V_OCSP_CERTSTATUS_GOOD);
   r = Subjects();
   chain.Check(Revocation::kOcsp, r, now_ + 4 * kDay);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kRevoked);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kRevoked);
 }
 
 TEST_F(ChainRevocationTest, BothAsksEachAndAFailureIsUnavailableWithItsReason) {
@@ -217,10 +217,10 @@ TEST_F(ChainRevocationTest, BothAsksEachAndAFailureIsUnavailableWithItsReason) {
   ChainRevocation chain = Checker();
   ProbeResult r = Subjects();
   chain.Check(Revocation::kBoth, r, now_);
-  ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kUnavailable);
-  EXPECT_NE(r.chain[0].detail.find("CRL: "), std::string::npos) << r.chain[0].detail;
-  EXPECT_NE(r.chain[0].detail.find("OCSP: "), std::string::npos) << r.chain[0].detail;
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kUnavailable);
+  EXPECT_NE(r.extras().chain[0].detail.find("CRL: "), std::string::npos) << r.extras().chain[0].detail;
+  EXPECT_NE(r.extras().chain[0].detail.find("OCSP: "), std::string::npos) << r.extras().chain[0].detail;
   // The CRL appears: good from it, while OCSP still fails.
   PublishRootCrl(/*revoked=*/false);
   CrlStore fresh([](const std::string& url, const CrlValidators& since) {
@@ -232,8 +232,8 @@ TEST_F(ChainRevocationTest, BothAsksEachAndAFailureIsUnavailableWithItsReason) {
   });
   r = Subjects();
   both.Check(Revocation::kBoth, r, now_);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kGood) << r.chain[0].detail;
-  EXPECT_EQ(r.chain[0].source, "crl");
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kGood) << r.extras().chain[0].detail;
+  EXPECT_EQ(r.extras().chain[0].source, "crl");
 }
 
 // URLs from a served chain obey [fetch]: a denied responder is never
@@ -246,10 +246,10 @@ TEST_F(ChainRevocationTest, FetchPolicyGuardsTheIntermediatesResponder) {
   ChainRevocation chain = Checker(&policy);
   ProbeResult r = Subjects();
   chain.Check(Revocation::kOcsp, r, now_);
-  ASSERT_EQ(r.chain.size(), 1u);
-  EXPECT_EQ(r.chain[0].state, LeafCrlState::kUnavailable);
-  EXPECT_NE(r.chain[0].detail.find("denied by [fetch] deny \"127.0.0.0/8\""), std::string::npos)
-      << r.chain[0].detail;
+  ASSERT_EQ(r.extras().chain.size(), 1u);
+  EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kUnavailable);
+  EXPECT_NE(r.extras().chain[0].detail.find("denied by [fetch] deny \"127.0.0.0/8\""), std::string::npos)
+      << r.extras().chain[0].detail;
   EXPECT_EQ(server_.CannedHits("int-ocsp"), 0) << "a denied address was connected to";
 }
 

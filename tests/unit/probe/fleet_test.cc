@@ -40,6 +40,22 @@ TEST(Fleet, WorstHandshakeWinsInTheIssuesOrder) {
   }
 }
 
+// Most of a fleet is one handshake, no CRL or chain lookup: its result has
+// no extras at all (one empty pointer). A leaf held for a CRL lookup moves
+// into the summary's extras, and the handshake's own are emptied.
+TEST(Fleet, APlainResultCarriesNoExtras) {
+  ProbeResult plain = CombineHandshakes({Handshake(ResponseState::kGood)}, 1);
+  EXPECT_FALSE(plain.extras_.has_value());
+  EXPECT_FALSE(plain.extras().handshakes.has_value());
+
+  ProbeResult held = Handshake(ResponseState::kGood);
+  held.extras_mut().crl_subjects.push_back(std::make_shared<ProbeResult::CrlSubject>());
+  ProbeResult r = CombineHandshakes({Handshake(ResponseState::kGood), held}, 2);
+  ASSERT_TRUE(r.extras_.has_value());
+  EXPECT_EQ(r.extras().crl_subjects.size(), 1u);
+  EXPECT_EQ(r.extras().handshakes->completed, 2);
+}
+
 TEST(Fleet, StaplePresentOnlyWhenEveryHandshakeStapled) {
   ProbeResult r = CombineHandshakes(
       {Handshake(ResponseState::kGood), Handshake(ResponseState::kAbsent),
@@ -48,20 +64,20 @@ TEST(Fleet, StaplePresentOnlyWhenEveryHandshakeStapled) {
   EXPECT_TRUE(r.success);
   EXPECT_FALSE(r.staple_present);
   EXPECT_EQ(r.verdict->state, ResponseState::kAbsent);
-  ASSERT_TRUE(r.handshakes);
-  EXPECT_EQ(r.handshakes->requested, 4);
-  EXPECT_EQ(r.handshakes->completed, 4);
-  EXPECT_EQ(r.handshakes->stapled, 2);
+  ASSERT_TRUE(r.extras().handshakes);
+  EXPECT_EQ(r.extras().handshakes->requested, 4);
+  EXPECT_EQ(r.extras().handshakes->completed, 4);
+  EXPECT_EQ(r.extras().handshakes->stapled, 2);
   EXPECT_EQ(r.detail, "2 of 4 handshakes carried a staple");
 
   r = CombineHandshakes({Handshake(ResponseState::kGood), Handshake(ResponseState::kGood)}, 2);
   EXPECT_TRUE(r.staple_present);
-  EXPECT_EQ(r.handshakes->stapled, 2);
+  EXPECT_EQ(r.extras().handshakes->stapled, 2);
   EXPECT_EQ(r.verdict->state, ResponseState::kGood);
 
   // One handshake: today's result, no counts.
   r = CombineHandshakes({Handshake(ResponseState::kAbsent)}, 1);
-  EXPECT_FALSE(r.handshakes);
+  EXPECT_FALSE(r.extras().handshakes);
   EXPECT_FALSE(r.staple_present);
 }
 
@@ -71,9 +87,9 @@ TEST(Fleet, AFailedHandshakeFailsTheProbeAndSaysWhich) {
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.failure_reason, probe_failure::kConnect);
   EXPECT_EQ(r.detail, "handshake 2 of 3: connect: Connection refused");
-  ASSERT_TRUE(r.handshakes);
-  EXPECT_EQ(r.handshakes->completed, 1);
-  EXPECT_EQ(r.handshakes->stapled, 1);
+  ASSERT_TRUE(r.extras().handshakes);
+  EXPECT_EQ(r.extras().handshakes->completed, 1);
+  EXPECT_EQ(r.extras().handshakes->stapled, 1);
 }
 
 TEST(Fleet, AddressesSummaryIsTheWorstAndKeepsEveryAddress) {
@@ -85,8 +101,8 @@ TEST(Fleet, AddressesSummaryIsTheWorstAndKeepsEveryAddress) {
   EXPECT_TRUE(r.address.empty());
   EXPECT_EQ(r.verdict->state, ResponseState::kAbsent);
   EXPECT_EQ(r.detail, "addresses disagree; worst: 127.0.0.4:443");
-  ASSERT_EQ(r.per_address.size(), 3u);
-  EXPECT_EQ(r.per_address[2].address, "[::1]:443");
+  ASSERT_EQ(r.extras().per_address.size(), 3u);
+  EXPECT_EQ(r.extras().per_address[2].address, "[::1]:443");
 
   const std::vector<int> counts = CountAddressStates(r, 0);
   ASSERT_EQ(counts.size(), std::size(kAddressStateNames));
@@ -119,20 +135,20 @@ TEST(Fleet, EveryDistinctLeafMovesToTheSummary) {
   ProbeResult a = Handshake(ResponseState::kGood, "127.0.0.2:443");
   ProbeResult b = Handshake(ResponseState::kAbsent, "127.0.0.3:443");
   ProbeResult c = Handshake(ResponseState::kGood, "127.0.0.4:443");
-  a.crl_subjects = {leaf(1)};
-  b.crl_subjects = {leaf(2)};
+  a.extras_mut().crl_subjects = {leaf(1)};
+  b.extras_mut().crl_subjects = {leaf(2)};
   auto same_leaf = std::make_shared<ProbeResult::CrlSubject>();
-  same_leaf->leaf = ShareX509(a.crl_subjects.front()->leaf.get());
-  c.crl_subjects = {same_leaf};
+  same_leaf->leaf = ShareX509(a.extras().crl_subjects.front()->leaf.get());
+  c.extras_mut().crl_subjects = {same_leaf};
   ProbeResult r = CombineAddresses({a, b, c, Failed(probe_failure::kConnect, "127.0.0.5:443")});
   EXPECT_FALSE(r.success);
-  ASSERT_EQ(r.crl_subjects.size(), 2u) << "leaves 1 and 2, leaf 1 once";
-  for (const auto& p : r.per_address) EXPECT_TRUE(p.crl_subjects.empty()) << p.address;
+  ASSERT_EQ(r.extras().crl_subjects.size(), 2u) << "leaves 1 and 2, leaf 1 once";
+  for (const auto& p : r.extras().per_address) EXPECT_TRUE(p.extras().crl_subjects.empty()) << p.address;
   ProbeResult h1 = Handshake(ResponseState::kGood, "");
   ProbeResult h2 = Handshake(ResponseState::kGood, "");
-  h1.crl_subjects = {leaf(3)};
-  h2.crl_subjects = {leaf(4)};
-  EXPECT_EQ(CombineHandshakes({h1, h2}, 2).crl_subjects.size(), 2u);
+  h1.extras_mut().crl_subjects = {leaf(3)};
+  h2.extras_mut().crl_subjects = {leaf(4)};
+  EXPECT_EQ(CombineHandshakes({h1, h2}, 2).extras().crl_subjects.size(), 2u);
 }
 
 // Point 6: among equal states, the answer that expires first, and the

@@ -176,13 +176,13 @@ TEST_F(LeafCrlTest, EveryLeafOfAFleetProbeIsCheckedAndRevokedWins) {
   };
   ProbeResult r;
   r.success = true;
-  r.crl_subjects = {subject(20), subject(21), subject(22)};
+  r.extras_mut().crl_subjects = {subject(20), subject(21), subject(22)};
   CheckLeafCrls(store_, r);
   ASSERT_TRUE(r.leaf_crl);
   EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kRevoked);
   EXPECT_EQ(r.leaf_crl->reason, "cessation_of_operation");
-  EXPECT_TRUE(r.crl_subjects.empty());
-  r.crl_subjects = {subject(20), subject(22)};
+  EXPECT_TRUE(r.extras().crl_subjects.empty());
+  r.extras_mut().crl_subjects = {subject(20), subject(22)};
   CheckLeafCrls(store_, r);
   EXPECT_EQ(r.leaf_crl->state, LeafCrlState::kGood);
 }

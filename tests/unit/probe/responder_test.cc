@@ -186,13 +186,13 @@ TEST_F(ResponderTest, StapleFiles) {
   EXPECT_EQ(good.verdict->state, ResponseState::kGood) << good.verdict->detail;
   EXPECT_TRUE(good.must_staple);
   EXPECT_EQ(good.not_after, now_ + 86400);
-  ASSERT_TRUE(good.file_modified.has_value());
-  EXPECT_NEAR(static_cast<double>(*good.file_modified), static_cast<double>(now_), 60);
+  ASSERT_TRUE(good.extras().file_modified.has_value());
+  EXPECT_NEAR(static_cast<double>(*good.extras().file_modified), static_cast<double>(now_), 60);
 
   auto missing = ProbeStapleFile(File("missing"), {});
   EXPECT_TRUE(missing.success);
   EXPECT_EQ(missing.verdict->state, ResponseState::kAbsent);
-  EXPECT_FALSE(missing.file_modified.has_value());
+  EXPECT_FALSE(missing.extras().file_modified.has_value());
 
   fs::create_directories(dir_ / "a-directory");
   auto dir = ProbeStapleFile(File("a-directory"), {});

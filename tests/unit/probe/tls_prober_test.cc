@@ -126,7 +126,7 @@ TEST(TlsProber, ASilentServerTimesOutInTheHandshake) {
   EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
   EXPECT_EQ(r.detail, "timed out after 300ms (in the TLS handshake)");
   EXPECT_EQ(r.address, "127.0.0.1:" + std::to_string(server.port()));
-  EXPECT_FALSE(r.handshakes.has_value());
+  EXPECT_FALSE(r.extras().handshakes.has_value());
   EXPECT_GE(r.duration_seconds, 0.25);
   EXPECT_EQ(server.accepted(), 1u);
 }
@@ -142,9 +142,9 @@ TEST(TlsProber, SeveralHandshakesShareOneDeadline) {
   ProbeResult r = ProbeOnce(io, prober, req);
   EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
   EXPECT_EQ(r.detail, "handshake 1 of 3: timed out after 300ms (in the TLS handshake)");
-  ASSERT_TRUE(r.handshakes.has_value());
-  EXPECT_EQ(r.handshakes->requested, 3);
-  EXPECT_EQ(r.handshakes->completed, 0);
+  ASSERT_TRUE(r.extras().handshakes.has_value());
+  EXPECT_EQ(r.extras().handshakes->requested, 3);
+  EXPECT_EQ(r.extras().handshakes->completed, 0);
   EXPECT_LT(r.duration_seconds, 5.0);
   EXPECT_EQ(server.accepted(), 1u);
 }
@@ -158,9 +158,9 @@ TEST(TlsProber, EveryAddressTimesOutOnItsOwnRow) {
   ProbeResult r = ProbeOnce(io, prober, req);
   EXPECT_EQ(r.failure_reason, probe_failure::kTimeout);
   EXPECT_TRUE(r.every_address);
-  ASSERT_EQ(r.per_address.size(), 1u);
-  EXPECT_EQ(r.per_address[0].address, "127.0.0.1:" + std::to_string(server.port()));
-  EXPECT_EQ(r.per_address[0].detail, "timed out after 300ms (in the TLS handshake)");
+  ASSERT_EQ(r.extras().per_address.size(), 1u);
+  EXPECT_EQ(r.extras().per_address[0].address, "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(r.extras().per_address[0].detail, "timed out after 300ms (in the TLS handshake)");
 }
 
 // `admit` sees the resolved addresses before any connection is made.

@@ -182,7 +182,7 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
     ++calls;
     ProbeResult r;
     r.success = true;
-    r.not_before = std::time(nullptr) + 3600;  // responder said max-age=3600
+    r.extras_mut().not_before = std::time(nullptr) + 3600;  // responder said max-age=3600
     done(r);
   };
   std::vector<ScheduledTarget> targets;

@@ -71,7 +71,7 @@ class EngineTest : public ::testing::Test {
     auto der = testing::MakeResponse(spec, leaf_.get(), ca_.get(), ca_.get(), ca_key_.get());
     ProbeResult r;
     r.success = true;
-    r.der = std::make_shared<const std::vector<uint8_t>>(der);
+    r.extras_mut().der = std::make_shared<const std::vector<uint8_t>>(der);
     r.verdict = VerifyOcspResponse(der, leaf_.get(), ca_.get(), {}, now);
     r.http = ProbeResult::Http{.url = "http://ocsp.test", .method = "GET", .status = 200,
                                .request_seconds = 0.01, .max_age = max_age};
@@ -271,7 +271,7 @@ TEST_F(EngineTest, ModesThatDoNotFetch) {
 TEST_F(EngineTest, CacheEntriesAreReverified) {
   auto good = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + kDay);
   StoreEntry e;
-  e.der = *good.der;
+  e.der = *good.extras().der;
   e.fetched_at = t0_ - 60;
   auto core = Core("must");
   EXPECT_EQ(core->LoadCache(e, t0_), "");
@@ -357,7 +357,7 @@ TEST_F(EngineTest, OlderGoodNeverReplacesANewerOne) {
   core->OnFetched(newer, t0_);
   core->OnFetched(older, t0_ + 10);
   EXPECT_EQ(core->state().held.this_update, t0_ - 60);
-  EXPECT_EQ(last_der_, *newer.der);
+  EXPECT_EQ(last_der_, *newer.extras().der);
   EXPECT_EQ(published_, std::vector<std::string>{"good"});
   EXPECT_EQ(core->state().refresh_total.at("stale"), 1u);
   EXPECT_NE(core->state().last_refusal.find("older"), std::string::npos);
@@ -406,7 +406,7 @@ TEST_F(EngineTest, StapleIsWithdrawnWhenItsDelegatedSignerExpires) {
   auto der = testing::MakeResponse(spec, leaf_.get(), ca_.get(), responder.get(), rkey.get());
   ProbeResult r;
   r.success = true;
-  r.der = std::make_shared<const std::vector<uint8_t>>(der);
+  r.extras_mut().der = std::make_shared<const std::vector<uint8_t>>(der);
   r.verdict = VerifyOcspResponse(der, leaf_.get(), ca_.get(), {}, t0_);
   ASSERT_EQ(r.verdict->state, ResponseState::kGood) << r.verdict->detail;
   auto core = Core("must");
@@ -436,30 +436,30 @@ TEST_F(EngineTest, NewestVerifiedEntryWinsAtStart) {
   auto good = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 3600, t0_ + 7 * kDay);
   auto revoked = Answer(V_OCSP_CERTSTATUS_REVOKED, t0_, t0_ - 60, t0_ + 7 * kDay);
   StoreEntry e;
-  e.der = *good.der;
+  e.der = *good.extras().der;
   auto a = Core("must");
   EXPECT_EQ(a->LoadCache(e, t0_), "");
-  EXPECT_EQ(a->Offer(*revoked.der, "output_file", t0_), "");
+  EXPECT_EQ(a->Offer(*revoked.extras().der, "output_file", t0_), "");
   EXPECT_EQ(a->state().held.state, ResponseState::kRevoked);
   EXPECT_EQ(persisted_.back(), "revoked");  // store_dir catches up
   persisted_.clear();
   StoreEntry r;
-  r.der = *revoked.der;
+  r.der = *revoked.extras().der;
   auto b = Core("must");
   EXPECT_EQ(b->LoadCache(r, t0_), "");
-  EXPECT_NE(b->Offer(*good.der, "output_file", t0_).find("revocation"), std::string::npos);
+  EXPECT_NE(b->Offer(*good.extras().der, "output_file", t0_).find("revocation"), std::string::npos);
   EXPECT_EQ(b->state().held.state, ResponseState::kRevoked);
   EXPECT_TRUE(persisted_.empty());
   // Two good ones: the newer thisUpdate wins.
   auto newer = Answer(V_OCSP_CERTSTATUS_GOOD, t0_, t0_ - 60, t0_ + 7 * kDay);
   auto c = Core("must");
-  e.der = *newer.der;
+  e.der = *newer.extras().der;
   EXPECT_EQ(c->LoadCache(e, t0_), "");
-  EXPECT_NE(c->Offer(*good.der, "output_file", t0_).find("older"), std::string::npos);
+  EXPECT_NE(c->Offer(*good.extras().der, "output_file", t0_).find("older"), std::string::npos);
   EXPECT_EQ(c->state().held.this_update, t0_ - 60);
   // An expired revocation in the cache is still a revocation after restart.
   StoreEntry old_revoked;
-  old_revoked.der = *revoked.der;
+  old_revoked.der = *revoked.extras().der;
   auto d = Core("must");
   EXPECT_EQ(d->LoadCache(old_revoked, t0_ + 30 * kDay), "");
   EXPECT_EQ(d->state().held.state, ResponseState::kRevoked);
