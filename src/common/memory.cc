@@ -16,7 +16,12 @@ void ReleaseFreeHeap() {
   using Release = void (*)();
   static const auto tcmalloc_release =
       reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+  static const auto tcmalloc_idle =
+      reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_MarkThreadIdle"));
   if (tcmalloc_release != nullptr) {
+    // This thread's cache first (a scrape's buffers are freed on the thread
+    // that rendered it), so that the spans it emptied can go back too.
+    if (tcmalloc_idle != nullptr) tcmalloc_idle();
     tcmalloc_release();
     return;
   }

@@ -62,7 +62,7 @@ void GzipPieces::Append(size_t piece, std::string_view data) {
   if (!p) {
     p = std::make_unique<Piece>();
     // windowBits -15: raw deflate, the header and trailer are Join's.
-    if (deflateInit2(&p->z, level_, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(&p->z, level_, Z_DEFLATED, -12, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
       failed_ = true;
       return;
     }
