@@ -12,21 +12,24 @@ namespace ose {
 using std::chrono::milliseconds;
 
 struct Scheduler::Entry {
-  Entry(asio::io_context& io, ScheduledTarget t) : target(std::move(t)), timer(io) {}
+  explicit Entry(ScheduledTarget t) : target(std::move(t)) {}
   ScheduledTarget target;
-  asio::steady_timer timer;
+  /// When the next run is due, and which Arm set it (see Scheduler::Due).
+  std::chrono::steady_clock::time_point next;
+  uint64_t armed = 0;
   bool busy = false;          ///< in flight or waiting for a slot
-  /// When the current run was due (the timer's expiry), for the lag.
+  /// When the current run was due, for the lag.
   std::chrono::steady_clock::time_point due;
   bool removed = false;       ///< dropped by a reload
   int64_t not_before = 0;     ///< Unix seconds; from a responder's max-age
 };
 
 Scheduler::Scheduler(asio::io_context& io, ResultStore& store)
-    : io_(io), store_(store), rng_(std::random_device{}()) {}
+    : io_(io), store_(store), rng_(std::random_device{}()), wake_(io) {}
 
 Scheduler::~Scheduler() {
-  for (auto& [name, e] : entries_) e->timer.cancel();
+  alive_.reset();
+  wake_.cancel();
 }
 
 void Scheduler::Apply(std::vector<ScheduledTarget> targets, int concurrency,
@@ -71,17 +74,14 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
       next.emplace(e->target.info->name, e);
       continue;
     }
-    auto e = std::make_shared<Entry>(io_, std::move(t));
+    auto e = std::make_shared<Entry>(std::move(t));
     milliseconds spread = std::min<milliseconds>(e->target.interval, window);
     std::uniform_int_distribution<int64_t> first(0, spread.count());
     Arm(e, milliseconds(first(rng_)));
-    latest_first = std::max(latest_first, e->timer.expiry());
+    latest_first = std::max(latest_first, e->next);
     next.emplace(e->target.info->name, e);
   }
-  for (auto& [name, e] : entries_) {  // removed targets
-    e->removed = true;
-    e->timer.cancel();
-  }
+  for (auto& [name, e] : entries_) e->removed = true;  // removed targets: never fired again
   entries_ = std::move(next);
   store_.SetTargets(std::move(infos));
   // Readiness waits for the first round only; a reload never flips it back.
@@ -94,17 +94,43 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
 }
 
 void Scheduler::Arm(const std::shared_ptr<Entry>& e, milliseconds delay) {
-  e->timer.expires_after(delay);
-  std::weak_ptr<Entry> weak = e;
-  e->timer.async_wait([this, weak](const boost::system::error_code& ec) {
-    auto entry = weak.lock();
-    if (ec || !entry || entry->removed) return;
-    Fire(entry);
+  e->next = std::chrono::steady_clock::now() + delay;
+  due_.push({e->next, ++e->armed, e});
+  if (!running_due_) ArmWake();
+}
+
+// Sets the one timer to the earliest due run, if that is earlier than it is
+// set for (setting it cancels the wait before, whose handler then returns).
+void Scheduler::ArmWake() {
+  if (due_.empty() || (wake_armed_ && wake_at_ <= due_.top().at)) return;
+  wake_armed_ = true;
+  wake_at_ = due_.top().at;
+  wake_.expires_at(wake_at_);
+  const uint64_t generation = ++wake_generation_;
+  wake_.async_wait([this, alive = std::weak_ptr<int>(alive_),
+                    generation](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || generation != wake_generation_) return;
+    wake_armed_ = false;
+    RunDue();
+    ArmWake();
   });
 }
 
+void Scheduler::RunDue() {
+  const auto now = std::chrono::steady_clock::now();
+  running_due_ = true;
+  while (!due_.empty() && due_.top().at <= now) {
+    Due d = due_.top();
+    due_.pop();
+    auto e = d.entry.lock();
+    if (!e || e->removed || d.armed != e->armed) continue;  // gone, or armed again since
+    Fire(e);
+  }
+  running_due_ = false;
+}
+
 void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
-  const auto due = e->timer.expiry();
+  const auto due = e->next;
   // Next run: interval from now, +-5% jitter so targets drift apart.
   int64_t base = e->target.interval.count();
   std::uniform_int_distribution<int64_t> jitter(-base / 20, base / 20);
@@ -164,7 +190,7 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
     // The result goes stale before the next run (a CRL's half-life): run
     // again then instead.
     const auto delay = std::chrono::seconds(std::max<int64_t>(1, *result.extras().refresh_at - NowUnix()));
-    if (std::chrono::steady_clock::now() + delay < e->timer.expiry()) {
+    if (std::chrono::steady_clock::now() + delay < e->next) {
       Arm(e, std::chrono::duration_cast<milliseconds>(delay));
     }
   }

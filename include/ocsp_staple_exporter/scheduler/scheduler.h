@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <queue>
 #include <memory>
 #include <random>
 #include <string>
@@ -89,6 +90,8 @@ class Scheduler {
   struct Entry;
   void ApplyNow(std::vector<ScheduledTarget> targets);
   void Arm(const std::shared_ptr<Entry>& e, std::chrono::milliseconds delay);
+  void ArmWake();
+  void RunDue();
   void Fire(const std::shared_ptr<Entry>& e);
   bool CanLaunch(const Entry& e) const;
   void Launch(const std::shared_ptr<Entry>& e);
@@ -109,6 +112,24 @@ class Scheduler {
   std::atomic<std::chrono::steady_clock::rep> first_round_due_{
       std::chrono::steady_clock::duration::max().count()};
   std::mt19937_64 rng_;
+  /// One timer for every target: the next run of each armed entry in a
+  /// min-heap (32 bytes an entry instead of an asio timer's ~130), and
+  /// `wake_` set to the earliest. A heap element whose `armed` no longer
+  /// matches its entry's was superseded by a later Arm and is skipped.
+  struct Due {
+    std::chrono::steady_clock::time_point at;
+    uint64_t armed;
+    std::weak_ptr<Entry> entry;
+    bool operator>(const Due& o) const { return at > o.at; }
+  };
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  asio::steady_timer wake_;
+  bool wake_armed_ = false;
+  bool running_due_ = false;  ///< in RunDue: Arm leaves the timer to it
+  std::chrono::steady_clock::time_point wake_at_;
+  uint64_t wake_generation_ = 0;
+  /// Expires with the scheduler: a wake handler that runs after it checks it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace ose

@@ -193,6 +193,31 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+// A result that goes stale before the next run (a CRL's half-life) brings
+// the run forward: the one timer is set again for the earlier time, and
+// the run armed before is skipped, so the target runs twice, not three
+// times, within its 60 s interval.
+TEST_F(SchedulerTest, RefreshAtBringsTheNextRunForward) {
+  std::atomic<int> calls{0};
+  ScheduledTarget t;
+  t.info = TargetInfo{.name = "crl", .kind = "test"};
+  t.interval = milliseconds(60000);
+  t.start = [&](std::function<void(ProbeResult)> done) {
+    ProbeResult r;
+    r.success = true;
+    if (++calls == 1) r.extras_mut().refresh_at = std::time(nullptr) + 1;
+    done(r);
+  };
+  std::vector<ScheduledTarget> targets;
+  targets.push_back(t);
+  scheduler_.Apply(std::move(targets), 10, 2);
+  ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 1; }, milliseconds(10000)));
+  ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 2; }, milliseconds(5000)))
+      << "refresh_at did not bring the run forward";
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(calls.load(), 2);
+}
+
 // A TLS fleet's targets carry no HTTP counters (one empty pointer each);
 // a responder's requests and a [[crl]] target's fetches are counted.
 // A reload: a target whose name, kind and address stay keeps its counters
