@@ -173,21 +173,29 @@ TEST_F(SchedulerTest, PerKeyLimitHolds) {
   EXPECT_GT(peak_b.load(), 2);  // targets without a key are not held back
 }
 
+// One target whose n-th probe (from 1, counted in `calls`) answers
+// result(n) at once.
+std::vector<ScheduledTarget> CountedTarget(const std::string& name, milliseconds interval,
+                                           std::atomic<int>& calls,
+                                           std::function<ProbeResult(int)> result) {
+  ScheduledTarget t;
+  t.info = TargetInfo{.name = name, .kind = "test"};
+  t.interval = interval;
+  t.start = [&calls, result](std::function<void(ProbeResult)> done) { done(result(++calls)); };
+  std::vector<ScheduledTarget> targets;
+  targets.push_back(std::move(t));
+  return targets;
+}
+
 TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
   std::atomic<int> calls{0};
-  ScheduledTarget t;
-  t.info = TargetInfo{.name = "cached", .kind = "test"};
-  t.interval = milliseconds(100);
-  t.start = [&](std::function<void(ProbeResult)> done) {
-    ++calls;
-    ProbeResult r;
-    r.success = true;
-    r.extras_mut().not_before = std::time(nullptr) + 3600;  // responder said max-age=3600
-    done(r);
-  };
-  std::vector<ScheduledTarget> targets;
-  targets.push_back(t);
-  scheduler_.Apply(std::move(targets), 10, 2);
+  scheduler_.Apply(CountedTarget("cached", milliseconds(100), calls, [](int) {
+                     ProbeResult r;
+                     r.success = true;
+                     r.extras_mut().not_before = std::time(nullptr) + 3600;  // max-age=3600
+                     return r;
+                   }),
+                   10, 2);
   ASSERT_TRUE(WaitUntil([&] { return Probed(1); }, milliseconds(5000)));
   std::this_thread::sleep_for(milliseconds(800));  // 8 intervals
   EXPECT_EQ(calls.load(), 1);
@@ -199,18 +207,13 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
 // times, within its 60 s interval.
 TEST_F(SchedulerTest, RefreshAtBringsTheNextRunForward) {
   std::atomic<int> calls{0};
-  ScheduledTarget t;
-  t.info = TargetInfo{.name = "crl", .kind = "test"};
-  t.interval = milliseconds(60000);
-  t.start = [&](std::function<void(ProbeResult)> done) {
-    ProbeResult r;
-    r.success = true;
-    if (++calls == 1) r.extras_mut().refresh_at = std::time(nullptr) + 1;
-    done(r);
-  };
-  std::vector<ScheduledTarget> targets;
-  targets.push_back(t);
-  scheduler_.Apply(std::move(targets), 10, 2);
+  scheduler_.Apply(CountedTarget("crl", milliseconds(60000), calls, [](int n) {
+                     ProbeResult r;
+                     r.success = true;
+                     if (n == 1) r.extras_mut().refresh_at = std::time(nullptr) + 1;
+                     return r;
+                   }),
+                   10, 2);
   ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 1; }, milliseconds(10000)));
   ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 2; }, milliseconds(5000)))
       << "refresh_at did not bring the run forward";
