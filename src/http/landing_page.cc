@@ -209,11 +209,10 @@ void DetailCell(std::ostringstream& h, const std::string& reason_html, const std
 // `x` is null while the target has none.
 void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
          const std::string& address, bool address_row, int64_t now) {
-  h << "<tr" << (address_row ? " class=\"addr\"" : "") << "><td class=\"n\""
-    << TargetLabel(0) << ">" << HtmlEscape(t.name()) << "</td><td class=\"k\""
-    << TargetLabel(1) << ">" << (address_row ? "address" : HtmlEscape(t.kind()))
-    << "</td><td class=\"a\"" << TargetLabel(2) << ">" << HtmlEscape(address)
-    << "</td>";
+  h << "<tr" << (address_row ? " class=\"addr\"" : "") << "><td class=\"n\"" << TargetLabel(0)
+    << ">" << HtmlEscape(t.name()) << "</td><td class=\"k\"" << TargetLabel(1) << ">"
+    << (address_row ? "address" : HtmlEscape(t.kind())) << "</td><td class=\"a\"" << TargetLabel(2)
+    << ">" << HtmlEscape(address) << "</td>";
   if (x == nullptr) {
     h << "<td class=\"s pending\"" << TargetLabel(3)
       << ">pending</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
@@ -227,8 +226,8 @@ void Row(std::ostringstream& h, const TargetSnapshot& t, const Reading* x,
   const bool staple = r.success && !r.crl && !r.ocsp_skipped;
   std::string stapled = staple ? (r.staple_present ? "yes" : "no") : "";
   if (r.extras().handshakes && r.success) {  // handshakes > 1: how many carried one
-    stapled =
-        std::to_string(r.extras().handshakes->stapled) + " of " + std::to_string(r.extras().handshakes->requested);
+    stapled = std::to_string(r.extras().handshakes->stapled) + " of " +
+              std::to_string(r.extras().handshakes->requested);
   }
   if (r.every_address) stapled.clear();  // see the address rows
   h << "<td class=\"y\"" << TargetLabel(4) << ">" << stapled << "</td>";

@@ -670,7 +670,8 @@ void EmitTargets(Families& f, std::span<const TargetSnapshot> targets, int64_t n
       if (r.leaf_crl) LeafCrlFamilies(f, base, *r.leaf_crl);
       ChainFamilies(f, base, r.extras().chain);
       if (r.extras().per_address.empty()) EmitResult(f, t, base, r, now);
-      for (const ProbeResult& a : r.extras().per_address) EmitResult(f, t, With(base, "address", a.address), a, now);
+      for (const ProbeResult& a : r.extras().per_address)
+        EmitResult(f, t, With(base, "address", a.address), a, now);
       continue;
     }
     if (r.leaf_crl && (r.success || r.ocsp_skipped)) LeafCrlFamilies(f, base, *r.leaf_crl);

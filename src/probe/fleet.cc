@@ -30,7 +30,8 @@ namespace {
 size_t Worst(const std::vector<ProbeResult>& rs) {
   size_t worst = 0;
   for (size_t i = 1; i < rs.size(); ++i) {
-    const int a = StapleSeverity(rs[i].verdict->state), b = StapleSeverity(rs[worst].verdict->state);
+    const int a = StapleSeverity(rs[i].verdict->state),
+              b = StapleSeverity(rs[worst].verdict->state);
     const auto& until = rs[i].verdict->valid_until;
     const auto& worst_until = rs[worst].verdict->valid_until;
     if (a > b || (a == b && until && (!worst_until || *until < *worst_until))) worst = i;

@@ -79,7 +79,8 @@ ProbeReport BuildProbeReport(const std::string& address, const ProbeResult& r, i
         << "  Subject:        " << *r.subject << "\n"
         << "  Not after:      " << Time(r.not_after) << "\n"
         << "  Chain verified: "
-        << (r.chain_verified ? "yes" : "no" + (r.chain_error->empty() ? "" : " (" + *r.chain_error + ")"))
+        << (r.chain_verified ? "yes"
+                             : "no" + (r.chain_error->empty() ? "" : " (" + *r.chain_error + ")"))
         << "\n"
         << "  Name matched:   " << (r.name_matched ? "yes" : "no") << "\n"
         << "  Must-Staple:    " << (r.must_staple ? "yes" : "no") << "\n"

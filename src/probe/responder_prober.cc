@@ -225,11 +225,13 @@ void ResponderProber::LookUpRevocation(CrlStore* store, ChainRevocation* chain,
     done(std::move(r));
     return;
   }
-  OnPool([store, chain, revocation, r = std::move(r)]() mutable {
-    if (!r.extras().crl_subjects.empty()) CheckLeafCrls(*store, r);
-    if (!r.extras().chain_subjects.empty()) chain->Check(revocation, r, NowUnix());
-    return std::move(r);
-  }, std::move(done));
+  OnPool(
+      [store, chain, revocation, r = std::move(r)]() mutable {
+        if (!r.extras().crl_subjects.empty()) CheckLeafCrls(*store, r);
+        if (!r.extras().chain_subjects.empty()) chain->Check(revocation, r, NowUnix());
+        return std::move(r);
+      },
+      std::move(done));
 }
 
 void CheckLeafCrls(CrlStore& store, ProbeResult& r) {

@@ -108,10 +108,9 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
     if (!mine(t.name)) continue;
     // The closure holds the config and its table, not a request of its
     // own (~200 bytes a target): the request is built as a probe starts.
-    out.push_back({.info = TargetInfo{.name = t.name,
-                                      .kind = "tls",
-                                      .address = t.address,
-                                      .labels = t.labels},
+    out.push_back({.info =
+                       TargetInfo{
+                           .name = t.name, .kind = "tls", .address = t.address, .labels = t.labels},
                    .interval = t.interval,
                    .limit_key = "",
                    .start = [&tls, lookups = RevocationLookups{&http, crl_store, chain}, shared,
@@ -164,15 +163,16 @@ std::vector<ScheduledTarget> BuildTargets(std::shared_ptr<const Config> shared, 
   for (const CrlTarget& t : config.crls) {
     if (!mine(t.name)) continue;
     VerifyOptions verify = MakeVerifyOptions(config.global);
-    out.push_back({.info = TargetInfo{.name = t.name, .kind = "crl", .address = t.url.empty() ? t.path : t.url},
-                   .interval = t.interval,
-                   .limit_key = t.url.empty() ? "" : "http:" + UrlHost(t.url),
-                   // The last CRL and its validators live with the target
-                   // (not across reloads): an unchanged CRL costs a 304.
-                   .start = [&http, t, verify,
-                             memory = std::make_shared<CrlTargetMemory>()](auto done) {
-                     http.ProbeCrl(t, verify, memory, std::move(done));
-                   }});
+    out.push_back(
+        {.info =
+             TargetInfo{.name = t.name, .kind = "crl", .address = t.url.empty() ? t.path : t.url},
+         .interval = t.interval,
+         .limit_key = t.url.empty() ? "" : "http:" + UrlHost(t.url),
+         // The last CRL and its validators live with the target
+         // (not across reloads): an unchanged CRL costs a 304.
+         .start = [&http, t, verify, memory = std::make_shared<CrlTargetMemory>()](auto done) {
+           http.ProbeCrl(t, verify, memory, std::move(done));
+         }});
   }
   return out;
 }

@@ -107,13 +107,13 @@ void Scheduler::ArmWake() {
   wake_at_ = due_.top().at;
   wake_.expires_at(wake_at_);
   const uint64_t generation = ++wake_generation_;
-  wake_.async_wait([this, alive = std::weak_ptr<int>(alive_),
-                    generation](const boost::system::error_code& ec) {
-    if (ec || alive.expired() || generation != wake_generation_) return;
-    wake_armed_ = false;
-    RunDue();
-    ArmWake();
-  });
+  wake_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), generation](const boost::system::error_code& ec) {
+        if (ec || alive.expired() || generation != wake_generation_) return;
+        wake_armed_ = false;
+        RunDue();
+        ArmWake();
+      });
 }
 
 void Scheduler::RunDue() {
@@ -141,7 +141,8 @@ void Scheduler::Fire(const std::shared_ptr<Entry>& e) {
     return;
   }
   if (e->not_before > NowUnix()) {
-    log::Debug("probe skipped, responder's max-age not reached", {{"target", e->target.info->name}});
+    log::Debug("probe skipped, responder's max-age not reached",
+               {{"target", e->target.info->name}});
     return;
   }
   e->busy = true;
@@ -189,7 +190,8 @@ void Scheduler::Finished(const std::shared_ptr<Entry>& e, ProbeResult result) {
   if (result.extras().refresh_at && !e->removed) {
     // The result goes stale before the next run (a CRL's half-life): run
     // again then instead.
-    const auto delay = std::chrono::seconds(std::max<int64_t>(1, *result.extras().refresh_at - NowUnix()));
+    const auto delay =
+        std::chrono::seconds(std::max<int64_t>(1, *result.extras().refresh_at - NowUnix()));
     if (std::chrono::steady_clock::now() + delay < e->next) {
       Arm(e, std::chrono::duration_cast<milliseconds>(delay));
     }

@@ -151,7 +151,7 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
   // a failure; counted as "stale" and asked again on the normal schedule.
   const bool older = usable && MayReplace(state_.held, state_.newest_this_update, r.verdict) ==
                                    ReplaceVerdict::kOlder;
-  std::string result = !r.success        ? "failed"
+  std::string result = !r.success         ? "failed"
                        : !refusal.empty() ? "stale"
                                           : std::string(StateName(r.verdict->state));
   ++state_.refresh_total[result];
@@ -175,12 +175,12 @@ void StaplerCore::OnFetched(const ProbeResult& r, int64_t now) {
     // staple, and their max-age is ignored.
     ++state_.failures;
     ++state_.failures_in_row;
-    state_.last_error = !r.success ? r.failure_reason + ": " + r.detail
-                        : !refusal.empty() ? "refused " + refusal
-                        : r.verdict->state == ResponseState::kUnknown
-                            ? "responder answered unknown"
-                            : "invalid response (" + r.verdict->invalid_reason +
-                                  "): " + r.verdict->detail;
+    state_.last_error =
+        !r.success         ? r.failure_reason + ": " + r.detail
+        : !refusal.empty() ? "refused " + refusal
+        : r.verdict->state == ResponseState::kUnknown
+            ? "responder answered unknown"
+            : "invalid response (" + r.verdict->invalid_reason + "): " + r.verdict->detail;
     bool holding = Usable(state_.held.state);
     if (!holding && refusal.empty()) {
       // Nothing usable held: show what the responder said.

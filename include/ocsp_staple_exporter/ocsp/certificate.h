@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "ocsp_staple_exporter/common/ossl_ptr.h"
-#include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/common/result.h"
+#include "ocsp_staple_exporter/common/shared.h"
 
 namespace ose {
 

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ocsp_staple_exporter/common/boxed.h"
 #include "ocsp_staple_exporter/common/shared.h"
@@ -194,9 +194,9 @@ struct ProbeResult {
     std::optional<int64_t> refresh_at;
     std::vector<std::shared_ptr<const CrlSubject>> crl_subjects;      ///< see CrlSubject
     std::vector<std::shared_ptr<const ChainSubject>> chain_subjects;  ///< see ChainSubject
-    std::vector<ChainCert> chain;            ///< see ChainCert
-    std::optional<Handshakes> handshakes;    ///< see Handshakes
-    std::vector<ProbeResult> per_address;    ///< see every_address
+    std::vector<ChainCert> chain;                                     ///< see ChainCert
+    std::optional<Handshakes> handshakes;                             ///< see Handshakes
+    std::vector<ProbeResult> per_address;                             ///< see every_address
     /// `[[responder]]` and the stapling engine: the DER body of the answer,
     /// when one came (whatever its verdict).
     std::shared_ptr<const std::vector<uint8_t>> der;

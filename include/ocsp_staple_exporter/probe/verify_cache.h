@@ -10,6 +10,7 @@
 // delegated responder certificate's notAfter, a not-yet-valid staple's
 // thisUpdate - skew, and at most one hour. Thread-safe.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +22,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
-#include <algorithm>
 
 #include "ocsp_staple_exporter/common/shared.h"
 #include "ocsp_staple_exporter/ocsp/certificate.h"

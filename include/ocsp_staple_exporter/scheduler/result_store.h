@@ -25,10 +25,10 @@ namespace ose {
 /// taken of it (a scrape copies a pointer, not three strings and the
 /// labels); a reload that changes any of it brings a new one.
 struct TargetInfo {
-  std::string name{};     ///< unique; the `target` label
-  std::string kind{};     ///< "tls", "responder", "file", "crl"
-  std::string address{};  ///< what is probed, for the landing page
-  LabelPairs labels{};    ///< extra labels of its series, after `target` (discovery)
+  std::string name{};           ///< unique; the `target` label
+  std::string kind{};           ///< "tls", "responder", "file", "crl"
+  std::string address{};        ///< what is probed, for the landing page
+  LabelPairs labels{};          ///< extra labels of its series, after `target` (discovery)
   double interval_seconds = 0;  ///< the configured probe interval
 };
 

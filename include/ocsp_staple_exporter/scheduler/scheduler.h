@@ -5,22 +5,22 @@
 // ResultStore, which HTTP threads read. The scheduler knows nothing of what
 // a probe does: each target brings a function that starts one.
 
-#include "ocsp_staple_exporter/common/asio.h"
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <array>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
-#include <queue>
 #include <memory>
+#include <queue>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ocsp_staple_exporter/common/asio.h"
 #include "ocsp_staple_exporter/probe/probe_result.h"
 #include "ocsp_staple_exporter/scheduler/result_store.h"
 

@@ -102,7 +102,8 @@ TEST(LandingPage, AddressRowsAndHandshakeCounts) {
   absent.staple_present = false;
   absent.verdict.Mut().state = ResponseState::kAbsent;
   absent.address = "[::1]:443";
-  absent.extras_mut().handshakes = ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
+  absent.extras_mut().handshakes =
+      ProbeResult::Handshakes{.requested = 4, .completed = 4, .stapled = 2};
   TargetSnapshot t;
   t.info = TargetInfo{.name = "fleet", .kind = "tls", .address = "fleet.example.net:443"};
   ProbeResult summary_result;

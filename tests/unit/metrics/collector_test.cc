@@ -399,12 +399,20 @@ TEST(Collector, ProbeTextIsTheObjectPathWithoutScheduledFamilies) {
 // both render paths agree; a failed probe shows no chain.
 TEST(Collector, ChainPositions) {
   ProbeResult r = Verified(ResponseState::kGood);
-  r.extras_mut().chain.push_back({.position = 1, .subject = "CN=Issuing CA", .issuer = "CN=Root",
-                     .serial = "4096", .not_after = kNow + 86400,
-                     .state = LeafCrlState::kRevoked, .revoked_at = kNow - 600,
-                     .reason = "ca_compromise", .source = "crl"});
-  r.extras_mut().chain.push_back({.position = 2, .subject = "CN=Cross", .issuer = "CN=Old \"Root\"",
-                     .serial = "7", .not_after = kNow + 3600});
+  r.extras_mut().chain.push_back({.position = 1,
+                                  .subject = "CN=Issuing CA",
+                                  .issuer = "CN=Root",
+                                  .serial = "4096",
+                                  .not_after = kNow + 86400,
+                                  .state = LeafCrlState::kRevoked,
+                                  .revoked_at = kNow - 600,
+                                  .reason = "ca_compromise",
+                                  .source = "crl"});
+  r.extras_mut().chain.push_back({.position = 2,
+                                  .subject = "CN=Cross",
+                                  .issuer = "CN=Old \"Root\"",
+                                  .serial = "7",
+                                  .not_after = kNow + 3600});
   const std::string s = Series({Target("www", r)});
   EXPECT_NE(s.find("ocsp_chain_cert_revocation_status{target=\"www\",position=\"1\","
                    "status=\"revoked\"} 1\n"), std::string::npos) << s;
@@ -598,8 +606,8 @@ TEST(Collector, HandshakeCountsAlwaysAndStapledOnlyWhenSeveralWereAsked) {
 TEST(Collector, CertificateInfoSignerResponderAndInterval) {
   ProbeResult r = Verified(ResponseState::kGood);
   r.subject = "CN=www.example.net";
-  r.identity = CertIdentity{.serial = "4099", .issuer = std::string("CN=Example CA"),
-                            .sha256_fingerprint = "ab01"};
+  r.identity = CertIdentity{
+      .serial = "4099", .issuer = std::string("CN=Example CA"), .sha256_fingerprint = "ab01"};
   r.verdict.Mut().delegated_signer = true;
   r.verdict.Mut().signer_not_after = kNow + 5 * 86400;
   r.http = ProbeResult::Http{"http://ocsp.example.net/", "GET", 200, 0.01, std::nullopt};

@@ -219,8 +219,10 @@ TEST_F(ChainRevocationTest, BothAsksEachAndAFailureIsUnavailableWithItsReason) {
   chain.Check(Revocation::kBoth, r, now_);
   ASSERT_EQ(r.extras().chain.size(), 1u);
   EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kUnavailable);
-  EXPECT_NE(r.extras().chain[0].detail.find("CRL: "), std::string::npos) << r.extras().chain[0].detail;
-  EXPECT_NE(r.extras().chain[0].detail.find("OCSP: "), std::string::npos) << r.extras().chain[0].detail;
+  EXPECT_NE(r.extras().chain[0].detail.find("CRL: "), std::string::npos)
+      << r.extras().chain[0].detail;
+  EXPECT_NE(r.extras().chain[0].detail.find("OCSP: "), std::string::npos)
+      << r.extras().chain[0].detail;
   // The CRL appears: good from it, while OCSP still fails.
   PublishRootCrl(/*revoked=*/false);
   CrlStore fresh([](const std::string& url, const CrlValidators& since) {
@@ -248,7 +250,8 @@ TEST_F(ChainRevocationTest, FetchPolicyGuardsTheIntermediatesResponder) {
   chain.Check(Revocation::kOcsp, r, now_);
   ASSERT_EQ(r.extras().chain.size(), 1u);
   EXPECT_EQ(r.extras().chain[0].state, LeafCrlState::kUnavailable);
-  EXPECT_NE(r.extras().chain[0].detail.find("denied by [fetch] deny \"127.0.0.0/8\""), std::string::npos)
+  EXPECT_NE(r.extras().chain[0].detail.find("denied by [fetch] deny \"127.0.0.0/8\""),
+            std::string::npos)
       << r.extras().chain[0].detail;
   EXPECT_EQ(server_.CannedHits("int-ocsp"), 0) << "a denied address was connected to";
 }

@@ -143,7 +143,8 @@ TEST(Fleet, EveryDistinctLeafMovesToTheSummary) {
   ProbeResult r = CombineAddresses({a, b, c, Failed(probe_failure::kConnect, "127.0.0.5:443")});
   EXPECT_FALSE(r.success);
   ASSERT_EQ(r.extras().crl_subjects.size(), 2u) << "leaves 1 and 2, leaf 1 once";
-  for (const auto& p : r.extras().per_address) EXPECT_TRUE(p.extras().crl_subjects.empty()) << p.address;
+  for (const auto& p : r.extras().per_address)
+    EXPECT_TRUE(p.extras().crl_subjects.empty()) << p.address;
   ProbeResult h1 = Handshake(ResponseState::kGood, "");
   ProbeResult h2 = Handshake(ResponseState::kGood, "");
   h1.extras_mut().crl_subjects = {leaf(3)};

@@ -189,12 +189,14 @@ std::vector<ScheduledTarget> CountedTarget(const std::string& name, milliseconds
 
 TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
   std::atomic<int> calls{0};
-  scheduler_.Apply(CountedTarget("cached", milliseconds(100), calls, [](int) {
-                     ProbeResult r;
-                     r.success = true;
-                     r.extras_mut().not_before = std::time(nullptr) + 3600;  // max-age=3600
-                     return r;
-                   }),
+  scheduler_.Apply(CountedTarget("cached", milliseconds(100), calls,
+                                 [](int) {
+                                   ProbeResult r;
+                                   r.success = true;
+                                   r.extras_mut().not_before =
+                                       std::time(nullptr) + 3600;  // max-age=3600
+                                   return r;
+                                 }),
                    10, 2);
   ASSERT_TRUE(WaitUntil([&] { return Probed(1); }, milliseconds(5000)));
   std::this_thread::sleep_for(milliseconds(800));  // 8 intervals
@@ -207,12 +209,13 @@ TEST_F(SchedulerTest, MaxAgeDefersTheNextProbe) {
 // times, within its 60 s interval.
 TEST_F(SchedulerTest, RefreshAtBringsTheNextRunForward) {
   std::atomic<int> calls{0};
-  scheduler_.Apply(CountedTarget("crl", milliseconds(60000), calls, [](int n) {
-                     ProbeResult r;
-                     r.success = true;
-                     if (n == 1) r.extras_mut().refresh_at = std::time(nullptr) + 1;
-                     return r;
-                   }),
+  scheduler_.Apply(CountedTarget("crl", milliseconds(60000), calls,
+                                 [](int n) {
+                                   ProbeResult r;
+                                   r.success = true;
+                                   if (n == 1) r.extras_mut().refresh_at = std::time(nullptr) + 1;
+                                   return r;
+                                 }),
                    10, 2);
   ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 1; }, milliseconds(10000)));
   ASSERT_TRUE(WaitUntil([&] { return calls.load() >= 2; }, milliseconds(5000)))
