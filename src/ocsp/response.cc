@@ -401,18 +401,30 @@ OcspVerdict VerifyOcspResponse(std::span<const uint8_t> der, X509* cert, X509* i
   return JudgeAt(std::move(v), answer, options, now);
 }
 
-bool VerdictLapsesAt(const OcspVerdict& v, int64_t now) {
+namespace {
+
+// How a verdict reads differently at `now` than when it was made (see
+// VerdictAt), decided in one place for VerdictAt and VerdictLapsesAt.
+enum class Lapse { kNone, kSignerExpired, kRevocationExpired, kExpired };
+
+Lapse LapseAt(const OcspVerdict& v, int64_t now) {
   const bool hold = v.revocation_reason == "certificate_hold";
   const bool good_or_unknown =
       v.state == ResponseState::kGood || v.state == ResponseState::kUnknown;
   if (v.signer_fresh_until && now > *v.signer_fresh_until &&
       (good_or_unknown || (v.state == ResponseState::kRevoked && hold))) {
-    return true;
+    return Lapse::kSignerExpired;
   }
-  if (!v.fresh_until || now <= *v.fresh_until) return false;
-  if (v.state == ResponseState::kRevoked) return hold || !v.expired;
-  return good_or_unknown;
+  if (!v.fresh_until || now <= *v.fresh_until) return Lapse::kNone;
+  if (v.state == ResponseState::kRevoked && !hold) {
+    return v.expired ? Lapse::kNone : Lapse::kRevocationExpired;
+  }
+  return good_or_unknown || v.state == ResponseState::kRevoked ? Lapse::kExpired : Lapse::kNone;
 }
+
+}  // namespace
+
+bool VerdictLapsesAt(const OcspVerdict& v, int64_t now) { return LapseAt(v, now) != Lapse::kNone; }
 
 Shared<OcspVerdict> VerdictAt(Shared<OcspVerdict> v, int64_t now) {
   if (!VerdictLapsesAt(*v, now)) return v;
@@ -420,26 +432,24 @@ Shared<OcspVerdict> VerdictAt(Shared<OcspVerdict> v, int64_t now) {
 }
 
 OcspVerdict VerdictAt(OcspVerdict v, int64_t now) {
-  if (!VerdictLapsesAt(v, now)) return v;
-  const bool hold = v.revocation_reason == "certificate_hold";
-  if (v.signer_fresh_until && now > *v.signer_fresh_until &&
-      (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||
-       (v.state == ResponseState::kRevoked && hold))) {
-    v.state = ResponseState::kInvalid;
-    v.invalid_reason = std::string(invalid_reason::kSignerExpired);
-    v.detail = "the delegated responder certificate that signed it expired at " +
-               FormatUnixTime(*v.signer_not_after);
-    return v;
-  }
-  if (!v.fresh_until || now <= *v.fresh_until) return v;
-  if (v.state == ResponseState::kRevoked && !hold) {
-    v.expired = true;
-  } else if (v.state == ResponseState::kGood || v.state == ResponseState::kUnknown ||
-             v.state == ResponseState::kRevoked) {
-    v.state = ResponseState::kInvalid;
-    v.invalid_reason = std::string(invalid_reason::kExpired);
-    v.detail = v.next_update ? "nextUpdate has passed"
-                             : "no nextUpdate and thisUpdate is older than the default validity";
+  switch (LapseAt(v, now)) {
+    case Lapse::kNone:
+      break;
+    case Lapse::kSignerExpired:
+      v.state = ResponseState::kInvalid;
+      v.invalid_reason = std::string(invalid_reason::kSignerExpired);
+      v.detail = "the delegated responder certificate that signed it expired at " +
+                 FormatUnixTime(*v.signer_not_after);
+      break;
+    case Lapse::kRevocationExpired:
+      v.expired = true;  // a revocation is permanent: still revoked, no longer fit to staple
+      break;
+    case Lapse::kExpired:
+      v.state = ResponseState::kInvalid;
+      v.invalid_reason = std::string(invalid_reason::kExpired);
+      v.detail = v.next_update ? "nextUpdate has passed"
+                               : "no nextUpdate and thisUpdate is older than the default validity";
+      break;
   }
   return v;
 }
