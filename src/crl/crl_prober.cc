@@ -128,11 +128,12 @@ std::optional<CrlDownload> Fetch(const CrlTarget& t, ProbeResult& r,
 // max-age up to nextUpdate: that would freeze the target).
 void SetRefreshTimes(ProbeResult& r, int64_t now) {
   const CrlVerdict v = CrlVerdictAt(r.crl->verdict, now);
-  r.extras_mut().refresh_at = CrlHalfLife(v, now);
-  r.extras_mut().not_before.reset();
+  ProbeResult::Extras& x = r.extras_mut();
+  x.refresh_at = CrlHalfLife(v, now);
+  x.not_before.reset();
   if (r.http && r.http->max_age && *r.http->max_age > 0 && v.state == CrlState::kValid &&
-      r.extras().refresh_at) {
-    r.extras_mut().not_before = CappedMaxAge(now, *r.http->max_age, *r.extras().refresh_at);
+      x.refresh_at) {
+    x.not_before = CappedMaxAge(now, *r.http->max_age, *x.refresh_at);
   }
 }
 

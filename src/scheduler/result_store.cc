@@ -5,17 +5,14 @@ namespace ose {
 void ResultStore::SetTargets(std::vector<Shared<TargetInfo>> targets) {
   std::lock_guard lock(mu_);
   std::map<std::string_view, TargetSnapshot> next;
-  // The infos the old keys view, alive until the old map is gone.
-  std::vector<Shared<TargetInfo>> old_infos;
-  old_infos.reserve(targets_.size());
   for (auto& info : targets) {
     if (next.contains(info->name)) continue;
     auto it = targets_.find(info->name);
     TargetSnapshot t;
     if (it != targets_.end() && it->second.kind() == info->kind &&
         it->second.address() == info->address) {
-      t = std::move(it->second);
-      old_infos.push_back(std::move(t.info));
+      // Out of targets_ first: its key views the info replaced below.
+      t = std::move(targets_.extract(it).mapped());
     }
     t.info = std::move(info);
     const std::string_view key = t.info->name;  // held by t.info, moved along with it

@@ -45,8 +45,6 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
   std::vector<Shared<TargetInfo>> infos;
   infos.reserve(targets.size());
   std::map<std::string_view, std::shared_ptr<Entry>> next;
-  // The infos the old keys view, alive until entries_ is replaced.
-  std::vector<Shared<TargetInfo>> old_infos;
   auto same = [&](const ScheduledTarget& t) {
     auto it = entries_.find(t.info->name);
     return it != entries_.end() && it->second->target.info->kind == t.info->kind &&
@@ -66,10 +64,10 @@ void Scheduler::ApplyNow(std::vector<ScheduledTarget> targets) {
     t.info.Mut().interval_seconds = std::chrono::duration<double>(t.interval).count();
     infos.push_back(t.info);  // shared with the store
     if (auto it = same(t); it != entries_.end()) {
-      // Keep its schedule; the new options apply from its next probe.
+      // Keep its schedule; the new options apply from its next probe. Out
+      // of entries_ first: its key views the info the new target replaces.
       std::shared_ptr<Entry> e = it->second;
       entries_.erase(it);
-      old_infos.push_back(std::move(e->target.info));
       e->target = std::move(t);
       next.emplace(e->target.info->name, e);
       continue;
